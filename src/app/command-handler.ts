@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { v5 as uuidv5 } from 'uuid';
+import { fold, type Aggregate, type DomainEvent } from '../domain/aggregate.ts';
+import type { EventStore, StoredEvent } from '../store/event-store.ts';
+import { metadataFor, type RequestScope } from './request.ts';
+
+const IDEMPOTENCY_NAMESPACE = 'a3c1f1f4-5f43-4c55-9b0e-2f8a0c0f6a11';
+/** Idempotent commands may emit at most this many events. */
+const MAX_EVENTS_PER_COMMAND = 16;
+
+export interface CommandOptions {
+  /** The same key from the same actor returns the first call's result and writes nothing. */
+  readonly idempotencyKey?: string | null | undefined;
+}
+
+export interface CommandResult<State> {
+  readonly state: State;
+  readonly version: number;
+  readonly events: readonly StoredEvent[];
+}
+
+export type Projection<State> = (tx: pg.PoolClient, state: State) => Promise<void>;
+
+/**
+ * Load, decide, append, project: the one path every command takes. The append's expected
+ * version is the version decide saw, so a concurrent writer makes it fail with a conflict
+ * rather than both succeeding.
+ */
+export class CommandHandler {
+  readonly #store: EventStore;
+
+  constructor(store: EventStore) {
+    this.#store = store;
+  }
+
+  async handle<State, Command, Event extends DomainEvent>(
+    aggregate: Aggregate<State, Command, Event>,
+    id: string,
+    command: Command,
+    scope: RequestScope,
+    project: Projection<State>,
+    options: CommandOptions = {},
+  ): Promise<CommandResult<State>> {
+    const stream = { type: aggregate.type, id };
+    const eventIds = this.#eventIds(scope, options.idempotencyKey);
+    if (options.idempotencyKey) {
+      const previous = await this.#store.findByEventIds(eventIds);
+      if (previous.length > 0) return this.#stateAt(aggregate, previous);
+    }
+    const history = await this.#store.readStream(stream);
+    const state = fold(aggregate, history);
+    const version = history.at(-1)?.version ?? 0;
+    const decided = aggregate.decide(command, state);
+    if (decided.length === 0) return { state, version, events: [] };
+    if (decided.length > eventIds.length) throw new Error(`a command emitted more than ${eventIds.length} events`);
+
+    let next = state;
+    const result = await this.#store.append(
+      stream,
+      decided.map((event, index) => ({ eventId: eventIds[index]!, type: event.type, data: event.data })),
+      {
+        expectedVersion: version === 0 ? 'NO_STREAM' : version,
+        metadata: metadataFor(scope),
+        onAppended: async (tx, stored) => {
+          next = fold(aggregate, stored, state);
+          await project(tx, next);
+        },
+      },
+    );
+    return result.alreadyStored ? this.#stateAt(aggregate, result.events) : { state: next, ...result };
+  }
+
+  /** Event ids derived from the idempotency key, so a retry re-sends the same ids. */
+  #eventIds(scope: RequestScope, key: string | null | undefined): string[] {
+    return Array.from({ length: MAX_EVENTS_PER_COMMAND }, (_, index) =>
+      key ? uuidv5(`${scope.actor.userId}:${key}:${index}`, IDEMPOTENCY_NAMESPACE) : randomUUID(),
+    );
+  }
+
+  /** The state a previous call left: its stream folded up to that call's last event. */
+  async #stateAt<State, Command, Event extends DomainEvent>(
+    aggregate: Aggregate<State, Command, Event>,
+    previous: readonly StoredEvent[],
+  ): Promise<CommandResult<State>> {
+    const last = previous.at(-1)!;
+    const history = await this.#store.readStream(
+      { type: last.aggregateType, id: last.aggregateId },
+      { toVersion: last.version },
+    );
+    return { state: fold(aggregate, history), version: last.version, events: previous };
+  }
+}

@@ -1,0 +1,69 @@
+import { fold } from '../domain/aggregate.ts';
+import { badInput, notFound } from '../domain/errors.ts';
+import type { Bulkhead } from '../runtime/bulkhead.ts';
+import type { AuditFilter, EventStore, LogFilter, LogPosition, StoredEvent, StreamId } from '../store/event-store.ts';
+import { AGGREGATES } from './aggregates.ts';
+import { isUuid } from './ids.ts';
+
+const MAX_TYPES = 50;
+
+export interface Replay {
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  /** The version reached: 0 when no event applies. */
+  readonly version: number;
+  readonly state: unknown;
+  readonly events: readonly StoredEvent[];
+}
+
+export interface ReplayTarget {
+  readonly toVersion?: number | null | undefined;
+  readonly at?: Date | null | undefined;
+}
+
+/** Reads of the log: one stream, the global log, the audit view and replays. All run under
+ * the heavy-read bulkhead, as their cost grows with the log. */
+export class History {
+  readonly #store: EventStore;
+  readonly #heavy: Bulkhead;
+
+  constructor(store: EventStore, heavy: Bulkhead) {
+    this.#store = store;
+    this.#heavy = heavy;
+  }
+
+  stream(stream: StreamId, fromVersion: number, limit: number): Promise<StoredEvent[]> {
+    if (!isUuid(stream.id)) return Promise.resolve([]);
+    return this.#heavy(() => this.#store.readStream(stream, { fromVersion, limit }));
+  }
+
+  log(after: LogPosition, limit: number, filter: LogFilter): Promise<StoredEvent[]> {
+    if (filter.types && filter.types.length > MAX_TYPES) throw badInput('types', `at most ${MAX_TYPES} event types`);
+    return this.#heavy(() => this.#store.readLog(after, limit, filter));
+  }
+
+  audit(filter: AuditFilter, limit: number): Promise<StoredEvent[]> {
+    if (filter.actorId !== undefined && !isUuid(filter.actorId)) throw badInput('userId', 'must be a UUID');
+    return this.#heavy(() => this.#store.readAudit(filter, limit));
+  }
+
+  /** An aggregate's state after its events up to a version and/or an instant. */
+  async replay(stream: StreamId, target: ReplayTarget): Promise<Replay> {
+    const aggregate = AGGREGATES.get(stream.type);
+    if (!aggregate) throw badInput('aggregateType', `unknown aggregate type ${stream.type}`);
+    if (target.toVersion != null && target.toVersion < 0) throw badInput('toVersion', 'must not be negative');
+    if (!isUuid(stream.id) || (await this.#store.streamVersion(stream)) === 0) {
+      throw notFound(stream.type, stream.id);
+    }
+    const events = await this.#heavy(() =>
+      this.#store.readStream(stream, { toVersion: target.toVersion ?? undefined, until: target.at ?? undefined }),
+    );
+    return {
+      aggregateType: stream.type,
+      aggregateId: stream.id,
+      version: events.at(-1)?.version ?? 0,
+      state: fold(aggregate, events),
+      events,
+    };
+  }
+}

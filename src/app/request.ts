@@ -1,0 +1,19 @@
+import type { Actor } from '../domain/identity/roles.ts';
+import type { EventMetadata } from '../store/event-store.ts';
+
+/** Who is asking and under which request: what every event's metadata is made from. */
+export interface RequestScope {
+  readonly actor: Actor;
+  readonly requestId: string;
+  readonly correlationId: string;
+  readonly causationId?: string | undefined;
+}
+
+export function metadataFor(scope: RequestScope): EventMetadata {
+  return {
+    actorId: scope.actor.userId,
+    requestId: scope.requestId,
+    correlationId: scope.correlationId,
+    causationId: scope.causationId ?? scope.requestId,
+  };
+}

@@ -1,0 +1,82 @@
+import { v7 as uuidv7 } from 'uuid';
+import { notFound } from '../domain/errors.ts';
+import { workflowAggregate, type Limits, type Workflow } from '../domain/workflows/workflow.ts';
+import type { CommandHandler, CommandOptions } from './command-handler.ts';
+import type { RequestScope } from './request.ts';
+import { projectWorkflow } from './workflow-projection.ts';
+import { isUuid } from './ids.ts';
+
+export interface CreateWorkflowInput extends CommandOptions {
+  readonly name: string;
+  readonly description?: string | null | undefined;
+  readonly definition?: unknown;
+}
+
+export interface UpdateWorkflowInput extends CommandOptions {
+  readonly id: string;
+  readonly expectedVersion: number;
+  readonly name?: string | null | undefined;
+  readonly description?: string | null | undefined;
+  readonly definition?: unknown;
+}
+
+export interface DeleteWorkflowInput extends CommandOptions {
+  readonly id: string;
+  readonly expectedVersion: number;
+}
+
+/** The workflow use cases: each one command through the event store and its projection. */
+export class WorkflowService {
+  readonly #commands: CommandHandler;
+  readonly #limits: Limits;
+
+  constructor(commands: CommandHandler, limits: Limits) {
+    this.#commands = commands;
+    this.#limits = limits;
+  }
+
+  async create(input: CreateWorkflowInput, scope: RequestScope): Promise<Workflow> {
+    // Time-ordered ids: listing by id is listing by creation.
+    const id = uuidv7();
+    const command = { kind: 'create' as const, id, ...input, limits: this.#limits };
+    return this.#run(id, command, scope, input);
+  }
+
+  async update(input: UpdateWorkflowInput, scope: RequestScope): Promise<Workflow> {
+    return this.#run(input.id, { kind: 'update', ...input, limits: this.#limits }, scope, input);
+  }
+
+  async delete(input: DeleteWorkflowInput, scope: RequestScope): Promise<Workflow> {
+    return this.#run(input.id, { kind: 'delete', ...input }, scope, input);
+  }
+
+  async #run(
+    id: string,
+    command: Parameters<typeof workflowAggregate.decide>[0],
+    scope: RequestScope,
+    options: CommandOptions,
+  ): Promise<Workflow> {
+    if (!isUuid(id)) throw notFound('workflow', id);
+    const { state } = await this.#commands.handle(workflowAggregate, id, command, scope, projectWorkflow, options);
+    if (state === null) throw notFound('workflow', id);
+    return state;
+  }
+}
+
+
+export interface WorkflowFilter {
+  readonly nameContains?: string | null | undefined;
+  readonly createdById?: string | null | undefined;
+}
+
+/** Deleted workflows are gone from the workflow queries; their events stay. */
+export function visibleWorkflows(filter: WorkflowFilter = {}) {
+  return {
+    status: 'ACTIVE' as const,
+    ...(filter.nameContains ? { name: { contains: filter.nameContains, mode: 'insensitive' as const } } : {}),
+    ...(filter.createdById ? { createdById: isUuid(filter.createdById) ? filter.createdById : NO_ID } : {}),
+  };
+}
+
+/** Matches no row: a malformed id finds nothing rather than failing the query. */
+export const NO_ID = '00000000-0000-0000-0000-000000000000';

@@ -1,0 +1,49 @@
+// Every setting is an environment variable; README.md lists them.
+export interface Config {
+  readonly environment: 'development' | 'production' | 'test';
+  readonly host: string;
+  readonly port: number;
+  /** Unset: an embedded PostgreSQL is started with its data under dataDir. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly embeddedPostgresPort: number;
+  readonly databasePoolSize: number;
+  readonly maxDefinitionBytes: number;
+  readonly heavyReadConcurrency: number;
+  readonly heavyReadQueue: number;
+  readonly authCacheTtlMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`${name} must be an integer of at least ${min}, got "${raw}"`);
+  }
+  return value;
+}
+
+function environment(env: Env): Config['environment'] {
+  const value = env.NODE_ENV ?? 'development';
+  if (value === 'development' || value === 'production' || value === 'test') return value;
+  throw new Error(`NODE_ENV must be development, production or test, got "${value}"`);
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  return {
+    environment: environment(env),
+    host: env.HOST ?? '0.0.0.0',
+    port: integer(env, 'PORT', 4000),
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.DATA_DIR ?? '.data',
+    embeddedPostgresPort: integer(env, 'EMBEDDED_PG_PORT', 54329, 1),
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 20, 1),
+    maxDefinitionBytes: integer(env, 'MAX_DEFINITION_BYTES', 64 * 1024, 1),
+    heavyReadConcurrency: integer(env, 'HEAVY_READ_CONCURRENCY', 8, 1),
+    heavyReadQueue: integer(env, 'HEAVY_READ_QUEUE', 64),
+    authCacheTtlMs: integer(env, 'AUTH_CACHE_TTL_MS', 2000),
+  };
+}

@@ -1,0 +1,31 @@
+// The contract every event-sourced aggregate meets. decide and evolve are pure: all I/O
+// happens in the application layer around them.
+
+export interface DomainEvent<Type extends string = string, Data = unknown> {
+  readonly type: Type;
+  readonly data: Data;
+}
+
+/** What evolve needs to know about a stored event beyond its type and data. */
+export interface EventEnvelope {
+  readonly version: number;
+  readonly createdAt: Date;
+  readonly metadata: { readonly actorId: string | null };
+}
+
+export interface Aggregate<State, Command, Event extends DomainEvent> {
+  /** The aggregate type recorded on its events. */
+  readonly type: string;
+  readonly initialState: State;
+  decide(command: Command, state: State): readonly Event[];
+  evolve(state: State, event: Event, envelope: EventEnvelope): State;
+}
+
+/** Folds stored events into state: the one path for command handling, replay and rebuilds. */
+export function fold<State, Event extends DomainEvent>(
+  aggregate: Pick<Aggregate<State, never, Event>, 'initialState' | 'evolve'>,
+  events: ReadonlyArray<{ readonly type: string; readonly data: unknown } & EventEnvelope>,
+  state: State = aggregate.initialState,
+): State {
+  return events.reduce((current, event) => aggregate.evolve(current, event as unknown as Event, event), state);
+}

@@ -1,0 +1,45 @@
+import SchemaBuilder from '@pothos/core';
+import PrismaPlugin from '@pothos/plugin-prisma';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import type PrismaTypes from '../generated/pothos-prisma-types.ts';
+import { getDatamodel } from '../generated/pothos-prisma-types.ts';
+import { AppError } from '../domain/errors.ts';
+import { hasRole, type Role } from '../domain/identity/roles.ts';
+import type { GraphQLContext } from './context.ts';
+
+export const builder = new SchemaBuilder<{
+  Context: GraphQLContext;
+  PrismaTypes: PrismaTypes;
+  AuthScopes: { role: Role };
+  DefaultEdgesNullability: false;
+  DefaultFieldNullability: false;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+  };
+}>({
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authScopes: (context) => ({ role: (needed: Role) => hasRole(context.scope.actor, needed) }),
+    unauthorizedError: (_parent, _context, info) =>
+      new AppError('FORBIDDEN', `your role may not use ${info.parentType.name}.${info.fieldName}`),
+  },
+  prisma: {
+    // The client comes with the request's services, so one process can serve several databases (tests).
+    client: (context) => context.services.db.prisma,
+    dmmf: getDatamodel(),
+    onUnusedQuery: process.env.NODE_ENV === 'production' ? null : 'warn',
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    edgesFieldOptions: { nullable: false },
+    nodeQueryOptions: false,
+    nodesQueryOptions: false,
+  },
+});
+
+builder.queryType({});
+builder.mutationType({});

@@ -1,0 +1,36 @@
+import DataLoader from 'dataloader';
+import type { Services } from '../runtime/services.ts';
+import type { StoredEvent } from '../store/event-store.ts';
+import type { User } from '../generated/prisma/client.ts';
+
+/** Per-request batching: one statement for all the rows a response needs of one kind. */
+export interface Loaders {
+  readonly user: DataLoader<string, User | null>;
+  latestEvents(aggregateType: string, count: number): DataLoader<string, StoredEvent[]>;
+}
+
+export function createLoaders(services: Services): Loaders {
+  const latest = new Map<string, DataLoader<string, StoredEvent[]>>();
+  return {
+    user: new DataLoader(async (ids) => {
+      const users = await services.db.prisma.user.findMany({ where: { id: { in: [...ids] } } });
+      const byId = new Map(users.map((user) => [user.id, user]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }),
+    latestEvents(aggregateType, count) {
+      const key = `${aggregateType}:${count}`;
+      let loader = latest.get(key);
+      if (!loader) {
+        loader = new DataLoader(async (ids) => {
+          const byStream = Map.groupBy(
+            await services.store.latestOfStreams(aggregateType, ids, count),
+            (event) => event.aggregateId,
+          );
+          return ids.map((id) => byStream.get(id) ?? []);
+        });
+        latest.set(key, loader);
+      }
+      return loader;
+    },
+  };
+}

@@ -1,0 +1,118 @@
+import { AGGREGATES } from '../../app/aggregates.ts';
+import type { EventMetadata, StoredEvent } from '../../store/event-store.ts';
+import { LOG_START } from '../../store/event-store.ts';
+import { builder } from '../builder.ts';
+import { cursors, forwardPage, pageSize } from '../connections.ts';
+import { UserRef } from './user.ts';
+
+export const AggregateTypeEnum = builder.enumType('AggregateType', {
+  values: Object.fromEntries([...AGGREGATES.keys()].map((type) => [type.toUpperCase(), { value: type }])),
+});
+
+const EventMetadataRef = builder.objectRef<EventMetadata>('EventMetadata').implement({
+  fields: (t) => ({
+    actorId: t.exposeID('actorId', { nullable: true, description: 'The user whose key made the request.' }),
+    requestId: t.exposeString('requestId'),
+    correlationId: t.exposeString('correlationId'),
+    causationId: t.exposeString('causationId', { nullable: true }),
+  }),
+});
+
+export const EventRef = builder.objectRef<StoredEvent>('Event').implement({
+  description: 'One immutable entry of the log.',
+  fields: (t) => ({
+    id: t.exposeID('eventId'),
+    globalPosition: t.string({
+      description: 'Position in the global log (a 64-bit integer, so a string).',
+      resolve: (event) => event.globalPosition.toString(),
+    }),
+    logCursor: t.string({
+      description: 'Resumes Query.eventLog right after this event.',
+      resolve: (event) => cursors.log.encode(event),
+    }),
+    aggregateType: t.field({ type: AggregateTypeEnum, resolve: (event) => event.aggregateType }),
+    aggregateId: t.exposeID('aggregateId'),
+    version: t.exposeInt('version'),
+    type: t.exposeString('type'),
+    data: t.field({ type: 'JSON', resolve: (event) => event.data }),
+    metadata: t.field({ type: EventMetadataRef, resolve: (event) => event.metadata }),
+    actor: t.field({
+      type: UserRef,
+      nullable: true,
+      resolve: (event, _args, context) =>
+        event.metadata.actorId ? context.loaders.user.load(event.metadata.actorId) : null,
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+export const EventConnection = builder.connectionObject({ type: EventRef, name: 'EventConnection' });
+
+builder.queryFields((t) => ({
+  events: t.field({
+    type: EventConnection,
+    description: "One aggregate's events in version order.",
+    args: {
+      aggregateType: t.arg({ type: AggregateTypeEnum, required: true }),
+      aggregateId: t.arg.id({ required: true }),
+      fromVersion: t.arg.int({ defaultValue: 1 }),
+      first: t.arg.int(),
+      after: t.arg.string(),
+    },
+    resolve: async (_root, args, { services }) => {
+      const size = pageSize(args.first);
+      const from = Math.max(args.fromVersion ?? 1, args.after ? cursors.version.decode(args.after) + 1 : 1);
+      const rows = await services.history.stream({ type: args.aggregateType, id: String(args.aggregateId) }, from, size + 1);
+      return forwardPage(rows, size, Boolean(args.after), (event) => cursors.version.encode(event.version));
+    },
+  }),
+  eventLog: t.field({
+    type: EventConnection,
+    description:
+      'The global log in commit-safe order (see README): an edge cursor resumes the read with no event skipped or repeated.',
+    args: {
+      after: t.arg.string(),
+      first: t.arg.int(),
+      aggregateType: t.arg({ type: AggregateTypeEnum }),
+      types: t.arg.stringList(),
+    },
+    resolve: async (_root, args, { services }) => {
+      const size = pageSize(args.first);
+      const after = args.after ? cursors.log.decode(args.after) : LOG_START;
+      const rows = await services.history.log(after, size + 1, {
+        aggregateType: args.aggregateType ?? undefined,
+        types: args.types ?? undefined,
+      });
+      return forwardPage(rows, size, Boolean(args.after), cursors.log.encode);
+    },
+  }),
+  auditLog: t.field({
+    type: EventConnection,
+    description: 'Who did what, newest first. Admins only.',
+    authScopes: { role: 'ADMIN' },
+    args: {
+      userId: t.arg.id(),
+      eventType: t.arg.string(),
+      aggregateType: t.arg({ type: AggregateTypeEnum }),
+      from: t.arg({ type: 'DateTime', description: 'Inclusive.' }),
+      to: t.arg({ type: 'DateTime', description: 'Exclusive.' }),
+      first: t.arg.int(),
+      after: t.arg.string(),
+    },
+    resolve: async (_root, args, { services }) => {
+      const size = pageSize(args.first);
+      const rows = await services.history.audit(
+        {
+          actorId: args.userId == null ? undefined : String(args.userId),
+          type: args.eventType ?? undefined,
+          aggregateType: args.aggregateType ?? undefined,
+          from: args.from ?? undefined,
+          to: args.to ?? undefined,
+          before: args.after ? cursors.audit.decode(args.after) : undefined,
+        },
+        size + 1,
+      );
+      return forwardPage(rows, size, Boolean(args.after), (event) => cursors.audit.encode(event.globalPosition));
+    },
+  }),
+}));

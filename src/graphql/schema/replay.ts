@@ -1,0 +1,32 @@
+import type { Replay } from '../../app/history.ts';
+import { builder } from '../builder.ts';
+import { AggregateTypeEnum, EventRef } from './event.ts';
+
+const ReplayRef = builder.objectRef<Replay>('Replay').implement({
+  description: 'An aggregate as it was: its events folded up to a version or an instant.',
+  fields: (t) => ({
+    aggregateType: t.field({ type: AggregateTypeEnum, resolve: (replay) => replay.aggregateType }),
+    aggregateId: t.exposeID('aggregateId'),
+    version: t.exposeInt('version', { description: 'The version reached; 0 before the first event.' }),
+    state: t.field({ type: 'JSON', nullable: true, resolve: (replay) => replay.state }),
+    events: t.field({ type: [EventRef], description: 'The events applied, in order.', resolve: (replay) => replay.events }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  replay: t.field({
+    type: ReplayRef,
+    description: 'Time travel. With neither toVersion nor at, the current state.',
+    args: {
+      aggregateType: t.arg({ type: AggregateTypeEnum, required: true }),
+      aggregateId: t.arg.id({ required: true }),
+      toVersion: t.arg.int(),
+      at: t.arg({ type: 'DateTime' }),
+    },
+    resolve: (_root, args, { services }) =>
+      services.history.replay(
+        { type: args.aggregateType, id: String(args.aggregateId) },
+        { toVersion: args.toVersion, at: args.at },
+      ),
+  }),
+}));

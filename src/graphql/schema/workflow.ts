@@ -1,0 +1,126 @@
+import { isUuid } from '../../app/ids.ts';
+import { NO_ID, visibleWorkflows } from '../../app/workflows.ts';
+import { WORKFLOW, type Workflow } from '../../domain/workflows/workflow.ts';
+import { builder } from '../builder.ts';
+import { MAX_PAGE_SIZE, pageSize } from '../connections.ts';
+import { EventRef } from './event.ts';
+
+const WorkflowStatusEnum = builder.enumType('WorkflowStatus', { values: ['ACTIVE', 'DELETED'] as const });
+
+const WorkflowRef = builder.prismaObject('Workflow', {
+  description: 'A workflow as of its latest event (the read model).',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description'),
+    definition: t.field({ type: 'JSON', resolve: (workflow) => workflow.definition }),
+    status: t.expose('status', { type: WorkflowStatusEnum }),
+    version: t.exposeInt('version'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    createdBy: t.relation('createdBy'),
+    latestEvents: t.field({
+      type: [EventRef],
+      description: 'Its newest events, newest first.',
+      args: { first: t.arg.int({ defaultValue: 5 }) },
+      resolve: (workflow, args, { loaders }) => loaders.latestEvents(WORKFLOW, pageSize(args.first)).load(workflow.id),
+    }),
+  }),
+});
+
+const WorkflowFilter = builder.inputType('WorkflowFilter', {
+  fields: (t) => ({
+    nameContains: t.string({ description: 'Case-insensitive.' }),
+    createdById: t.id(),
+  }),
+});
+
+builder.queryFields((t) => ({
+  workflow: t.prismaField({
+    type: 'Workflow',
+    nullable: true,
+    description: 'null for an unknown or deleted workflow.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, args, { services }) =>
+      services.db.prisma.workflow.findFirst({
+        ...query,
+        where: { ...visibleWorkflows(), id: isUuid(String(args.id)) ? String(args.id) : NO_ID },
+      }),
+  }),
+  workflows: t.prismaConnection({
+    type: 'Workflow',
+    cursor: 'id',
+    description: 'Newest first.',
+    defaultSize: 20,
+    maxSize: (args) => {
+      pageSize(args.first ?? args.last);
+      return MAX_PAGE_SIZE;
+    },
+    args: { filter: t.arg({ type: WorkflowFilter }) },
+    resolve: (query, _root, args, { services }) =>
+      services.db.prisma.workflow.findMany({
+        ...query,
+        where: visibleWorkflows({
+          nameContains: args.filter?.nameContains,
+          createdById: args.filter?.createdById == null ? undefined : String(args.filter.createdById),
+        }),
+        orderBy: { id: 'desc' },
+      }),
+  }),
+}));
+
+const CreateWorkflowInput = builder.inputType('CreateWorkflowInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    description: t.string(),
+    definition: t.field({ type: 'JSON', required: true, description: 'A JSON object.' }),
+    idempotencyKey: t.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }),
+  }),
+});
+
+const UpdateWorkflowInput = builder.inputType('UpdateWorkflowInput', {
+  fields: (t) => ({
+    id: t.id({ required: true }),
+    expectedVersion: t.int({ required: true }),
+    name: t.string(),
+    description: t.string(),
+    definition: t.field({ type: 'JSON' }),
+    idempotencyKey: t.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }),
+  }),
+});
+
+const DeleteWorkflowInput = builder.inputType('DeleteWorkflowInput', {
+  fields: (t) => ({
+    id: t.id({ required: true }),
+    expectedVersion: t.int({ required: true }),
+    idempotencyKey: t.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }),
+  }),
+});
+
+// The domain's Workflow has the read model's shape, so the mutation results resolve as it.
+const asRow = (workflow: Workflow) => workflow as Workflow & { definition: never };
+
+builder.mutationFields((t) => ({
+  createWorkflow: t.field({
+    type: WorkflowRef,
+    authScopes: { role: 'EDITOR' },
+    args: { input: t.arg({ type: CreateWorkflowInput, required: true }) },
+    resolve: async (_root, { input }, { services, scope }) =>
+      asRow(await services.workflows.create(input, scope)),
+  }),
+  updateWorkflow: t.field({
+    type: WorkflowRef,
+    authScopes: { role: 'EDITOR' },
+    args: { input: t.arg({ type: UpdateWorkflowInput, required: true }) },
+    resolve: async (_root, { input }, { services, scope }) =>
+      asRow(await services.workflows.update({ ...input, id: String(input.id) }, scope)),
+  }),
+  deleteWorkflow: t.field({
+    type: WorkflowRef,
+    authScopes: { role: 'EDITOR' },
+    description: 'Soft delete: gone from the workflow queries, still in events, replay and audit.',
+    args: { input: t.arg({ type: DeleteWorkflowInput, required: true }) },
+    resolve: async (_root, { input }, { services, scope }) =>
+      asRow(await services.workflows.delete({ ...input, id: String(input.id) }, scope)),
+  }),
+}));

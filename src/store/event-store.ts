@@ -1,0 +1,315 @@
+import type pg from 'pg';
+import { AppError, VersionConflictError, type ExpectedVersion } from '../domain/errors.ts';
+import type { Database, Queryable } from './database.ts';
+
+export interface StreamId {
+  readonly type: string;
+  readonly id: string;
+}
+
+export interface NewEvent {
+  readonly eventId: string;
+  readonly type: string;
+  readonly data: unknown;
+}
+
+export interface EventMetadata {
+  readonly actorId: string | null;
+  readonly requestId: string;
+  readonly correlationId: string;
+  readonly causationId: string | null;
+}
+
+export interface StoredEvent {
+  readonly globalPosition: bigint;
+  /** The id (xid8) of the transaction that wrote it: with globalPosition, the log's order. */
+  readonly transactionId: bigint;
+  readonly eventId: string;
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  readonly version: number;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: EventMetadata;
+  readonly createdAt: Date;
+}
+
+export interface AppendResult {
+  readonly events: readonly StoredEvent[];
+  /** The stream's version after the append. */
+  readonly version: number;
+  /** True when every event id was stored already: nothing was written. */
+  readonly alreadyStored: boolean;
+}
+
+export interface AppendOptions {
+  readonly expectedVersion: ExpectedVersion;
+  readonly metadata: EventMetadata;
+  /** Runs inside the append's transaction (inline projections): both commit or neither. */
+  readonly onAppended?: (tx: pg.PoolClient, events: readonly StoredEvent[]) => Promise<void>;
+}
+
+/** A position in the global log: (transaction id, global position). */
+export interface LogPosition {
+  readonly transactionId: bigint;
+  readonly globalPosition: bigint;
+}
+
+export const LOG_START: LogPosition = { transactionId: 0n, globalPosition: 0n };
+
+export interface LogFilter {
+  readonly aggregateType?: string | undefined;
+  readonly aggregateId?: string | undefined;
+  readonly types?: readonly string[] | undefined;
+}
+
+export interface AuditFilter {
+  readonly actorId?: string | undefined;
+  readonly type?: string | undefined;
+  readonly aggregateType?: string | undefined;
+  readonly from?: Date | undefined;
+  readonly to?: Date | undefined;
+  /** Newest first: only events below this global position. */
+  readonly before?: bigint | undefined;
+}
+
+export interface StreamRange {
+  readonly fromVersion?: number | undefined;
+  readonly toVersion?: number | undefined;
+  /** Only events recorded at or before this instant. */
+  readonly until?: Date | undefined;
+  readonly limit?: number | undefined;
+}
+
+const COLUMNS = `global_position, transaction_id::text AS transaction_id, event_id, aggregate_type, aggregate_id,
+  version, event_type, data, metadata, created_at`;
+
+interface EventRow {
+  global_position: string;
+  transaction_id: string;
+  event_id: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  version: number;
+  event_type: string;
+  data: unknown;
+  metadata: EventMetadata;
+  created_at: Date;
+}
+
+function toEvent(row: EventRow): StoredEvent {
+  return {
+    globalPosition: BigInt(row.global_position),
+    transactionId: BigInt(row.transaction_id),
+    eventId: row.event_id,
+    aggregateType: row.aggregate_type,
+    aggregateId: row.aggregate_id,
+    version: row.version,
+    type: row.event_type,
+    data: row.data,
+    metadata: row.metadata,
+    createdAt: row.created_at,
+  };
+}
+
+/**
+ * Claims the next versions of a stream, checking the expected version atomically: the
+ * statement row-locks the stream, so of two writers expecting the same version, the second
+ * waits, then matches no row and gets a conflict.
+ */
+function claimStatement(expected: ExpectedVersion): string {
+  if (expected === 'ANY') {
+    return `INSERT INTO streams (aggregate_type, aggregate_id, version) VALUES ($1, $2, $3)
+      ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = streams.version + EXCLUDED.version
+      RETURNING version`;
+  }
+  if (expected === 'NO_STREAM' || expected === 0) {
+    return `INSERT INTO streams (aggregate_type, aggregate_id, version) VALUES ($1, $2, $3)
+      ON CONFLICT DO NOTHING RETURNING version`;
+  }
+  const versionCheck = expected === 'STREAM_EXISTS' ? '' : 'AND version = $6';
+  return `UPDATE streams SET version = version + $3
+    WHERE aggregate_type = $1 AND aggregate_id = $2 ${versionCheck} RETURNING version`;
+}
+
+function appendStatement(expected: ExpectedVersion): string {
+  return `WITH claim AS (${claimStatement(expected)})
+    INSERT INTO events (event_id, aggregate_type, aggregate_id, version, event_type, data, metadata, actor_id)
+    SELECT (e.value->>'eventId')::uuid, $1, $2, claim.version - $3 + e.ordinality::int, e.value->>'type',
+      e.value->'data', $4::jsonb, ($4::jsonb->>'actorId')::uuid
+    FROM claim, jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e
+    ORDER BY e.ordinality
+    RETURNING ${COLUMNS}`;
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+export class EventStore {
+  readonly #db: Database;
+
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  /**
+   * Appends events to one stream in one transaction. Re-sending event ids that are all
+   * stored already writes nothing and returns the stored events (idempotent retries).
+   */
+  async append(stream: StreamId, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    if (events.length === 0) throw new Error('append needs at least one event');
+    const { expectedVersion } = options;
+    const params: unknown[] = [
+      stream.type,
+      stream.id,
+      events.length,
+      JSON.stringify(options.metadata),
+      JSON.stringify(events.map(({ eventId, type, data }) => ({ eventId, type, data }))),
+    ];
+    if (typeof expectedVersion === 'number' && expectedVersion > 0) params.push(expectedVersion);
+    try {
+      return await this.#db.transaction(async (tx) => {
+        const { rows } = await tx.query<EventRow>(appendStatement(expectedVersion), params);
+        if (rows.length === 0) throw await this.#conflict(tx, stream, expectedVersion);
+        const stored = rows.map(toEvent).sort((a, b) => a.version - b.version);
+        await options.onAppended?.(tx, stored);
+        return { events: stored, version: stored.at(-1)!.version, alreadyStored: false };
+      });
+    } catch (error) {
+      const duplicate =
+        (error as { code?: string }).code === UNIQUE_VIOLATION ||
+        error instanceof VersionConflictError;
+      if (!duplicate) throw error;
+      const previous = await this.findByEventIds(events.map((event) => event.eventId));
+      if (previous.length === 0) throw error;
+      if (previous.length !== events.length || previous.some((e) => e.aggregateId !== stream.id)) {
+        throw new AppError('IDEMPOTENCY_KEY_REUSED', 'some of these event ids are stored already, but not all of them in this stream');
+      }
+      return { events: previous, version: previous.at(-1)!.version, alreadyStored: true };
+    }
+  }
+
+  async #conflict(tx: Queryable, stream: StreamId, expected: ExpectedVersion): Promise<VersionConflictError> {
+    return new VersionConflictError(expected, await this.streamVersion(stream, tx));
+  }
+
+  /** The stream's current version; 0 when it has no events. */
+  async streamVersion(stream: StreamId, db: Queryable = this.#db.pool): Promise<number> {
+    const { rows } = await db.query<{ version: number }>(
+      'SELECT version FROM streams WHERE aggregate_type = $1 AND aggregate_id = $2',
+      [stream.type, stream.id],
+    );
+    return rows[0]?.version ?? 0;
+  }
+
+  async findByEventIds(eventIds: readonly string[]): Promise<StoredEvent[]> {
+    const { rows } = await this.#db.pool.query<EventRow>(
+      `SELECT ${COLUMNS} FROM events WHERE event_id = ANY($1::uuid[]) ORDER BY aggregate_id, version`,
+      [eventIds],
+    );
+    return rows.map(toEvent);
+  }
+
+  /** One stream in version order. */
+  async readStream(stream: StreamId, range: StreamRange = {}): Promise<StoredEvent[]> {
+    const { rows } = await this.#db.pool.query<EventRow>(
+      `SELECT ${COLUMNS} FROM events
+       WHERE aggregate_type = $1 AND aggregate_id = $2 AND version >= $3
+         AND ($4::int IS NULL OR version <= $4) AND ($5::timestamptz IS NULL OR created_at <= $5)
+       ORDER BY version LIMIT $6`,
+      [stream.type, stream.id, range.fromVersion ?? 1, range.toVersion ?? null, range.until ?? null, range.limit ?? null],
+    );
+    return rows.map(toEvent);
+  }
+
+  /**
+   * The global log after a position, in (transaction id, global position) order. Only rows
+   * of transactions older than every transaction still open are read, so an event that an
+   * open transaction commits later always sorts after what a reader has already seen.
+   */
+  async readLog(after: LogPosition, limit: number, filter: LogFilter = {}): Promise<StoredEvent[]> {
+    const { rows } = await this.#db.pool.query<EventRow>(
+      `SELECT ${COLUMNS} FROM events
+       WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         AND (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+         AND ($3::text IS NULL OR aggregate_type = $3)
+         AND ($4::uuid IS NULL OR aggregate_id = $4)
+         AND ($5::text[] IS NULL OR event_type = ANY($5))
+       ORDER BY transaction_id, global_position LIMIT $6`,
+      [
+        after.transactionId.toString(),
+        after.globalPosition.toString(),
+        filter.aggregateType ?? null,
+        filter.aggregateId ?? null,
+        filter.types ?? null,
+        limit,
+      ],
+    );
+    return rows.map(toEvent);
+  }
+
+  /** The position a reader that wants only new events starts from. */
+  async logHead(): Promise<LogPosition> {
+    const { rows } = await this.#db.pool.query<{ transaction_id: string | null; global_position: string | null }>(
+      `SELECT transaction_id::text AS transaction_id, global_position FROM events
+       WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+    );
+    const row = rows[0];
+    return row?.transaction_id && row.global_position
+      ? { transactionId: BigInt(row.transaction_id), globalPosition: BigInt(row.global_position) }
+      : LOG_START;
+  }
+
+  /** Newest first, for audit reads. */
+  async readAudit(filter: AuditFilter, limit: number): Promise<StoredEvent[]> {
+    const { rows } = await this.#db.pool.query<EventRow>(
+      `SELECT ${COLUMNS} FROM events
+       WHERE ($1::uuid IS NULL OR actor_id = $1)
+         AND ($2::text IS NULL OR event_type = $2)
+         AND ($3::text IS NULL OR aggregate_type = $3)
+         AND ($4::timestamptz IS NULL OR created_at >= $4)
+         AND ($5::timestamptz IS NULL OR created_at < $5)
+         AND ($6::bigint IS NULL OR global_position < $6)
+       ORDER BY global_position DESC LIMIT $7`,
+      [
+        filter.actorId ?? null,
+        filter.type ?? null,
+        filter.aggregateType ?? null,
+        filter.from ?? null,
+        filter.to ?? null,
+        filter.before?.toString() ?? null,
+        limit,
+      ],
+    );
+    return rows.map(toEvent);
+  }
+
+  /** Every stream of one aggregate type, stream by stream, in version order (rebuilds). */
+  async readAggregateType(
+    type: string,
+    after: { readonly id: string; readonly version: number },
+    limit: number,
+    db: Queryable = this.#db.pool,
+  ): Promise<StoredEvent[]> {
+    const { rows } = await db.query<EventRow>(
+      `SELECT ${COLUMNS} FROM events
+       WHERE aggregate_type = $1 AND (aggregate_id, version) > ($2::uuid, $3::int)
+       ORDER BY aggregate_id, version LIMIT $4`,
+      [type, after.id, after.version, limit],
+    );
+    return rows.map(toEvent);
+  }
+
+  /** The latest `count` events of each stream, in one statement (no N+1). */
+  async latestOfStreams(type: string, ids: readonly string[], count: number): Promise<StoredEvent[]> {
+    const { rows } = await this.#db.pool.query<EventRow>(
+      `SELECT e.* FROM unnest($2::uuid[]) AS s(id)
+       CROSS JOIN LATERAL (
+         SELECT ${COLUMNS} FROM events
+         WHERE aggregate_type = $1 AND aggregate_id = s.id ORDER BY version DESC LIMIT $3
+       ) e`,
+      [type, ids, count],
+    );
+    return rows.map(toEvent);
+  }
+}

@@ -1,0 +1,169 @@
+import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+import * as engineModule from '@prisma/schema-engine-wasm/schema_engine_bg';
+import type { MigrationList, SchemaFilter } from '@prisma/schema-engine-wasm';
+
+// Prisma's native schema engine cannot be downloaded on every machine, so migrations run
+// through its WebAssembly build and the pg driver adapter. They are recorded in the same
+// _prisma_migrations table that `prisma migrate deploy` uses.
+
+const PRISMA_DIR = resolve(import.meta.dirname, '../../prisma');
+const SCHEMA_PATH = join(PRISMA_DIR, 'schema.prisma');
+const MIGRATIONS_DIR = join(PRISMA_DIR, 'migrations');
+const NO_FILTER: SchemaFilter = { externalTables: [], externalEnums: [] };
+
+const CHAR_OID = 18;
+const TEXT_OID = 25;
+
+/**
+ * The engine reads PostgreSQL's catalogs, some of whose columns are of type "char"; the pg
+ * adapter (7.10) has no mapping for it and fails the whole read. pg already hands the value
+ * over as a one-letter string, so the fields are reported as text.
+ */
+class CatalogClient extends pg.Client {
+  override query(...args: unknown[]): never {
+    const last = args.at(-1);
+    if (typeof last === 'function') {
+      args[args.length - 1] = (error: Error | null, result?: pg.QueryResult) =>
+        last(error, result && charAsText(result));
+    }
+    const result = (super.query as (...a: unknown[]) => unknown)(...args);
+    return (result instanceof Promise ? result.then(charAsText) : result) as never;
+  }
+}
+
+function charAsText(result: pg.QueryResult): pg.QueryResult {
+  for (const field of result.fields ?? []) if (field.dataTypeID === CHAR_OID) field.dataTypeID = TEXT_OID;
+  return result;
+}
+
+/**
+ * The adapter opens its shadow database by overriding `database` in this config, which a
+ * connectionString would silently win over; so the URL is taken apart.
+ */
+function connectionFields(connectionString: string): pg.ClientConfig {
+  const url = new URL(connectionString);
+  return {
+    host: url.hostname,
+    port: Number(url.port || 5432),
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    database: decodeURIComponent(url.pathname.slice(1)),
+  };
+}
+
+let engineReady: Promise<void> | undefined;
+
+function instantiateEngine(): Promise<void> {
+  engineReady ??= (async () => {
+    // The engine reports a Rust panic's message here before it throws.
+    (globalThis as Record<string, unknown>).PRISMA_WASM_PANIC_REGISTRY ??= {
+      set_message: (message: string) => console.error(`prisma schema engine panicked: ${message}`),
+    };
+    const wasmPath = resolve(
+      import.meta.dirname,
+      '../../node_modules/@prisma/schema-engine-wasm/schema_engine_bg.wasm',
+    );
+    const { instance } = await WebAssembly.instantiate(await readFile(wasmPath), {
+      './schema_engine_bg.js': engineModule as unknown as WebAssembly.ModuleImports,
+    });
+    engineModule.__wbg_set_wasm(instance.exports);
+    (instance.exports.__wbindgen_start as () => void)();
+  })();
+  return engineReady;
+}
+
+async function withEngine<T>(
+  connectionString: string,
+  work: (engine: engineModule.SchemaEngine, schema: string) => Promise<T>,
+): Promise<T> {
+  await instantiateEngine();
+  const schema = await readFile(SCHEMA_PATH, 'utf8');
+  const adapter = bindMigrationAwareSqlAdapterFactory(
+    new PrismaPg({ ...connectionFields(connectionString), Client: CatalogClient }),
+  );
+  const engine = await engineModule.SchemaEngine.new(
+    { datamodels: [[SCHEMA_PATH, schema]] },
+    () => {},
+    adapter,
+  );
+  try {
+    return await work(engine, schema);
+  } finally {
+    engine.free();
+  }
+}
+
+async function listMigrations(): Promise<MigrationList> {
+  const names = (await readdir(MIGRATIONS_DIR, { withFileTypes: true }))
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
+  const lockPath = join(MIGRATIONS_DIR, 'migration_lock.toml');
+  return {
+    baseDir: MIGRATIONS_DIR,
+    lockfile: { path: 'migration_lock.toml', content: await readFile(lockPath, 'utf8').catch(() => null) },
+    shadowDbInitScript: '',
+    migrationDirectories: await Promise.all(
+      names.map(async (name) => ({
+        path: name,
+        migrationFile: {
+          path: 'migration.sql',
+          content: { tag: 'ok' as const, value: await readFile(join(MIGRATIONS_DIR, name, 'migration.sql'), 'utf8') },
+        },
+      })),
+    ),
+  };
+}
+
+/** Applies the migrations not yet recorded; returns their names. */
+export async function applyMigrations(connectionString: string): Promise<string[]> {
+  const migrationsList = await listMigrations();
+  return withEngine(connectionString, async (engine) => {
+    const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList, filters: NO_FILTER });
+    return appliedMigrationNames;
+  });
+}
+
+/**
+ * The SQL that takes a database shaped by `fromSchema` (or an empty one) to schema.prisma.
+ * Only datamodels are compared: the engine cannot describe a live PostgreSQL 18 database
+ * through the pg adapter (it cannot read the "char" NOT NULL constraints 18 adds).
+ */
+export async function schemaChangesSql(connectionString: string, fromSchema?: string): Promise<string> {
+  return withEngine(connectionString, async (engine, schema) => {
+    const { stdout } = await engine.diff({
+      from: fromSchema === undefined
+        ? { tag: 'empty' }
+        : { tag: 'schemaDatamodel', files: [{ path: SCHEMA_PATH, content: fromSchema }] },
+      to: { tag: 'schemaDatamodel', files: [{ path: SCHEMA_PATH, content: schema }] },
+      script: true,
+      exitCode: null,
+      filters: NO_FILTER,
+    });
+    const sql = stdout ?? '';
+    return /^\s*(-- This is an empty migration\.)?\s*$/.test(sql) ? '' : sql;
+  });
+}
+
+/**
+ * Writes the changes from `fromSchema` (schema.prisma as the last migration left it) to the
+ * current schema.prisma as a new migration folder; returns its name, or nothing when the
+ * two agree.
+ */
+export async function createMigration(
+  connectionString: string,
+  name: string,
+  fromSchema: string,
+): Promise<string | undefined> {
+  const sql = await schemaChangesSql(connectionString, fromSchema);
+  if (!sql) return undefined;
+  const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
+  const folder = `${stamp}_${name.replace(/\W+/g, '_')}`;
+  await mkdir(join(MIGRATIONS_DIR, folder), { recursive: true });
+  await writeFile(join(MIGRATIONS_DIR, folder, 'migration.sql'), sql);
+  return folder;
+}
