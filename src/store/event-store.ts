@@ -81,12 +81,14 @@ export interface StreamRange {
   readonly limit?: number | undefined;
 }
 
-const COLUMNS = `global_position, transaction_id::text AS transaction_id, event_id, aggregate_type, aggregate_id,
+// The xid is read as text under another name: an alias named transaction_id would make
+// ORDER BY transaction_id sort text, not xid8.
+const COLUMNS = `global_position, transaction_id::text AS xid, event_id, aggregate_type, aggregate_id,
   version, event_type, data, metadata, created_at`;
 
 interface EventRow {
   global_position: string;
-  transaction_id: string;
+  xid: string;
   event_id: string;
   aggregate_type: string;
   aggregate_id: string;
@@ -100,7 +102,7 @@ interface EventRow {
 function toEvent(row: EventRow): StoredEvent {
   return {
     globalPosition: BigInt(row.global_position),
-    transactionId: BigInt(row.transaction_id),
+    transactionId: BigInt(row.xid),
     eventId: row.event_id,
     aggregateType: row.aggregate_type,
     aggregateId: row.aggregate_id,
@@ -249,14 +251,14 @@ export class EventStore {
 
   /** The position a reader that wants only new events starts from. */
   async logHead(): Promise<LogPosition> {
-    const { rows } = await this.#db.pool.query<{ transaction_id: string | null; global_position: string | null }>(
-      `SELECT transaction_id::text AS transaction_id, global_position FROM events
+    const { rows } = await this.#db.pool.query<{ xid: string; global_position: string }>(
+      `SELECT transaction_id::text AS xid, global_position FROM events
        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
        ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
     );
     const row = rows[0];
-    return row?.transaction_id && row.global_position
-      ? { transactionId: BigInt(row.transaction_id), globalPosition: BigInt(row.global_position) }
+    return row
+      ? { transactionId: BigInt(row.xid), globalPosition: BigInt(row.global_position) }
       : LOG_START;
   }
 

@@ -40,21 +40,6 @@ function charAsText(result: pg.QueryResult): pg.QueryResult {
   return result;
 }
 
-/**
- * The adapter opens its shadow database by overriding `database` in this config, which a
- * connectionString would silently win over; so the URL is taken apart.
- */
-function connectionFields(connectionString: string): pg.ClientConfig {
-  const url = new URL(connectionString);
-  return {
-    host: url.hostname,
-    port: Number(url.port || 5432),
-    user: decodeURIComponent(url.username),
-    password: decodeURIComponent(url.password),
-    database: decodeURIComponent(url.pathname.slice(1)),
-  };
-}
-
 let engineReady: Promise<void> | undefined;
 
 function instantiateEngine(): Promise<void> {
@@ -82,9 +67,9 @@ async function withEngine<T>(
 ): Promise<T> {
   await instantiateEngine();
   const schema = await readFile(SCHEMA_PATH, 'utf8');
-  const adapter = bindMigrationAwareSqlAdapterFactory(
-    new PrismaPg({ ...connectionFields(connectionString), Client: CatalogClient }),
-  );
+  // Our own pool, so that its connections are closed when the work is done.
+  const pool = new pg.Pool({ connectionString, Client: CatalogClient, max: 2 });
+  const adapter = bindMigrationAwareSqlAdapterFactory(new PrismaPg(pool));
   const engine = await engineModule.SchemaEngine.new(
     { datamodels: [[SCHEMA_PATH, schema]] },
     () => {},
@@ -94,6 +79,7 @@ async function withEngine<T>(
     return await work(engine, schema);
   } finally {
     engine.free();
+    await pool.end();
   }
 }
 

@@ -9,7 +9,7 @@ CREATE TABLE "users" (
     "id" UUID NOT NULL,
     "name" TEXT NOT NULL,
     "role" "Role" NOT NULL,
-    "created_at" TIMESTAMPTZ(6) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "users_pkey" PRIMARY KEY ("id")
 );
@@ -19,9 +19,9 @@ CREATE TABLE "api_keys" (
     "id" UUID NOT NULL,
     "user_id" UUID NOT NULL,
     "hash" TEXT NOT NULL,
-    "created_at" TIMESTAMPTZ(6) NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    "expires_at" TIMESTAMPTZ(6),
-    "revoked_at" TIMESTAMPTZ(6),
+    "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "expires_at" TIMESTAMPTZ(3),
+    "revoked_at" TIMESTAMPTZ(3),
 
     CONSTRAINT "api_keys_pkey" PRIMARY KEY ("id")
 );
@@ -47,7 +47,7 @@ CREATE TABLE "events" (
     "data" JSONB NOT NULL,
     "metadata" JSONB NOT NULL,
     "actor_id" UUID,
-    "created_at" TIMESTAMPTZ(6) NOT NULL DEFAULT clock_timestamp(),
+    "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT clock_timestamp(),
 
     CONSTRAINT "events_pkey" PRIMARY KEY ("global_position")
 );
@@ -60,8 +60,8 @@ CREATE TABLE "workflows" (
     "definition" JSONB NOT NULL,
     "status" "WorkflowStatus" NOT NULL,
     "version" INTEGER NOT NULL,
-    "created_at" TIMESTAMPTZ(6) NOT NULL,
-    "updated_at" TIMESTAMPTZ(6) NOT NULL,
+    "created_at" TIMESTAMPTZ(3) NOT NULL,
+    "updated_at" TIMESTAMPTZ(3) NOT NULL,
     "created_by" UUID NOT NULL,
 
     CONSTRAINT "workflows_pkey" PRIMARY KEY ("id")
