@@ -1,0 +1,210 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from './support/app.ts';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp();
+});
+afterAll(() => app.close());
+
+const CREATE = `mutation($input: CreateWorkflowInput!) {
+  createWorkflow(input: $input) { id name description definition status version createdAt updatedAt createdBy { id name } }
+}`;
+const UPDATE = `mutation($input: UpdateWorkflowInput!) { updateWorkflow(input: $input) { id name definition version status } }`;
+const DELETE = `mutation($input: DeleteWorkflowInput!) { deleteWorkflow(input: $input) { id status version } }`;
+const EVENTS = `query($id: ID!, $from: Int, $first: Int, $after: String) {
+  events(aggregateType: WORKFLOW, aggregateId: $id, fromVersion: $from, first: $first, after: $after) {
+    edges { cursor node { id type version data aggregateId aggregateType globalPosition createdAt
+      metadata { actorId requestId correlationId causationId } actor { id name } } }
+    pageInfo { hasNextPage hasPreviousPage endCursor }
+  }
+}`;
+const REPLAY = `query($id: ID!, $v: Int, $at: DateTime) {
+  replay(aggregateType: WORKFLOW, aggregateId: $id, toVersion: $v, at: $at) { version state events { version type } }
+}`;
+
+async function create(name = 'Onboarding', definition: unknown = { startAt: 'a' }) {
+  const { data, errors } = await app.gql(CREATE, { input: { name, definition } });
+  expect(errors).toBeUndefined();
+  return data!.createWorkflow;
+}
+
+describe('the workflow lifecycle over HTTP', () => {
+  it('creates, reads, updates, lists events, replays, deletes; deleted stays in events and audit', async () => {
+    const workflow = await create('Lifecycle', { startAt: 'one' });
+    expect(workflow).toMatchObject({ name: 'Lifecycle', description: '', version: 1, status: 'ACTIVE' });
+    expect(workflow.createdBy).toEqual({ id: app.userIds.editor, name: 'editor' });
+
+    const read = await app.gql('query($id: ID!) { workflow(id: $id) { id name version } }', { id: workflow.id }, app.keys.viewer);
+    expect(read.data!.workflow).toEqual({ id: workflow.id, name: 'Lifecycle', version: 1 });
+
+    const updated = await app.gql(UPDATE, {
+      input: { id: workflow.id, expectedVersion: 1, name: 'Lifecycle 2', definition: { startAt: 'two' } },
+    });
+    expect(updated.data!.updateWorkflow).toMatchObject({ name: 'Lifecycle 2', version: 2, definition: { startAt: 'two' } });
+
+    const events = await app.gql(EVENTS, { id: workflow.id });
+    const nodes = events.data!.events.edges.map((edge: any) => edge.node);
+    expect(nodes.map((n: any) => [n.version, n.type])).toEqual([[1, 'WorkflowCreated'], [2, 'WorkflowUpdated']]);
+    expect(nodes[1].data).toEqual({ name: 'Lifecycle 2', definition: { startAt: 'two' } });
+    expect(nodes[0].actor).toEqual({ id: app.userIds.editor, name: 'editor' });
+    expect(nodes[0].metadata.actorId).toBe(app.userIds.editor);
+
+    const replay = await app.gql(REPLAY, { id: workflow.id, v: 1 });
+    expect(replay.data!.replay).toMatchObject({ version: 1, state: { name: 'Lifecycle', definition: { startAt: 'one' } } });
+
+    const deleted = await app.gql(DELETE, { input: { id: workflow.id, expectedVersion: 2 } });
+    expect(deleted.data!.deleteWorkflow).toEqual({ id: workflow.id, status: 'DELETED', version: 3 });
+
+    const gone = await app.gql('query($id: ID!) { workflow(id: $id) { id } }', { id: workflow.id });
+    expect(gone.data!.workflow).toBeNull();
+    const list = await app.gql('{ workflows(first: 100) { edges { node { id } } } }');
+    expect(list.data!.workflows.edges.map((e: any) => e.node.id)).not.toContain(workflow.id);
+
+    const after = await app.gql(EVENTS, { id: workflow.id });
+    expect(after.data!.events.edges.map((e: any) => e.node.type)).toEqual(['WorkflowCreated', 'WorkflowUpdated', 'WorkflowDeleted']);
+    const finalReplay = await app.gql(REPLAY, { id: workflow.id });
+    expect(finalReplay.data!.replay).toMatchObject({ version: 3, state: { status: 'DELETED' } });
+    const audit = await app.gql(
+      'query($id: ID) { auditLog(userId: $id, first: 100) { edges { node { aggregateId type } } } }',
+      { id: app.userIds.editor },
+      app.keys.admin,
+    );
+    expect(audit.data!.auditLog.edges.filter((e: any) => e.node.aggregateId === workflow.id).map((e: any) => e.node.type))
+      .toEqual(['WorkflowDeleted', 'WorkflowUpdated', 'WorkflowCreated']);
+  });
+
+  it('pages one aggregate from a version with cursors', async () => {
+    const workflow = await create('Paged');
+    for (let version = 1; version <= 4; version += 1) {
+      await app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: version, description: `v${version + 1}` } });
+    }
+    const first = await app.gql(EVENTS, { id: workflow.id, from: 2, first: 2 });
+    expect(first.data!.events.edges.map((e: any) => e.node.version)).toEqual([2, 3]);
+    expect(first.data!.events.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
+    const next = await app.gql(EVENTS, { id: workflow.id, first: 2, after: first.data!.events.pageInfo.endCursor });
+    expect(next.data!.events.edges.map((e: any) => e.node.version)).toEqual([4, 5]);
+    expect(next.data!.events.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+  });
+
+  it('lists workflows newest first with a filter and cursors', async () => {
+    const names = ['Filter alpha', 'Filter beta', 'Filter gamma'];
+    const created = [];
+    for (const name of names) created.push(await create(name));
+    const query = `query($first: Int, $after: String, $filter: WorkflowFilter) {
+      workflows(first: $first, after: $after, filter: $filter) { edges { node { name } } pageInfo { hasNextPage endCursor } }
+    }`;
+    const page = await app.gql(query, { first: 2, filter: { nameContains: 'FILTER' } });
+    expect(page.data!.workflows.edges.map((e: any) => e.node.name)).toEqual(['Filter gamma', 'Filter beta']);
+    const rest = await app.gql(query, { first: 2, after: page.data!.workflows.pageInfo.endCursor, filter: { nameContains: 'filter' } });
+    expect(rest.data!.workflows.edges.map((e: any) => e.node.name)).toEqual(['Filter alpha']);
+    const byAdmin = await app.gql(query, { first: 100, filter: { createdById: app.userIds.admin } });
+    expect(byAdmin.data!.workflows.edges).toEqual([]);
+    const byEditor = await app.gql(query, { first: 100, filter: { createdById: app.userIds.editor, nameContains: 'alpha' } });
+    expect(byEditor.data!.workflows.edges.map((e: any) => e.node.name)).toEqual(['Filter alpha']);
+    const malformed = await app.gql(query, { first: 100, filter: { createdById: 'nope' } });
+    expect(malformed.data!.workflows.edges).toEqual([]);
+  });
+
+  it('returns the first result for a retried idempotency key and writes nothing more', async () => {
+    const input = { name: 'Idempotent', definition: {}, idempotencyKey: 'create-42' };
+    const first = await app.gql(CREATE, { input });
+    const before = await app.database.snapshot();
+    const again = await app.gql(CREATE, { input });
+    expect(again.data!.createWorkflow.id).toBe(first.data!.createWorkflow.id);
+    expect(await app.database.snapshot()).toEqual(before);
+
+    const id = first.data!.createWorkflow.id;
+    const update = { id, expectedVersion: 1, name: 'Idempotent 2', idempotencyKey: 'rename-1' };
+    const updated = await app.gql(UPDATE, { input: update });
+    await app.gql(UPDATE, { input: { id, expectedVersion: 2, name: 'Idempotent 3' } });
+    // The retry finds its own first result, as of then, rather than a conflict.
+    const retried = await app.gql(UPDATE, { input: update });
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data!.updateWorkflow).toEqual(updated.data!.updateWorkflow);
+
+    const otherUser = await app.gql(CREATE, { input }, app.keys.admin);
+    expect(otherUser.data!.createWorkflow.id).not.toBe(id);
+  });
+
+  it('an update that changes nothing records nothing', async () => {
+    const workflow = await create('Unchanged');
+    const before = await app.database.snapshot();
+    const result = await app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 1, name: 'Unchanged' } });
+    expect(result.data!.updateWorkflow.version).toBe(1);
+    expect(await app.database.snapshot()).toEqual(before);
+  });
+
+  it('answers the request id it was given, and records it on the events', async () => {
+    const response = await app.post(
+      JSON.stringify({ query: CREATE, variables: { input: { name: 'Traced', definition: {} } } }),
+      { authorization: `Bearer ${app.keys.editor}`, 'x-request-id': 'trace-123', 'x-correlation-id': 'flow-9' },
+    );
+    expect(response.headers.get('x-request-id')).toBe('trace-123');
+    const { data } = (await response.json()) as any;
+    const events = await app.gql(EVENTS, { id: data.createWorkflow.id });
+    expect(events.data!.events.edges[0].node.metadata).toMatchObject({ requestId: 'trace-123', correlationId: 'flow-9' });
+    const generated = await app.gql('{ me { id } }');
+    expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('concurrency', () => {
+  it('of 100 concurrent updates with one expected version, exactly one wins', async () => {
+    const workflow = await create('Contended');
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 1, name: `Contender ${i}` } }),
+      ),
+    );
+    const winners = results.filter((r) => r.data?.updateWorkflow);
+    const conflicts = results.filter((r) => r.errors?.[0]?.extensions.code === 'VERSION_CONFLICT');
+    expect(winners).toHaveLength(1);
+    expect(conflicts).toHaveLength(99);
+    for (const conflict of conflicts) {
+      expect(conflict.errors![0]!.extensions).toMatchObject({ expectedVersion: 1, actualVersion: 2 });
+    }
+    const events = await app.gql(EVENTS, { id: workflow.id });
+    expect(events.data!.events.edges.map((e: any) => e.node.version)).toEqual([1, 2]);
+    const replay = await app.gql(REPLAY, { id: workflow.id });
+    const row = await app.gql('query($id: ID!) { workflow(id: $id) { name version } }', { id: workflow.id });
+    expect(row.data!.workflow).toEqual({ name: replay.data!.replay.state.name, version: replay.data!.replay.version });
+    expect(row.data!.workflow.name).toBe(winners[0]!.data!.updateWorkflow.name);
+  });
+});
+
+describe('time travel', () => {
+  it('replays exactly the state a workflow had at each version and at each instant', async () => {
+    const workflow = await create('Travel v1', { step: 1 });
+    const states = [workflow];
+    for (let version = 1; version <= 3; version += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 3));
+      const { data } = await app.gql(
+        `mutation($input: UpdateWorkflowInput!) { updateWorkflow(input: $input) { id name description definition status version createdAt updatedAt createdBy { id name } } }`,
+        { input: { id: workflow.id, expectedVersion: version, name: `Travel v${version + 1}`, definition: { step: version + 1 } } },
+      );
+      states.push(data!.updateWorkflow);
+    }
+    for (const state of states) {
+      const byVersion = await app.gql(REPLAY, { id: workflow.id, v: state.version });
+      const byTime = await app.gql(REPLAY, { id: workflow.id, at: state.updatedAt });
+      for (const replay of [byVersion, byTime]) {
+        expect(replay.data!.replay.version).toBe(state.version);
+        expect(replay.data!.replay.state).toMatchObject({
+          name: state.name,
+          definition: state.definition,
+          version: state.version,
+          updatedAt: state.updatedAt,
+          createdAt: state.createdAt,
+        });
+        expect(replay.data!.replay.events.map((e: any) => e.version)).toEqual(
+          Array.from({ length: state.version }, (_, i) => i + 1),
+        );
+      }
+    }
+    const before = await app.gql(REPLAY, { id: workflow.id, at: new Date(Date.parse(workflow.createdAt) - 1).toISOString() });
+    expect(before.data!.replay).toEqual({ version: 0, state: null, events: [] });
+    const both = await app.gql(REPLAY, { id: workflow.id, v: 3, at: states[1].updatedAt });
+    expect(both.data!.replay.version).toBe(2);
+  });
+});
