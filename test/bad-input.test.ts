@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from './support/app.ts';
+
+let app: TestApp;
+let workflowId: string;
+beforeAll(async () => {
+  app = await startTestApp({ maxDefinitionBytes: 1024 });
+  const { data } = await app.gql(
+    'mutation { createWorkflow(input: { name: "Target", definition: { startAt: "a" } }) { id } }',
+  );
+  workflowId = data!.createWorkflow.id;
+});
+afterAll(() => app.close());
+
+const UPDATE = 'mutation($input: UpdateWorkflowInput!) { updateWorkflow(input: $input) { id version } }';
+const CREATE = 'mutation($input: CreateWorkflowInput!) { createWorkflow(input: $input) { id } }';
+
+/** Sends a request that must fail with `code` and leave every table as it was. */
+async function refused(
+  code: string,
+  request: () => Promise<{ status: number; errors?: { message: string; extensions: Record<string, any> }[] }>,
+  status?: number,
+) {
+  const before = await app.database.snapshot();
+  const response = await request();
+  expect(response.errors?.[0]?.extensions.code, JSON.stringify(response.errors)).toBe(code);
+  expect(response.errors![0]!.message.length).toBeGreaterThan(5);
+  if (status !== undefined) expect(response.status).toBe(status);
+  expect(await app.database.snapshot()).toEqual(before);
+  return response.errors![0]!;
+}
+
+async function raw(body: string, headers: Record<string, string> = {}) {
+  const response = await app.post(body, { authorization: `Bearer ${app.keys.editor}`, ...headers });
+  const json = (await response.json()) as { errors?: { message: string; extensions: Record<string, any> }[] };
+  return { status: response.status, errors: json.errors };
+}
+
+describe('bad input gets a clear error and writes nothing', () => {
+  it('an unknown or malformed workflow id', async () => {
+    await refused('NOT_FOUND', () =>
+      app.gql(UPDATE, { input: { id: '0190a000-0000-7000-8000-000000000000', expectedVersion: 1, name: 'x' } }),
+    );
+    await refused('NOT_FOUND', () => app.gql(UPDATE, { input: { id: "'; DROP TABLE events; --", expectedVersion: 1, name: 'x' } }));
+    await refused('NOT_FOUND', () =>
+      app.gql('mutation($id: ID!) { deleteWorkflow(input: { id: $id, expectedVersion: 1 }) { id } }', { id: 'nope' }),
+    );
+    await refused('NOT_FOUND', () =>
+      app.gql('{ replay(aggregateType: WORKFLOW, aggregateId: "0190a000-0000-7000-8000-000000000000") { version } }'),
+    );
+  });
+
+  it('a stale expected version, with both versions in the error', async () => {
+    const error = await refused('VERSION_CONFLICT', () =>
+      app.gql(UPDATE, { input: { id: workflowId, expectedVersion: 7, name: 'x' } }),
+    );
+    expect(error.extensions).toMatchObject({ expectedVersion: 7, actualVersion: 1 });
+  });
+
+  it('a definition that is not an object, or too large', async () => {
+    for (const definition of ['a string', [1, 2], 42, null]) {
+      const error = await refused('BAD_USER_INPUT', () =>
+        app.gql(CREATE, { input: { name: 'Bad', definition } }),
+      );
+      expect(error.message).toMatch(/definition/);
+    }
+    const error = await refused('BAD_USER_INPUT', () =>
+      app.gql(UPDATE, { input: { id: workflowId, expectedVersion: 1, definition: { big: 'x'.repeat(2000) } } }),
+    );
+    expect(error.extensions.field).toBe('definition');
+    await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: '', definition: {} } }));
+  });
+
+  it('a missing, malformed, unknown or revoked key', async () => {
+    const query = '{ workflows { edges { node { id } } } }';
+    await refused('UNAUTHENTICATED', () => app.gql(query, {}, null), 401);
+    await refused('UNAUTHENTICATED', () => raw(JSON.stringify({ query }), { authorization: 'Basic abc' }), 401);
+    await refused('UNAUTHENTICATED', () => raw(JSON.stringify({ query }), { authorization: 'Bearer' }), 401);
+    await refused('UNAUTHENTICATED', () => app.gql(query, {}, `flk_${'A'.repeat(43)}`), 401);
+    await refused('UNAUTHENTICATED', () => app.gql(query, {}, 'not-a-key'), 401);
+    const issued = await app.services.identity.createUser('short-lived', 'EDITOR');
+    expect((await app.gql(query, {}, issued.apiKey)).errors).toBeUndefined();
+    await app.services.identity.revokeKey(issued.keyId);
+    await refused('UNAUTHENTICATED', () => app.gql(CREATE, { input: { name: 'x', definition: {} } }, issued.apiKey), 401);
+    const expired = await app.services.identity.createUser('expired', 'EDITOR', new Date(Date.now() - 1000));
+    await refused('UNAUTHENTICATED', () => app.gql(query, {}, expired.apiKey), 401);
+  });
+
+  it('a role that may not do it', async () => {
+    await refused('FORBIDDEN', () => app.gql(CREATE, { input: { name: 'x', definition: {} } }, app.keys.viewer));
+    await refused('FORBIDDEN', () =>
+      app.gql(UPDATE, { input: { id: workflowId, expectedVersion: 1, name: 'x' } }, app.keys.viewer),
+    );
+    await refused('FORBIDDEN', () => app.gql('{ auditLog { edges { cursor } } }', {}, app.keys.editor));
+    await refused('FORBIDDEN', () =>
+      app.gql('mutation { createUser(input: { name: "x", role: ADMIN }) { apiKey } }', {}, app.keys.editor),
+    );
+  });
+
+  it('malformed GraphQL, unknown fields and wrong variable types', async () => {
+    await refused('GRAPHQL_PARSE_FAILED', () => app.gql('mutation { createWorkflow(input: { name: "x" '));
+    await refused('GRAPHQL_VALIDATION_FAILED', () => app.gql('mutation { dropEverything }'));
+    await refused('GRAPHQL_VALIDATION_FAILED', () => app.gql('mutation { createWorkflow(input: { name: "x" }) { id } }'));
+    await refused('BAD_USER_INPUT', () => app.gql(UPDATE, { input: { id: workflowId, expectedVersion: 'one' } }));
+    await refused('BAD_USER_INPUT', () =>
+      app.gql('query($at: DateTime) { replay(aggregateType: WORKFLOW, aggregateId: "x", at: $at) { version } }', { at: 'yesterday' }),
+    );
+    await refused('GRAPHQL_VALIDATION_FAILED', () => app.gql('{ replay(aggregateType: SPACESHIP, aggregateId: "x") { version } }'));
+  });
+
+  it('malformed request bodies', async () => {
+    await refused('BAD_REQUEST', () => raw('{"query": '), 400);
+    await refused('BAD_REQUEST', () => raw('{}'));
+    await refused('BAD_REQUEST', () => raw('[1, 2]'));
+  });
+
+  it('page sizes and cursors out of range', async () => {
+    await refused('BAD_USER_INPUT', () => app.gql('{ workflows(first: 101) { edges { cursor } } }'));
+    await refused('BAD_USER_INPUT', () => app.gql('{ workflows(first: -1) { edges { cursor } } }'));
+    await refused('BAD_USER_INPUT', () => app.gql('{ eventLog(first: 1000) { edges { cursor } } }'));
+    await refused('BAD_USER_INPUT', () => app.gql('{ eventLog(after: "garbage") { edges { cursor } } }'));
+    await refused('BAD_USER_INPUT', () => app.gql('{ workflows(after: "garbage") { edges { cursor } } }'));
+    await refused('BAD_USER_INPUT', () =>
+      app.gql('query($id: ID!) { events(aggregateType: WORKFLOW, aggregateId: $id, after: "bG9nOjE6MQ") { edges { cursor } } }', { id: workflowId }),
+    );
+    await refused('BAD_USER_INPUT', () => app.gql('{ auditLog(userId: "nobody") { edges { cursor } } }', {}, app.keys.admin));
+    await refused('BAD_USER_INPUT', () =>
+      app.gql('query($id: ID!) { replay(aggregateType: WORKFLOW, aggregateId: $id, toVersion: -1) { version } }', { id: workflowId }),
+    );
+    await refused('BAD_USER_INPUT', () =>
+      app.gql('query($t: [String!]) { eventLog(types: $t) { edges { cursor } } }', { t: Array(51).fill('x') }),
+    );
+  });
+
+  it('still answers a normal query afterwards', async () => {
+    const { data } = await app.gql('query($id: ID!) { workflow(id: $id) { version name } }', { id: workflowId });
+    expect(data!.workflow).toEqual({ version: 1, name: 'Target' });
+  });
+});
