@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from './support/app.ts';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp();
+  for (let i = 0; i < 100; i += 1) {
+    const { data } = await app.gql('mutation($n: String!) { createWorkflow(input: { name: $n, definition: {} }) { id } }', {
+      n: `wf ${i}`,
+    });
+    await app.gql('mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "v2" }) { id } }', {
+      id: data!.createWorkflow.id,
+    });
+  }
+});
+afterAll(() => app.close());
+
+const LIST = `query($first: Int) {
+  workflows(first: $first) {
+    edges { node { id name createdBy { id name }
+      latestEvents(first: 3) { type version actor { name } } } }
+  }
+}`;
+
+/** SQL statements this process sent to PostgreSQL while running one query. */
+async function statementsFor(first: number): Promise<number> {
+  await app.gql('{ me { id } }'); // the key is then cached, so authentication adds nothing below
+  const before = app.services.db.statementCount();
+  const { data, errors } = await app.gql(LIST, { first });
+  expect(errors).toBeUndefined();
+  expect(data!.workflows.edges).toHaveLength(first);
+  for (const { node } of data!.workflows.edges) {
+    expect(node.latestEvents.map((e: any) => e.version)).toEqual([2, 1]);
+    expect(node.createdBy.name).toBe('editor');
+  }
+  return app.services.db.statementCount() - before;
+}
+
+describe('no N+1', () => {
+  it('lists 100 workflows with creators, latest events and their actors in a bounded number of statements', async () => {
+    const forTen = await statementsFor(10);
+    const forHundred = await statementsFor(100);
+    expect(forHundred).toBe(forTen);
+    expect(forHundred).toBeLessThanOrEqual(4);
+  });
+});
