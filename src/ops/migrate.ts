@@ -2,23 +2,29 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createMigration } from '../store/migrations.ts';
-import { withDatabaseUrl } from './with-database.ts';
+import { exitWith, runCli, UsageError, type CliOutput } from './cli.ts';
 
-// npm run db:migrate                      apply pending migrations
-// npm run db:migrate -- create NAME [--from FILE]
-//   write schema.prisma's changes since FILE (default: schema.prisma at git HEAD) as a migration
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { from: { type: 'string' } } });
+/**
+ * `npm run db:migrate` applies pending migrations. `npm run db:migrate -- create NAME
+ * [--from FILE]` writes what schema.prisma changed since FILE (default: schema.prisma as
+ * committed at git HEAD) as a new migration.
+ */
+export function migrate(argv: string[], env = process.env, output?: CliOutput): Promise<number> {
+  return runCli(
+    async ({ url }) => {
+      const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { from: { type: 'string' } } });
+      if (positionals.length === 0) return 'migrations are up to date';
+      const [command, name] = positionals;
+      if (command !== 'create' || !name) throw new UsageError('usage: npm run db:migrate -- [create NAME [--from FILE]]');
+      const from = values.from
+        ? readFileSync(values.from, 'utf8')
+        : execFileSync('git', ['show', 'HEAD:prisma/schema.prisma'], { encoding: 'utf8' });
+      const folder = await createMigration(url, name, from);
+      return folder ? `wrote prisma/migrations/${folder}/migration.sql` : 'schema.prisma has no changes';
+    },
+    env,
+    output,
+  );
+}
 
-await withDatabaseUrl(async (url) => {
-  if (positionals[0] !== 'create') {
-    console.log('migrations are up to date');
-    return;
-  }
-  const name = positionals[1];
-  if (!name) throw new Error('usage: npm run db:migrate -- create NAME [--from FILE]');
-  const from = values.from
-    ? readFileSync(values.from, 'utf8')
-    : execFileSync('git', ['show', 'HEAD:prisma/schema.prisma'], { encoding: 'utf8' });
-  const folder = await createMigration(url, name, from);
-  console.log(folder ? `wrote prisma/migrations/${folder}/migration.sql` : 'schema.prisma has no changes');
-});
+if (import.meta.main) await exitWith(migrate(process.argv.slice(2)));

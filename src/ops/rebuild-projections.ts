@@ -1,15 +1,10 @@
 import { rebuildWorkflows } from '../app/workflow-projection.ts';
-import { openDatabase } from '../store/database.ts';
 import { EventStore } from '../store/event-store.ts';
-import { withDatabaseUrl } from './with-database.ts';
+import { exitWith, runCli, type CliOutput } from './cli.ts';
 
-// npm run projections:rebuild: rebuild every read model from the events.
-await withDatabaseUrl(async (url) => {
-  const db = openDatabase(url, 2);
-  try {
-    const workflows = await rebuildWorkflows(db, new EventStore(db));
-    console.log(JSON.stringify({ workflows }));
-  } finally {
-    await db.close();
-  }
-});
+/** `npm run projections:rebuild`: every read model rebuilt from the events. */
+export function rebuildProjections(env = process.env, output?: CliOutput): Promise<number> {
+  return runCli(async ({ db }) => ({ workflows: await rebuildWorkflows(db, new EventStore(db)) }), env, output);
+}
+
+if (import.meta.main) await exitWith(rebuildProjections());

@@ -15,31 +15,6 @@ const SCHEMA_PATH = join(PRISMA_DIR, 'schema.prisma');
 const MIGRATIONS_DIR = join(PRISMA_DIR, 'migrations');
 const NO_FILTER: SchemaFilter = { externalTables: [], externalEnums: [] };
 
-const CHAR_OID = 18;
-const TEXT_OID = 25;
-
-/**
- * The engine reads PostgreSQL's catalogs, some of whose columns are of type "char"; the pg
- * adapter (7.10) has no mapping for it and fails the whole read. pg already hands the value
- * over as a one-letter string, so the fields are reported as text.
- */
-class CatalogClient extends pg.Client {
-  override query(...args: unknown[]): never {
-    const last = args.at(-1);
-    if (typeof last === 'function') {
-      args[args.length - 1] = (error: Error | null, result?: pg.QueryResult) =>
-        last(error, result && charAsText(result));
-    }
-    const result = (super.query as (...a: unknown[]) => unknown)(...args);
-    return (result instanceof Promise ? result.then(charAsText) : result) as never;
-  }
-}
-
-function charAsText(result: pg.QueryResult): pg.QueryResult {
-  for (const field of result.fields ?? []) if (field.dataTypeID === CHAR_OID) field.dataTypeID = TEXT_OID;
-  return result;
-}
-
 let engineReady: Promise<void> | undefined;
 
 function instantiateEngine(): Promise<void> {
@@ -68,7 +43,7 @@ async function withEngine<T>(
   await instantiateEngine();
   const schema = await readFile(SCHEMA_PATH, 'utf8');
   // Our own pool, so that its connections are closed when the work is done.
-  const pool = new pg.Pool({ connectionString, Client: CatalogClient, max: 2 });
+  const pool = new pg.Pool({ connectionString, max: 2 });
   const adapter = bindMigrationAwareSqlAdapterFactory(new PrismaPg(pool));
   const engine = await engineModule.SchemaEngine.new(
     { datamodels: [[SCHEMA_PATH, schema]] },

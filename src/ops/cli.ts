@@ -1,0 +1,56 @@
+import { loadConfig } from '../config.ts';
+import { resolveDatabase } from '../runtime/database-url.ts';
+import { openDatabase, type Database } from '../store/database.ts';
+import { applyMigrations } from '../store/migrations.ts';
+
+export class UsageError extends Error {}
+
+export interface CliContext {
+  readonly url: string;
+  readonly db: Database;
+}
+
+export interface CliOutput {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const stdio: CliOutput = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+/**
+ * Runs a command against the configured (or embedded) database, migrated first, and prints
+ * its result as the last line. Returns the exit code: 0 done, 1 failed, 2 bad usage.
+ */
+export async function runCli(
+  command: (context: CliContext) => Promise<unknown>,
+  env: Record<string, string | undefined> = process.env,
+  output: CliOutput = stdio,
+): Promise<number> {
+  try {
+    const target = await resolveDatabase(loadConfig(env));
+    try {
+      await applyMigrations(target.url);
+      const db = openDatabase(target.url, 2);
+      try {
+        const result = await command({ url: target.url, db });
+        output.out(typeof result === 'string' ? result : JSON.stringify(result));
+        return 0;
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await target.release();
+    }
+  } catch (error) {
+    output.err(error instanceof Error ? error.message : String(error));
+    return error instanceof UsageError ? 2 : 1;
+  }
+}
+
+/** Entry points exit explicitly: Prisma's wasm schema engine leaves a 10 s timer behind. */
+export async function exitWith(code: Promise<number>): Promise<never> {
+  process.exit(await code);
+}

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { admin } from '../src/ops/admin.ts';
+import { migrate } from '../src/ops/migrate.ts';
+import { rebuildProjections } from '../src/ops/rebuild-projections.ts';
+import { npmRun } from './support/processes.ts';
+import { startTestApp, type TestApp } from './support/app.ts';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ authCacheTtlMs: 1 });
+});
+afterAll(() => app.close());
+
+const lastLine = (text: string) => JSON.parse(text.trim().split('\n').at(-1)!);
+
+/** Runs a CLI command in this process, as its npm script would, capturing its output. */
+async function cli(command: (env: NodeJS.ProcessEnv, output: { out(l: string): void; err(l: string): void }) => Promise<number>) {
+  let stdout = '';
+  let stderr = '';
+  const code = await command(
+    { DATABASE_URL: app.database.url, NODE_ENV: 'test' },
+    { out: (line) => (stdout += `${line}\n`), err: (line) => (stderr += `${line}\n`) },
+  );
+  return { code, stdout, stderr };
+}
+
+describe('npm run admin', () => {
+  it('creates a user whose key works with its role, issues and revokes keys', async () => {
+    const env = { DATABASE_URL: app.database.url };
+    const created = await npmRun('admin', ['create-user', '--name', 'Ada', '--role', 'viewer'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const { userId, apiKey } = lastLine(created.stdout);
+    expect(userId).toMatch(/^[0-9a-f-]{36}$/);
+
+    const me = await app.gql('{ me { id name role } }', {}, apiKey);
+    expect(me.data!.me).toEqual({ id: userId, name: 'Ada', role: 'VIEWER' });
+    const write = await app.gql('mutation { createWorkflow(input: { name: "x", definition: {} }) { id } }', {}, apiKey);
+    expect(write.errors![0]!.extensions.code).toBe('FORBIDDEN');
+
+    const issued = lastLine((await cli((e, o) => admin(['issue-key', '--user', userId], e, o))).stdout);
+    expect((await app.gql('{ me { id } }', {}, issued.apiKey)).data!.me.id).toBe(userId);
+    const revoked = await cli((e, o) => admin(['revoke-key', '--key', issued.keyId], e, o));
+    expect(lastLine(revoked.stdout)).toEqual({ revoked: issued.keyId });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await app.gql('{ me { id } }', {}, issued.apiKey)).errors![0]!.extensions.code).toBe('UNAUTHENTICATED');
+    expect((await app.gql('{ me { id } }', {}, apiKey)).errors).toBeUndefined();
+  });
+
+  it('refuses bad arguments without writing anything', async () => {
+    const before = await app.database.snapshot();
+    const badRole = await cli((e, o) => admin(['create-user', '--name', 'Bob', '--role', 'pilot'], e, o));
+    expect(badRole).toMatchObject({ code: 1, stdout: '' });
+    expect(badRole.stderr).toMatch(/role/);
+    const usage = await cli((e, o) => admin(['create-user', '--name', 'Bob'], e, o));
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/usage/);
+    const badDate = await cli((e, o) => admin(['issue-key', '--user', app.userIds.viewer, '--expires', 'soon'], e, o));
+    expect(badDate.code).toBe(2);
+    const unknown = await cli((e, o) => admin(['revoke-key', '--key', 'nope'], e, o));
+    expect(unknown.code).toBe(1);
+    expect(await app.database.snapshot()).toEqual(before);
+    const expiring = await cli((e, o) => admin(['issue-key', '--user', app.userIds.viewer, '--expires', '2000-01-01'], e, o));
+    expect((await app.gql('{ me { id } }', {}, lastLine(expiring.stdout).apiKey)).errors![0]!.extensions.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('lets admins manage users over GraphQL too', async () => {
+    const created = await app.gql(
+      'mutation { createUser(input: { name: "Grace", role: EDITOR }) { userId keyId apiKey } }',
+      {},
+      app.keys.admin,
+    );
+    const { userId, keyId, apiKey } = created.data!.createUser;
+    expect((await app.gql('{ me { id role } }', {}, apiKey)).data!.me).toEqual({ id: userId, role: 'EDITOR' });
+    const second = await app.gql('mutation($u: ID!) { issueApiKey(userId: $u) { apiKey } }', { u: userId }, app.keys.admin);
+    expect(second.data!.issueApiKey.apiKey).not.toBe(apiKey);
+    const revoked = await app.gql('mutation($k: ID!) { revokeApiKey(keyId: $k) }', { k: keyId }, app.keys.admin);
+    expect(revoked.data!.revokeApiKey).toBe(true);
+    const again = await app.gql('mutation($k: ID!) { revokeApiKey(keyId: $k) }', { k: keyId }, app.keys.admin);
+    expect(again.errors![0]!.extensions.code).toBe('NOT_FOUND');
+    const nobody = await app.gql('mutation { issueApiKey(userId: "nobody") { apiKey } }', {}, app.keys.admin);
+    expect(nobody.errors![0]!.extensions.code).toBe('NOT_FOUND');
+  });
+});
+
+describe('npm run projections:rebuild', () => {
+  it('rebuilds the workflows table equal to the live one', async () => {
+    const create = 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }';
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i += 1) ids.push((await app.gql(create, { n: `rebuild ${i}`, d: { n: i } })).data!.createWorkflow.id);
+    for (const [i, id] of ids.entries()) {
+      await app.gql('mutation($id: ID!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: $d }) { id } }', { id, d: `d${i}` });
+      if (i % 3 === 0) await app.gql('mutation($id: ID!) { deleteWorkflow(input: { id: $id, expectedVersion: 2 }) { id } }', { id });
+    }
+    const table = async () => (await app.database.db.pool.query('SELECT * FROM workflows ORDER BY id')).rows;
+    const live = await table();
+    await app.database.db.pool.query(`UPDATE workflows SET name = 'corrupted'`);
+    const rebuilt = await cli((e, o) => rebuildProjections(e, o));
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    expect(JSON.parse(rebuilt.stdout.trim())).toEqual({ workflows: live.length });
+    expect(await table()).toEqual(live);
+    expect(live.filter((row) => row.status === 'DELETED')).toHaveLength(4);
+    await app.database.db.pool.query(`UPDATE workflows SET version = 0`);
+    const script = await npmRun('projections:rebuild', [], { DATABASE_URL: app.database.url });
+    expect(script.code, script.stderr).toBe(0);
+    expect(await table()).toEqual(live);
+  });
+});
+
+describe('npm run db:migrate', () => {
+  it('applies nothing new to a migrated database, and writes no migration when schema.prisma has not changed', async () => {
+    const applied = await npmRun('db:migrate', [], { DATABASE_URL: app.database.url });
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout.trim()).toBe('migrations are up to date');
+    const none = await cli((e, o) => migrate(['create', 'nothing', '--from', 'prisma/schema.prisma'], e, o));
+    expect(none).toMatchObject({ code: 0, stdout: 'schema.prisma has no changes\n' });
+    const usage = await cli((e, o) => migrate(['drop'], e, o));
+    expect(usage.code).toBe(2);
+  });
+});

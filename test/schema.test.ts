@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { printSortedSchema } from '../src/graphql/schema/index.ts';
+import { schemaChangesSql } from '../src/store/migrations.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+
+describe('schema.graphql', () => {
+  it('is the printed schema of the code (run npm run schema:print when this fails)', () => {
+    expect(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8')).toBe(printSortedSchema());
+  });
+});
+
+/** What a database's tables, columns, indexes, constraints and enums are: enough to compare two. */
+async function catalog(url: string): Promise<unknown> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const queries = {
+      columns: `SELECT table_name, column_name, data_type, udt_name, is_nullable, column_default, datetime_precision
+                FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'
+                ORDER BY table_name, column_name`,
+      indexes: `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'
+                AND tablename <> '_prisma_migrations' ORDER BY indexname`,
+      constraints: `SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint
+                    WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> '_prisma_migrations'
+                    ORDER BY conname`,
+      enums: `SELECT t.typname, e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid ORDER BY 1, e.enumsortorder`,
+    };
+    const result: Record<string, unknown> = {};
+    for (const [name, sql] of Object.entries(queries)) result[name] = (await client.query(sql)).rows;
+    return result;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('prisma/migrations', () => {
+  let migrated: TestDatabase;
+  let fromSchema: TestDatabase;
+  beforeAll(async () => {
+    migrated = await createTestDatabase(1);
+    fromSchema = await createTestDatabase(1);
+  });
+  afterAll(async () => {
+    await migrated.drop();
+    await fromSchema.drop();
+  });
+
+  it('build exactly the database schema.prisma describes (run npm run db:migrate -- create NAME when this fails)', async () => {
+    // The test databases are clones of one built by the committed migrations; the other is
+    // rebuilt here from schema.prisma alone.
+    await fromSchema.db.pool.query(`DROP SCHEMA public CASCADE; CREATE SCHEMA public;`);
+    await fromSchema.db.pool.query(await schemaChangesSql(fromSchema.url));
+    const expected = await catalog(fromSchema.url);
+    expect(await catalog(migrated.url)).toEqual(expected);
+    expect((expected as { columns: unknown[] }).columns.length).toBeGreaterThan(20);
+  });
+
+  it('are generated from what schema.prisma changed since a previous version of it', async () => {
+    const current = readFileSync(new URL('../prisma/schema.prisma', import.meta.url), 'utf8');
+    const withoutDescription = current.replace(/^  description String\s*\n/m, '');
+    expect(withoutDescription).not.toBe(current);
+    const sql = await schemaChangesSql(migrated.url, withoutDescription);
+    expect(sql).toMatch(/ALTER TABLE "workflows" ADD COLUMN\s+"description" TEXT NOT NULL/);
+    expect(await schemaChangesSql(migrated.url, current)).toBe('');
+  });
+
+  it('are recorded in _prisma_migrations, as prisma migrate deploy records them', async () => {
+    const { rows } = await migrated.db.pool.query('SELECT migration_name, finished_at FROM _prisma_migrations');
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((row) => row.finished_at !== null)).toBe(true);
+  });
+});

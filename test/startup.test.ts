@@ -1,0 +1,75 @@
+import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+import { startApp } from '../src/runtime/app.ts';
+import { createTestDatabase } from './support/database.ts';
+import { freePort } from './support/ports.ts';
+import { startProcess } from './support/processes.ts';
+
+const SERVING = /serving GraphQL/;
+
+async function start(env: Record<string, string>, ready = SERVING) {
+  const port = await freePort();
+  const server = await startProcess(process.execPath, ['src/main.ts'], { PORT: String(port), ...env }, ready);
+  return { ...server, url: `http://127.0.0.1:${port}/graphql` };
+}
+
+async function me(url: string, key: string) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query: '{ me { name role } }' }),
+  });
+  return ((await response.json()) as any).data?.me;
+}
+
+describe('npm start', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  it('prints an admin key once on an empty database, serves with it, and stops cleanly on SIGTERM and SIGINT', async () => {
+    const database = await createTestDatabase(1);
+    cleanups.push(() => database.drop());
+    await database.db.pool.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
+    const env = { DATABASE_URL: database.url };
+
+    const first = await start(env, /flk_[\w-]{43}\n/);
+    const key = first.output().match(/flk_[\w-]{43}/)?.[0];
+    expect(key).toBeDefined();
+    expect(await me(first.url, key!)).toEqual({ name: 'admin', role: 'ADMIN' });
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const second = await start(env);
+    expect(second.output()).not.toMatch(/flk_/);
+    expect(await me(second.url, key!)).toEqual({ name: 'admin', role: 'ADMIN' });
+    second.child.kill('SIGINT');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('without DATABASE_URL starts an embedded PostgreSQL that keeps its data across restarts', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'flowledger-start-'));
+    chmodSync(dataDir, 0o755);
+    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const config = {
+      ...loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()) }),
+      port: 0,
+      host: '127.0.0.1',
+    };
+    expect(config.databaseUrl).toBeUndefined();
+
+    const first = await startApp(config);
+    const key = first.bootstrapAdmin!.apiKey;
+    expect(await me(first.url, key)).toEqual({ name: 'admin', role: 'ADMIN' });
+    await first.stop();
+
+    const second = await startApp(config);
+    expect(second.bootstrapAdmin).toBeNull();
+    expect(await me(second.url, key)).toEqual({ name: 'admin', role: 'ADMIN' });
+    await second.stop();
+  });
+});
