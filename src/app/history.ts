@@ -7,6 +7,12 @@ import { isUuid } from './ids.ts';
 
 const MAX_TYPES = 50;
 
+/** What a log reader may filter by; refused before it reaches SQL. */
+export function checkLogFilter(filter: LogFilter): void {
+  if (filter.types && filter.types.length > MAX_TYPES) throw badInput('types', `at most ${MAX_TYPES} event types`);
+  if (filter.aggregateId !== undefined && !isUuid(filter.aggregateId)) throw badInput('aggregateId', 'must be a UUID');
+}
+
 export interface Replay {
   readonly aggregateType: string;
   readonly aggregateId: string;
@@ -38,7 +44,7 @@ export class History {
   }
 
   log(after: LogPosition, limit: number, filter: LogFilter): Promise<StoredEvent[]> {
-    if (filter.types && filter.types.length > MAX_TYPES) throw badInput('types', `at most ${MAX_TYPES} event types`);
+    checkLogFilter(filter);
     return this.#heavy(() => this.#store.readLog(after, limit, filter));
   }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import type { RequestScope } from '../app/request.ts';
+import type { Actor } from '../domain/identity/roles.ts';
 import type { Services } from '../runtime/services.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 
@@ -8,38 +9,54 @@ export interface GraphQLContext {
   readonly services: Services;
   readonly scope: RequestScope;
   readonly loaders: Loaders;
+  /** Whether the caller's key is still valid: long-lived subscriptions ask again and again. */
+  stillAuthorized(): Promise<boolean>;
 }
 
 const TRACE_ID = /^[\w.:-]{1,128}$/;
 
 /** A client's own request id is kept when it is sane, so its logs and ours line up. */
-export function requestIdOf(request: Request): string {
-  const given = request.headers.get('x-request-id');
+export function requestIdOf(given: string | null | undefined): string {
   return given && TRACE_ID.test(given) ? given : randomUUID();
 }
 
-function unauthenticated(message: string): GraphQLError {
+export function unauthenticated(message: string): GraphQLError {
   return new GraphQLError(message, {
     extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } } },
   });
 }
 
-/** Every operation needs an API key: `Authorization: Bearer <key>`. */
-export async function createContext(request: Request, requestId: string, services: Services): Promise<GraphQLContext> {
-  const header = request.headers.get('authorization');
-  if (!header) throw unauthenticated('an API key is required: send "Authorization: Bearer <key>"');
-  const [scheme, key] = header.trim().split(/\s+/, 2);
-  if (scheme?.toLowerCase() !== 'bearer' || !key) throw unauthenticated('the Authorization header must be "Bearer <key>"');
+/** The caller behind `Authorization: Bearer <key>` (a bare key is accepted too, for WebSocket clients). */
+export async function authenticate(services: Services, authorization: unknown): Promise<{ actor: Actor; key: string }> {
+  if (typeof authorization !== 'string' || authorization.trim() === '') {
+    throw unauthenticated('an API key is required: send "Authorization: Bearer <key>"');
+  }
+  const parts = authorization.trim().split(/\s+/);
+  const key = parts.length === 1 ? parts[0] : parts[0]!.toLowerCase() === 'bearer' ? parts[1] : undefined;
+  if (!key || parts.length > 2) throw unauthenticated('the Authorization header must be "Bearer <key>"');
   const actor = await services.identity.authenticate(key);
   if (!actor) throw unauthenticated('the API key is unknown, revoked or expired');
-  const correlation = request.headers.get('x-correlation-id');
+  return { actor, key };
+}
+
+export interface RequestInfo {
+  readonly authorization: unknown;
+  readonly requestId: string;
+  readonly correlationId?: string | null | undefined;
+}
+
+/** Every operation needs an API key, on every transport. */
+export async function createContext(services: Services, request: RequestInfo): Promise<GraphQLContext> {
+  const { actor, key } = await authenticate(services, request.authorization);
   return {
     services,
     scope: {
       actor,
-      requestId,
-      correlationId: correlation && TRACE_ID.test(correlation) ? correlation : requestId,
+      requestId: request.requestId,
+      correlationId:
+        request.correlationId && TRACE_ID.test(request.correlationId) ? request.correlationId : request.requestId,
     },
     loaders: createLoaders(services),
+    stillAuthorized: async () => (await services.identity.authenticate(key)) !== null,
   };
 }

@@ -5,7 +5,7 @@ import { applyMigrations } from '../store/migrations.ts';
 import { resolveDatabase } from './database-url.ts';
 import { log } from './log.ts';
 import { startServer } from './server.ts';
-import { createServices, type Services } from './services.ts';
+import { startServices, type Services } from './services.ts';
 
 export interface RunningApp {
   readonly url: string;
@@ -21,7 +21,7 @@ export async function startApp(config: Config): Promise<RunningApp> {
   const applied = await applyMigrations(target.url);
   if (applied.length > 0) log('info', 'applied migrations', { migrations: applied });
   const db = openDatabase(target.url, config.databasePoolSize);
-  const services = createServices(config, db);
+  const services = await startServices(config, db);
   const bootstrapAdmin = await services.identity.bootstrapAdmin();
   const server = await startServer(services, config.port, config.host);
   log('info', 'serving GraphQL', { url: server.url, embeddedDatabase: !config.databaseUrl });
@@ -31,6 +31,7 @@ export async function startApp(config: Config): Promise<RunningApp> {
     bootstrapAdmin,
     async stop() {
       await server.close();
+      await services.stop();
       await db.close();
       await target.release();
     },

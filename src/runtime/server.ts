@@ -6,6 +6,7 @@ import { toClientError } from '../graphql/errors.ts';
 import { schema } from '../graphql/schema/index.ts';
 import { describeError, log } from './log.ts';
 import type { Services } from './services.ts';
+import { attachWebSocket } from './websocket.ts';
 
 export interface RunningServer {
   readonly url: string;
@@ -19,7 +20,7 @@ const requestIds = new WeakMap<Request, string>();
 function requestIdPlugin(): Plugin {
   return {
     onRequest({ request }) {
-      requestIds.set(request, requestIdOf(request));
+      requestIds.set(request, requestIdOf(request.headers.get('x-request-id')));
     },
     onResponse({ request, response }) {
       const id = requestIds.get(request);
@@ -28,11 +29,12 @@ function requestIdPlugin(): Plugin {
   };
 }
 
+/** GraphQL over HTTP: queries and mutations, and subscriptions as Server-Sent Events. */
 export function createGraphQLHandler(services: Services) {
   return createYoga({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: services.config.environment === 'development',
+    graphiql: services.config.environment === 'development' ? { subscriptionsProtocol: 'WS' } : false,
     landingPage: false,
     // Client errors are answered, not logged; unexpected ones are logged by maskError.
     logging: false,
@@ -40,13 +42,23 @@ export function createGraphQLHandler(services: Services) {
       maskError: (error) =>
         toClientError(error, (cause) => log('error', 'unexpected error in a request', describeError(cause))),
     },
-    context: ({ request }) => createContext(request, requestIds.get(request) ?? requestIdOf(request), services),
+    context: ({ request }) =>
+      createContext(services, {
+        authorization: request.headers.get('authorization'),
+        requestId: requestIds.get(request) ?? requestIdOf(null),
+        correlationId: request.headers.get('x-correlation-id'),
+      }),
     plugins: [requestIdPlugin()],
   });
 }
 
+export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
+
+/** HTTP and SSE through Yoga, and graphql-ws on the same path, on one port. */
 export async function startServer(services: Services, port: number, host: string): Promise<RunningServer> {
-  const server = createServer(createGraphQLHandler(services));
+  const yoga = createGraphQLHandler(services);
+  const server = createServer(yoga);
+  const websocket = attachWebSocket(server, yoga, services);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);
@@ -56,10 +68,13 @@ export async function startServer(services: Services, port: number, host: string
   return {
     url: `http://${shownHost}:${address.port}/graphql`,
     server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await websocket.close();
+      server.closeIdleConnections();
+      // Open SSE streams and keep-alive requests would hold close() forever.
+      setTimeout(() => server.closeAllConnections(), 1000).unref();
+      await closed;
+    },
   };
 }

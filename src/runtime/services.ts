@@ -2,9 +2,11 @@ import type { Config } from '../config.ts';
 import { CommandHandler } from '../app/command-handler.ts';
 import { History } from '../app/history.ts';
 import { IdentityService } from '../app/identity.ts';
+import { LiveLog } from '../app/live-log.ts';
 import { WorkflowService } from '../app/workflows.ts';
 import type { Database } from '../store/database.ts';
 import { EventStore } from '../store/event-store.ts';
+import { AppendNotifications } from '../store/notifications.ts';
 import { createBulkhead, type Bulkhead, type BulkheadStats } from './bulkhead.ts';
 
 /** Everything a request may use, built once per process from the config and the database. */
@@ -15,12 +17,24 @@ export interface Services {
   readonly workflows: WorkflowService;
   readonly identity: IdentityService;
   readonly history: History;
+  readonly live: LiveLog;
+  readonly notifications: AppendNotifications;
   readonly heavyReads: Bulkhead & { stats(): BulkheadStats };
+  /** Stops the live log and its listener; the database stays open. */
+  stop(): Promise<void>;
 }
 
-export function createServices(config: Config, db: Database): Services {
+export async function startServices(config: Config, db: Database): Promise<Services> {
   const store = new EventStore(db);
   const heavyReads = createBulkhead(config.heavyReadConcurrency, config.heavyReadQueue);
+  const live = new LiveLog(store, {
+    batchSize: config.liveBatchSize,
+    bufferLimit: config.liveBufferLimit,
+    pollIntervalMs: config.livePollIntervalMs,
+  });
+  await live.start();
+  const notifications = new AppendNotifications(db.connectionString, () => live.wake());
+  await notifications.start();
   return {
     config,
     db,
@@ -28,6 +42,12 @@ export function createServices(config: Config, db: Database): Services {
     workflows: new WorkflowService(new CommandHandler(store), { maxDefinitionBytes: config.maxDefinitionBytes }),
     identity: new IdentityService(db, config.authCacheTtlMs),
     history: new History(store, heavyReads),
+    live,
+    notifications,
     heavyReads,
+    async stop() {
+      await notifications.stop();
+      await live.stop();
+    },
   };
 }

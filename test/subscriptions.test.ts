@@ -1,0 +1,310 @@
+import { randomUUID } from 'node:crypto';
+import { createClient, type Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { NewEvent } from '../src/store/event-store.ts';
+import { cursors } from '../src/graphql/connections.ts';
+import { startTestApp, type TestApp } from './support/app.ts';
+import { sse } from './support/sse.ts';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ livePollIntervalMs: 100, authCacheTtlMs: 1, liveBufferLimit: 200, liveBatchSize: 100 });
+});
+afterAll(() => app.close());
+
+const SUBSCRIBE = `subscription($after: String, $aggregateId: ID, $types: [String!], $aggregateType: AggregateType) {
+  events(after: $after, aggregateId: $aggregateId, types: $types, aggregateType: $aggregateType) {
+    cursor caughtUp event { id type version aggregateId globalPosition logCursor }
+  }
+}`;
+const metadata = { actorId: null, requestId: 'test', correlationId: 'test', causationId: null };
+const wsUrl = () => app.url.replace('http', 'ws');
+
+interface Item {
+  cursor: string;
+  caughtUp: boolean;
+  event: { id: string; type: string; version: number; aggregateId: string; logCursor: string } | null;
+}
+
+/** Appends `count` events of one type, `perAppend` at a time, to fresh workflow streams. */
+async function appendEvents(count: number, type = 'Tick', perAppend = 1, aggregateId?: string, padding = ''): Promise<void> {
+  for (let done = 0; done < count; done += perAppend) {
+    const events: NewEvent[] = Array.from({ length: Math.min(perAppend, count - done) }, (_, i) => ({
+      eventId: randomUUID(),
+      type,
+      data: { n: done + i, padding },
+    }));
+    await app.services.store.append({ type: 'Workflow', id: aggregateId ?? randomUUID() }, events, {
+      expectedVersion: 'ANY',
+      metadata,
+    });
+  }
+}
+
+/** A log cursor at the last event stored so far. */
+async function logCursorNow(): Promise<string> {
+  return cursors.log.encode(await app.services.store.logHead());
+}
+
+/** Every event in Query.eventLog after a cursor, paging through it. */
+async function eventLogAfter(after: string, filter: Record<string, unknown> = {}): Promise<string[]> {
+  const ids: string[] = [];
+  for (let cursor: string | null = after; ; ) {
+    const { data }: { data: any } = await app.gql(
+      'query($after: String, $types: [String!]) { eventLog(after: $after, first: 100, types: $types) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }',
+      { after: cursor, ...filter },
+    );
+    ids.push(...data!.eventLog.edges.map((e: any) => e.node.id));
+    if (!data!.eventLog.pageInfo.hasNextPage) return ids;
+    cursor = data!.eventLog.pageInfo.endCursor;
+  }
+}
+
+function wsClient(key = app.keys.viewer): Client {
+  return createClient({
+    url: wsUrl(),
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${key}` },
+    retryAttempts: 0,
+  });
+}
+
+/** Collects items from a subscription until `until` says stop. */
+async function collect(
+  iterator: AsyncIterableIterator<{ data?: any; errors?: any }>,
+  until: (items: Item[]) => boolean,
+): Promise<Item[]> {
+  const items: Item[] = [];
+  for await (const result of iterator) {
+    if (result.errors) throw new Error(JSON.stringify(result.errors));
+    items.push(result.data.events);
+    if (until(items)) break;
+  }
+  return items;
+}
+
+const eventsOf = (items: Item[]) => items.filter((item) => item.event).map((item) => item.event!);
+
+describe('Subscription.events over graphql-ws', () => {
+  it('delivers stored events, a caught-up marker, then live events, in log order', async () => {
+    const start = await logCursorNow();
+    await appendEvents(150, 'Stored', 10);
+    const client = wsClient();
+    try {
+      const iterator = client.iterate({ query: SUBSCRIBE, variables: { after: start, types: ['Stored', 'Live'] } });
+      let appendedLive = false;
+      const items = await collect(iterator, (so) => {
+        if (!appendedLive && so.some((item) => item.caughtUp)) {
+          appendedLive = true;
+          void appendEvents(30, 'Live', 3);
+        }
+        return eventsOf(so).length === 180;
+      });
+      const marker = items.findIndex((item) => item.event === null);
+      expect(marker).toBe(150);
+      expect(items[marker]!.caughtUp).toBe(true);
+      expect(items.slice(0, marker).every((item) => !item.caughtUp && item.event!.type === 'Stored')).toBe(true);
+      expect(items.slice(marker + 1).every((item) => item.caughtUp && item.event!.type === 'Live')).toBe(true);
+      expect(eventsOf(items).map((e) => e.id)).toEqual(await eventLogAfter(start, { types: ['Stored', 'Live'] }));
+      expect(items.filter((i) => i.event).every((i) => i.cursor === i.event!.logCursor)).toBe(true);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('without `after` starts at the live head', async () => {
+    await appendEvents(5, 'Before');
+    const client = wsClient();
+    try {
+      const iterator = client.iterate({ query: SUBSCRIBE, variables: { types: ['Before', 'After'] } });
+      const items = await collect(iterator, (so) => {
+        if (so.length === 1) void appendEvents(2, 'After');
+        return eventsOf(so).length === 2;
+      });
+      expect(items[0]).toMatchObject({ event: null, caughtUp: true });
+      expect(eventsOf(items).map((e) => e.type)).toEqual(['After', 'After']);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('resumes from the last cursor after a disconnect: 1,000 events, each exactly once, in order', async () => {
+    const start = await logCursorNow();
+    const writing = Promise.all(Array.from({ length: 10 }, () => appendEvents(100, 'Resume')));
+    const received: Item[] = [];
+    let after = start;
+    for (let connection = 0; received.filter((i) => i.event).length < 1000; connection += 1) {
+      const client = wsClient();
+      const iterator = client.iterate({ query: SUBSCRIBE, variables: { after, types: ['Resume'] } });
+      // Drop the connection mid-stream after a few hundred events, as a flaky network would.
+      const quota = connection < 2 ? 300 : Infinity;
+      const items = await collect(iterator, (so) => eventsOf(so).length >= quota || eventsOf(received).length + eventsOf(so).length >= 1000);
+      await client.dispose();
+      received.push(...items);
+      after = items.filter((i) => i.event).at(-1)?.cursor ?? after;
+    }
+    await writing;
+    const ids = eventsOf(received).map((e) => e.id);
+    expect(ids).toHaveLength(1000);
+    expect(new Set(ids).size).toBe(1000);
+    expect(ids).toEqual(await eventLogAfter(start, { types: ['Resume'] }));
+  });
+
+  it('filters by aggregate and by event type', async () => {
+    const start = await logCursorNow();
+    const target = randomUUID();
+    await appendEvents(3, 'Mine', 1, target);
+    await appendEvents(3, 'Other');
+    await appendEvents(2, 'Mine');
+    const client = wsClient();
+    try {
+      const byAggregate = await collect(
+        client.iterate({ query: SUBSCRIBE, variables: { after: start, aggregateId: target } }),
+        (so) => so.some((i) => i.caughtUp),
+      );
+      expect(eventsOf(byAggregate).map((e) => [e.aggregateId, e.version])).toEqual([[target, 1], [target, 2], [target, 3]]);
+      const byType = await collect(
+        client.iterate({ query: SUBSCRIBE, variables: { after: start, types: ['Mine'], aggregateType: 'WORKFLOW' } }),
+        (so) => so.some((i) => i.caughtUp),
+      );
+      expect(eventsOf(byType).map((e) => e.type)).toEqual(['Mine', 'Mine', 'Mine', 'Mine', 'Mine']);
+      const bad = await client.iterate({ query: SUBSCRIBE, variables: { aggregateId: 'not-a-uuid' } }).next();
+      expect(bad.value.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    } finally {
+      await client.dispose();
+    }
+  });
+});
+
+describe('authentication on live transports', () => {
+  /** Opens a raw graphql-transport-ws connection and reports how the server closed it. */
+  function closeCodeFor(connectionParams: Record<string, unknown>): Promise<number> {
+    return new Promise((resolve) => {
+      const socket = new WebSocket(wsUrl(), 'graphql-transport-ws');
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: connectionParams })));
+      socket.on('close', (code) => resolve(code));
+    });
+  }
+
+  it('refuses a WebSocket connection without a valid key with 4403 Forbidden', async () => {
+    expect(await closeCodeFor({})).toBe(4403);
+    expect(await closeCodeFor({ authorization: 'Bearer flk_nope' })).toBe(4403);
+    expect(await closeCodeFor({ authorization: 'Basic abc' })).toBe(4403);
+  });
+
+  it('refuses an SSE subscription without a valid key with 401', async () => {
+    const missing = await sse(app.url, SUBSCRIBE, {}, {}).next();
+    expect(missing.value).toMatchObject({ event: 'http-error', data: { status: 401 } });
+    const wrong = await sse(app.url, SUBSCRIBE, {}, { authorization: 'Bearer flk_wrong' }).next();
+    expect(wrong.value).toMatchObject({ event: 'http-error', data: { status: 401 } });
+  });
+
+  it('ends an open subscription within seconds of its key being revoked, on both transports', async () => {
+    const issued = await app.services.identity.createUser('revoked-live', 'VIEWER');
+    const client = wsClient(issued.apiKey);
+    const overWs = client.iterate({ query: SUBSCRIBE, variables: {} });
+    const overSse = sse(app.url, SUBSCRIBE, {}, { authorization: `Bearer ${issued.apiKey}` });
+    expect((await overWs.next()).value.data.events.caughtUp).toBe(true);
+    expect((await overSse.next()).value.data.data.events.caughtUp).toBe(true);
+    await app.services.identity.revokeKey(issued.keyId);
+    const [wsEnd, sseEnd] = await Promise.all([overWs.next(), overSse.next()]);
+    expect(wsEnd.value.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    expect(sseEnd.value.data.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    expect((await overWs.next()).done).toBe(true);
+    await client.dispose();
+    expect(app.services.live.stats().subscriptions).toBe(0);
+  });
+});
+
+describe('Subscription.events over Server-Sent Events', () => {
+  it('delivers stored events, the marker, then live events', async () => {
+    const start = await logCursorNow();
+    await appendEvents(20, 'SseStored', 5);
+    const controller = new AbortController();
+    const items: Item[] = [];
+    for await (const message of sse(app.url, SUBSCRIBE, { after: start, types: ['SseStored', 'SseLive'] }, { authorization: `Bearer ${app.keys.viewer}` }, controller.signal)) {
+      expect(message.event).toBe('next');
+      items.push(message.data.data.events);
+      if (items.length === 21) void appendEvents(5, 'SseLive');
+      if (eventsOf(items).length === 25) break;
+    }
+    controller.abort();
+    expect(items[20]).toMatchObject({ event: null, caughtUp: true });
+    expect(eventsOf(items).map((e) => e.id)).toEqual(await eventLogAfter(start, { types: ['SseStored', 'SseLive'] }));
+  });
+});
+
+describe('bounded and clean', () => {
+  it('a slow consumer during a burst of 10,000 events keeps memory bounded and still gets every event', async () => {
+    const start = await logCursorNow();
+    const sockets: WebSocket[] = [];
+    class PausableSocket extends WebSocket {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args);
+        sockets.push(this);
+      }
+    }
+    const client = createClient({
+      url: wsUrl(),
+      webSocketImpl: PausableSocket,
+      connectionParams: { authorization: `Bearer ${app.keys.viewer}` },
+      retryAttempts: 0,
+    });
+    // Events of about 4 KB, as workflow definitions are: 40 MB in all, far more than the
+    // loopback socket buffers hold, so the pause really pushes back on the server.
+    const burstQuery = SUBSCRIBE.replace('logCursor }', 'logCursor data }');
+    const iterator = client.iterate({ query: burstQuery, variables: { types: ['Burst'] } });
+    expect((await iterator.next()).value!.data!.events.caughtUp).toBe(true);
+    sockets[0]!.pause();
+
+    const heldHeap = () => {
+      globalThis.gc!();
+      return process.memoryUsage().heapUsed;
+    };
+    const heapBefore = heldHeap();
+    let maxBuffered = 0;
+    let fellBehind = false;
+    const sampler = setInterval(() => {
+      const stats = app.services.live.stats();
+      maxBuffered = Math.max(maxBuffered, stats.bufferedEvents);
+      fellBehind ||= stats.catchingUp > 0;
+    }, 5);
+    await Promise.all(Array.from({ length: 10 }, () => appendEvents(1000, 'Burst', 50, undefined, 'x'.repeat(4000))));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const heapDuringBurst = heldHeap();
+
+    sockets[0]!.resume();
+    const items = await collect(iterator as never, (so) => eventsOf(so).length === 10_000);
+    clearInterval(sampler);
+    await client.dispose();
+
+    expect(maxBuffered).toBeLessThanOrEqual(app.services.config.liveBufferLimit + app.services.config.liveBatchSize);
+    expect(fellBehind).toBe(true);
+    // Held unbounded, the 10,000 events of about 4 KB would be 40 MB and more.
+    expect(heapDuringBurst - heapBefore).toBeLessThan(16 * 1024 * 1024);
+    const ids = eventsOf(items).map((e) => e.id);
+    expect(new Set(ids).size).toBe(10_000);
+    expect(ids).toEqual(await eventLogAfter(start, { types: ['Burst'] }));
+  });
+
+  it('1,000 subscribe/unsubscribe cycles leave no subscriptions or timers behind', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const client = wsClient();
+    await collect(client.iterate({ query: SUBSCRIBE, variables: {} }), () => true);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const before = { timers: timers(), subscriptions: app.services.live.stats().subscriptions };
+    expect(before.subscriptions).toBe(0);
+    for (let i = 0; i < 1000; i += 1) {
+      const iterator = client.iterate({ query: SUBSCRIBE, variables: {} });
+      await iterator.next();
+      await iterator.return!();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(app.services.live.stats()).toMatchObject({ subscriptions: before.subscriptions, bufferedEvents: 0 });
+    expect(timers()).toBeLessThanOrEqual(before.timers);
+    await client.dispose();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(app.services.live.stats().subscriptions).toBe(0);
+  });
+});
