@@ -32,11 +32,15 @@ export interface LiveLogStats {
   readonly head: LogPosition;
 }
 
-/** A contiguous slice of the global log, (from, to], as the shared tail read it. */
+/**
+ * A contiguous slice of the global log, (from, to], as the shared tail read it. Its items
+ * are the same objects for every subscriber, so work done per item (executing the GraphQL
+ * selection) can be shared.
+ */
 interface Slice {
   readonly from: LogPosition;
   readonly to: LogPosition;
-  readonly events: readonly StoredEvent[];
+  readonly items: readonly LiveItem[];
 }
 
 const compare = (a: LogPosition, b: LogPosition): number =>
@@ -134,7 +138,8 @@ export class LiveLog {
       for (;;) {
         const events = await this.#store.readLog(this.head, this.#options.batchSize);
         if (events.length === 0) break;
-        const slice = { from: this.head, to: events.at(-1)!, events };
+        const items = events.map((event) => ({ position: event, event, caughtUp: true }));
+        const slice = { from: this.head, to: events.at(-1)!, items };
         this.#head = slice.to;
         for (const subscription of this.#subscriptions) subscription.offer(slice);
         if (events.length < this.#options.batchSize) break;
@@ -197,12 +202,12 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
    */
   offer(slice: Slice): void {
     if (this.#ended) return;
-    if (this.#buffered + slice.events.length > this.#live.options.bufferLimit) {
+    if (this.#buffered + slice.items.length > this.#live.options.bufferLimit) {
       // Too slow to keep in memory: drop the slices and read the store at its own pace.
       this.#fallBehind();
     } else {
       this.#slices.push(slice);
-      this.#buffered += slice.events.length;
+      this.#buffered += slice.items.length;
     }
     this.#notify();
   }
@@ -284,17 +289,15 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
   #takeSlice(): boolean {
     const slice = this.#slices.shift();
     if (!slice) return false;
-    this.#buffered -= slice.events.length;
+    this.#buffered -= slice.items.length;
     if (compare(slice.to, this.#cursor) <= 0) return true;
     if (compare(slice.from, this.#cursor) > 0) {
       // Slices were dropped while this subscription was reading the store: fill the gap there.
       this.#fallBehind();
       return true;
     }
-    for (const event of slice.events) {
-      if (compare(event, this.#cursor) > 0 && matches(event, this.#filter)) {
-        this.#ready.push({ position: event, event, caughtUp: true });
-      }
+    for (const item of slice.items) {
+      if (compare(item.position, this.#cursor) > 0 && matches(item.event!, this.#filter)) this.#ready.push(item);
     }
     this.#cursor = slice.to;
     return true;

@@ -1,14 +1,20 @@
 import type { Server } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
+import type { ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { authenticate, createContext, requestIdOf } from '../graphql/context.ts';
+import { toClientError } from '../graphql/errors.ts';
+import { createSharedSubscribe } from '../graphql/shared-subscriptions.ts';
+import { describeError, log } from './log.ts';
 import type { GraphQLHandler } from './server.ts';
 import type { Services } from './services.ts';
 
-interface Enveloped {
-  execute: (args: ExecutionArgs) => unknown;
-  subscribe: (args: ExecutionArgs) => unknown;
+/** What an operation carries from onSubscribe to execution. */
+interface Operation {
+  /** Yoga's envelop-wrapped execute, for queries and mutations sent over the socket. */
+  readonly execute: (args: ExecutionArgs) => unknown;
+  /** What decides a subscription's results besides the event itself: shared when equal. */
+  readonly shape: string;
 }
 
 /** The key comes in the connection_init payload: `{ "authorization": "Bearer <key>" }`. */
@@ -16,14 +22,19 @@ function authorizationOf(params: Record<string, unknown> | undefined): unknown {
   return params?.authorization ?? params?.Authorization ?? params?.apiKey;
 }
 
+const mask = (error: GraphQLError) =>
+  toClientError(error, (cause) => log('error', 'unexpected error in a subscription', describeError(cause)));
+
 /**
  * graphql-ws (the graphql-transport-ws protocol) on the GraphQL path. A connection without a
- * valid key is closed with 4403 Forbidden. Operations run through Yoga's envelop, so error
- * masking and the schema are the same as over HTTP.
+ * valid key is closed with 4403 Forbidden. Operations run through Yoga's envelop, so the
+ * schema and error masking are the same as over HTTP.
  */
 export function attachWebSocket(server: Server, yoga: GraphQLHandler, services: Services): { close(): Promise<void> } {
   const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
-  const disposable = useServer<Record<string, unknown>, { requestId?: string }>(
+  const sharedSubscribe = createSharedSubscribe(mask);
+  const operation = (args: ExecutionArgs) => args.rootValue as Operation;
+  const disposable = useServer<Record<string, unknown>>(
     {
       onConnect: async (ctx) => {
         try {
@@ -34,36 +45,31 @@ export function attachWebSocket(server: Server, yoga: GraphQLHandler, services: 
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
-        const { schema, execute, subscribe, parse, validate } = yoga.getEnveloped({ ...ctx, params: payload });
-        let document;
+        const { schema, execute, parse, validate } = yoga.getEnveloped({ ...ctx, params: payload });
         try {
-          document = parse(payload.query);
-        } catch (error) {
-          return [error as never];
-        }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
-        let contextValue;
-        try {
-          // Checked again per operation: the key may have been revoked since the connection opened.
-          contextValue = await createContext(services, {
+          const document = parse(payload.query);
+          const errors = validate(schema, document);
+          if (errors.length > 0) return errors;
+          // Checked per operation: the key may have been revoked since the connection opened.
+          const contextValue = await createContext(services, {
             authorization: authorizationOf(ctx.connectionParams),
             requestId: requestIdOf(null),
           });
+          const shape = JSON.stringify([contextValue.scope.actor.role, payload.query, payload.operationName, payload.variables]);
+          return {
+            schema,
+            document,
+            operationName: payload.operationName,
+            variableValues: payload.variables,
+            contextValue,
+            rootValue: { execute, shape } satisfies Operation,
+          };
         } catch (error) {
-          return [error as never];
+          return [mask(error as GraphQLError)];
         }
-        return {
-          schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue,
-          rootValue: { execute, subscribe } satisfies Enveloped,
-        };
       },
-      execute: (args) => (args.rootValue as Enveloped).execute(args) as never,
-      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args) as never,
+      execute: (args) => operation(args).execute({ ...args, rootValue: undefined }) as never,
+      subscribe: (args) => sharedSubscribe(args, operation(args).shape) as never,
     },
     sockets,
   );

@@ -1,0 +1,85 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createServer } from 'node:net';
+
+export interface BenchServer {
+  readonly url: string;
+  readonly wsUrl: string;
+  readonly pid: number;
+  readonly key: string;
+  /** The server process's resident memory, in MiB. */
+  rssMiB(): number;
+  gql(query: string, variables?: Record<string, unknown>): Promise<any>;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** `npm start` as a user runs it: its own process, on a fresh embedded PostgreSQL. */
+export async function startBenchServer(env: Record<string, string> = {}): Promise<BenchServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'flowledger-bench-'));
+  chmodSync(dataDir, 0o755);
+  const port = await freePort();
+  const child = spawn(process.execPath, [resolve(import.meta.dirname, '../../src/main.ts')], {
+    env: {
+      ...process.env,
+      DATABASE_URL: '',
+      DATA_DIR: dataDir,
+      EMBEDDED_PG_PORT: String(await freePort()),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      NODE_ENV: 'production',
+      // e.g. SERVER_NODE_OPTIONS=--cpu-prof to profile the server under the benchmark's load
+      NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS ?? '',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let output = '';
+  const key = await new Promise<string>((done, fail) => {
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      const match = /flk_[\w-]{43}/.exec(output);
+      if (match) done(match[0]);
+    });
+    child.once('exit', (code) => fail(new Error(`server exited with ${code}`)));
+  });
+  await new Promise((done) => setTimeout(done, 300));
+  const url = `http://127.0.0.1:${port}/graphql`;
+  return {
+    url,
+    wsUrl: url.replace('http', 'ws'),
+    pid: child.pid!,
+    key,
+    rssMiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
+    async gql(query, variables = {}) {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await response.json()) as { data?: unknown; errors?: unknown };
+      if (body.errors) throw new Error(JSON.stringify(body.errors));
+      return body.data;
+    },
+    async stop() {
+      const exited = new Promise((done) => child.once('exit', done));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
