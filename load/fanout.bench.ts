@@ -38,7 +38,13 @@ try {
       .then((data) => appended.push(data.createWorkflow.id), () => (failedAppends += 1));
     if (n % RATE === 0) rssPeak = Math.max(rssPeak, server.rssMiB());
   }
-  await new Promise((done) => setTimeout(done, 2000));
+  // Late is not lost: wait until every subscriber has everything, or nothing arrives for 5 s.
+  const appendsDone = Date.now();
+  for (let last = -1; latencies.length !== last && latencies.length < appended.length * SUBSCRIBERS; ) {
+    last = latencies.length;
+    await new Promise((done) => setTimeout(done, 5000));
+  }
+  const drainSeconds = (Date.now() - appendsDone) / 1000;
 
   const expected = new Set(appended);
   let missed = 0;
@@ -54,7 +60,9 @@ try {
       eventsPerSecond: RATE,
       seconds: SECONDS,
       appended: appended.length,
+      appendedPerSecond: Math.round(appended.length / SECONDS),
       failedAppends,
+      drainSeconds,
       deliveries: latencies.length,
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
