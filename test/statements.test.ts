@@ -3,7 +3,8 @@ import { startTestApp, type TestApp } from './support/app.ts';
 
 let app: TestApp;
 beforeAll(async () => {
-  app = await startTestApp();
+  // No live-log poll: its background reads would land in the counts.
+  app = await startTestApp({ livePollIntervalMs: 60_000 });
   for (let i = 0; i < 100; i += 1) {
     const { data } = await app.gql('mutation($n: String!) { createWorkflow(input: { name: $n, definition: {} }) { id } }', {
       n: `wf ${i}`,

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticate, createContext, requestIdOf } from '../graphql/context.ts';
 import { toClientError } from '../graphql/errors.ts';
 import { createSharedSubscribe } from '../graphql/shared-subscriptions.ts';
@@ -22,6 +23,38 @@ function authorizationOf(params: Record<string, unknown> | undefined): unknown {
   return params?.authorization ?? params?.Authorization ?? params?.apiKey;
 }
 
+/** Bytes a socket may have waiting before a write waits for the previous ones to drain. */
+const HIGH_WATER = 64 * 1024;
+
+/**
+ * One write syscall per turn of the event loop instead of one per message: writes are
+ * corked until the turn ends, and a write counts as done at once while the socket has
+ * little waiting, so graphql-ws can queue the next message in the same turn. Past the
+ * high-water mark a write waits for the socket again, which keeps slow clients in check.
+ */
+function coalesceWrites(socket: WebSocket): void {
+  // ws gives no public handle on its TCP socket; corking needs it.
+  const tcp = (socket as unknown as { _socket: Socket })._socket;
+  const send = socket.send.bind(socket) as (data: unknown, done?: (error?: Error) => void) => void;
+  let corked = false;
+  socket.send = ((data: unknown, done?: (error?: Error) => void) => {
+    if (!corked) {
+      corked = true;
+      tcp.cork();
+      setImmediate(() => {
+        corked = false;
+        tcp.uncork();
+      });
+    }
+    if (done && socket.bufferedAmount < HIGH_WATER) {
+      send(data);
+      done();
+    } else {
+      send(data, done);
+    }
+  }) as WebSocket['send'];
+}
+
 const mask = (error: GraphQLError) =>
   toClientError(error, (cause) => log('error', 'unexpected error in a subscription', describeError(cause)));
 
@@ -32,6 +65,7 @@ const mask = (error: GraphQLError) =>
  */
 export function attachWebSocket(server: Server, yoga: GraphQLHandler, services: Services): { close(): Promise<void> } {
   const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  sockets.on('connection', coalesceWrites);
   const sharedSubscribe = createSharedSubscribe(mask);
   const operation = (args: ExecutionArgs) => args.rootValue as Operation;
   const disposable = useServer<Record<string, unknown>>(
