@@ -169,8 +169,13 @@ describe('Subscription.events over graphql-ws', () => {
         (so) => so.some((i) => i.caughtUp),
       );
       expect(eventsOf(byType).map((e) => e.type)).toEqual(['Mine', 'Mine', 'Mine', 'Mine', 'Mine']);
-      const bad = await client.iterate({ query: SUBSCRIBE, variables: { aggregateId: 'not-a-uuid' } }).next();
-      expect(bad.value.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+      for (const variables of [{ aggregateId: 'not-a-uuid' }, { after: 'garbage' }, { types: Array(51).fill('x') }]) {
+        const refused = await client.iterate({ query: SUBSCRIBE, variables }).next();
+        expect(refused.value.errors).toEqual([
+          expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT', field: expect.any(String) } }),
+        ]);
+      }
+      expect(app.services.live.stats().subscriptions).toBe(0);
     } finally {
       await client.dispose();
     }
