@@ -132,8 +132,38 @@ describe('bad input gets a clear error and writes nothing', () => {
     );
   });
 
+  it('cursors out of range, NUL characters and impossible dates', async () => {
+    const cursor = (text: string) => Buffer.from(text).toString('base64url');
+    await refused('BAD_USER_INPUT', () => app.gql('query($a: String) { eventLog(after: $a) { edges { cursor } } }', { a: cursor('log:1:99999999999999999999') }));
+    await refused('BAD_USER_INPUT', () => app.gql('query($a: String) { auditLog(after: $a) { edges { cursor } } }', { a: cursor('audit:9223372036854775808') }, app.keys.admin));
+    await refused('BAD_USER_INPUT', () =>
+      app.gql('query($id: ID!, $a: String) { events(aggregateType: WORKFLOW, aggregateId: $id, after: $a) { edges { cursor } } }', { id: workflowId, a: cursor('version:2147483647') }),
+    );
+    const nul = 'a\u0000b';
+    await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: nul, definition: {} } }));
+    await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: 'x', description: nul, definition: {} } }));
+    await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: 'x', definition: { [nul]: 1 } } }));
+    await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: 'x', definition: { deep: [{ v: nul }] } } }));
+    await refused('BAD_USER_INPUT', () => app.gql('query($t: [String!]) { eventLog(types: $t) { edges { cursor } } }', { t: [nul] }));
+    await refused('BAD_USER_INPUT', () => app.gql('query($t: String) { auditLog(eventType: $t) { edges { cursor } } }', { t: nul }, app.keys.admin));
+    await refused('BAD_USER_INPUT', () => app.gql('query($n: String) { workflows(filter: { nameContains: $n }) { edges { cursor } } }', { n: nul }));
+    await refused('BAD_USER_INPUT', () => app.gql('mutation($n: String!) { createUser(input: { name: $n, role: VIEWER }) { userId } }', { n: nul }, app.keys.admin));
+    await refused('BAD_USER_INPUT', () =>
+      app.gql('query($id: ID!, $at: DateTime) { replay(aggregateType: WORKFLOW, aggregateId: $id, at: $at) { version } }', { id: workflowId, at: '-271821-04-20T00:00:00Z' }),
+    );
+  });
+
+  it('an idempotency key used on one workflow, then on another', async () => {
+    const other = (await app.gql(CREATE, { input: { name: 'Other', definition: {} } })).data!.createWorkflow.id;
+    await app.gql(UPDATE, { input: { id: workflowId, expectedVersion: 1, description: 'keyed', idempotencyKey: 'shared-key' } });
+    const error = await refused('IDEMPOTENCY_KEY_REUSED', () =>
+      app.gql('mutation($id: ID!) { deleteWorkflow(input: { id: $id, expectedVersion: 1, idempotencyKey: "shared-key" }) { id status } }', { id: other }),
+    );
+    expect(error.message).toMatch(/another aggregate/);
+  });
+
   it('still answers a normal query afterwards', async () => {
-    const { data } = await app.gql('query($id: ID!) { workflow(id: $id) { version name } }', { id: workflowId });
-    expect(data!.workflow).toEqual({ version: 1, name: 'Target' });
+    const { data } = await app.gql('query($id: ID!) { workflow(id: $id) { name } }', { id: workflowId });
+    expect(data!.workflow).toEqual({ name: 'Target' });
   });
 });

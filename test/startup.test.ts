@@ -51,6 +51,20 @@ describe('npm start', () => {
     expect(await second.exited).toBe(0);
   });
 
+  it('stops what it started when starting fails (port taken)', async () => {
+    const database = await createTestDatabase(1);
+    cleanups.push(() => database.drop());
+    const taken = await startApp({ ...loadConfig({ NODE_ENV: 'test', DATABASE_URL: database.url }), port: 0, host: '127.0.0.1' });
+    cleanups.push(() => taken.stop());
+    const port = Number(new URL(taken.url).port);
+    const config = { ...loadConfig({ NODE_ENV: 'test', DATABASE_URL: database.url }), port, host: '127.0.0.1' };
+    await expect(startApp(config)).rejects.toThrow(/EADDRINUSE/);
+    const { rows } = await database.db.pool.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'flowledger-listener'`,
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
   it('without DATABASE_URL starts an embedded PostgreSQL that keeps its data across restarts', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'flowledger-start-'));
     chmodSync(dataDir, 0o755);

@@ -127,6 +127,15 @@ describe('the workflow lifecycle over HTTP', () => {
     expect(otherUser.data!.createWorkflow.id).not.toBe(id);
   });
 
+  it('concurrent retries of one keyed create make one workflow, and all get it', async () => {
+    const input = { name: 'Raced', definition: {}, idempotencyKey: 'race-1' };
+    const results = await Promise.all(Array.from({ length: 8 }, () => app.gql(CREATE, { input })));
+    expect(results.every((r) => r.errors === undefined)).toBe(true);
+    expect(new Set(results.map((r) => r.data!.createWorkflow.id)).size).toBe(1);
+    const all = await app.gql('{ workflows(first: 100, filter: { nameContains: "Raced" }) { edges { node { id } } } }');
+    expect(all.data!.workflows.edges).toHaveLength(1);
+  });
+
   it('an update that changes nothing records nothing', async () => {
     const workflow = await create('Unchanged');
     const before = await app.database.snapshot();

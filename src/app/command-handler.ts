@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { v5 as uuidv5 } from 'uuid';
 import { fold, type Aggregate, type DomainEvent } from '../domain/aggregate.ts';
+import { AppError } from '../domain/errors.ts';
 import type { EventStore, StoredEvent } from '../store/event-store.ts';
 import { metadataFor, type RequestScope } from './request.ts';
 
@@ -12,6 +13,11 @@ const MAX_EVENTS_PER_COMMAND = 16;
 export interface CommandOptions {
   /** The same key from the same actor returns the first call's result and writes nothing. */
   readonly idempotencyKey?: string | null | undefined;
+}
+
+interface HandleOptions extends CommandOptions {
+  /** The command starts a new stream under a new id: a retry finds its first call's stream. */
+  readonly createsStream?: boolean;
 }
 
 export interface CommandResult<State> {
@@ -40,13 +46,19 @@ export class CommandHandler {
     command: Command,
     scope: RequestScope,
     project: Projection<State>,
-    options: CommandOptions = {},
+    options: HandleOptions = {},
   ): Promise<CommandResult<State>> {
     const stream = { type: aggregate.type, id };
     const eventIds = this.#eventIds(scope, options.idempotencyKey);
+    const previousResult = (previous: readonly StoredEvent[]) => {
+      if (!options.createsStream && previous[0]!.aggregateId !== id) {
+        throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this idempotency key was already used on another aggregate');
+      }
+      return this.#stateAt(aggregate, previous);
+    };
     if (options.idempotencyKey) {
       const previous = await this.#store.findByEventIds(eventIds);
-      if (previous.length > 0) return this.#stateAt(aggregate, previous);
+      if (previous.length > 0) return previousResult(previous);
     }
     const history = await this.#store.readStream(stream);
     const state = fold(aggregate, history);
@@ -68,7 +80,7 @@ export class CommandHandler {
         },
       },
     );
-    return result.alreadyStored ? this.#stateAt(aggregate, result.events) : { state: next, ...result };
+    return result.alreadyStored ? previousResult(result.events) : { state: next, ...result };
   }
 
   /** Event ids derived from the idempotency key, so a retry re-sends the same ids. */

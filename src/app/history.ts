@@ -1,5 +1,5 @@
 import { fold } from '../domain/aggregate.ts';
-import { badInput, notFound } from '../domain/errors.ts';
+import { badInput, notFound, refuseNul } from '../domain/errors.ts';
 import type { Bulkhead } from '../runtime/bulkhead.ts';
 import type { AuditFilter, EventStore, LogFilter, LogPosition, StoredEvent, StreamId } from '../store/event-store.ts';
 import { AGGREGATES } from './aggregates.ts';
@@ -10,6 +10,7 @@ const MAX_TYPES = 50;
 /** What a log reader may filter by; refused before it reaches SQL. */
 export function checkLogFilter(filter: LogFilter): void {
   if (filter.types && filter.types.length > MAX_TYPES) throw badInput('types', `at most ${MAX_TYPES} event types`);
+  refuseNul(filter.types, 'types');
   if (filter.aggregateId !== undefined && !isUuid(filter.aggregateId)) throw badInput('aggregateId', 'must be a UUID');
 }
 
@@ -50,6 +51,7 @@ export class History {
 
   audit(filter: AuditFilter, limit: number): Promise<StoredEvent[]> {
     if (filter.actorId !== undefined && !isUuid(filter.actorId)) throw badInput('userId', 'must be a UUID');
+    refuseNul(filter.type, 'eventType');
     return this.#heavy(() => this.#store.readAudit(filter, limit));
   }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { generateApiKey, hashApiKey, looksLikeApiKey } from '../domain/identity/api-keys.ts';
 import { isRole, type Actor, type Role } from '../domain/identity/roles.ts';
-import { badInput, notFound } from '../domain/errors.ts';
+import { badInput, notFound, refuseNul } from '../domain/errors.ts';
 import type { Database } from '../store/database.ts';
 import { isUuid } from './ids.ts';
 
@@ -29,6 +29,7 @@ export class IdentityService {
   async createUser(name: string, role: string, expiresAt?: Date): Promise<IssuedKey> {
     if (name.trim() === '' || name.length > 200) throw badInput('name', 'must be 1 to 200 characters');
     if (!isRole(role)) throw badInput('role', 'must be VIEWER, EDITOR or ADMIN');
+    refuseNul(name, 'name');
     return insertUser(this.#db.prisma, name.trim(), role, expiresAt);
   }
 

@@ -1,3 +1,4 @@
+import pLimit, { type LimitFunction } from 'p-limit';
 import { AppError } from '../domain/errors.ts';
 import type { EventStore, LogFilter, LogPosition, StoredEvent } from '../store/event-store.ts';
 import { checkLogFilter } from './history.ts';
@@ -9,8 +10,8 @@ export interface LiveItem {
   readonly event: StoredEvent | null;
   /** True from the marker on, while the subscription keeps up with the live log. */
   readonly caughtUp: boolean;
-  /** Set on the last item of a subscription that has to end (its key was revoked). */
-  readonly failure?: AppError;
+  /** Set on the last item of a subscription that has to end: its key was revoked, or the store failed. */
+  readonly failure?: Error;
 }
 
 export type LiveFilter = Pick<LogFilter, 'aggregateType' | 'aggregateId' | 'types'>;
@@ -22,6 +23,8 @@ export interface LiveLogOptions {
   readonly bufferLimit: number;
   /** The fallback poll, for a lost notification or a transaction that held readers back. */
   readonly pollIntervalMs: number;
+  /** Catch-up reads (subscriptions behind the tail) running at once; the rest wait, holding nothing. */
+  readonly catchUpConcurrency: number;
 }
 
 export interface LiveLogStats {
@@ -70,10 +73,12 @@ export class LiveLog {
   #timer: NodeJS.Timeout | undefined;
   #reading: Promise<void> | undefined;
   #readAgain = false;
+  readonly #catchUp: LimitFunction;
 
   constructor(store: EventStore, options: LiveLogOptions) {
     this.#store = store;
     this.#options = options;
+    this.#catchUp = pLimit(options.catchUpConcurrency);
   }
 
   async start(): Promise<void> {
@@ -151,7 +156,7 @@ export class LiveLog {
 
   /** @internal */
   readPage(after: LogPosition, filter: LiveFilter, upTo: LogPosition): Promise<StoredEvent[]> {
-    return this.#store.readLog(after, this.#options.batchSize, { ...filter, upTo });
+    return this.#catchUp(() => this.#store.readLog(after, this.#options.batchSize, { ...filter, upTo }));
   }
 
   /** @internal */
@@ -177,7 +182,7 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
   /** Reading the store rather than the shared slices: at the start, and after falling behind. */
   #behind = true;
   #caughtUp = false;
-  #failure: AppError | undefined;
+  #failure: Error | undefined;
   #ended = false;
   #waiting: (() => void) | undefined;
 
@@ -240,8 +245,12 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
       }
       const item = this.#ready.shift();
       if (item) return { done: false, value: item };
-      if (this.#behind) await this.#readStore();
-      else if (!this.#takeSlice()) await new Promise<void>((resolve) => (this.#waiting = resolve));
+      if (this.#behind) {
+        // A failed read ends the subscription cleanly; the client resumes from its cursor.
+        await this.#readStore().catch((error: Error) => (this.#failure ??= error));
+      } else if (!this.#takeSlice()) {
+        await new Promise<void>((resolve) => (this.#waiting = resolve));
+      }
     }
   }
 
@@ -270,18 +279,21 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
   /** One page from the store, up to the shared head; level with it, switch to the slices. */
   async #readStore(): Promise<void> {
     const horizon = this.#live.head;
-    const page = await this.#live.readPage(this.#cursor, this.#filter, horizon);
-    if (this.#ended) return;
-    this.#ready.push(...page.map((event) => ({ position: event, event, caughtUp: false })));
-    if (page.length === this.#live.options.batchSize) {
-      this.#cursor = page.at(-1)!;
-      return;
+    // A client may resume from a cursor this process's tail has not reached yet.
+    if (compare(this.#cursor, horizon) < 0) {
+      const page = await this.#live.readPage(this.#cursor, this.#filter, horizon);
+      if (this.#ended) return;
+      this.#ready.push(...page.map((event) => ({ position: event, event, caughtUp: false })));
+      if (page.length === this.#live.options.batchSize) {
+        this.#cursor = page.at(-1)!;
+        return;
+      }
+      this.#cursor = horizon;
     }
-    this.#cursor = horizon;
     this.#behind = false;
     if (!this.#caughtUp) {
       this.#caughtUp = true;
-      this.#ready.push({ position: horizon, event: null, caughtUp: true });
+      this.#ready.push({ position: this.#cursor, event: null, caughtUp: true });
     }
   }
 

@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import { notFound } from '../domain/errors.ts';
+import { notFound, refuseNul } from '../domain/errors.ts';
 import { workflowAggregate, type Limits, type Workflow } from '../domain/workflows/workflow.ts';
 import type { CommandHandler, CommandOptions } from './command-handler.ts';
 import type { RequestScope } from './request.ts';
@@ -39,7 +39,7 @@ export class WorkflowService {
     // Time-ordered ids: listing by id is listing by creation.
     const id = uuidv7();
     const command = { kind: 'create' as const, id, ...input, limits: this.#limits };
-    return this.#run(id, command, scope, input);
+    return this.#run(id, command, scope, { ...input, createsStream: true });
   }
 
   async update(input: UpdateWorkflowInput, scope: RequestScope): Promise<Workflow> {
@@ -54,7 +54,7 @@ export class WorkflowService {
     id: string,
     command: Parameters<typeof workflowAggregate.decide>[0],
     scope: RequestScope,
-    options: CommandOptions,
+    options: CommandOptions & { createsStream?: boolean },
   ): Promise<Workflow> {
     if (!isUuid(id)) throw notFound('workflow', id);
     const { state } = await this.#commands.handle(workflowAggregate, id, command, scope, projectWorkflow, options);
@@ -71,6 +71,7 @@ export interface WorkflowFilter {
 
 /** Deleted workflows are gone from the workflow queries; their events stay. */
 export function visibleWorkflows(filter: WorkflowFilter = {}) {
+  refuseNul(filter.nameContains, 'nameContains');
   return {
     status: 'ACTIVE' as const,
     ...(filter.nameContains ? { name: { contains: filter.nameContains, mode: 'insensitive' as const } } : {}),

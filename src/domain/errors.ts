@@ -41,3 +41,15 @@ export const notFound = (what: string, id: string): AppError =>
 
 export const badInput = (field: string, message: string): AppError =>
   new AppError('BAD_USER_INPUT', `${field}: ${message}`, { field });
+
+/**
+ * PostgreSQL stores no NUL character in text or jsonb: a value that holds one (in a string or
+ * an object key, at any depth) is refused here rather than failing in SQL.
+ */
+export function refuseNul(value: unknown, field: string): void {
+  const holdsNul = (v: unknown): boolean =>
+    typeof v === 'string'
+      ? v.includes('\u0000')
+      : typeof v === 'object' && v !== null && Object.entries(v).some(([key, inner]) => key.includes('\u0000') || holdsNul(inner));
+  if (holdsNul(value)) throw badInput(field, 'must not contain the NUL character');
+}

@@ -32,30 +32,34 @@ export function forwardPage<T>(rows: readonly T[], size: number, hadCursor: bool
 const encode = (kind: string, parts: readonly (string | number | bigint)[]) =>
   Buffer.from(`${kind}:${parts.join(':')}`).toString('base64url');
 
-/** Cursors are opaque to clients; a malformed one is bad input, never a server error. */
-function decode(kind: string, cursor: string, arity: number): string[] {
+const INT8_MAX = 2n ** 63n - 1n;
+const INT4_MAX = 2n ** 31n - 2n; // a version cursor reads from the version after it
+
+/** Cursors are opaque to clients; a malformed or out-of-range one is bad input, never a server error. */
+function decode(kind: string, cursor: string, max: readonly bigint[]): bigint[] {
   const text = Buffer.from(cursor, 'base64url').toString();
   const [prefix, ...parts] = text.split(':');
-  if (prefix !== kind || parts.length !== arity || parts.some((part) => !/^\d{1,20}$/.test(part))) {
+  const values = parts.map((part) => (/^\d{1,20}$/.test(part) ? BigInt(part) : -1n));
+  if (prefix !== kind || values.length !== max.length || values.some((value, i) => value < 0n || value > max[i]!)) {
     throw badInput('after', 'is not a cursor this field issued');
   }
-  return parts;
+  return values;
 }
 
 export const cursors = {
   log: {
     encode: (p: { transactionId: bigint; globalPosition: bigint }) => encode('log', [p.transactionId, p.globalPosition]),
     decode: (cursor: string) => {
-      const [transactionId, globalPosition] = decode('log', cursor, 2);
-      return { transactionId: BigInt(transactionId!), globalPosition: BigInt(globalPosition!) };
+      const [transactionId, globalPosition] = decode('log', cursor, [INT8_MAX, INT8_MAX]);
+      return { transactionId: transactionId!, globalPosition: globalPosition! };
     },
   },
   version: {
     encode: (version: number) => encode('version', [version]),
-    decode: (cursor: string) => Number(decode('version', cursor, 1)[0]),
+    decode: (cursor: string) => Number(decode('version', cursor, [INT4_MAX])[0]),
   },
   audit: {
     encode: (globalPosition: bigint) => encode('audit', [globalPosition]),
-    decode: (cursor: string) => BigInt(decode('audit', cursor, 1)[0]!),
+    decode: (cursor: string) => decode('audit', cursor, [INT8_MAX])[0]!,
   },
 };

@@ -17,23 +17,27 @@ export interface RunningApp {
 
 /** Database (embedded unless DATABASE_URL), migrations, first admin, HTTP server. */
 export async function startApp(config: Config): Promise<RunningApp> {
-  const target = await resolveDatabase(config);
-  const applied = await applyMigrations(target.url);
-  if (applied.length > 0) log('info', 'applied migrations', { migrations: applied });
-  const db = openDatabase(target.url, config.databasePoolSize);
-  const services = await startServices(config, db);
-  const bootstrapAdmin = await services.identity.bootstrapAdmin();
-  const server = await startServer(services, config.port, config.host);
-  log('info', 'serving GraphQL', { url: server.url, embeddedDatabase: !config.databaseUrl });
-  return {
-    url: server.url,
-    services,
-    bootstrapAdmin,
-    async stop() {
-      await server.close();
-      await services.stop();
-      await db.close();
-      await target.release();
-    },
+  // What has been started, in order: stopped in reverse, also when a later step fails.
+  const started: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const undo of started.splice(0).reverse()) await undo();
   };
+  try {
+    const target = await resolveDatabase(config);
+    started.push(() => target.release());
+    const applied = await applyMigrations(target.url);
+    if (applied.length > 0) log('info', 'applied migrations', { migrations: applied });
+    const db = openDatabase(target.url, config.databasePoolSize);
+    started.push(() => db.close());
+    const services = await startServices(config, db);
+    started.push(() => services.stop());
+    const bootstrapAdmin = await services.identity.bootstrapAdmin();
+    const server = await startServer(services, config.port, config.host);
+    started.push(() => server.close());
+    log('info', 'serving GraphQL', { url: server.url, embeddedDatabase: !config.databaseUrl });
+    return { url: server.url, services, bootstrapAdmin, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

@@ -58,11 +58,11 @@ export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
 export async function startServer(services: Services, port: number, host: string): Promise<RunningServer> {
   const yoga = createGraphQLHandler(services);
   const server = createServer(yoga);
-  const websocket = attachWebSocket(server, yoga, services);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);
   });
+  const websocket = attachWebSocket(server, yoga, services);
   const address = server.address() as AddressInfo;
   const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   return {

@@ -31,6 +31,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     batchSize: config.liveBatchSize,
     bufferLimit: config.liveBufferLimit,
     pollIntervalMs: config.livePollIntervalMs,
+    catchUpConcurrency: config.heavyReadConcurrency,
   });
   await live.start();
   const notifications = new AppendNotifications(db.connectionString, () => live.wake());

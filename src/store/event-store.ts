@@ -163,7 +163,8 @@ export class EventStore {
 
   /**
    * Appends events to one stream in one transaction. Re-sending event ids that are all
-   * stored already writes nothing and returns the stored events (idempotent retries).
+   * stored already writes nothing and returns the stored events (idempotent retries), with
+   * the stream they are in.
    */
   async append(stream: StreamId, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
@@ -191,8 +192,10 @@ export class EventStore {
       if (!duplicate) throw error;
       const previous = await this.findByEventIds(events.map((event) => event.eventId));
       if (previous.length === 0) throw error;
-      if (previous.length !== events.length || previous.some((e) => e.aggregateId !== stream.id)) {
-        throw new AppError('IDEMPOTENCY_KEY_REUSED', 'some of these event ids are stored already, but not all of them in this stream');
+      // The whole batch, in one stream: that stream may not be this one (a retried create
+      // draws a new id), so callers that care compare it.
+      if (previous.length !== events.length || previous.some((e) => e.aggregateId !== previous[0]!.aggregateId)) {
+        throw new AppError('IDEMPOTENCY_KEY_REUSED', 'some of these event ids are stored already, but not all of them in one stream');
       }
       return { events: previous, version: previous.at(-1)!.version, alreadyStored: true };
     }

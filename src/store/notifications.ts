@@ -57,7 +57,7 @@ export class AppendNotifications {
       return;
     }
     if (this.#stopped) {
-      await client.end();
+      await client.end().catch(() => {});
       return;
     }
     this.#client = client;

@@ -1,4 +1,4 @@
-import { badInput } from '../errors.ts';
+import { badInput, refuseNul } from '../errors.ts';
 
 // The execution engine gives definitions their grammar later; until then a definition is
 // any JSON object within a size limit.
@@ -9,6 +9,7 @@ export function validateDefinition(value: unknown, maxBytes: number): Definition
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw badInput('definition', 'must be a JSON object');
   }
+  refuseNul(value, 'definition');
   const bytes = Buffer.byteLength(JSON.stringify(value));
   if (bytes > maxBytes) {
     throw badInput('definition', `is ${bytes} bytes, more than the limit of ${maxBytes}`);

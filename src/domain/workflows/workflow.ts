@@ -1,5 +1,5 @@
 import type { Aggregate, DomainEvent, EventEnvelope } from '../aggregate.ts';
-import { AppError, VersionConflictError, badInput, notFound } from '../errors.ts';
+import { AppError, VersionConflictError, badInput, notFound, refuseNul } from '../errors.ts';
 import { validateDefinition, type Definition } from './definition.ts';
 
 export const WORKFLOW = 'Workflow';
@@ -55,6 +55,7 @@ export type WorkflowCommand =
 function validName(name: unknown): string {
   if (typeof name !== 'string' || name.trim() === '') throw badInput('name', 'must not be empty');
   if (name.length > NAME_MAX_LENGTH) throw badInput('name', `must be at most ${NAME_MAX_LENGTH} characters`);
+  refuseNul(name, 'name');
   return name.trim();
 }
 
@@ -63,6 +64,7 @@ function validDescription(description: string | null | undefined): string {
   if (value.length > DESCRIPTION_MAX_LENGTH) {
     throw badInput('description', `must be at most ${DESCRIPTION_MAX_LENGTH} characters`);
   }
+  refuseNul(value, 'description');
   return value;
 }
 

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LiveLog } from '../src/app/live-log.ts';
+import { EventStore, LOG_START, type StoredEvent } from '../src/store/event-store.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+
+let database: TestDatabase;
+let store: EventStore;
+beforeAll(async () => {
+  database = await createTestDatabase(4);
+  store = new EventStore(database.db);
+});
+afterAll(() => database.drop());
+
+const metadata = { actorId: null, requestId: 'r', correlationId: 'c', causationId: null };
+const append = async (type: string) =>
+  (await store.append({ type: 'Workflow', id: randomUUID() }, [{ eventId: randomUUID(), type, data: {} }], { expectedVersion: 'NO_STREAM', metadata })).events[0]!;
+
+/** A live log woken only by hand: no notifications, no poll in the test's time. */
+async function quietLiveLog(): Promise<LiveLog> {
+  const live = new LiveLog(store, { batchSize: 10, bufferLimit: 100, pollIntervalMs: 600_000, catchUpConcurrency: 2 });
+  await live.start();
+  return live;
+}
+
+describe('the live log', () => {
+  it("a subscription resuming from a cursor ahead of this process's tail repeats nothing", async () => {
+    const live = await quietLiveLog();
+    try {
+      const events: StoredEvent[] = [];
+      for (const type of ['A', 'B', 'C', 'D']) events.push(await append(type));
+      // The client read up to B elsewhere (Query.eventLog, another process) and resumes here.
+      const subscription = live.subscribe(events[1]!, { types: ['A', 'B', 'C', 'D'] });
+      const marker = (await subscription.next()).value;
+      expect(marker).toMatchObject({ event: null, caughtUp: true, position: { globalPosition: events[1]!.globalPosition } });
+      live.wake();
+      const next = [(await subscription.next()).value, (await subscription.next()).value];
+      expect(next.map((item) => item.event.type)).toEqual(['C', 'D']);
+      await subscription.return!();
+    } finally {
+      await live.stop();
+    }
+  });
+
+  it('a failed store read ends the subscription with its error and releases it', async () => {
+    await append('Before');
+    const live = await quietLiveLog();
+    await database.db.pool.query('ALTER TABLE events RENAME TO events_gone');
+    try {
+      const subscription = live.subscribe(LOG_START, {});
+      const last = await subscription.next();
+      expect(last.value.failure).toBeInstanceOf(Error);
+      expect((await subscription.next()).done).toBe(true);
+      expect(live.stats().subscriptions).toBe(0);
+    } finally {
+      await database.db.pool.query('ALTER TABLE events_gone RENAME TO events');
+      await live.stop();
+    }
+  });
+});
