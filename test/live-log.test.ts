@@ -42,6 +42,38 @@ describe('the live log', () => {
     }
   });
 
+  it('a subscription that overflows while reading the store reads again instead of waiting', async () => {
+    const first = await append('First');
+    // A store whose catch-up reads (the ones bounded by upTo) wait until the test opens the gate.
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const gated = {
+      logHead: () => store.logHead(),
+      readLog: async (...args: Parameters<EventStore['readLog']>) => {
+        if (args[2]?.upTo) await gate;
+        return store.readLog(...args);
+      },
+    } as unknown as EventStore;
+    const live = new LiveLog(gated, { batchSize: 10, bufferLimit: 2, pollIntervalMs: 600_000, catchUpConcurrency: 1 });
+    await live.start();
+    try {
+      const start = { transactionId: first.transactionId, globalPosition: first.globalPosition - 1n };
+      const subscription = live.subscribe(start, { types: ['First', 'Later'] });
+      const firstItem = subscription.next(); // starts the gated catch-up read
+      for (let i = 0; i < 3; i += 1) await append('Later');
+      live.wake();
+      while (live.stats().head.globalPosition === first.globalPosition) await new Promise((r) => setTimeout(r, 5));
+      openGate(); // the read returns, but three events arrived and overflowed the buffer of two meanwhile
+      const items = [(await firstItem).value];
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the subscription stalled')), 3000));
+      while (items.filter((item) => item.event).length < 4) items.push((await Promise.race([subscription.next(), timeout])).value);
+      expect(items.filter((item) => item.event).map((item) => item.event.type)).toEqual(['First', 'Later', 'Later', 'Later']);
+      await subscription.return!();
+    } finally {
+      await live.stop();
+    }
+  });
+
   it('a failed store read ends the subscription with its error and releases it', async () => {
     await append('Before');
     const live = await quietLiveLog();

@@ -85,7 +85,10 @@ export class LiveLog {
     this.#head = await this.#store.logHead();
     this.#timer = setInterval(() => {
       this.wake();
-      for (const subscription of this.#subscriptions) void subscription.checkAllowed();
+      for (const subscription of this.#subscriptions) {
+        subscription.nudge(this.head);
+        void subscription.checkAllowed();
+      }
     }, this.#options.pollIntervalMs);
     this.#timer.unref();
   }
@@ -181,6 +184,8 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
   #ready: LiveItem[] = [];
   /** Reading the store rather than the shared slices: at the start, and after falling behind. */
   #behind = true;
+  /** Counts buffer overflows, so a store read can tell whether slices were dropped during it. */
+  #drops = 0;
   #caughtUp = false;
   #failure: Error | undefined;
   #ended = false;
@@ -271,14 +276,27 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
 
   #fallBehind(): void {
     this.#behind = true;
+    this.#drops += 1;
     this.#slices = [];
     this.#buffered = 0;
+  }
+
+  /**
+   * The poll's safety net: a subscription that is level with no slices waiting cannot be
+   * behind the head; if it is, slices went missing, so it reads the store.
+   */
+  nudge(head: LogPosition): void {
+    if (!this.#behind && this.#slices.length === 0 && compare(this.#cursor, head) < 0) {
+      this.#behind = true;
+      this.#notify();
+    }
   }
 
 
   /** One page from the store, up to the shared head; level with it, switch to the slices. */
   async #readStore(): Promise<void> {
     const horizon = this.#live.head;
+    const drops = this.#drops;
     // A client may resume from a cursor this process's tail has not reached yet.
     if (compare(this.#cursor, horizon) < 0) {
       const page = await this.#live.readPage(this.#cursor, this.#filter, horizon);
@@ -290,6 +308,8 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
       }
       this.#cursor = horizon;
     }
+    // Slices dropped during the read leave a gap after the horizon: read on.
+    if (this.#drops !== drops) return;
     this.#behind = false;
     if (!this.#caughtUp) {
       this.#caughtUp = true;
