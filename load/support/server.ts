@@ -79,7 +79,3 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     },
   };
 }
-
-export function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
