@@ -5,7 +5,7 @@ let app: TestApp;
 let workflows: string[] = [];
 let middle: string;
 
-const CREATE = 'mutation($name: String!) { createWorkflow(input: { name: $name, definition: {} }) { id } }';
+const CREATE = 'mutation($name: String!) { createWorkflow(input: { name: $name, definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }';
 const RENAME = 'mutation($id: ID!, $name: String!) { updateWorkflow(input: { id: $id, expectedVersion: 1, name: $name }) { id } }';
 const AUDIT = `query($userId: ID, $eventType: String, $aggregateType: AggregateType, $from: DateTime, $to: DateTime, $first: Int, $after: String) {
   auditLog(userId: $userId, eventType: $eventType, aggregateType: $aggregateType, from: $from, to: $to, first: $first, after: $after) {

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './support/app.ts';
+import { definition, DEFINITION } from './support/definitions.ts';
 
 let app: TestApp;
 let workflowId: string;
 beforeAll(async () => {
   app = await startTestApp({ maxDefinitionBytes: 1024 });
   const { data } = await app.gql(
-    'mutation { createWorkflow(input: { name: "Target", definition: { startAt: "a" } }) { id } }',
+    `mutation { createWorkflow(input: { name: "Target", definition: ${DEFINITION} }) { id } }`,
   );
   workflowId = data!.createWorkflow.id;
 });
@@ -65,10 +66,23 @@ describe('bad input gets a clear error and writes nothing', () => {
       expect(error.message).toMatch(/definition/);
     }
     const error = await refused('BAD_USER_INPUT', () =>
-      app.gql(UPDATE, { input: { id: workflowId, expectedVersion: 1, definition: { big: 'x'.repeat(2000) } } }),
+      app.gql(UPDATE, { input: { id: workflowId, expectedVersion: 1, definition: definition({ big: 'x'.repeat(2000) }) } }),
     );
     expect(error.extensions.field).toBe('definition');
-    await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: '', definition: {} } }));
+    await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: '', definition: definition() } }));
+    const broken = await refused('BAD_USER_INPUT', () =>
+      app.gql(CREATE, {
+        input: {
+          name: 'Broken',
+          definition: { startAt: 'Go', nodes: { Go: { type: 'task', action: 'rm -rf', next: 'Gone' }, Lost: { type: 'succeed' } } },
+        },
+      }),
+    );
+    expect(broken.extensions.problems).toEqual([
+      { node: 'Go', field: 'next', message: 'must name a node of this graph, got "Gone"' },
+      { node: 'Go', field: 'action', message: 'must be a known action, got "rm -rf"' },
+      { node: 'Lost', field: 'name', message: 'cannot be reached from Go' },
+    ]);
   });
 
   it('a missing, malformed, unknown or revoked key', async () => {
@@ -81,13 +95,13 @@ describe('bad input gets a clear error and writes nothing', () => {
     const issued = await app.services.identity.createUser('short-lived', 'EDITOR');
     expect((await app.gql(query, {}, issued.apiKey)).errors).toBeUndefined();
     await app.services.identity.revokeKey(issued.keyId);
-    await refused('UNAUTHENTICATED', () => app.gql(CREATE, { input: { name: 'x', definition: {} } }, issued.apiKey), 401);
+    await refused('UNAUTHENTICATED', () => app.gql(CREATE, { input: { name: 'x', definition: definition() } }, issued.apiKey), 401);
     const expired = await app.services.identity.createUser('expired', 'EDITOR', new Date(Date.now() - 1000));
     await refused('UNAUTHENTICATED', () => app.gql(query, {}, expired.apiKey), 401);
   });
 
   it('a role that may not do it', async () => {
-    await refused('FORBIDDEN', () => app.gql(CREATE, { input: { name: 'x', definition: {} } }, app.keys.viewer));
+    await refused('FORBIDDEN', () => app.gql(CREATE, { input: { name: 'x', definition: definition() } }, app.keys.viewer));
     await refused('FORBIDDEN', () =>
       app.gql(UPDATE, { input: { id: workflowId, expectedVersion: 1, name: 'x' } }, app.keys.viewer),
     );
@@ -140,10 +154,10 @@ describe('bad input gets a clear error and writes nothing', () => {
       app.gql('query($id: ID!, $a: String) { events(aggregateType: WORKFLOW, aggregateId: $id, after: $a) { edges { cursor } } }', { id: workflowId, a: cursor('version:2147483647') }),
     );
     const nul = 'a\u0000b';
-    await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: nul, definition: {} } }));
-    await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: 'x', description: nul, definition: {} } }));
-    await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: 'x', definition: { [nul]: 1 } } }));
-    await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: 'x', definition: { deep: [{ v: nul }] } } }));
+    await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: nul, definition: definition() } }));
+    await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: 'x', description: nul, definition: definition() } }));
+    await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: 'x', definition: definition({ [nul]: 1 }) } }));
+    await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: 'x', definition: definition({ deep: [{ v: nul }] }) } }));
     await refused('BAD_USER_INPUT', () => app.gql('query($t: [String!]) { eventLog(types: $t) { edges { cursor } } }', { t: [nul] }));
     await refused('BAD_USER_INPUT', () => app.gql('query($t: String) { auditLog(eventType: $t) { edges { cursor } } }', { t: nul }, app.keys.admin));
     await refused('BAD_USER_INPUT', () => app.gql('query($n: String) { workflows(filter: { nameContains: $n }) { edges { cursor } } }', { n: nul }));
@@ -154,7 +168,7 @@ describe('bad input gets a clear error and writes nothing', () => {
   });
 
   it('an idempotency key used on one workflow, then on another', async () => {
-    const other = (await app.gql(CREATE, { input: { name: 'Other', definition: {} } })).data!.createWorkflow.id;
+    const other = (await app.gql(CREATE, { input: { name: 'Other', definition: definition() } })).data!.createWorkflow.id;
     await app.gql(UPDATE, { input: { id: workflowId, expectedVersion: 1, description: 'keyed', idempotencyKey: 'shared-key' } });
     const error = await refused('IDEMPOTENCY_KEY_REUSED', () =>
       app.gql('mutation($id: ID!) { deleteWorkflow(input: { id: $id, expectedVersion: 1, idempotencyKey: "shared-key" }) { id status } }', { id: other }),

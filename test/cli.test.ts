@@ -4,6 +4,7 @@ import { migrate } from '../src/ops/migrate.ts';
 import { rebuildProjections } from '../src/ops/rebuild-projections.ts';
 import { npmRun } from './support/processes.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
+import { definition } from './support/definitions.ts';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -34,7 +35,7 @@ describe('npm run admin', () => {
 
     const me = await app.gql('{ me { id name role } }', {}, apiKey);
     expect(me.data!.me).toEqual({ id: userId, name: 'Ada', role: 'VIEWER' });
-    const write = await app.gql('mutation { createWorkflow(input: { name: "x", definition: {} }) { id } }', {}, apiKey);
+    const write = await app.gql('mutation { createWorkflow(input: { name: "x", definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }', {}, apiKey);
     expect(write.errors![0]!.extensions.code).toBe('FORBIDDEN');
 
     const issued = lastLine((await cli((e, o) => admin(['issue-key', '--user', userId], e, o))).stdout);
@@ -86,7 +87,7 @@ describe('npm run projections:rebuild', () => {
   it('rebuilds the workflows table equal to the live one', async () => {
     const create = 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }';
     const ids: string[] = [];
-    for (let i = 0; i < 12; i += 1) ids.push((await app.gql(create, { n: `rebuild ${i}`, d: { n: i } })).data!.createWorkflow.id);
+    for (let i = 0; i < 12; i += 1) ids.push((await app.gql(create, { n: `rebuild ${i}`, d: definition({ n: i }) })).data!.createWorkflow.id);
     for (const [i, id] of ids.entries()) {
       await app.gql('mutation($id: ID!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: $d }) { id } }', { id, d: `d${i}` });
       if (i % 3 === 0) await app.gql('mutation($id: ID!) { deleteWorkflow(input: { id: $id, expectedVersion: 2 }) { id } }', { id });

@@ -32,12 +32,12 @@ describe('unexpected errors', () => {
 describe('literals', () => {
   it('reads JSON and DateTime literals written in the document', async () => {
     const { data, errors } = await app.gql(`mutation {
-      createWorkflow(input: { name: "literal", definition: { list: [1, 2.5, "x", true, null, ENUM_LIKE], nested: { a: {} } } }) {
+      createWorkflow(input: { name: "literal", definition: { startAt: "Done", nodes: { Done: { type: "succeed" } }, metadata: { list: [1, 2.5, "x", true, null, ENUM_LIKE], nested: { a: {} } } } }) {
         id definition
       }
     }`);
     expect(errors).toBeUndefined();
-    expect(data!.createWorkflow.definition).toEqual({ list: [1, 2.5, 'x', true, null, 'ENUM_LIKE'], nested: { a: {} } });
+    expect(data!.createWorkflow.definition.metadata).toEqual({ list: [1, 2.5, 'x', true, null, 'ENUM_LIKE'], nested: { a: {} } });
     const replay = await app.gql(
       `query($id: ID!) { replay(aggregateType: WORKFLOW, aggregateId: $id, at: "2000-01-01T00:00:00Z") { version } }`,
       { id: data!.createWorkflow.id },

@@ -47,7 +47,7 @@ describe('several server processes on one database', () => {
     const next = async () => ((await iterator.next()).value as any).data.events;
     expect(await next()).toMatchObject({ caughtUp: true, event: null });
 
-    const created = await mutate('mutation { createWorkflow(input: { name: "cross", definition: {} }) { id } }');
+    const created = await mutate('mutation { createWorkflow(input: { name: "cross", definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }');
     const id = created.createWorkflow.id;
     expect(await next()).toMatchObject({ event: { type: 'WorkflowCreated', aggregateId: id } });
 

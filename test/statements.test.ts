@@ -6,7 +6,7 @@ beforeAll(async () => {
   // No live-log poll: its background reads would land in the counts.
   app = await startTestApp({ livePollIntervalMs: 60_000 });
   for (let i = 0; i < 100; i += 1) {
-    const { data } = await app.gql('mutation($n: String!) { createWorkflow(input: { name: $n, definition: {} }) { id } }', {
+    const { data } = await app.gql('mutation($n: String!) { createWorkflow(input: { name: $n, definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }', {
       n: `wf ${i}`,
     });
     await app.gql('mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "v2" }) { id } }', {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './support/app.ts';
+import { definition } from './support/definitions.ts';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -23,15 +24,15 @@ const REPLAY = `query($id: ID!, $v: Int, $at: DateTime) {
   replay(aggregateType: WORKFLOW, aggregateId: $id, toVersion: $v, at: $at) { version state events { version type } }
 }`;
 
-async function create(name = 'Onboarding', definition: unknown = { startAt: 'a' }) {
-  const { data, errors } = await app.gql(CREATE, { input: { name, definition } });
+async function create(name = 'Onboarding', content: unknown = definition()) {
+  const { data, errors } = await app.gql(CREATE, { input: { name, definition: content } });
   expect(errors).toBeUndefined();
   return data!.createWorkflow;
 }
 
 describe('the workflow lifecycle over HTTP', () => {
   it('creates, reads, updates, lists events, replays, deletes; deleted stays in events and audit', async () => {
-    const workflow = await create('Lifecycle', { startAt: 'one' });
+    const workflow = await create('Lifecycle', definition({ step: 'one' }));
     expect(workflow).toMatchObject({ name: 'Lifecycle', description: '', version: 1, status: 'ACTIVE' });
     expect(workflow.createdBy).toEqual({ id: app.userIds.editor, name: 'editor' });
 
@@ -39,19 +40,19 @@ describe('the workflow lifecycle over HTTP', () => {
     expect(read.data!.workflow).toEqual({ id: workflow.id, name: 'Lifecycle', version: 1 });
 
     const updated = await app.gql(UPDATE, {
-      input: { id: workflow.id, expectedVersion: 1, name: 'Lifecycle 2', definition: { startAt: 'two' } },
+      input: { id: workflow.id, expectedVersion: 1, name: 'Lifecycle 2', definition: definition({ step: 'two' }) },
     });
-    expect(updated.data!.updateWorkflow).toMatchObject({ name: 'Lifecycle 2', version: 2, definition: { startAt: 'two' } });
+    expect(updated.data!.updateWorkflow).toMatchObject({ name: 'Lifecycle 2', version: 2, definition: definition({ step: 'two' }) });
 
     const events = await app.gql(EVENTS, { id: workflow.id });
     const nodes = events.data!.events.edges.map((edge: any) => edge.node);
     expect(nodes.map((n: any) => [n.version, n.type])).toEqual([[1, 'WorkflowCreated'], [2, 'WorkflowUpdated']]);
-    expect(nodes[1].data).toEqual({ name: 'Lifecycle 2', definition: { startAt: 'two' } });
+    expect(nodes[1].data).toEqual({ name: 'Lifecycle 2', definition: definition({ step: 'two' }) });
     expect(nodes[0].actor).toEqual({ id: app.userIds.editor, name: 'editor' });
     expect(nodes[0].metadata.actorId).toBe(app.userIds.editor);
 
     const replay = await app.gql(REPLAY, { id: workflow.id, v: 1 });
-    expect(replay.data!.replay).toMatchObject({ version: 1, state: { name: 'Lifecycle', definition: { startAt: 'one' } } });
+    expect(replay.data!.replay).toMatchObject({ version: 1, state: { name: 'Lifecycle', definition: definition({ step: 'one' }) } });
 
     const deleted = await app.gql(DELETE, { input: { id: workflow.id, expectedVersion: 2 } });
     expect(deleted.data!.deleteWorkflow).toEqual({ id: workflow.id, status: 'DELETED', version: 3 });
@@ -107,7 +108,7 @@ describe('the workflow lifecycle over HTTP', () => {
   });
 
   it('returns the first result for a retried idempotency key and writes nothing more', async () => {
-    const input = { name: 'Idempotent', definition: {}, idempotencyKey: 'create-42' };
+    const input = { name: 'Idempotent', definition: definition(), idempotencyKey: 'create-42' };
     const first = await app.gql(CREATE, { input });
     const before = await app.database.snapshot();
     const again = await app.gql(CREATE, { input });
@@ -128,7 +129,7 @@ describe('the workflow lifecycle over HTTP', () => {
   });
 
   it('concurrent retries of one keyed create make one workflow, and all get it', async () => {
-    const input = { name: 'Raced', definition: {}, idempotencyKey: 'race-1' };
+    const input = { name: 'Raced', definition: definition(), idempotencyKey: 'race-1' };
     const results = await Promise.all(Array.from({ length: 8 }, () => app.gql(CREATE, { input })));
     expect(results.every((r) => r.errors === undefined)).toBe(true);
     expect(new Set(results.map((r) => r.data!.createWorkflow.id)).size).toBe(1);
@@ -146,7 +147,7 @@ describe('the workflow lifecycle over HTTP', () => {
 
   it('answers the request id it was given, and records it on the events', async () => {
     const response = await app.post(
-      JSON.stringify({ query: CREATE, variables: { input: { name: 'Traced', definition: {} } } }),
+      JSON.stringify({ query: CREATE, variables: { input: { name: 'Traced', definition: definition() } } }),
       { authorization: `Bearer ${app.keys.editor}`, 'x-request-id': 'trace-123', 'x-correlation-id': 'flow-9' },
     );
     expect(response.headers.get('x-request-id')).toBe('trace-123');
@@ -184,13 +185,13 @@ describe('concurrency', () => {
 
 describe('time travel', () => {
   it('replays exactly the state a workflow had at each version and at each instant', async () => {
-    const workflow = await create('Travel v1', { step: 1 });
+    const workflow = await create('Travel v1', definition({ step: 1 }));
     const states = [workflow];
     for (let version = 1; version <= 3; version += 1) {
       await new Promise((resolve) => setTimeout(resolve, 3));
       const { data } = await app.gql(
         `mutation($input: UpdateWorkflowInput!) { updateWorkflow(input: $input) { id name description definition status version createdAt updatedAt createdBy { id name } } }`,
-        { input: { id: workflow.id, expectedVersion: version, name: `Travel v${version + 1}`, definition: { step: version + 1 } } },
+        { input: { id: workflow.id, expectedVersion: version, name: `Travel v${version + 1}`, definition: definition({ step: version + 1 }) } },
       );
       states.push(data!.updateWorkflow);
     }

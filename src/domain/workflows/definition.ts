@@ -1,18 +1,275 @@
-import { badInput, refuseNul } from '../errors.ts';
+import { AppError, badInput, refuseNul } from '../errors.ts';
+import { isAction } from './actions.ts';
+import { conditionProblem } from './expressions.ts';
 
-// The execution engine gives definitions their grammar later; until then a definition is
-// any JSON object within a size limit.
+// The definition language: docs/definitions.md describes it for users. Validation is pure
+// and reports every problem at once, each with the node and the field it is about.
 
 export type Definition = Readonly<Record<string, unknown>>;
 
-export function validateDefinition(value: unknown, maxBytes: number): Definition {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw badInput('definition', 'must be a JSON object');
+export interface DefinitionProblem {
+  /** The node, as a path for nested graphs: "Each/iterator/Inner"; absent for the root. */
+  readonly node?: string;
+  readonly field: string;
+  readonly message: string;
+}
+
+export const NODE_TYPES = ['task', 'choice', 'map', 'parallel', 'wait', 'succeed', 'fail'] as const;
+type NodeType = (typeof NODE_TYPES)[number];
+
+const NAME = /^[A-Za-z][\w-]{0,79}$/;
+/** A data path: `$`, then `.field` or `[index]` steps. Paths are resolved by our own code. */
+const PATH = /^\$(\.[A-Za-z_][\w]*|\[\d{1,6}\])*$/;
+const MAX_NODES = 500;
+const MAX_CASES = 50;
+const MAX_BRANCHES = 20;
+const MAX_RULES = 10;
+const HOUR = 3_600_000;
+
+const FIELDS: Record<NodeType, readonly string[]> = {
+  task: ['action', 'input', 'resultPath', 'timeoutMs', 'retry', 'catch'],
+  choice: ['cases', 'default'],
+  map: ['itemsPath', 'iterator', 'maxConcurrency', 'resultPath'],
+  parallel: ['branches', 'maxConcurrency', 'resultPath'],
+  wait: ['ms'],
+  succeed: ['outputPath'],
+  fail: ['error', 'cause'],
+};
+const TRANSITIONS: Record<NodeType, readonly string[]> = {
+  task: ['next', 'end'],
+  choice: [],
+  map: ['next', 'end'],
+  parallel: ['next', 'end'],
+  wait: ['next', 'end'],
+  succeed: [],
+  fail: [],
+};
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isInteger = (value: unknown, min: number, max: number) =>
+  typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+
+class Problems {
+  readonly list: DefinitionProblem[] = [];
+  add(node: string | undefined, field: string, message: string): void {
+    this.list.push(node === undefined ? { field, message } : { node, field, message });
   }
+}
+
+/** Checks one graph (the root, a map's iterator or a parallel branch) and its nested graphs. */
+function checkGraph(graph: unknown, scope: string | undefined, problems: Problems): void {
+  const at = (field: string) => (scope === undefined ? field : `${scope}.${field}`);
+  if (!isObject(graph)) return problems.add(scope, at('graph'), 'must be an object with startAt and nodes');
+  const { startAt, nodes } = graph;
+  if (!isObject(nodes) || Object.keys(nodes).length === 0) return problems.add(scope, at('nodes'), 'must be an object of one or more nodes');
+  const names = Object.keys(nodes);
+  if (names.length > MAX_NODES) problems.add(scope, at('nodes'), `has more than ${MAX_NODES} nodes`);
+  if (typeof startAt !== 'string' || !(startAt in nodes)) problems.add(scope, at('startAt'), 'must name one of the nodes');
+
+  const edges = new Map<string, string[]>();
+  for (const name of names) {
+    const node = scope === undefined ? name : `${scope}/${name}`;
+    if (!NAME.test(name)) problems.add(node, 'name', 'must start with a letter and hold at most 80 letters, digits, _ or -');
+    edges.set(name, checkNode(nodes[name], node, names, problems));
+  }
+  if (typeof startAt === 'string' && startAt in nodes) checkShape(startAt, edges, nodes, scope, problems);
+}
+
+/** Checks a node's fields; returns the names it can go to next. */
+function checkNode(value: unknown, node: string, names: readonly string[], problems: Problems): string[] {
+  if (!isObject(value)) {
+    problems.add(node, 'type', 'the node must be an object with a type');
+    return [];
+  }
+  const type = value.type as NodeType;
+  if (!NODE_TYPES.includes(type)) {
+    problems.add(node, 'type', `must be one of ${NODE_TYPES.join(', ')}`);
+    return [];
+  }
+  const allowed = new Set(['type', 'maxVisits', ...FIELDS[type], ...TRANSITIONS[type]]);
+  for (const field of Object.keys(value)) if (!allowed.has(field)) problems.add(node, field, `is not a field of a ${type} node`);
+  if (value.maxVisits !== undefined && !isInteger(value.maxVisits, 1, 10_000)) {
+    problems.add(node, 'maxVisits', 'must be an integer from 1 to 10000');
+  }
+
+  const targets: string[] = [];
+  const target = (field: string, next: unknown) => {
+    if (typeof next === 'string' && names.includes(next)) targets.push(next);
+    else problems.add(node, field, `must name a node of this graph, got ${JSON.stringify(next)}`);
+  };
+  const path = (field: string, required = false) => {
+    const v = value[field];
+    if (v === undefined && !required) return;
+    if (typeof v !== 'string' || !PATH.test(v)) problems.add(node, field, 'must be a path such as $.order.items[0]');
+  };
+  const concurrency = () => {
+    if (value.maxConcurrency !== undefined && !isInteger(value.maxConcurrency, 1, 100)) {
+      problems.add(node, 'maxConcurrency', 'must be an integer from 1 to 100');
+    }
+  };
+
+  if (TRANSITIONS[type].length > 0) {
+    if (value.end === true && value.next === undefined) {
+      // the end of its graph
+    } else if (value.end === undefined && value.next !== undefined) {
+      target('next', value.next);
+    } else {
+      problems.add(node, 'next', 'exactly one of next (a node) or end: true is required');
+    }
+  }
+
+  switch (type) {
+    case 'task': {
+      if (typeof value.action !== 'string' || !isAction(value.action)) {
+        problems.add(node, 'action', `must be a known action, got ${JSON.stringify(value.action)}`);
+      }
+      if (value.input !== undefined) {
+        if (!isObject(value.input)) problems.add(node, 'input', 'must be an object');
+        else checkInput(value.input, node, 'input', problems);
+      }
+      path('resultPath');
+      if (value.timeoutMs !== undefined && !isInteger(value.timeoutMs, 1, HOUR)) {
+        problems.add(node, 'timeoutMs', `must be an integer from 1 to ${HOUR}`);
+      }
+      checkRules(value.retry, node, 'retry', problems, (rule, field) => {
+        if (!isInteger(rule.maxAttempts, 1, 10)) problems.add(node, `${field}.maxAttempts`, 'must be an integer from 1 to 10');
+        if (rule.intervalMs !== undefined && !isInteger(rule.intervalMs, 0, HOUR)) problems.add(node, `${field}.intervalMs`, `must be an integer from 0 to ${HOUR}`);
+        if (rule.backoffRate !== undefined && !(typeof rule.backoffRate === 'number' && rule.backoffRate >= 1 && rule.backoffRate <= 10)) {
+          problems.add(node, `${field}.backoffRate`, 'must be a number from 1 to 10');
+        }
+        const interval = typeof rule.intervalMs === 'number' ? rule.intervalMs : 0;
+        if (rule.maxDelayMs !== undefined && !(isInteger(rule.maxDelayMs, 0, HOUR) && (rule.maxDelayMs as number) >= interval)) {
+          problems.add(node, `${field}.maxDelayMs`, 'must be an integer of at least intervalMs, at most an hour');
+        }
+        if (rule.jitter !== undefined && typeof rule.jitter !== 'boolean') problems.add(node, `${field}.jitter`, 'must be true or false');
+        for (const key of Object.keys(rule)) {
+          if (!['errors', 'maxAttempts', 'intervalMs', 'backoffRate', 'maxDelayMs', 'jitter'].includes(key)) problems.add(node, `${field}.${key}`, 'is not a field of a retry rule');
+        }
+      });
+      checkRules(value.catch, node, 'catch', problems, (rule, field) => {
+        target(`${field}.next`, rule.next);
+        if (rule.resultPath !== undefined && (typeof rule.resultPath !== 'string' || !PATH.test(rule.resultPath))) {
+          problems.add(node, `${field}.resultPath`, 'must be a path such as $.error');
+        }
+        for (const key of Object.keys(rule)) {
+          if (!['errors', 'resultPath', 'next'].includes(key)) problems.add(node, `${field}.${key}`, 'is not a field of a catch rule');
+        }
+      });
+      break;
+    }
+    case 'choice': {
+      if (!Array.isArray(value.cases) || value.cases.length === 0 || value.cases.length > MAX_CASES) {
+        problems.add(node, 'cases', `must be a list of 1 to ${MAX_CASES} cases`);
+      } else {
+        value.cases.forEach((entry: unknown, i) => {
+          const field = `cases[${i}]`;
+          if (!isObject(entry)) return problems.add(node, field, 'must be an object with condition and next');
+          const problem = typeof entry.condition === 'string' ? conditionProblem(entry.condition) : 'must be a CEL expression';
+          if (problem) problems.add(node, `${field}.condition`, problem);
+          target(`${field}.next`, entry.next);
+        });
+      }
+      target('default', value.default);
+      break;
+    }
+    case 'map':
+      path('itemsPath', true);
+      path('resultPath');
+      concurrency();
+      checkGraph(value.iterator, `${node}/iterator`, problems);
+      break;
+    case 'parallel':
+      path('resultPath');
+      concurrency();
+      if (!Array.isArray(value.branches) || value.branches.length === 0 || value.branches.length > MAX_BRANCHES) {
+        problems.add(node, 'branches', `must be a list of 1 to ${MAX_BRANCHES} graphs`);
+      } else {
+        value.branches.forEach((branch: unknown, i) => checkGraph(branch, `${node}/branches[${i}]`, problems));
+      }
+      break;
+    case 'wait':
+      if (!isInteger(value.ms, 0, 24 * HOUR)) problems.add(node, 'ms', 'must be an integer from 0 to 86400000');
+      break;
+    case 'succeed':
+      path('outputPath');
+      break;
+    case 'fail':
+      if (typeof value.error !== 'string' || value.error === '' || value.error.length > 200) problems.add(node, 'error', 'must be an error name of 1 to 200 characters');
+      if (value.cause !== undefined && typeof value.cause !== 'string') problems.add(node, 'cause', 'must be a string');
+      break;
+  }
+  return targets;
+}
+
+/** Input values are literals, or paths into the execution's data (strings starting with $). */
+function checkInput(input: Json, node: string, field: string, problems: Problems): void {
+  for (const [key, v] of Object.entries(input)) {
+    if (typeof v === 'string' && v.startsWith('$') && !PATH.test(v)) problems.add(node, `${field}.${key}`, 'is not a valid path');
+    else if (isObject(v)) checkInput(v, node, `${field}.${key}`, problems);
+  }
+}
+
+function checkRules(rules: unknown, node: string, field: string, problems: Problems, each: (rule: Json, field: string) => void): void {
+  if (rules === undefined) return;
+  if (!Array.isArray(rules) || rules.length === 0 || rules.length > MAX_RULES) {
+    return problems.add(node, field, `must be a list of 1 to ${MAX_RULES} rules`);
+  }
+  rules.forEach((rule: unknown, i) => {
+    const at = `${field}[${i}]`;
+    if (!isObject(rule)) return problems.add(node, at, 'must be an object');
+    if (!Array.isArray(rule.errors) || rule.errors.length === 0 || rule.errors.some((e) => typeof e !== 'string' || e === '')) {
+      problems.add(node, `${at}.errors`, 'must be a list of error names ("*" matches any)');
+    }
+    each(rule, at);
+  });
+}
+
+/** Every node is reachable, and every loop passes a node that declares maxVisits. */
+function checkShape(startAt: string, edges: Map<string, string[]>, nodes: Json, scope: string | undefined, problems: Problems): void {
+  const seen = new Set<string>();
+  const stack = [startAt];
+  while (stack.length > 0) {
+    const name = stack.pop()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    stack.push(...(edges.get(name) ?? []));
+  }
+  const nodeName = (name: string) => (scope === undefined ? name : `${scope}/${name}`);
+  for (const name of edges.keys()) if (!seen.has(name)) problems.add(nodeName(name), 'name', `cannot be reached from ${startAt}`);
+
+  // Without the nodes that bound their visits, what is left must have no cycle.
+  const bounded = (name: string) => isObject(nodes[name]) && (nodes[name] as Json).maxVisits !== undefined;
+  const state = new Map<string, 'open' | 'done'>();
+  const visit = (name: string): void => {
+    if (bounded(name) || state.get(name) === 'done') return;
+    if (state.get(name) === 'open') return problems.add(nodeName(name), 'maxVisits', 'is on a loop that no node bounds: a node of the loop must declare maxVisits');
+    state.set(name, 'open');
+    for (const next of edges.get(name) ?? []) visit(next);
+    state.set(name, 'done');
+  };
+  for (const name of seen) visit(name);
+}
+
+/** A definition fit to store: well-formed, within the size limit, every reference sound. */
+export function validateDefinition(value: unknown, maxBytes: number): Definition {
+  if (!isObject(value)) throw badInput('definition', 'must be a JSON object');
   refuseNul(value, 'definition');
   const bytes = Buffer.byteLength(JSON.stringify(value));
-  if (bytes > maxBytes) {
-    throw badInput('definition', `is ${bytes} bytes, more than the limit of ${maxBytes}`);
+  if (bytes > maxBytes) throw badInput('definition', `is ${bytes} bytes, more than the limit of ${maxBytes}`);
+  const problems = new Problems();
+  for (const field of Object.keys(value)) {
+    if (!['startAt', 'nodes', 'metadata'].includes(field)) problems.add(undefined, field, 'is not a field of a definition');
   }
-  return value as Definition;
+  if (value.metadata !== undefined && !isObject(value.metadata)) problems.add(undefined, 'metadata', 'must be an object');
+  checkGraph(value, undefined, problems);
+  if (problems.list.length > 0) {
+    const [first] = problems.list;
+    const where = first!.node ? `node ${first!.node}, ${first!.field}` : first!.field;
+    throw new AppError('BAD_USER_INPUT', `definition: ${where} ${first!.message}${problems.list.length > 1 ? ` (and ${problems.list.length - 1} more)` : ''}`, {
+      field: 'definition',
+      problems: problems.list,
+    });
+  }
+  return value;
 }

@@ -3,7 +3,7 @@ import { fold } from '../aggregate.ts';
 import { AppError, VersionConflictError } from '../errors.ts';
 import { decide, evolve, workflowAggregate, type WorkflowEvent, type WorkflowState } from './workflow.ts';
 
-const limits = { maxDefinitionBytes: 100 };
+const limits = { maxDefinitionBytes: 1000 };
 const id = '0190a000-0000-7000-8000-000000000001';
 const actor = '0190a000-0000-7000-8000-0000000000aa';
 
@@ -17,7 +17,9 @@ function history(...batches: WorkflowEvent[][]) {
   }));
 }
 
-const created = decide({ kind: 'create', id, name: ' Onboarding ', definition: { startAt: 'a' }, limits }, null);
+/** The smallest valid definition; `step` makes two of them differ. */
+const definition = (step?: string) => ({ startAt: 'Done', nodes: { Done: { type: 'succeed' } }, ...(step ? { metadata: { step } } : {}) });
+const created = decide({ kind: 'create', id, name: ' Onboarding ', definition: definition('a'), limits }, null);
 const createdState = fold(workflowAggregate, history(created));
 
 function errorOf(run: () => unknown): AppError {
@@ -32,7 +34,7 @@ function errorOf(run: () => unknown): AppError {
 describe('decide', () => {
   it('creates with a trimmed name and an empty description by default', () => {
     expect(created).toEqual([
-      { type: 'WorkflowCreated', data: { id, name: 'Onboarding', description: '', definition: { startAt: 'a' } } },
+      { type: 'WorkflowCreated', data: { id, name: 'Onboarding', description: '', definition: definition('a') } },
     ]);
   });
 
@@ -43,26 +45,27 @@ describe('decide', () => {
     ['a definition that is a list', { definition: [1] }, 'definition'],
     ['a definition that is a string', { definition: 'x' }, 'definition'],
     ['a missing definition', { definition: undefined }, 'definition'],
-    ['a definition over the size limit', { definition: { big: 'x'.repeat(200) } }, 'definition'],
+    ['a definition over the size limit', { definition: { ...definition(), metadata: { big: 'x'.repeat(2000) } } }, 'definition'],
+    ['a definition that does not hold together', { definition: { startAt: 'Nowhere', nodes: { Done: { type: 'succeed' } } } }, 'definition'],
   ])('refuses %s, naming the field', (_label, change, field) => {
     const error = errorOf(() =>
-      decide({ kind: 'create', id, name: 'ok', definition: {}, limits, ...change }, null),
+      decide({ kind: 'create', id, name: 'ok', definition: definition(), limits, ...change }, null),
     );
     expect(error).toMatchObject({ code: 'BAD_USER_INPUT', details: { field } });
   });
 
   it('refuses to create a workflow twice', () => {
-    const error = errorOf(() => decide({ kind: 'create', id, name: 'x', definition: {}, limits }, createdState));
+    const error = errorOf(() => decide({ kind: 'create', id, name: 'x', definition: definition(), limits }, createdState));
     expect(error.code).toBe('BAD_USER_INPUT');
   });
 
   it('records only what an update changes, and nothing when nothing changes', () => {
     const update = { kind: 'update' as const, id, expectedVersion: 1, limits };
-    expect(decide({ ...update, name: 'Renamed', definition: { startAt: 'a' } }, createdState)).toEqual([
+    expect(decide({ ...update, name: 'Renamed', definition: definition('a') }, createdState)).toEqual([
       { type: 'WorkflowUpdated', data: { name: 'Renamed' } },
     ]);
-    expect(decide({ ...update, description: 'why', definition: { startAt: 'b' } }, createdState)).toEqual([
-      { type: 'WorkflowUpdated', data: { description: 'why', definition: { startAt: 'b' } } },
+    expect(decide({ ...update, description: 'why', definition: definition('b') }, createdState)).toEqual([
+      { type: 'WorkflowUpdated', data: { description: 'why', definition: definition('b') } },
     ]);
     expect(decide({ ...update, name: 'Onboarding' }, createdState)).toEqual([]);
   });

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import type { AppError } from '../errors.ts';
+import { validateDefinition, type DefinitionProblem } from './definition.ts';
+
+const LIMIT = 64 * 1024;
+
+/** Uses every node type: a retried task with a catch, a bounded loop, map, parallel, wait. */
+const valid = () => ({
+  startAt: 'Fetch',
+  metadata: { layout: { Fetch: [0, 0] } },
+  nodes: {
+    Fetch: {
+      type: 'task',
+      action: 'http.request',
+      input: { url: '$.request.url', method: 'GET', headers: { accept: 'application/json', trace: '$.trace' } },
+      resultPath: '$.response',
+      timeoutMs: 5000,
+      retry: [{ errors: ['Timeout', 'HttpError'], maxAttempts: 3, intervalMs: 100, backoffRate: 2, maxDelayMs: 1000, jitter: true }],
+      catch: [{ errors: ['*'], resultPath: '$.error', next: 'Failed' }],
+      next: 'Check',
+    },
+    Check: {
+      type: 'choice',
+      maxVisits: 5,
+      cases: [
+        { condition: 'data.response.status == 200', next: 'Each' },
+        { condition: 'data.response.status >= 500 && data.attempts < 3', next: 'Pause' },
+      ],
+      default: 'Failed',
+    },
+    Pause: { type: 'wait', ms: 1000, next: 'Fetch' },
+    Each: {
+      type: 'map',
+      itemsPath: '$.response.body.items',
+      maxConcurrency: 3,
+      resultPath: '$.results',
+      iterator: { startAt: 'Shape', nodes: { Shape: { type: 'task', action: 'transform', input: { id: '$.id' }, end: true } } },
+      next: 'Both',
+    },
+    Both: {
+      type: 'parallel',
+      maxConcurrency: 2,
+      branches: [
+        { startAt: 'Log', nodes: { Log: { type: 'task', action: 'log', input: { message: 'done' }, end: true } } },
+        { startAt: 'Nap', nodes: { Nap: { type: 'task', action: 'sleep', input: { ms: 10 }, end: true } } },
+      ],
+      next: 'Done',
+    },
+    Done: { type: 'succeed', outputPath: '$.results' },
+    Failed: { type: 'fail', error: 'FetchFailed', cause: 'the service did not answer' },
+  },
+});
+
+function problemsOf(definition: unknown): DefinitionProblem[] {
+  try {
+    validateDefinition(definition, LIMIT);
+  } catch (error) {
+    expect((error as AppError).code).toBe('BAD_USER_INPUT');
+    return ((error as AppError).details.problems as DefinitionProblem[]) ?? [{ field: 'definition', message: (error as AppError).message }];
+  }
+  throw new Error('expected the definition to be refused');
+}
+
+/** A copy of the valid definition with one node replaced (or removed when undefined). */
+function withNode(name: string, node: unknown) {
+  const definition = valid() as { nodes: Record<string, unknown> };
+  if (node === undefined) delete definition.nodes[name];
+  else definition.nodes[name] = node;
+  return definition;
+}
+
+describe('validateDefinition', () => {
+  it('accepts a definition that uses every node type', () => {
+    expect(validateDefinition(valid(), LIMIT)).toEqual(valid());
+  });
+
+  it.each([
+    ['an unknown next node', withNode('Pause', { type: 'wait', ms: 5, next: 'Nowhere' }), 'Pause', 'next'],
+    ['a catch to an unknown node', withNode('Fetch', { ...valid().nodes.Fetch, catch: [{ errors: ['*'], next: 'Gone' }] }), 'Fetch', 'catch[0].next'],
+    ['an unknown default', withNode('Check', { ...valid().nodes.Check, default: 'Gone' }), 'Check', 'default'],
+    ['an unreachable node', withNode('Orphan', { type: 'succeed' }), 'Orphan', 'name'],
+    ['a loop without maxVisits', withNode('Check', { ...valid().nodes.Check, maxVisits: undefined }), 'Fetch', 'maxVisits'],
+    ['an unknown action', withNode('Fetch', { ...valid().nodes.Fetch, action: 'shell.exec' }), 'Fetch', 'action'],
+    ['a syntax error in a condition', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.x ==', next: 'Done' }] }), 'Check', 'cases[0].condition'],
+    ['a condition on an unknown variable', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'process.exit(1)', next: 'Done' }] }), 'Check', 'cases[0].condition'],
+    ['a condition that is not true or false', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: '1 + 2', next: 'Done' }] }), 'Check', 'cases[0].condition'],
+    ['a condition too long', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: `data.a == "${'x'.repeat(1000)}"`, next: 'Done' }] }), 'Check', 'cases[0].condition'],
+    ['a condition too large to parse cheaply', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: Array(90).fill('1 == 1').join(' || '), next: 'Done' }] }), 'Check', 'cases[0].condition'],
+    ['a condition nested too deep', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: `${'('.repeat(40)}true${')'.repeat(40)}`, next: 'Done' }] }), 'Check', 'cases[0].condition'],
+    ['zero retry attempts', withNode('Fetch', { ...valid().nodes.Fetch, retry: [{ errors: ['*'], maxAttempts: 0 }] }), 'Fetch', 'retry[0].maxAttempts'],
+    ['a huge backoff rate', withNode('Fetch', { ...valid().nodes.Fetch, retry: [{ errors: ['*'], maxAttempts: 2, backoffRate: 100 }] }), 'Fetch', 'retry[0].backoffRate'],
+    ['a max delay under the interval', withNode('Fetch', { ...valid().nodes.Fetch, retry: [{ errors: ['*'], maxAttempts: 2, intervalMs: 500, maxDelayMs: 100 }] }), 'Fetch', 'retry[0].maxDelayMs'],
+    ['a retry rule without errors', withNode('Fetch', { ...valid().nodes.Fetch, retry: [{ maxAttempts: 2 }] }), 'Fetch', 'retry[0].errors'],
+    ['a misspelt field', withNode('Pause', { type: 'wait', ms: 5, nxt: 'Fetch', next: 'Fetch' }), 'Pause', 'nxt'],
+    ['neither next nor end', withNode('Pause', { type: 'wait', ms: 5 }), 'Pause', 'next'],
+    ['both next and end', withNode('Pause', { type: 'wait', ms: 5, next: 'Fetch', end: true }), 'Pause', 'next'],
+    ['a malformed path', withNode('Fetch', { ...valid().nodes.Fetch, resultPath: 'response' }), 'Fetch', 'resultPath'],
+    ['a malformed input path', withNode('Fetch', { ...valid().nodes.Fetch, input: { url: '$..url' } }), 'Fetch', 'input.url'],
+    ['a negative wait', withNode('Pause', { type: 'wait', ms: -1, next: 'Fetch' }), 'Pause', 'ms'],
+    ['a fail without an error name', withNode('Failed', { type: 'fail' }), 'Failed', 'error'],
+    ['an unknown node type', withNode('Pause', { type: 'goto', next: 'Fetch' }), 'Pause', 'type'],
+    ['a map without an iterator', withNode('Each', { type: 'map', itemsPath: '$.items', end: true }), 'Each/iterator', 'Each/iterator.graph'],
+    ['too much concurrency', withNode('Each', { ...valid().nodes.Each, maxConcurrency: 1000 }), 'Each', 'maxConcurrency'],
+    ['an error inside a map iterator', withNode('Each', { ...valid().nodes.Each, iterator: { startAt: 'Shape', nodes: { Shape: { type: 'task', action: 'nope', end: true } } } }), 'Each/iterator/Shape', 'action'],
+    ['an error inside a parallel branch', withNode('Both', { ...valid().nodes.Both, branches: [{ startAt: 'X', nodes: { Y: { type: 'succeed' } } }] }), 'Both/branches[0]', 'Both/branches[0].startAt'],
+  ])('refuses %s, naming the node and the field', (_label, definition, node, field) => {
+    expect(problemsOf(definition)).toContainEqual(expect.objectContaining({ node, field }));
+  });
+
+  it('refuses a start that names no node, and fields a definition does not have', () => {
+    expect(problemsOf({ ...valid(), startAt: 'Nope' })).toContainEqual({ field: 'startAt', message: 'must name one of the nodes' });
+    expect(problemsOf({ ...valid(), code: 'eval(1)' })).toContainEqual(expect.objectContaining({ field: 'code' }));
+    expect(problemsOf({ startAt: 'A', nodes: {} })).toContainEqual(expect.objectContaining({ field: 'nodes' }));
+  });
+
+  it('reports every problem at once, and names the first in the message', () => {
+    const definition = withNode('Pause', { type: 'wait', ms: -1, next: 'Nowhere' });
+    try {
+      validateDefinition(definition, LIMIT);
+      throw new Error('expected a refusal');
+    } catch (error) {
+      expect((error as AppError).details.problems).toHaveLength(2);
+      expect((error as AppError).message).toBe('definition: node Pause, next must name a node of this graph, got "Nowhere" (and 1 more)');
+    }
+  });
+
+  it('accepts a loop bounded by any one of its nodes', () => {
+    const definition = withNode('Check', { ...valid().nodes.Check, maxVisits: undefined });
+    definition.nodes.Pause = { type: 'wait', ms: 1, next: 'Fetch', maxVisits: 3 };
+    expect(() => validateDefinition(definition, LIMIT)).not.toThrow();
+  });
+});

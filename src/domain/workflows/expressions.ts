@@ -1,0 +1,28 @@
+import { Environment } from '@marcbachmann/cel-js';
+
+export const MAX_CONDITION_LENGTH = 1000;
+
+/**
+ * Conditions are CEL (Common Expression Language): not Turing-complete, no I/O, and parsed
+ * under structural limits, so an expression's size bounds its cost. The execution's data is
+ * the variable `data`.
+ */
+const conditions = new Environment({
+  limits: { maxAstNodes: 256, maxDepth: 24, maxListElements: 64, maxMapEntries: 64, maxCallArguments: 8 },
+}).registerVariable('data', 'map');
+
+/** Why a condition is not usable, or null when it is. */
+export function conditionProblem(expression: string): string | null {
+  if (expression.length > MAX_CONDITION_LENGTH) return `is longer than ${MAX_CONDITION_LENGTH} characters`;
+  let result;
+  try {
+    result = conditions.check(expression);
+  } catch (error) {
+    return `is not a valid expression: ${(error as Error).message.split('\n')[0]}`;
+  }
+  if (!result.valid) {
+    return `is not a valid expression: ${(result.error as Error | undefined)?.message?.split('\n')[0] ?? 'invalid'}`;
+  }
+  if (result.type !== 'bool' && result.type !== 'dyn') return `must be true or false, but gives ${result.type}`;
+  return null;
+}
