@@ -292,7 +292,6 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
     }
   }
 
-
   /** One page from the store, up to the shared head; level with it, switch to the slices. */
   async #readStore(): Promise<void> {
     const horizon = this.#live.head;

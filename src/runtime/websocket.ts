@@ -89,6 +89,9 @@ export function attachWebSocket(server: Server, yoga: GraphQLHandler, services: 
             authorization: authorizationOf(ctx.connectionParams),
             requestId: requestIdOf(null),
           });
+          // Everything a subscription's resolvers read from the caller must be part of the
+          // shape, or one caller's result would be sent to another: today that is the role; a
+          // workspace, when there are workspaces, must join it.
           const shape = JSON.stringify([contextValue.scope.actor.role, payload.query, payload.operationName, payload.variables]);
           return {
             schema,
