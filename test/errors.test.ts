@@ -54,3 +54,18 @@ describe('literals', () => {
     expect(variable.errors![0]!.message).toMatch(/variables inside a JSON literal/);
   });
 });
+
+describe('GraphiQL', () => {
+  it('is served to browsers in development only', async () => {
+    const development = await startTestApp({ environment: 'development' });
+    try {
+      const page = await fetch(development.url, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/GraphiQL/);
+    } finally {
+      await development.close();
+    }
+    const production = await fetch(app.url, { headers: { accept: 'text/html' } });
+    expect(await production.text()).not.toMatch(/GraphiQL/);
+  });
+});

@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.ts';
+
+describe('loadConfig', () => {
+  it('has defaults for everything but the database', () => {
+    expect(loadConfig({})).toMatchObject({ environment: 'development', port: 4000, databaseUrl: undefined, dataDir: '.data' });
+  });
+
+  it('reads settings from the environment', () => {
+    const config = loadConfig({ NODE_ENV: 'production', PORT: '8080', DATABASE_URL: 'postgres://x/y', LIVE_BUFFER_LIMIT: '10' });
+    expect(config).toMatchObject({ environment: 'production', port: 8080, databaseUrl: 'postgres://x/y', liveBufferLimit: 10 });
+  });
+
+  it('refuses a setting it cannot use, naming it, rather than starting with a surprise', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT must be an integer/);
+    expect(() => loadConfig({ LIVE_BUFFER_LIMIT: '0' })).toThrow(/LIVE_BUFFER_LIMIT must be an integer of at least 1/);
+    expect(() => loadConfig({ NODE_ENV: 'staging' })).toThrow(/NODE_ENV must be development, production or test/);
+  });
+});
