@@ -69,7 +69,7 @@ builder.queryFields((t) => ({
   eventLog: t.field({
     type: EventConnection,
     description:
-      'The global log in commit-safe order (see README): an edge cursor resumes the read with no event skipped or repeated.',
+      'The global log in commit-safe order (docs/design.md): an edge cursor resumes the read with no event skipped or repeated.',
     args: {
       after: t.arg.string(),
       first: t.arg.int(),
