@@ -52,6 +52,7 @@ builder.queryFields((t) => ({
     cursor: 'id',
     description: 'Newest first.',
     defaultSize: 20,
+    // Pothos would clamp an oversized page; we refuse it, as every other connection does.
     maxSize: (args) => {
       pageSize(args.first ?? args.last);
       return MAX_PAGE_SIZE;
@@ -69,12 +70,15 @@ builder.queryFields((t) => ({
   }),
 }));
 
+const IDEMPOTENCY_KEY = 'Retrying with the same key returns the first result and writes nothing.';
+const DEFINITION = 'The workflow graph, described in docs/definitions.md; refused with every problem listed if it does not hold together.';
+
 const CreateWorkflowInput = builder.inputType('CreateWorkflowInput', {
   fields: (t) => ({
     name: t.string({ required: true }),
     description: t.string(),
-    definition: t.field({ type: 'JSON', required: true, description: 'A JSON object.' }),
-    idempotencyKey: t.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }),
+    definition: t.field({ type: 'JSON', required: true, description: DEFINITION }),
+    idempotencyKey: t.string({ description: IDEMPOTENCY_KEY }),
   }),
 });
 
@@ -84,8 +88,8 @@ const UpdateWorkflowInput = builder.inputType('UpdateWorkflowInput', {
     expectedVersion: t.int({ required: true }),
     name: t.string(),
     description: t.string(),
-    definition: t.field({ type: 'JSON' }),
-    idempotencyKey: t.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }),
+    definition: t.field({ type: 'JSON', description: DEFINITION }),
+    idempotencyKey: t.string({ description: IDEMPOTENCY_KEY }),
   }),
 });
 
@@ -93,7 +97,7 @@ const DeleteWorkflowInput = builder.inputType('DeleteWorkflowInput', {
   fields: (t) => ({
     id: t.id({ required: true }),
     expectedVersion: t.int({ required: true }),
-    idempotencyKey: t.string({ description: 'Retrying with the same key returns the first result and writes nothing.' }),
+    idempotencyKey: t.string({ description: IDEMPOTENCY_KEY }),
   }),
 });
 
