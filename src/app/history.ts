@@ -60,12 +60,12 @@ export class History {
     const aggregate = AGGREGATES.get(stream.type);
     if (!aggregate) throw badInput('aggregateType', `unknown aggregate type ${stream.type}`);
     if (target.toVersion != null && target.toVersion < 0) throw badInput('toVersion', 'must not be negative');
-    if (!isUuid(stream.id) || (await this.#store.streamVersion(stream)) === 0) {
-      throw notFound(stream.type, stream.id);
-    }
+    if (!isUuid(stream.id)) throw notFound(stream.type, stream.id);
     const events = await this.#heavy(() =>
       this.#store.readStream(stream, { toVersion: target.toVersion ?? undefined, until: target.at ?? undefined }),
     );
+    // Nothing up to that point: an unknown aggregate, or one that did not exist yet then.
+    if (events.length === 0 && (await this.#store.streamVersion(stream)) === 0) throw notFound(stream.type, stream.id);
     return {
       aggregateType: stream.type,
       aggregateId: stream.id,
