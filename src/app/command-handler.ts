@@ -49,28 +49,30 @@ export class CommandHandler {
     options: HandleOptions = {},
   ): Promise<CommandResult<State>> {
     const stream = { type: aggregate.type, id };
-    const eventIds = this.#eventIds(scope, options.idempotencyKey);
+    const key = options.idempotencyKey;
+    // With a key, a retry re-sends the same event ids: derived from the actor, key and index.
+    const eventId = (index: number) => (key ? uuidv5(`${scope.actor.userId}:${key}:${index}`, IDEMPOTENCY_NAMESPACE) : randomUUID());
     const previousResult = (previous: readonly StoredEvent[]) => {
       if (!options.createsStream && previous[0]!.aggregateId !== id) {
         throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this idempotency key was already used on another aggregate');
       }
       return this.#stateAt(aggregate, previous);
     };
-    if (options.idempotencyKey) {
-      const previous = await this.#store.findByEventIds(eventIds);
-      if (previous.length > 0) return previousResult(previous);
+    // A command's events commit together, so its first event id tells whether it ran.
+    if (key && (await this.#store.findByEventIds([eventId(0)])).length > 0) {
+      return previousResult(await this.#store.findByEventIds(Array.from({ length: MAX_EVENTS_PER_COMMAND }, (_, i) => eventId(i))));
     }
     const history = await this.#store.readStream(stream);
     const state = fold(aggregate, history);
     const version = history.at(-1)?.version ?? 0;
     const decided = aggregate.decide(command, state);
     if (decided.length === 0) return { state, version, events: [] };
-    if (decided.length > eventIds.length) throw new Error(`a command emitted more than ${eventIds.length} events`);
+    if (decided.length > MAX_EVENTS_PER_COMMAND) throw new Error(`a command emitted more than ${MAX_EVENTS_PER_COMMAND} events`);
 
     let next = state;
     const result = await this.#store.append(
       stream,
-      decided.map((event, index) => ({ eventId: eventIds[index]!, type: event.type, data: event.data })),
+      decided.map((event, index) => ({ eventId: eventId(index), type: event.type, data: event.data })),
       {
         expectedVersion: version === 0 ? 'NO_STREAM' : version,
         metadata: metadataFor(scope),
@@ -81,13 +83,6 @@ export class CommandHandler {
       },
     );
     return result.alreadyStored ? previousResult(result.events) : { state: next, ...result };
-  }
-
-  /** Event ids derived from the idempotency key, so a retry re-sends the same ids. */
-  #eventIds(scope: RequestScope, key: string | null | undefined): string[] {
-    return Array.from({ length: MAX_EVENTS_PER_COMMAND }, (_, index) =>
-      key ? uuidv5(`${scope.actor.userId}:${key}:${index}`, IDEMPOTENCY_NAMESPACE) : randomUUID(),
-    );
   }
 
   /** The state a previous call left: its stream folded up to that call's last event. */
