@@ -7,7 +7,7 @@ describe('loadConfig', () => {
   });
 
   it('reads settings from the environment', () => {
-    const config = loadConfig({ NODE_ENV: 'production', PORT: '8080', DATABASE_URL: 'postgres://x/y', LIVE_BUFFER_LIMIT: '10' });
+    const config = loadConfig({ NODE_ENV: 'production', PORT: '8080', DATABASE_URL: 'postgres://x/y', LIVE_BUFFER_LIMIT: '10', LIVE_BATCH_SIZE: '10' });
     expect(config).toMatchObject({ environment: 'production', port: 8080, databaseUrl: 'postgres://x/y', liveBufferLimit: 10 });
   });
 
@@ -15,5 +15,6 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT must be an integer/);
     expect(() => loadConfig({ LIVE_BUFFER_LIMIT: '0' })).toThrow(/LIVE_BUFFER_LIMIT must be an integer of at least 1/);
     expect(() => loadConfig({ NODE_ENV: 'staging' })).toThrow(/NODE_ENV must be development, production or test/);
+    expect(() => loadConfig({ LIVE_BUFFER_LIMIT: '100', LIVE_BATCH_SIZE: '500' })).toThrow(/LIVE_BUFFER_LIMIT \(100\) must be at least LIVE_BATCH_SIZE/);
   });
 });

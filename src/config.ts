@@ -38,7 +38,7 @@ function environment(env: Env): Config['environment'] {
 }
 
 export function loadConfig(env: Env = process.env): Config {
-  return {
+  const config: Config = {
     environment: environment(env),
     host: env.HOST ?? '0.0.0.0',
     port: integer(env, 'PORT', 4000),
@@ -54,4 +54,9 @@ export function loadConfig(env: Env = process.env): Config {
     liveBufferLimit: integer(env, 'LIVE_BUFFER_LIMIT', 1000, 1),
     liveBatchSize: integer(env, 'LIVE_BATCH_SIZE', 500, 1),
   };
+  // A buffer smaller than one read would overflow on every full slice: never live, never shared.
+  if (config.liveBufferLimit < config.liveBatchSize) {
+    throw new Error(`LIVE_BUFFER_LIMIT (${config.liveBufferLimit}) must be at least LIVE_BATCH_SIZE (${config.liveBatchSize})`);
+  }
+  return config;
 }

@@ -171,9 +171,19 @@ describe('bad input gets a clear error and writes nothing', () => {
     const other = (await app.gql(CREATE, { input: { name: 'Other', definition: definition() } })).data!.createWorkflow.id;
     await app.gql(UPDATE, { input: { id: workflowId, expectedVersion: 1, description: 'keyed', idempotencyKey: 'shared-key' } });
     const error = await refused('IDEMPOTENCY_KEY_REUSED', () =>
-      app.gql('mutation($id: ID!) { deleteWorkflow(input: { id: $id, expectedVersion: 1, idempotencyKey: "shared-key" }) { id status } }', { id: other }),
+      app.gql(UPDATE, { input: { id: other, expectedVersion: 1, description: 'keyed', idempotencyKey: 'shared-key' } }),
     );
     expect(error.message).toMatch(/another aggregate/);
+  });
+
+  it('one idempotency key used for two operations names two different calls', async () => {
+    const created = (await app.gql(CREATE, { input: { name: 'Keyed twice', definition: definition() } })).data!.createWorkflow.id;
+    const updated = await app.gql(UPDATE, { input: { id: created, expectedVersion: 1, description: 'x', idempotencyKey: 'twice' } });
+    expect(updated.data!.updateWorkflow.version).toBe(2);
+    const deleted = await app.gql('mutation($id: ID!) { deleteWorkflow(input: { id: $id, expectedVersion: 2, idempotencyKey: "twice" }) { status version } }', { id: created });
+    expect(deleted.data!.deleteWorkflow).toEqual({ status: 'DELETED', version: 3 });
+    const fresh = await app.gql(CREATE, { input: { name: 'Keyed thrice', definition: definition(), idempotencyKey: 'twice' } });
+    expect(fresh.data!.createWorkflow.id).not.toBe(created);
   });
 
   it('still answers a normal query afterwards', async () => {

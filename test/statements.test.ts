@@ -45,3 +45,13 @@ describe('no N+1', () => {
     expect(forHundred).toBeLessThanOrEqual(4);
   });
 });
+
+describe('authentication under a crowd', () => {
+  it('looks an uncached key up once, however many requests ask at the same moment', async () => {
+    const issued = await app.services.identity.createUser('crowd', 'VIEWER');
+    const before = app.services.db.statementCount();
+    const actors = await Promise.all(Array.from({ length: 100 }, () => app.services.identity.authenticate(issued.apiKey)));
+    expect(actors.every((actor) => actor?.userId === issued.userId)).toBe(true);
+    expect(app.services.db.statementCount() - before).toBeLessThanOrEqual(2);
+  });
+});

@@ -16,6 +16,8 @@ export interface CommandOptions {
 }
 
 interface HandleOptions extends CommandOptions {
+  /** What the command does: one key used for two operations names two different calls. */
+  readonly operation: string;
   /** The command starts a new stream under a new id: a retry finds its first call's stream. */
   readonly createsStream?: boolean;
 }
@@ -46,12 +48,14 @@ export class CommandHandler {
     command: Command,
     scope: RequestScope,
     project: Projection<State>,
-    options: HandleOptions = {},
+    options: HandleOptions,
   ): Promise<CommandResult<State>> {
     const stream = { type: aggregate.type, id };
     const key = options.idempotencyKey;
-    // With a key, a retry re-sends the same event ids: derived from the actor, key and index.
-    const eventId = (index: number) => (key ? uuidv5(`${scope.actor.userId}:${key}:${index}`, IDEMPOTENCY_NAMESPACE) : randomUUID());
+    // With a key, a retry re-sends the same event ids: derived from the actor, the operation,
+    // the key and the index.
+    const callId = `${scope.actor.userId}:${aggregate.type}:${options.operation}:${key}`;
+    const eventId = (index: number) => (key ? uuidv5(`${callId}:${index}`, IDEMPOTENCY_NAMESPACE) : randomUUID());
     const previousResult = (previous: readonly StoredEvent[]) => {
       if (!options.createsStream && previous[0]!.aggregateId !== id) {
         throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this idempotency key was already used on another aggregate');

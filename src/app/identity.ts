@@ -23,7 +23,11 @@ export class IdentityService {
 
   constructor(db: Database, cacheTtlMs: number) {
     this.#db = db;
-    this.#cache = new LRUCache({ max: 10_000, ttl: Math.max(cacheTtlMs, 1), ttlAutopurge: false });
+    this.#cache = new LRUCache({
+      max: 10_000,
+      ttl: Math.max(cacheTtlMs, 1),
+      fetchMethod: (hash) => this.#lookUp(hash),
+    });
   }
 
   async createUser(name: string, role: string, expiresAt?: Date): Promise<IssuedKey> {
@@ -53,14 +57,16 @@ export class IdentityService {
   /** The actor a key stands for, or null for a missing, unknown, revoked or expired key. */
   async authenticate(apiKey: string): Promise<Actor | null> {
     if (!looksLikeApiKey(apiKey)) return null;
-    const hash = hashApiKey(apiKey);
-    const cached = this.#cache.get(hash);
-    if (cached) return cached.actor;
+    // fetch() runs one lookup per key at a time: ten thousand subscriptions re-checking one
+    // key when the cache expires cost one query, not ten thousand.
+    const entry = await this.#cache.fetch(hashApiKey(apiKey));
+    return entry?.actor ?? null;
+  }
+
+  async #lookUp(hash: string): Promise<{ actor: Actor | null }> {
     const key = await this.#db.prisma.apiKey.findUnique({ where: { hash }, include: { user: true } });
     const valid = key !== null && key.revokedAt === null && (key.expiresAt === null || key.expiresAt > new Date());
-    const actor = valid ? { userId: key.user.id, role: key.user.role as Role } : null;
-    this.#cache.set(hash, { actor });
-    return actor;
+    return { actor: valid ? { userId: key.user.id, role: key.user.role as Role } : null };
   }
 
   /** On a database with no users, creates an admin and returns its key; otherwise nothing. */

@@ -188,6 +188,7 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
   #drops = 0;
   #caughtUp = false;
   #failure: Error | undefined;
+  #checking = false;
   #ended = false;
   #waiting: (() => void) | undefined;
 
@@ -223,10 +224,16 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
   }
 
   async checkAllowed(): Promise<void> {
-    if (this.#ended || !this.#allowed) return;
-    if (!(await this.#allowed().catch(() => true)) && !this.#failure) {
-      this.#failure = new AppError('UNAUTHENTICATED', 'the API key of this subscription is no longer valid');
-      this.#notify();
+    // One check at a time: a slow database must not pile them up poll after poll.
+    if (this.#ended || !this.#allowed || this.#checking) return;
+    this.#checking = true;
+    try {
+      if (!(await this.#allowed().catch(() => true)) && !this.#failure) {
+        this.#failure = new AppError('UNAUTHENTICATED', 'the API key of this subscription is no longer valid');
+        this.#notify();
+      }
+    } finally {
+      this.#checking = false;
     }
   }
 

@@ -39,22 +39,22 @@ export class WorkflowService {
     // Time-ordered ids: listing by id is listing by creation.
     const id = uuidv7();
     const command = { kind: 'create' as const, id, ...input, limits: this.#limits };
-    return this.#run(id, command, scope, { ...input, createsStream: true });
+    return this.#run(id, command, scope, { ...input, operation: 'create', createsStream: true });
   }
 
   async update(input: UpdateWorkflowInput, scope: RequestScope): Promise<Workflow> {
-    return this.#run(input.id, { kind: 'update', ...input, limits: this.#limits }, scope, input);
+    return this.#run(input.id, { kind: 'update', ...input, limits: this.#limits }, scope, { ...input, operation: 'update' });
   }
 
   async delete(input: DeleteWorkflowInput, scope: RequestScope): Promise<Workflow> {
-    return this.#run(input.id, { kind: 'delete', ...input }, scope, input);
+    return this.#run(input.id, { kind: 'delete', ...input }, scope, { ...input, operation: 'delete' });
   }
 
   async #run(
     id: string,
     command: Parameters<typeof workflowAggregate.decide>[0],
     scope: RequestScope,
-    options: CommandOptions & { createsStream?: boolean },
+    options: CommandOptions & { operation: string; createsStream?: boolean },
   ): Promise<Workflow> {
     if (!isUuid(id)) throw notFound('workflow', id);
     const { state } = await this.#commands.handle(workflowAggregate, id, command, scope, projectWorkflow, options);

@@ -42,14 +42,26 @@ export const notFound = (what: string, id: string): AppError =>
 export const badInput = (field: string, message: string): AppError =>
   new AppError('BAD_USER_INPUT', `${field}: ${message}`, { field });
 
+export const MAX_NESTING = 64;
+
 /**
- * PostgreSQL stores no NUL character in text or jsonb: a value that holds one (in a string or
- * an object key, at any depth) is refused here rather than failing in SQL.
+ * PostgreSQL stores no NUL character in text or jsonb, so a value holding one (in a string
+ * or an object key, at any depth) is refused here rather than failing in SQL. So is nesting
+ * deeper than MAX_NESTING, which everything after this check may then walk recursively.
+ * The walk itself uses a stack, not recursion.
  */
 export function refuseNul(value: unknown, field: string): void {
-  const holdsNul = (v: unknown): boolean =>
-    typeof v === 'string'
-      ? v.includes('\u0000')
-      : typeof v === 'object' && v !== null && Object.entries(v).some(([key, inner]) => key.includes('\u0000') || holdsNul(inner));
-  if (holdsNul(value)) throw badInput(field, 'must not contain the NUL character');
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop()!;
+    if (typeof current === 'string') {
+      if (current.includes('\u0000')) throw badInput(field, 'must not contain the NUL character');
+    } else if (typeof current === 'object' && current !== null) {
+      if (depth >= MAX_NESTING) throw badInput(field, `must not be nested more than ${MAX_NESTING} levels deep`);
+      for (const [key, inner] of Object.entries(current)) {
+        if (key.includes('\u0000')) throw badInput(field, 'must not contain the NUL character');
+        pending.push([inner, depth + 1]);
+      }
+    }
+  }
 }

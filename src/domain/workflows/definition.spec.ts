@@ -102,6 +102,9 @@ describe('validateDefinition', () => {
     ['a map without an iterator', withNode('Each', { type: 'map', itemsPath: '$.items', end: true }), 'Each/iterator', 'Each/iterator.graph'],
     ['too much concurrency', withNode('Each', { ...valid().nodes.Each, maxConcurrency: 1000 }), 'Each', 'maxConcurrency'],
     ['an error inside a map iterator', withNode('Each', { ...valid().nodes.Each, iterator: { startAt: 'Shape', nodes: { Shape: { type: 'task', action: 'nope', end: true } } } }), 'Each/iterator/Shape', 'action'],
+    ['an unknown field in a nested graph', withNode('Both', { ...valid().nodes.Both, branches: [{ ...valid().nodes.Both.branches[0], bogus: 1 }] }), 'Both/branches[0]', 'Both/branches[0].bogus'],
+    ['a malformed path inside an input list', withNode('Fetch', { ...valid().nodes.Fetch, input: { urls: ['$.ok', '$..bad['] } }), 'Fetch', 'input.urls[1]'],
+    ['a regular expression in a condition', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.s.matches("(a+)+$")', next: 'Done' }] }), 'Check', 'cases[0].condition'],
     ['an error inside a parallel branch', withNode('Both', { ...valid().nodes.Both, branches: [{ startAt: 'X', nodes: { Y: { type: 'succeed' } } }] }), 'Both/branches[0]', 'Both/branches[0].startAt'],
   ])('refuses %s, naming the node and the field', (_label, definition, node, field) => {
     expect(problemsOf(definition)).toContainEqual(expect.objectContaining({ node, field }));
@@ -111,6 +114,14 @@ describe('validateDefinition', () => {
     expect(problemsOf({ ...valid(), startAt: 'Nope' })).toContainEqual({ field: 'startAt', message: 'must name one of the nodes' });
     expect(problemsOf({ ...valid(), code: 'eval(1)' })).toContainEqual(expect.objectContaining({ field: 'code' }));
     expect(problemsOf({ startAt: 'A', nodes: {} })).toContainEqual(expect.objectContaining({ field: 'nodes' }));
+  });
+
+  it('refuses nesting deeper than 64 levels, without overflowing the stack however deep it goes', () => {
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 100_000; i += 1) deep = [deep];
+    expect(problemsOf({ ...valid(), metadata: { deep } })).toEqual([
+      { field: 'definition', message: 'definition: must not be nested more than 64 levels deep' },
+    ]);
   });
 
   it('reports every problem at once, and names the first in the message', () => {

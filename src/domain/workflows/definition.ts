@@ -61,11 +61,17 @@ class Problems {
 function checkGraph(graph: unknown, scope: string | undefined, problems: Problems): void {
   const at = (field: string) => (scope === undefined ? field : `${scope}.${field}`);
   if (!isObject(graph)) return problems.add(scope, at('graph'), 'must be an object with startAt and nodes');
+  if (scope !== undefined) {
+    for (const field of Object.keys(graph)) {
+      if (field !== 'startAt' && field !== 'nodes') problems.add(scope, at(field), 'is not a field of a graph');
+    }
+  }
   const { startAt, nodes } = graph;
   if (!isObject(nodes) || Object.keys(nodes).length === 0) return problems.add(scope, at('nodes'), 'must be an object of one or more nodes');
   const names = Object.keys(nodes);
   if (names.length > MAX_NODES) problems.add(scope, at('nodes'), `has more than ${MAX_NODES} nodes`);
-  if (typeof startAt !== 'string' || !(startAt in nodes)) problems.add(scope, at('startAt'), 'must name one of the nodes');
+  const starts = typeof startAt === 'string' && Object.hasOwn(nodes, startAt);
+  if (!starts) problems.add(scope, at('startAt'), 'must name one of the nodes');
 
   const edges = new Map<string, string[]>();
   for (const name of names) {
@@ -73,7 +79,7 @@ function checkGraph(graph: unknown, scope: string | undefined, problems: Problem
     if (!NAME.test(name)) problems.add(node, 'name', 'must start with a letter and hold at most 80 letters, digits, _ or -');
     edges.set(name, checkNode(nodes[name], node, names, problems));
   }
-  if (typeof startAt === 'string' && startAt in nodes) checkShape(startAt, edges, nodes, scope, problems);
+  if (starts) checkShape(startAt as string, edges, nodes, scope, problems);
 }
 
 /** Checks a node's fields; returns the names it can go to next. */
@@ -203,10 +209,11 @@ function checkNode(value: unknown, node: string, names: readonly string[], probl
 }
 
 /** Input values are literals, or paths into the execution's data (strings starting with $). */
-function checkInput(input: Json, node: string, field: string, problems: Problems): void {
+function checkInput(input: Json | unknown[], node: string, field: string, problems: Problems): void {
   for (const [key, v] of Object.entries(input)) {
-    if (typeof v === 'string' && v.startsWith('$') && !PATH.test(v)) problems.add(node, `${field}.${key}`, 'is not a valid path');
-    else if (isObject(v)) checkInput(v, node, `${field}.${key}`, problems);
+    const at = Array.isArray(input) ? `${field}[${key}]` : `${field}.${key}`;
+    if (typeof v === 'string' && v.startsWith('$') && !PATH.test(v)) problems.add(node, at, 'is not a valid path');
+    else if (typeof v === 'object' && v !== null) checkInput(v as Json | unknown[], node, at, problems);
   }
 }
 
