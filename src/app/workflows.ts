@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { notFound, refuseNul } from '../domain/errors.ts';
-import { workflowAggregate, type Limits, type Workflow } from '../domain/workflows/workflow.ts';
+import { workflowAggregate, type Limits, type Workflow, type WorkflowCommand } from '../domain/workflows/workflow.ts';
 import type { CommandHandler, CommandOptions } from './command-handler.ts';
 import type { RequestScope } from './request.ts';
 import { projectWorkflow } from './workflow-projection.ts';
@@ -38,31 +38,28 @@ export class WorkflowService {
   async create(input: CreateWorkflowInput, scope: RequestScope): Promise<Workflow> {
     // Time-ordered ids: listing by id is listing by creation.
     const id = uuidv7();
-    const command = { kind: 'create' as const, id, ...input, limits: this.#limits };
-    return this.#run(id, command, scope, { ...input, operation: 'create', createsStream: true });
+    return this.#run(id, { kind: 'create', id, ...input, limits: this.#limits }, scope, input.idempotencyKey);
   }
 
   async update(input: UpdateWorkflowInput, scope: RequestScope): Promise<Workflow> {
-    return this.#run(input.id, { kind: 'update', ...input, limits: this.#limits }, scope, { ...input, operation: 'update' });
+    return this.#run(input.id, { kind: 'update', ...input, limits: this.#limits }, scope, input.idempotencyKey);
   }
 
   async delete(input: DeleteWorkflowInput, scope: RequestScope): Promise<Workflow> {
-    return this.#run(input.id, { kind: 'delete', ...input }, scope, { ...input, operation: 'delete' });
+    return this.#run(input.id, { kind: 'delete', ...input }, scope, input.idempotencyKey);
   }
 
-  async #run(
-    id: string,
-    command: Parameters<typeof workflowAggregate.decide>[0],
-    scope: RequestScope,
-    options: CommandOptions & { operation: string; createsStream?: boolean },
-  ): Promise<Workflow> {
+  async #run(id: string, command: WorkflowCommand, scope: RequestScope, idempotencyKey: CommandOptions['idempotencyKey']): Promise<Workflow> {
     if (!isUuid(id)) throw notFound('workflow', id);
-    const { state } = await this.#commands.handle(workflowAggregate, id, command, scope, projectWorkflow, options);
+    const { state } = await this.#commands.handle(workflowAggregate, id, command, scope, projectWorkflow, {
+      idempotencyKey,
+      operation: command.kind,
+      createsStream: command.kind === 'create',
+    });
     if (state === null) throw notFound('workflow', id);
     return state;
   }
 }
-
 
 export interface WorkflowFilter {
   readonly nameContains?: string | null | undefined;
