@@ -1,50 +1,43 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { createEmptyDatabase } from './support/database.ts';
 import { DEFINITION } from './support/definitions.ts';
-import { freePort } from './support/ports.ts';
-import { startProcess } from './support/processes.ts';
+import { startServerProcess } from './support/processes.ts';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-async function server(database: TestDatabase, ready: RegExp) {
-  const port = await freePort();
-  const started = await startProcess(process.execPath, ['src/main.ts'], { DATABASE_URL: database.url, PORT: String(port), HOST: '127.0.0.1' }, ready);
+async function server(url: string, firstStart: boolean) {
+  const started = await startServerProcess({ DATABASE_URL: url }, { firstStart });
   cleanups.push(async () => {
     started.child.kill('SIGKILL');
     await started.exited;
   });
-  return { ...started, url: `http://127.0.0.1:${port}/graphql` };
+  return started;
 }
 
-const gql = async (url: string, key: string, query: string, variables: Record<string, unknown> = {}) => {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await response.json()) as { data?: any; errors?: any[] };
-};
+async function emptyDatabase() {
+  const database = await createEmptyDatabase(2);
+  cleanups.push(() => database.drop());
+  return database;
+}
 
 describe('a server killed under load', () => {
   it('loses no acknowledged write and leaves no partial one', async () => {
-    const database = await createTestDatabase(2);
-    cleanups.push(() => database.drop());
-    await database.db.pool.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
-    const first = await server(database, /flk_[\w-]{43}\n/);
-    const key = first.output().match(/flk_[\w-]{43}/)![0];
+    const database = await emptyDatabase();
+    const first = await server(database.url, true);
+    const key = first.adminKey!;
 
     const acknowledged: { id: string; version: number }[] = [];
     let stop = false;
     const writers = Array.from({ length: 16 }, async (_, writer) => {
       for (let n = 0; !stop; n += 1) {
         try {
-          const created = await gql(first.url, key, `mutation($n: String!) { createWorkflow(input: { name: $n, definition: ${DEFINITION} }) { id version } }`, { n: `w${writer}-${n}` });
+          const created = await first.gql(`mutation($n: String!) { createWorkflow(input: { name: $n, definition: ${DEFINITION} }) { id version } }`, { n: `w${writer}-${n}` });
           if (!created.data) continue;
           acknowledged.push(created.data.createWorkflow);
-          const updated = await gql(first.url, key, 'mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "second" }) { id version } }', { id: created.data.createWorkflow.id });
+          const updated = await first.gql('mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "second" }) { id version } }', { id: created.data.createWorkflow.id });
           if (updated.data) acknowledged.push(updated.data.updateWorkflow);
         } catch {
           return; // the server is gone
@@ -57,9 +50,9 @@ describe('a server killed under load', () => {
     stop = true;
     await Promise.all(writers);
 
-    const second = await server(database, /serving GraphQL/);
+    const second = await server(database.url, false);
     for (const { id, version } of acknowledged) {
-      const { data } = await gql(second.url, key, 'query($id: ID!) { workflow(id: $id) { version } }', { id });
+      const { data } = await second.gql('query($id: ID!) { workflow(id: $id) { version } }', { id }, key);
       expect(data.workflow.version).toBeGreaterThanOrEqual(version);
     }
     // Whatever was written is whole: every stream's events are contiguous from 1 to its
@@ -79,12 +72,9 @@ describe('a server killed under load', () => {
 
 describe('a server whose database connections are killed', () => {
   it('answers again with new connections', async () => {
-    const database = await createTestDatabase(2);
-    cleanups.push(() => database.drop());
-    await database.db.pool.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
-    const running = await server(database, /flk_[\w-]{43}\n/);
-    const key = running.output().match(/flk_[\w-]{43}/)![0];
-    expect((await gql(running.url, key, '{ workflows { edges { cursor } } }')).errors).toBeUndefined();
+    const database = await emptyDatabase();
+    const running = await server(database.url, true);
+    expect((await running.gql('{ workflows { edges { cursor } } }')).errors).toBeUndefined();
 
     await database.db.pool.query(
       'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
@@ -92,11 +82,11 @@ describe('a server whose database connections are killed', () => {
     // The first request may meet a dead connection; from then on the pool has fresh ones.
     let answered = false;
     for (let tries = 0; tries < 20 && !answered; tries += 1) {
-      answered = (await gql(running.url, key, '{ workflows { edges { cursor } } }')).errors === undefined;
+      answered = (await running.gql('{ workflows { edges { cursor } } }')).errors === undefined;
       if (!answered) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(answered).toBe(true);
-    const created = await gql(running.url, key, `mutation { createWorkflow(input: { name: "after", definition: ${DEFINITION} }) { version } }`);
+    const created = await running.gql(`mutation { createWorkflow(input: { name: "after", definition: ${DEFINITION} }) { version } }`);
     expect(created.data.createWorkflow.version).toBe(1);
   });
 });

@@ -2,44 +2,33 @@ import { createClient } from 'graphql-ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { LISTENER_APPLICATION_NAME } from '../src/store/notifications.ts';
-import { createTestDatabase } from './support/database.ts';
-import { freePort } from './support/ports.ts';
-import { startProcess } from './support/processes.ts';
+import { createEmptyDatabase } from './support/database.ts';
+import { startServerProcess } from './support/processes.ts';
 
 const stops: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const stop of stops.reverse()) await stop();
 });
 
-async function server(env: Record<string, string>, ready: RegExp) {
-  const port = await freePort();
-  const started = await startProcess(process.execPath, ['src/main.ts'], { ...env, PORT: String(port), HOST: '127.0.0.1' }, ready);
+async function server(env: Record<string, string>, firstStart: boolean) {
+  const started = await startServerProcess(env, { firstStart });
   stops.push(async () => {
     started.child.kill('SIGTERM');
     await started.exited;
   });
-  return { ...started, url: `http://127.0.0.1:${port}/graphql` };
+  return started;
 }
 
 describe('several server processes on one database', () => {
   it('an event appended through one process reaches subscribers of another, even after its LISTEN connection dies', async () => {
-    const database = await createTestDatabase(2);
+    const database = await createEmptyDatabase(2);
     stops.push(() => database.drop());
-    await database.db.pool.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
     // A slow poll, so that the test shows notifications and reconnection doing the work.
     const env = { DATABASE_URL: database.url, LIVE_POLL_INTERVAL_MS: '5000', NODE_ENV: 'production' };
-    const a = await server(env, /flk_[\w-]{43}\n/);
-    const key = a.output().match(/flk_[\w-]{43}/)![0];
-    const b = await server(env, /serving GraphQL/);
-
-    const mutate = async (query: string, variables: Record<string, unknown> = {}) => {
-      const response = await fetch(b.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-        body: JSON.stringify({ query, variables }),
-      });
-      return ((await response.json()) as any).data;
-    };
+    const a = await server(env, true);
+    const key = a.adminKey!;
+    const b = await server(env, false);
+    const mutate = async (query: string, variables: Record<string, unknown> = {}) => (await b.gql(query, variables, key)).data;
 
     const client = createClient({ url: a.url.replace('http', 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${key}` } });
     stops.push(async () => client.dispose());

@@ -4,23 +4,18 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { startApp } from '../src/runtime/app.ts';
-import { createTestDatabase } from './support/database.ts';
+import { createEmptyDatabase, createTestDatabase } from './support/database.ts';
 import { freePort } from './support/ports.ts';
-import { startProcess } from './support/processes.ts';
+import { startServerProcess } from './support/processes.ts';
 
-const SERVING = /serving GraphQL/;
+const ME = '{ me { name role } }';
 
-async function start(env: Record<string, string>, ready = SERVING) {
-  const port = await freePort();
-  const server = await startProcess(process.execPath, ['src/main.ts'], { PORT: String(port), ...env }, ready);
-  return { ...server, url: `http://127.0.0.1:${port}/graphql` };
-}
-
+/** Who the key stands for, asked of a server started in this process. */
 async function me(url: string, key: string) {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query: '{ me { name role } }' }),
+    body: JSON.stringify({ query: ME }),
   });
   return ((await response.json()) as any).data?.me;
 }
@@ -32,21 +27,20 @@ describe('npm start', () => {
   });
 
   it('prints an admin key once on an empty database, serves with it, and stops cleanly on SIGTERM and SIGINT', async () => {
-    const database = await createTestDatabase(1);
+    const database = await createEmptyDatabase();
     cleanups.push(() => database.drop());
-    await database.db.pool.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
     const env = { DATABASE_URL: database.url };
 
-    const first = await start(env, /flk_[\w-]{43}\n/);
-    const key = first.output().match(/flk_[\w-]{43}/)?.[0];
+    const first = await startServerProcess(env, { firstStart: true });
+    const key = first.adminKey;
     expect(key).toBeDefined();
-    expect(await me(first.url, key!)).toEqual({ name: 'admin', role: 'ADMIN' });
+    expect((await first.gql(ME)).data!.me).toEqual({ name: 'admin', role: 'ADMIN' });
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
 
-    const second = await start(env);
+    const second = await startServerProcess(env);
     expect(second.output()).not.toMatch(/flk_/);
-    expect(await me(second.url, key!)).toEqual({ name: 'admin', role: 'ADMIN' });
+    expect((await second.gql(ME, {}, key)).data!.me).toEqual({ name: 'admin', role: 'ADMIN' });
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
   });

@@ -27,6 +27,13 @@ async function onServer(sql: string): Promise<void> {
   }
 }
 
+/** A database of this test file's own with nothing in it, not even migrations: a first start. */
+export async function createEmptyDatabase(poolSize = 1): Promise<TestDatabase> {
+  const database = await createTestDatabase(poolSize);
+  await database.db.pool.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
+  return database;
+}
+
 /** A fresh, migrated database of this test file's own. */
 export async function createTestDatabase(poolSize = 20): Promise<TestDatabase> {
   const name = `test_${randomBytes(6).toString('hex')}`;

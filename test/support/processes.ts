@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { freePort } from './ports.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -44,4 +45,41 @@ export function startProcess(
     child.stderr!.on('data', check);
     void exited.then((code) => reject(new Error(`exited with ${code} before it was ready:\n${output}`)));
   });
+}
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  /** The admin key the first start on an empty database prints. */
+  readonly adminKey: string | undefined;
+  readonly exited: Promise<number | null>;
+  output(): string;
+  gql(query: string, variables?: Record<string, unknown>, key?: string): Promise<{ data?: any; errors?: any[] }>;
+}
+
+const ADMIN_KEY = /flk_[\w-]{43}/;
+
+/**
+ * `npm start` as its own process, on a free port. On an empty database (`firstStart`) it is
+ * ready once it has printed the admin key; otherwise once it serves.
+ */
+export async function startServerProcess(env: Record<string, string>, { firstStart = false } = {}): Promise<ServerProcess> {
+  const port = await freePort();
+  const ready = firstStart ? new RegExp(`${ADMIN_KEY.source}\n`) : /serving GraphQL/;
+  const started = await startProcess(process.execPath, ['src/main.ts'], { HOST: '127.0.0.1', ...env, PORT: String(port) }, ready);
+  const url = `http://127.0.0.1:${port}/graphql`;
+  const adminKey = ADMIN_KEY.exec(started.output())?.[0];
+  return {
+    ...started,
+    url,
+    adminKey,
+    async gql(query, variables = {}, key = adminKey) {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await response.json()) as { data?: any; errors?: any[] };
+    },
+  };
 }
