@@ -17,6 +17,18 @@ export interface Config {
   /** Events one subscription may hold in memory before it reads the store at its own pace. */
   readonly liveBufferLimit: number;
   readonly liveBatchSize: number;
+  /** Whether this process runs executions (a server may leave them to `npm run worker`s). */
+  readonly runExecutions: boolean;
+  readonly maxRunningExecutions: number;
+  readonly maxStepsInFlight: number;
+  readonly executionLeaseMs: number;
+  readonly executionPollIntervalMs: number;
+  readonly defaultStepTimeoutMs: number;
+  readonly conditionTimeoutMs: number;
+  readonly maxExecutionInputBytes: number;
+  readonly maxStepOutputBytes: number;
+  readonly breakerFailures: number;
+  readonly breakerHalfOpenMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -29,6 +41,13 @@ function integer(env: Env, name: string, fallback: number, min = 0): number {
     throw new Error(`${name} must be an integer of at least ${min}, got "${raw}"`);
   }
   return value;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  throw new Error(`${name} must be true or false, got "${raw}"`);
 }
 
 function environment(env: Env): Config['environment'] {
@@ -53,6 +72,17 @@ export function loadConfig(env: Env = process.env): Config {
     livePollIntervalMs: integer(env, 'LIVE_POLL_INTERVAL_MS', 1000, 10),
     liveBufferLimit: integer(env, 'LIVE_BUFFER_LIMIT', 1000, 1),
     liveBatchSize: integer(env, 'LIVE_BATCH_SIZE', 500, 1),
+    runExecutions: flag(env, 'RUN_EXECUTIONS', true),
+    maxRunningExecutions: integer(env, 'MAX_RUNNING_EXECUTIONS', 50, 1),
+    maxStepsInFlight: integer(env, 'MAX_STEPS_IN_FLIGHT', 100, 1),
+    executionLeaseMs: integer(env, 'EXECUTION_LEASE_MS', 15_000, 100),
+    executionPollIntervalMs: integer(env, 'EXECUTION_POLL_INTERVAL_MS', 1000, 10),
+    defaultStepTimeoutMs: integer(env, 'DEFAULT_STEP_TIMEOUT_MS', 60_000, 1),
+    conditionTimeoutMs: integer(env, 'CONDITION_TIMEOUT_MS', 250, 1),
+    maxExecutionInputBytes: integer(env, 'MAX_EXECUTION_INPUT_BYTES', 256 * 1024, 1),
+    maxStepOutputBytes: integer(env, 'MAX_STEP_OUTPUT_BYTES', 1024 * 1024, 1),
+    breakerFailures: integer(env, 'BREAKER_FAILURES', 5, 1),
+    breakerHalfOpenMs: integer(env, 'BREAKER_HALF_OPEN_MS', 10_000, 1),
   };
   // A buffer smaller than one read would overflow on every full slice: never live, never shared.
   if (config.liveBufferLimit < config.liveBatchSize) {

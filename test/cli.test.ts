@@ -5,6 +5,7 @@ import { rebuildProjections } from '../src/ops/rebuild-projections.ts';
 import { npmRun } from './support/processes.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { definition } from './support/definitions.ts';
+import { ended, execute } from './support/executions.ts';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -84,7 +85,7 @@ describe('npm run admin', () => {
 });
 
 describe('npm run projections:rebuild', () => {
-  it('rebuilds the workflows table equal to the live one', async () => {
+  it('rebuilds the workflows and executions tables equal to the live ones', async () => {
     const create = 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }';
     const ids: string[] = [];
     for (let i = 0; i < 12; i += 1) ids.push((await app.gql(create, { n: `rebuild ${i}`, d: definition({ n: i }) })).data!.createWorkflow.id);
@@ -92,13 +93,20 @@ describe('npm run projections:rebuild', () => {
       await app.gql('mutation($id: ID!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: $d }) { id } }', { id, d: `d${i}` });
       if (i % 3 === 0) await app.gql('mutation($id: ID!) { deleteWorkflow(input: { id: $id, expectedVersion: 2 }) { id } }', { id });
     }
+    for (const id of [ids[1]!, ids[2]!, ids[4]!]) await ended(app.gql, (await execute(app.gql, id, { from: id })).id);
     const table = async () => (await app.database.db.pool.query('SELECT * FROM workflows ORDER BY id')).rows;
+    const executions = async () => (await app.database.db.pool.query('SELECT * FROM executions ORDER BY id')).rows;
     const live = await table();
+    const liveExecutions = await executions();
     await app.database.db.pool.query(`UPDATE workflows SET name = 'corrupted'`);
+    await app.database.db.pool.query(`UPDATE executions SET status = 'PENDING', output = NULL`);
     const rebuilt = await cli((e, o) => rebuildProjections(e, o));
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
-    expect(JSON.parse(rebuilt.stdout.trim())).toEqual({ workflows: live.length });
+    expect(JSON.parse(rebuilt.stdout.trim())).toEqual({ workflows: live.length, executions: 3 });
     expect(await table()).toEqual(live);
+    expect(await executions()).toEqual(liveExecutions);
+    expect(liveExecutions.map((row) => row.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+    expect((await app.database.db.pool.query('SELECT count(*)::int AS n FROM execution_jobs')).rows[0].n).toBe(0);
     expect(live.filter((row) => row.status === 'DELETED')).toHaveLength(4);
     await app.database.db.pool.query(`UPDATE workflows SET version = 0`);
     const script = await npmRun('projections:rebuild', [], { DATABASE_URL: app.database.url });

@@ -50,7 +50,7 @@ describe('npm start', () => {
     cleanups.push(() => database.drop());
     const taken = await startApp({ ...loadConfig({ NODE_ENV: 'test', DATABASE_URL: database.url }), port: 0, host: '127.0.0.1' });
     cleanups.push(() => taken.stop());
-    const port = Number(new URL(taken.url).port);
+    const port = Number(new URL(taken.url!).port);
     const config = { ...loadConfig({ NODE_ENV: 'test', DATABASE_URL: database.url }), port, host: '127.0.0.1' };
     await expect(startApp(config)).rejects.toThrow(/EADDRINUSE/);
     const { rows } = await database.db.pool.query(
@@ -72,12 +72,12 @@ describe('npm start', () => {
 
     const first = await startApp(config);
     const key = first.bootstrapAdmin!.apiKey;
-    expect(await me(first.url, key)).toEqual({ name: 'admin', role: 'ADMIN' });
+    expect(await me(first.url!, key)).toEqual({ name: 'admin', role: 'ADMIN' });
     await first.stop();
 
     const second = await startApp(config);
     expect(second.bootstrapAdmin).toBeNull();
-    expect(await me(second.url, key)).toEqual({ name: 'admin', role: 'ADMIN' });
+    expect(await me(second.url!, key)).toEqual({ name: 'admin', role: 'ADMIN' });
     await second.stop();
   });
 });

@@ -1,7 +1,5 @@
-import type { Database, Queryable } from '../store/database.ts';
-import { fold } from '../domain/aggregate.ts';
-import { WORKFLOW, workflowAggregate, type WorkflowState } from '../domain/workflows/workflow.ts';
-import type { EventStore, StoredEvent } from '../store/event-store.ts';
+import type { Queryable } from '../store/database.ts';
+import type { WorkflowState } from '../domain/workflows/workflow.ts';
 
 /** Writes a workflow's state to the workflows read model (inline, in the append's transaction). */
 export async function projectWorkflow(tx: Queryable, state: WorkflowState): Promise<void> {
@@ -24,37 +22,4 @@ export async function projectWorkflow(tx: Queryable, state: WorkflowState): Prom
       state.createdById,
     ],
   );
-}
-
-const BATCH = 5000;
-
-/**
- * Rebuilds the workflows table from the events, in one transaction: readers see the old
- * table or the new one, never half of each. Returns how many workflows it wrote.
- */
-export async function rebuildWorkflows(db: Database, store: EventStore): Promise<number> {
-  return db.transaction(async (tx) => {
-    await tx.query('LOCK TABLE workflows IN EXCLUSIVE MODE');
-    await tx.query('DELETE FROM workflows');
-    let written = 0;
-    let pending: StoredEvent[] = [];
-    const flush = async () => {
-      if (pending.length === 0) return;
-      await projectWorkflow(tx, fold(workflowAggregate, pending));
-      written += 1;
-      pending = [];
-    };
-    for (let after = { id: '00000000-0000-0000-0000-000000000000', version: 0 }; ; ) {
-      const batch = await store.readAggregateType(WORKFLOW, after, BATCH, tx);
-      for (const event of batch) {
-        if (pending.length > 0 && pending[0]!.aggregateId !== event.aggregateId) await flush();
-        pending.push(event);
-      }
-      const last = batch.at(-1);
-      if (!last || batch.length < BATCH) break;
-      after = { id: last.aggregateId, version: last.version };
-    }
-    await flush();
-    return written;
-  });
 }

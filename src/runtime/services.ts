@@ -3,11 +3,16 @@ import { CommandHandler } from '../app/command-handler.ts';
 import { History } from '../app/history.ts';
 import { IdentityService } from '../app/identity.ts';
 import { LiveLog } from '../app/live-log.ts';
+import { ExecutionService } from '../app/executions.ts';
 import { WorkflowService } from '../app/workflows.ts';
+import { ACTIONS } from '../engine/actions/index.ts';
+import { Engine } from '../engine/engine.ts';
+import { JobQueue } from '../store/job-queue.ts';
 import type { Database } from '../store/database.ts';
 import { EventStore } from '../store/event-store.ts';
 import { AppendNotifications } from '../store/notifications.ts';
 import { createBulkhead, type Bulkhead, type BulkheadStats } from './bulkhead.ts';
+import { log } from './log.ts';
 
 /** Everything a request may use, built once per process from the config and the database. */
 export interface Services {
@@ -15,12 +20,15 @@ export interface Services {
   readonly db: Database;
   readonly store: EventStore;
   readonly workflows: WorkflowService;
+  readonly executions: ExecutionService;
+  /** null when this process leaves executions to other processes (RUN_EXECUTIONS=false). */
+  readonly engine: Engine | null;
   readonly identity: IdentityService;
   readonly history: History;
   readonly live: LiveLog;
   readonly notifications: AppendNotifications;
   readonly heavyReads: Bulkhead & { stats(): BulkheadStats };
-  /** Stops the live log and its listener; the database stays open. */
+  /** Stops the engine, the live log and its listener; the database stays open. */
   stop(): Promise<void>;
 }
 
@@ -34,19 +42,43 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     catchUpConcurrency: config.heavyReadConcurrency,
   });
   await live.start();
-  const notifications = new AppendNotifications(db.connectionString, () => live.wake());
+  const engine = config.runExecutions
+    ? new Engine(store, new JobQueue(db), {
+        maxExecutions: config.maxRunningExecutions,
+        maxStepsInFlight: config.maxStepsInFlight,
+        leaseMs: config.executionLeaseMs,
+        pollIntervalMs: config.executionPollIntervalMs,
+        defaultStepTimeoutMs: config.defaultStepTimeoutMs,
+        conditionTimeoutMs: config.conditionTimeoutMs,
+        maxOutputBytes: config.maxStepOutputBytes,
+        breakers: { failures: config.breakerFailures, halfOpenAfterMs: config.breakerHalfOpenMs },
+        log,
+      })
+    : null;
+  const notifications = new AppendNotifications(db.connectionString, () => {
+    live.wake();
+    engine?.wake();
+  });
   await notifications.start();
+  engine?.start();
+  const commands = new CommandHandler(store);
   return {
     config,
     db,
     store,
-    workflows: new WorkflowService(new CommandHandler(store), { maxDefinitionBytes: config.maxDefinitionBytes }),
+    workflows: new WorkflowService(commands, { maxBytes: config.maxDefinitionBytes, actions: new Set(ACTIONS.keys()) }),
+    executions: new ExecutionService(commands, db, { maxInputBytes: config.maxExecutionInputBytes }, {
+      started: () => engine?.poke(),
+      cancelled: (id) => engine?.interrupt(id),
+    }),
+    engine,
     identity: new IdentityService(db, config.authCacheTtlMs),
     history: new History(store, heavyReads),
     live,
     notifications,
     heavyReads,
     async stop() {
+      await engine?.stop();
       await notifications.stop();
       await live.stop();
     },

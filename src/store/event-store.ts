@@ -316,6 +316,15 @@ export class EventStore {
     return rows.map(toEvent);
   }
 
+  /** Whole streams of one type, stream by stream, in one statement (no N+1). */
+  async readStreams(type: string, ids: readonly string[]): Promise<StoredEvent[]> {
+    const { rows } = await this.#db.pool.query<EventRow>(
+      `SELECT ${COLUMNS} FROM events WHERE aggregate_type = $1 AND aggregate_id = ANY($2::uuid[]) ORDER BY aggregate_id, version`,
+      [type, ids],
+    );
+    return rows.map(toEvent);
+  }
+
   /** The latest `count` events of each stream, in one statement (no N+1). */
   async latestOfStreams(type: string, ids: readonly string[], count: number): Promise<StoredEvent[]> {
     const { rows } = await this.#db.pool.query<EventRow>(

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AppError } from '../errors.ts';
 import { validateDefinition, type DefinitionProblem } from './definition.ts';
 
-const LIMIT = 64 * 1024;
+const RULES = { maxBytes: 64 * 1024, actions: new Set(['http.request', 'transform', 'sleep', 'log', 'fail']) };
 
 /** Uses every node type: a retried task with a catch, a bounded loop, map, parallel, wait. */
 const valid = () => ({
@@ -53,7 +53,7 @@ const valid = () => ({
 
 function problemsOf(definition: unknown): DefinitionProblem[] {
   try {
-    validateDefinition(definition, LIMIT);
+    validateDefinition(definition, RULES);
   } catch (error) {
     expect((error as AppError).code).toBe('BAD_USER_INPUT');
     return ((error as AppError).details.problems as DefinitionProblem[]) ?? [{ field: 'definition', message: (error as AppError).message }];
@@ -71,7 +71,7 @@ function withNode(name: string, node: unknown) {
 
 describe('validateDefinition', () => {
   it('accepts a definition that uses every node type', () => {
-    expect(validateDefinition(valid(), LIMIT)).toEqual(valid());
+    expect(validateDefinition(valid(), RULES)).toEqual(valid());
   });
 
   it.each([
@@ -105,6 +105,9 @@ describe('validateDefinition', () => {
     ['an unknown field in a nested graph', withNode('Both', { ...valid().nodes.Both, branches: [{ ...valid().nodes.Both.branches[0], bogus: 1 }] }), 'Both/branches[0]', 'Both/branches[0].bogus'],
     ['a malformed path inside an input list', withNode('Fetch', { ...valid().nodes.Fetch, input: { urls: ['$.ok', '$..bad['] } }), 'Fetch', 'input.urls[1]'],
     ['a regular expression in a condition', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.s.matches("(a+)+$")', next: 'Done' }] }), 'Check', 'cases[0].condition'],
+    ['a comprehension nested in another (quadratic cost)', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.xs.all(x, data.ys.exists(y, y == x))', next: 'Done' }] }), 'Check', 'cases[0].condition'],
+    ['a condition that is not true or false', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: '"text"', next: 'Done' }] }), 'Check', 'cases[0].condition'],
+    ['an action the engine has not registered', withNode('Fetch', { ...valid().nodes.Fetch, action: 'shell.exec' }), 'Fetch', 'action'],
     ['an error inside a parallel branch', withNode('Both', { ...valid().nodes.Both, branches: [{ startAt: 'X', nodes: { Y: { type: 'succeed' } } }] }), 'Both/branches[0]', 'Both/branches[0].startAt'],
   ])('refuses %s, naming the node and the field', (_label, definition, node, field) => {
     expect(problemsOf(definition)).toContainEqual(expect.objectContaining({ node, field }));
@@ -114,6 +117,8 @@ describe('validateDefinition', () => {
     expect(problemsOf({ ...valid(), startAt: 'Nope' })).toContainEqual({ field: 'startAt', message: 'must name one of the nodes' });
     expect(problemsOf({ ...valid(), code: 'eval(1)' })).toContainEqual(expect.objectContaining({ field: 'code' }));
     expect(problemsOf({ startAt: 'A', nodes: {} })).toContainEqual(expect.objectContaining({ field: 'nodes' }));
+    expect(problemsOf({ ...valid(), timeoutMs: 0 })).toContainEqual(expect.objectContaining({ field: 'timeoutMs' }));
+    expect(() => validateDefinition({ ...valid(), timeoutMs: 60_000 }, RULES)).not.toThrow();
   });
 
   it('refuses nesting deeper than 64 levels, without overflowing the stack however deep it goes', () => {
@@ -127,7 +132,7 @@ describe('validateDefinition', () => {
   it('reports every problem at once, and names the first in the message', () => {
     const definition = withNode('Pause', { type: 'wait', ms: -1, next: 'Nowhere' });
     try {
-      validateDefinition(definition, LIMIT);
+      validateDefinition(definition, RULES);
       throw new Error('expected a refusal');
     } catch (error) {
       expect((error as AppError).details.problems).toHaveLength(2);
@@ -138,6 +143,6 @@ describe('validateDefinition', () => {
   it('accepts a loop bounded by any one of its nodes', () => {
     const definition = withNode('Check', { ...valid().nodes.Check, maxVisits: undefined });
     definition.nodes.Pause = { type: 'wait', ms: 1, next: 'Fetch', maxVisits: 3 };
-    expect(() => validateDefinition(definition, LIMIT)).not.toThrow();
+    expect(() => validateDefinition(definition, RULES)).not.toThrow();
   });
 });

@@ -1,11 +1,95 @@
 import { AppError, badInput, refuseNul } from '../errors.ts';
-import { isAction } from './actions.ts';
 import { conditionProblem } from './expressions.ts';
 
 // The definition language: docs/definitions.md describes it for users. Validation is pure
 // and reports every problem at once, each with the node and the field it is about.
 
-export type Definition = Readonly<Record<string, unknown>>;
+export interface RetryRule {
+  readonly errors: readonly string[];
+  /** Attempts in all, the first one included. */
+  readonly maxAttempts: number;
+  readonly intervalMs?: number;
+  readonly backoffRate?: number;
+  readonly maxDelayMs?: number;
+  readonly jitter?: boolean;
+}
+
+export interface CatchRule {
+  readonly errors: readonly string[];
+  readonly resultPath?: string;
+  readonly next: string;
+}
+
+interface Common {
+  readonly maxVisits?: number;
+}
+
+/** Nodes that go on to `next`, or end their graph. */
+interface Flowing extends Common {
+  readonly next?: string;
+  readonly end?: true;
+}
+
+export interface TaskNode extends Flowing {
+  readonly type: 'task';
+  readonly action: string;
+  readonly input?: Readonly<Record<string, unknown>>;
+  readonly resultPath?: string;
+  readonly timeoutMs?: number;
+  readonly retry?: readonly RetryRule[];
+  readonly catch?: readonly CatchRule[];
+}
+export interface ChoiceNode extends Common {
+  readonly type: 'choice';
+  readonly cases: readonly { readonly condition: string; readonly next: string }[];
+  readonly default: string;
+}
+export interface MapNode extends Flowing {
+  readonly type: 'map';
+  readonly itemsPath: string;
+  readonly iterator: Graph;
+  readonly maxConcurrency?: number;
+  readonly resultPath?: string;
+}
+export interface ParallelNode extends Flowing {
+  readonly type: 'parallel';
+  readonly branches: readonly Graph[];
+  readonly maxConcurrency?: number;
+  readonly resultPath?: string;
+}
+export interface WaitNode extends Flowing {
+  readonly type: 'wait';
+  readonly ms: number;
+}
+export interface SucceedNode extends Common {
+  readonly type: 'succeed';
+  readonly outputPath?: string;
+}
+export interface FailNode extends Common {
+  readonly type: 'fail';
+  readonly error: string;
+  readonly cause?: string;
+}
+export type Node = TaskNode | ChoiceNode | MapNode | ParallelNode | WaitNode | SucceedNode | FailNode;
+
+export interface Graph {
+  readonly startAt: string;
+  readonly nodes: Readonly<Record<string, Node>>;
+}
+
+/** A validated definition: the types above hold for every node, at every depth. */
+export interface Definition extends Graph {
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  /** The whole execution's deadline. */
+  readonly timeoutMs?: number;
+}
+
+/** What a definition is checked against besides its own shape. */
+export interface DefinitionRules {
+  readonly maxBytes: number;
+  /** The action names the engine has registered. */
+  readonly actions: ReadonlySet<string>;
+}
 
 export interface DefinitionProblem {
   /** The node, as a path for nested graphs: "Each/iterator/Inner"; absent for the root. */
@@ -19,7 +103,7 @@ type NodeType = (typeof NODE_TYPES)[number];
 
 const NAME = /^[A-Za-z][\w-]{0,79}$/;
 /** A data path: `$`, then `.field` or `[index]` steps. Paths are resolved by our own code. */
-const PATH = /^\$(\.[A-Za-z_][\w]*|\[\d{1,6}\])*$/;
+export const PATH = /^\$(\.[A-Za-z_][\w]*|\[\d{1,6}\])*$/;
 const MAX_NODES = 500;
 const MAX_CASES = 50;
 const MAX_BRANCHES = 20;
@@ -58,7 +142,7 @@ class Problems {
 }
 
 /** Checks one graph (the root, a map's iterator or a parallel branch) and its nested graphs. */
-function checkGraph(graph: unknown, scope: string | undefined, problems: Problems): void {
+function checkGraph(graph: unknown, scope: string | undefined, problems: Problems, rules: DefinitionRules): void {
   const at = (field: string) => (scope === undefined ? field : `${scope}.${field}`);
   if (!isObject(graph)) return problems.add(scope, at('graph'), 'must be an object with startAt and nodes');
   if (scope !== undefined) {
@@ -77,13 +161,13 @@ function checkGraph(graph: unknown, scope: string | undefined, problems: Problem
   for (const name of names) {
     const node = scope === undefined ? name : `${scope}/${name}`;
     if (!NAME.test(name)) problems.add(node, 'name', 'must start with a letter and hold at most 80 letters, digits, _ or -');
-    edges.set(name, checkNode(nodes[name], node, names, problems));
+    edges.set(name, checkNode(nodes[name], node, names, problems, rules));
   }
   if (starts) checkShape(startAt as string, edges, nodes, scope, problems);
 }
 
 /** Checks a node's fields; returns the names it can go to next. */
-function checkNode(value: unknown, node: string, names: readonly string[], problems: Problems): string[] {
+function checkNode(value: unknown, node: string, names: readonly string[], problems: Problems, rules: DefinitionRules): string[] {
   if (!isObject(value)) {
     problems.add(node, 'type', 'the node must be an object with a type');
     return [];
@@ -127,7 +211,7 @@ function checkNode(value: unknown, node: string, names: readonly string[], probl
 
   switch (type) {
     case 'task': {
-      if (typeof value.action !== 'string' || !isAction(value.action)) {
+      if (typeof value.action !== 'string' || !rules.actions.has(value.action)) {
         problems.add(node, 'action', `must be a known action, got ${JSON.stringify(value.action)}`);
       }
       if (value.input !== undefined) {
@@ -183,7 +267,7 @@ function checkNode(value: unknown, node: string, names: readonly string[], probl
       path('itemsPath', true);
       path('resultPath');
       concurrency();
-      checkGraph(value.iterator, `${node}/iterator`, problems);
+      checkGraph(value.iterator, `${node}/iterator`, problems, rules);
       break;
     case 'parallel':
       path('resultPath');
@@ -191,7 +275,7 @@ function checkNode(value: unknown, node: string, names: readonly string[], probl
       if (!Array.isArray(value.branches) || value.branches.length === 0 || value.branches.length > MAX_BRANCHES) {
         problems.add(node, 'branches', `must be a list of 1 to ${MAX_BRANCHES} graphs`);
       } else {
-        value.branches.forEach((branch: unknown, i) => checkGraph(branch, `${node}/branches[${i}]`, problems));
+        value.branches.forEach((branch: unknown, i) => checkGraph(branch, `${node}/branches[${i}]`, problems, rules));
       }
       break;
     case 'wait':
@@ -259,17 +343,20 @@ function checkShape(startAt: string, edges: Map<string, string[]>, nodes: Json, 
 }
 
 /** A definition fit to store: well-formed, within the size limit, every reference sound. */
-export function validateDefinition(value: unknown, maxBytes: number): Definition {
+export function validateDefinition(value: unknown, rules: DefinitionRules): Definition {
   if (!isObject(value)) throw badInput('definition', 'must be a JSON object');
   refuseNul(value, 'definition');
   const bytes = Buffer.byteLength(JSON.stringify(value));
-  if (bytes > maxBytes) throw badInput('definition', `is ${bytes} bytes, more than the limit of ${maxBytes}`);
+  if (bytes > rules.maxBytes) throw badInput('definition', `is ${bytes} bytes, more than the limit of ${rules.maxBytes}`);
   const problems = new Problems();
   for (const field of Object.keys(value)) {
-    if (!['startAt', 'nodes', 'metadata'].includes(field)) problems.add(undefined, field, 'is not a field of a definition');
+    if (!['startAt', 'nodes', 'metadata', 'timeoutMs'].includes(field)) problems.add(undefined, field, 'is not a field of a definition');
   }
   if (value.metadata !== undefined && !isObject(value.metadata)) problems.add(undefined, 'metadata', 'must be an object');
-  checkGraph(value, undefined, problems);
+  if (value.timeoutMs !== undefined && !isInteger(value.timeoutMs, 1, 24 * HOUR)) {
+    problems.add(undefined, 'timeoutMs', 'must be an integer from 1 to 86400000');
+  }
+  checkGraph(value, undefined, problems, rules);
   if (problems.list.length > 0) {
     const [first] = problems.list;
     const where = first!.node ? `node ${first!.node}, ${first!.field}` : first!.field;
@@ -278,5 +365,5 @@ export function validateDefinition(value: unknown, maxBytes: number): Definition
       problems: problems.list,
     });
   }
-  return value;
+  return value as unknown as Definition;
 }

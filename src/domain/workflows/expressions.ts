@@ -1,16 +1,31 @@
-import { Environment } from '@marcbachmann/cel-js';
+import { Environment, type ASTNode } from '@marcbachmann/cel-js';
 
 export const MAX_CONDITION_LENGTH = 1000;
 
 /**
  * Conditions are CEL (Common Expression Language): not Turing-complete, no I/O, and parsed
- * under structural limits. Those bound an expression's size; what it costs to evaluate also
- * grows with the data it walks (a comprehension inside a comprehension), which the engine
- * must bound when it evaluates. The execution's data is the variable `data`.
+ * under structural limits that bound an expression's size. Evaluation cost also grows with
+ * the data it walks: a comprehension inside a comprehension is quadratic in a list's length,
+ * so it is refused, and the engine evaluates under a time limit besides (src/engine/conditions.ts).
+ * The execution's data is the variable `data`.
  */
 const conditions = new Environment({
   limits: { maxAstNodes: 256, maxDepth: 24, maxListElements: 64, maxMapEntries: 64, maxCallArguments: 8 },
 }).registerVariable('data', 'map');
+
+const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
+
+/** Whether a comprehension macro is called inside another one's arguments. */
+function nestsComprehensions(node: unknown, inside = false): boolean {
+  if (Array.isArray(node)) return node.some((child) => nestsComprehensions(child, inside));
+  if (typeof node !== 'object' || node === null || !('op' in node)) return false;
+  const { op, args } = node as ASTNode;
+  if (op === 'rcall' && Array.isArray(args) && COMPREHENSIONS.has(args[0] as string)) {
+    if (inside) return true;
+    return nestsComprehensions(args[1], false) || nestsComprehensions(args[2], true);
+  }
+  return nestsComprehensions(args, inside);
+}
 
 /** Why a condition is not usable, or null when it is. */
 export function conditionProblem(expression: string): string | null {
@@ -20,7 +35,9 @@ export function conditionProblem(expression: string): string | null {
   if (/\bmatches\s*\(/.test(expression)) return 'may not use matches(): regular expressions are not supported';
   let result;
   try {
-    result = conditions.check(expression);
+    const parsed = conditions.parse(expression);
+    if (nestsComprehensions(parsed.ast)) return 'may not nest a comprehension (all, exists, exists_one, map, filter) inside another';
+    result = parsed.check();
   } catch (error) {
     return `is not a valid expression: ${(error as Error).message.split('\n')[0]}`;
   }
@@ -29,4 +46,11 @@ export function conditionProblem(expression: string): string | null {
   }
   if (result.type !== 'bool' && result.type !== 'dyn') return `must be true or false, but gives ${result.type}`;
   return null;
+}
+
+/** Evaluates a condition that conditionProblem accepted. Throws when the data does not fit it. */
+export function evaluateCondition(expression: string, data: unknown): boolean {
+  const result = conditions.evaluate(expression, { data: data ?? {} });
+  if (typeof result !== 'boolean') throw new TypeError(`the condition gave ${typeof result}, not true or false`);
+  return result;
 }

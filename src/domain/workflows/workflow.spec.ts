@@ -3,7 +3,7 @@ import { fold } from '../aggregate.ts';
 import { AppError, VersionConflictError } from '../errors.ts';
 import { decide, evolve, workflowAggregate, type WorkflowEvent, type WorkflowState } from './workflow.ts';
 
-const limits = { maxDefinitionBytes: 1000 };
+const rules = { maxBytes: 1000, actions: new Set(['transform', 'log']) };
 const id = '0190a000-0000-7000-8000-000000000001';
 const actor = '0190a000-0000-7000-8000-0000000000aa';
 
@@ -19,7 +19,7 @@ function history(...batches: WorkflowEvent[][]) {
 
 /** The smallest valid definition; `step` makes two of them differ. */
 const definition = (step?: string) => ({ startAt: 'Done', nodes: { Done: { type: 'succeed' } }, ...(step ? { metadata: { step } } : {}) });
-const created = decide({ kind: 'create', id, name: ' Onboarding ', definition: definition('a'), limits }, null);
+const created = decide({ kind: 'create', id, name: ' Onboarding ', definition: definition('a'), rules }, null);
 const createdState = fold(workflowAggregate, history(created));
 
 function errorOf(run: () => unknown): AppError {
@@ -49,18 +49,18 @@ describe('decide', () => {
     ['a definition that does not hold together', { definition: { startAt: 'Nowhere', nodes: { Done: { type: 'succeed' } } } }, 'definition'],
   ])('refuses %s, naming the field', (_label, change, field) => {
     const error = errorOf(() =>
-      decide({ kind: 'create', id, name: 'ok', definition: definition(), limits, ...change }, null),
+      decide({ kind: 'create', id, name: 'ok', definition: definition(), rules, ...change }, null),
     );
     expect(error).toMatchObject({ code: 'BAD_USER_INPUT', details: { field } });
   });
 
   it('refuses to create a workflow twice', () => {
-    const error = errorOf(() => decide({ kind: 'create', id, name: 'x', definition: definition(), limits }, createdState));
+    const error = errorOf(() => decide({ kind: 'create', id, name: 'x', definition: definition(), rules }, createdState));
     expect(error.code).toBe('BAD_USER_INPUT');
   });
 
   it('records only what an update changes, and nothing when nothing changes', () => {
-    const update = { kind: 'update' as const, id, expectedVersion: 1, limits };
+    const update = { kind: 'update' as const, id, expectedVersion: 1, rules };
     expect(decide({ ...update, name: 'Renamed', definition: definition('a') }, createdState)).toEqual([
       { type: 'WorkflowUpdated', data: { name: 'Renamed' } },
     ]);
@@ -71,7 +71,7 @@ describe('decide', () => {
   });
 
   it('refuses a stale expected version with both versions', () => {
-    const error = errorOf(() => decide({ kind: 'update', id, expectedVersion: 3, name: 'x', limits }, createdState));
+    const error = errorOf(() => decide({ kind: 'update', id, expectedVersion: 3, name: 'x', rules }, createdState));
     expect(error).toBeInstanceOf(VersionConflictError);
     expect(error).toMatchObject({ expectedVersion: 3, actualVersion: 1 });
   });
@@ -80,7 +80,7 @@ describe('decide', () => {
     const deleted = fold(workflowAggregate, history(created, [{ type: 'WorkflowDeleted', data: {} }]));
     for (const state of [null, deleted]) {
       expect(errorOf(() => decide({ kind: 'delete', id, expectedVersion: 2 }, state)).code).toBe('NOT_FOUND');
-      expect(errorOf(() => decide({ kind: 'update', id, expectedVersion: 2, name: 'x', limits }, state)).code).toBe(
+      expect(errorOf(() => decide({ kind: 'update', id, expectedVersion: 2, name: 'x', rules }, state)).code).toBe(
         'NOT_FOUND',
       );
     }

@@ -1,6 +1,6 @@
 import type { Aggregate, DomainEvent, EventEnvelope } from '../aggregate.ts';
 import { AppError, VersionConflictError, badInput, notFound, refuseNul } from '../errors.ts';
-import { validateDefinition, type Definition } from './definition.ts';
+import { validateDefinition, type Definition, type DefinitionRules } from './definition.ts';
 
 export const WORKFLOW = 'Workflow';
 export const NAME_MAX_LENGTH = 200;
@@ -35,12 +35,8 @@ export type WorkflowUpdated = DomainEvent<
 export type WorkflowDeleted = DomainEvent<'WorkflowDeleted', Record<string, never>>;
 export type WorkflowEvent = WorkflowCreated | WorkflowUpdated | WorkflowDeleted;
 
-export interface Limits {
-  readonly maxDefinitionBytes: number;
-}
-
 export type WorkflowCommand =
-  | { kind: 'create'; id: string; name: string; description?: string | null; definition?: unknown; limits: Limits }
+  | { kind: 'create'; id: string; name: string; description?: string | null; definition?: unknown; rules: DefinitionRules }
   | {
       kind: 'update';
       id: string;
@@ -48,7 +44,7 @@ export type WorkflowCommand =
       name?: string | null;
       description?: string | null;
       definition?: unknown;
-      limits: Limits;
+      rules: DefinitionRules;
     }
   | { kind: 'delete'; id: string; expectedVersion: number };
 
@@ -89,7 +85,7 @@ export function decide(command: WorkflowCommand, state: WorkflowState): Workflow
             id: command.id,
             name: validName(command.name),
             description: validDescription(command.description),
-            definition: validateDefinition(command.definition, command.limits.maxDefinitionBytes),
+            definition: validateDefinition(command.definition, command.rules),
           },
         },
       ];
@@ -106,7 +102,7 @@ export function decide(command: WorkflowCommand, state: WorkflowState): Workflow
         if (description !== current.description) changes.description = description;
       }
       if (command.definition != null) {
-        const definition = validateDefinition(command.definition, command.limits.maxDefinitionBytes);
+        const definition = validateDefinition(command.definition, command.rules);
         if (!same(definition, current.definition)) changes.definition = definition;
       }
       // An update that changes nothing records nothing.

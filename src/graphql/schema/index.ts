@@ -4,6 +4,8 @@ import './scalars.ts';
 import './user.ts';
 import './event.ts';
 import './workflow.ts';
+import './execution.ts';
+import './system-status.ts';
 import './replay.ts';
 import './subscription.ts';
 

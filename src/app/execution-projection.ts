@@ -1,0 +1,48 @@
+import type { Queryable } from '../store/database.ts';
+import { isFinished, type ExecutionState } from '../domain/executions/execution.ts';
+
+/** A runner's write found its lease gone: another process has the execution now, or it ended. */
+export class LeaseLostError extends Error {
+  constructor(executionId: string) {
+    super(`the lease on execution ${executionId} is no longer held by this process`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+/**
+ * Writes an execution's summary to the executions read model and keeps its job row, in the
+ * append's transaction: an execution that has not ended has a job row, one that has ended
+ * has none. With a lease owner (a runner's writes) it also fences: if that owner no longer
+ * holds the job, the write matches nothing and the whole append rolls back. Without one
+ * (commands, rebuilds) it writes the whole row.
+ */
+export async function projectExecution(tx: Queryable, state: ExecutionState, leaseOwner: string | null = null): Promise<void> {
+  if (state === null) return;
+  const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
+  const { rowCount } = await tx.query(
+    `INSERT INTO executions (id, workflow_id, workflow_version, status, input, output, error, version, created_at, updated_at, ended_at, created_by)
+     VALUES ($1, $2, $3, $4::"ExecutionStatus", $5, $6, $7, $8, $9, $10, $11, $12)
+     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.output, error = EXCLUDED.error,
+       version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, ended_at = EXCLUDED.ended_at
+     WHERE $13::text IS NULL OR EXISTS (SELECT 1 FROM execution_jobs WHERE execution_id = $1 AND lease_owner = $13)`,
+    [
+      state.id,
+      state.workflowId,
+      state.workflowVersion,
+      state.status,
+      // A runner's write only updates: the input (up to its size limit) is not sent again.
+      leaseOwner === null ? JSON.stringify(state.input) : '{}',
+      json(state.output),
+      json(state.error),
+      state.version,
+      state.createdAt,
+      state.updatedAt,
+      state.endedAt,
+      state.createdById,
+      leaseOwner,
+    ],
+  );
+  if (rowCount === 0) throw new LeaseLostError(state.id);
+  if (isFinished(state)) await tx.query('DELETE FROM execution_jobs WHERE execution_id = $1', [state.id]);
+  else if (leaseOwner === null) await tx.query('INSERT INTO execution_jobs (execution_id) VALUES ($1) ON CONFLICT DO NOTHING', [state.id]);
+}

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { fold } from '../aggregate.ts';
+import { AppError } from '../errors.ts';
+import { decide, evolve, executionAggregate, type ExecutionEvent, type ExecutionState, type ProgressEvent } from './execution.ts';
+
+const id = '0193a000-0000-7000-8000-000000000001';
+const definition = { startAt: 'Done', nodes: { Done: { type: 'succeed' as const } } };
+const start = { kind: 'start' as const, id, workflow: { id: '0193a000-0000-7000-8000-000000000002', version: 3, definition }, input: { a: 1 }, rules: { maxInputBytes: 100 } };
+
+/** Folds events as the store would hand them back: versions in order, one second apart. */
+function replay(events: ExecutionEvent[]): ExecutionState {
+  return fold(
+    executionAggregate,
+    events.map((event, i) => ({ ...event, version: i + 1, createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), metadata: { actorId: 'u1' } })),
+  );
+}
+
+const progress = (state: ExecutionState, event: ProgressEvent) => decide({ kind: 'progress', event }, state);
+const code = (work: () => unknown) => {
+  try {
+    work();
+  } catch (error) {
+    return (error as AppError).code ?? (error as Error).message;
+  }
+  return null;
+};
+
+describe('the Execution aggregate', () => {
+  const started = decide(start, null);
+  const stepStarted: ProgressEvent = { type: 'StepStarted', data: { step: 'A#1', node: 'A', attempt: 1, input: {} } };
+  const failed: ProgressEvent = { type: 'StepFailed', data: { step: 'A#1', error: { name: 'Timeout', message: 'slow' } } };
+
+  it('starts PENDING with the workflow version and a copy of its definition, and runs once anything happens', () => {
+    expect(started).toEqual([{ type: 'ExecutionStarted', data: { id, workflowId: start.workflow.id, workflowVersion: 3, definition, input: { a: 1 } } }]);
+    expect(replay(started)).toMatchObject({ status: 'PENDING', version: 1, createdById: 'u1' });
+    expect(replay([...started, stepStarted])).toMatchObject({ status: 'RUNNING', steps: { 'A#1': { status: 'RUNNING', attempt: 1 } } });
+  });
+
+  it('refuses input that is not an object, too large, or holds NUL', () => {
+    expect(code(() => decide({ ...start, input: [1] }, null))).toBe('BAD_USER_INPUT');
+    expect(code(() => decide({ ...start, input: { s: 'x'.repeat(200) } }, null))).toBe('BAD_USER_INPUT');
+    expect(code(() => decide({ ...start, input: { s: '\u0000' } }, null))).toBe('BAD_USER_INPUT');
+    expect(decide({ ...start, input: null }, null)[0]!.data).toMatchObject({ input: {} });
+  });
+
+  it('follows each step\'s life: started, an outcome, a retry of the next attempt', () => {
+    const running = replay([...started, stepStarted]);
+    expect(code(() => progress(replay(started), failed))).toMatch(/StepFailed does not follow/);
+    const afterFailure = replay([...started, stepStarted, failed]);
+    expect(afterFailure!.steps['A#1']).toMatchObject({ status: 'FAILED', error: { name: 'Timeout' } });
+    const retry: ProgressEvent = { type: 'StepRetryScheduled', data: { step: 'A#1', attempt: 2, delayMs: 10, retryAt: '2026-01-01T00:00:10.000Z' } };
+    expect(code(() => progress(afterFailure, { ...retry, data: { ...retry.data, attempt: 3 } }))).toMatch(/does not follow/);
+    const scheduled = replay([...started, stepStarted, failed, retry]);
+    expect(scheduled!.steps['A#1']).toMatchObject({ status: 'RETRY_SCHEDULED', retryAt: new Date('2026-01-01T00:00:10.000Z') });
+    expect(code(() => progress(scheduled, stepStarted))).toMatch(/does not follow/);
+    expect(progress(scheduled, { ...stepStarted, data: { ...stepStarted.data, attempt: 2 } })).toHaveLength(1);
+    // The same attempt again: its process stopped mid-step.
+    expect(progress(running, stepStarted)).toHaveLength(1);
+  });
+
+  it('keeps a step\'s first start and its end for timings', () => {
+    const done: ProgressEvent = { type: 'StepSucceeded', data: { step: 'A#1', output: 7 } };
+    const step = replay([...started, stepStarted, done])!.steps['A#1']!;
+    expect(step).toMatchObject({ status: 'SUCCEEDED', output: 7 });
+    expect(step.endedAt!.getTime() - step.startedAt.getTime()).toBe(1000);
+  });
+
+  it('ends once: nothing is accepted after its end, neither progress nor cancel', () => {
+    const succeeded = replay([...started, { type: 'ExecutionSucceeded', data: { output: 1 } }]);
+    expect(succeeded).toMatchObject({ status: 'SUCCEEDED', output: 1 });
+    expect(succeeded!.endedAt).not.toBeNull();
+    expect(code(() => progress(succeeded, stepStarted))).toBe('EXECUTION_FINISHED');
+    expect(code(() => decide({ kind: 'cancel', id }, succeeded))).toBe('EXECUTION_FINISHED');
+    expect(code(() => decide({ kind: 'cancel', id }, null))).toBe('NOT_FOUND');
+    expect(code(() => decide(start, succeeded))).toBe('BAD_USER_INPUT');
+  });
+
+  it('cancels with a reason', () => {
+    const cancelled = decide({ kind: 'cancel', id, reason: 'no longer needed' }, replay(started));
+    expect(replay([...started, ...cancelled])).toMatchObject({ status: 'CANCELLED', error: { name: 'Cancelled', message: 'no longer needed' } });
+    expect(code(() => decide({ kind: 'cancel', id, reason: 'x'.repeat(1001) }, replay(started)))).toBe('BAD_USER_INPUT');
+  });
+
+  it('records choices and map iterations by step', () => {
+    const state = replay([
+      ...started,
+      { type: 'ChoiceTaken', data: { step: 'C#1', node: 'C', case: -1, next: 'D' } },
+      { type: 'MapIterationStarted', data: { step: 'M#1', index: 0 } },
+      { type: 'MapIterationCompleted', data: { step: 'M#1', index: 0, output: 'x' } },
+      { type: 'ExecutionTimedOut', data: { error: { name: 'Timeout', message: 'late' } } },
+    ]);
+    expect(state).toMatchObject({ status: 'TIMED_OUT', choices: { 'C#1': { next: 'D' } }, iterations: { 'M#1[0]': { completed: true, output: 'x' } } });
+    expect(evolve(null, { type: 'StepSucceeded', data: { step: 'A#1', output: 1 } }, { version: 1, createdAt: new Date(), metadata: { actorId: null } })).toBeNull();
+  });
+});

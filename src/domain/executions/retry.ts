@@ -1,0 +1,28 @@
+import type { CatchRule, RetryRule } from '../workflows/definition.ts';
+
+export interface StepError {
+  /** What retry and catch rules match on: an action's error name, Timeout, HttpError... */
+  readonly name: string;
+  readonly message: string;
+}
+
+const matches = (rule: { readonly errors: readonly string[] }, error: StepError) =>
+  rule.errors.includes('*') || rule.errors.includes(error.name);
+
+/**
+ * The delay before the attempt after `attempt` failed with error, or null when no rule
+ * allows one more. The first rule whose errors match decides. `random` (0..1) is only used
+ * with jitter: the delay is then drawn between 0 and the computed one ("full jitter").
+ */
+export function retryDelay(rules: readonly RetryRule[] | undefined, error: StepError, attempt: number, random: number): number | null {
+  const rule = rules?.find((candidate) => matches(candidate, error));
+  if (!rule || attempt >= rule.maxAttempts) return null;
+  const exponential = (rule.intervalMs ?? 1000) * (rule.backoffRate ?? 2) ** (attempt - 1);
+  const capped = Math.min(exponential, rule.maxDelayMs ?? Number.POSITIVE_INFINITY);
+  return Math.round(rule.jitter ? capped * random : capped);
+}
+
+/** The first catch rule for an error, if any. */
+export function catchRule(rules: readonly CatchRule[] | undefined, error: StepError): CatchRule | undefined {
+  return rules?.find((rule) => matches(rule, error));
+}

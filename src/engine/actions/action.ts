@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import type { Breakers } from '../breakers.ts';
+
+/** An error an action raises on purpose; its name is what retry and catch rules match. */
+export class ActionError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+export interface ActionContext {
+  /** Aborted on the step's timeout, a cancel, or the process losing the execution. */
+  readonly signal: AbortSignal;
+  readonly breakers: Breakers;
+  readonly log: (message: string, fields: Record<string, unknown>) => void;
+}
+
+export interface Action<Input = unknown> {
+  readonly name: string;
+  readonly input: z.ZodType<Input>;
+  run(input: Input, context: ActionContext): Promise<unknown>;
+}
+
+/** One action: a name, the schema its input must meet, and the function that runs it. */
+export function defineAction<Schema extends z.ZodType>(
+  name: string,
+  input: Schema,
+  run: (input: z.output<Schema>, context: ActionContext) => Promise<unknown>,
+): Action<z.output<Schema>> {
+  return { name, input: input as z.ZodType<z.output<Schema>>, run };
+}
+
+/** Runs an action on an input built from the data: an input the schema refuses fails the step. */
+export async function runAction(action: Action, input: unknown, context: ActionContext): Promise<unknown> {
+  const parsed = action.input.safeParse(input);
+  if (!parsed.success) {
+    throw new ActionError('InvalidInput', `${action.name}: ${z.prettifyError(parsed.error).replaceAll('\n', '; ')}`);
+  }
+  return action.run(parsed.data, context);
+}

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { ActionError, defineAction } from './action.ts';
+
+/** Responses larger than this fail the step rather than fill the execution's data. */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+const input = z
+  .object({
+    url: z.url({ protocol: /^https?$/ }),
+    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']).default('GET'),
+    headers: z.record(z.string(), z.string()).default({}),
+    body: z.unknown().optional(),
+  })
+  .strict();
+
+async function readBody(response: Response): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? 0);
+  if (declared > MAX_RESPONSE_BYTES) throw new ActionError('ResponseTooLarge', `the response declares ${declared} bytes`);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body ?? []) {
+    size += chunk.byteLength;
+    if (size > MAX_RESPONSE_BYTES) throw new ActionError('ResponseTooLarge', `the response is over ${MAX_RESPONSE_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Calls an HTTP endpoint through its host's circuit breaker. A 5xx or a network failure
+ * counts against the breaker and fails the step with HttpError or NetworkError; a 4xx fails
+ * the step (HttpError) without counting, as the host itself is working.
+ */
+export const httpRequest = defineAction('http.request', input, async ({ url, method, headers, body }, { signal, breakers }) => {
+  const host = new URL(url).host;
+  const json = body !== undefined && typeof body !== 'string';
+  return breakers.call(host, signal, async (callSignal) => {
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: json ? { 'content-type': 'application/json', ...headers } : headers,
+        body: body === undefined ? undefined : json ? JSON.stringify(body) : (body as string),
+        signal: callSignal,
+        redirect: 'manual',
+      });
+    } catch (error) {
+      if (callSignal.aborted) throw error;
+      throw new ActionError('NetworkError', `${method} ${host}: ${(error as Error).cause ?? (error as Error).message}`);
+    }
+    const text = await readBody(response);
+    const type = response.headers.get('content-type') ?? '';
+    let parsed: unknown = text;
+    if (type.includes('json') && text !== '') {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    const result = { status: response.status, headers: Object.fromEntries(response.headers), body: parsed };
+    if (response.status >= 500) throw Object.assign(new ActionError('HttpError', `${method} ${url} answered ${response.status}`), { countsAsFailure: true });
+    if (response.status >= 400) throw new ActionError('HttpError', `${method} ${url} answered ${response.status}`);
+    return result;
+  });
+});

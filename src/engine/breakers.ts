@@ -1,0 +1,58 @@
+import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
+import { ActionError } from './actions/action.ts';
+
+export type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN' | 'ISOLATED';
+
+const STATES: Record<CircuitState, BreakerState> = {
+  [CircuitState.Closed]: 'CLOSED',
+  [CircuitState.Open]: 'OPEN',
+  [CircuitState.HalfOpen]: 'HALF_OPEN',
+  [CircuitState.Isolated]: 'ISOLATED',
+};
+
+export interface BreakerOptions {
+  /** Consecutive failures that open a host's breaker. */
+  readonly failures: number;
+  /** How long it stays open before one call may try the host again. */
+  readonly halfOpenAfterMs: number;
+}
+
+/** Failures that say the host is unwell: 5xx answers, network errors and timeouts. Not 4xx. */
+const hostFailure = handleWhen(
+  (error) =>
+    (error as { countsAsFailure?: boolean }).countsAsFailure === true ||
+    (error as Error).name === 'NetworkError' ||
+    (error as Error).name === 'TimeoutError' ||
+    (error as Error).name === 'AbortError',
+);
+
+/** One circuit breaker per host (cockatiel), shared by every execution in the process. */
+export class Breakers {
+  readonly #options: BreakerOptions;
+  readonly #byHost = new Map<string, CircuitBreakerPolicy>();
+
+  constructor(options: BreakerOptions) {
+    this.#options = options;
+  }
+
+  async call<T>(host: string, signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    let breaker = this.#byHost.get(host);
+    if (!breaker) {
+      breaker = circuitBreaker(hostFailure, {
+        halfOpenAfter: this.#options.halfOpenAfterMs,
+        breaker: new ConsecutiveBreaker(this.#options.failures),
+      });
+      this.#byHost.set(host, breaker);
+    }
+    try {
+      return await breaker.execute(({ signal: callSignal }) => work(callSignal), signal);
+    } catch (error) {
+      if (error instanceof BrokenCircuitError) throw new ActionError('CircuitOpen', `calls to ${host} are suspended: its circuit breaker is open`);
+      throw error;
+    }
+  }
+
+  states(): { host: string; state: BreakerState }[] {
+    return [...this.#byHost].map(([host, breaker]) => ({ host, state: STATES[breaker.state] })).sort((a, b) => a.host.localeCompare(b.host));
+  }
+}

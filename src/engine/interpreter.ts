@@ -1,0 +1,242 @@
+import pLimit from 'p-limit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DataPathError, buildInput, readPath, writePath } from '../domain/executions/data.ts';
+import type { Execution, ExecutionError, ProgressEvent } from '../domain/executions/execution.ts';
+import { catchRule, retryDelay } from '../domain/executions/retry.ts';
+import type { Graph, MapNode, Node, ParallelNode, RetryRule } from '../domain/workflows/definition.ts';
+
+// Walks a definition for one execution. Everything it learns is recorded as an event before
+// it moves on, and everything it does is looked up in the execution first: started again
+// after a crash, it walks the same way, takes the recorded outputs of finished steps instead
+// of running them again, and carries on from the first step with no outcome.
+
+/** What the walk needs from the process around it: I/O lives there. */
+export interface Runtime {
+  /** The execution as of the last recorded event. */
+  state(): Execution;
+  /** Appends one event; resolves once it is stored. */
+  record(event: ProgressEvent): Promise<void>;
+  /** Runs a task's action under the step's timeout; output is plain JSON. */
+  act(action: string, input: unknown, timeoutMs: number | undefined, signal: AbortSignal): Promise<unknown>;
+  evaluate(condition: string, data: unknown): Promise<boolean>;
+  now(): number;
+  random(): number;
+}
+
+/** The graph failed: an uncaught step error, a fail node, a bad path or an exhausted loop. */
+export class Failure extends Error {
+  readonly error: ExecutionError;
+
+  constructor(error: ExecutionError) {
+    super(error.message);
+    this.error = error;
+  }
+}
+
+/** Map iterations run at once when the node does not say. */
+export const DEFAULT_MAP_CONCURRENCY = 10;
+export const MAX_MAP_ITEMS = 1000;
+
+export function errorOf(error: unknown): ExecutionError {
+  if (error instanceof Failure) return error.error;
+  const { name, message } = error instanceof Error ? error : new Error(String(error));
+  return { name: name || 'Error', message };
+}
+
+/** Data paths that don't fit the data fail the graph, as an uncaught error would. */
+function onData<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof DataPathError) throw new Failure({ name: 'DataPathError', message: error.message });
+    throw error;
+  }
+}
+
+type Outcome = { ok: true; output: unknown } | { ok: false; error: ExecutionError };
+
+/** One step through its attempts: recorded outcome, else retry schedule, else a (new) attempt. */
+async function runStep(
+  rt: Runtime,
+  signal: AbortSignal,
+  id: string,
+  node: string,
+  input: unknown,
+  work: (signal: AbortSignal) => Promise<unknown>,
+  retry?: readonly RetryRule[],
+): Promise<Outcome> {
+  for (;;) {
+    const step = rt.state().steps[id];
+    if (step?.status === 'SUCCEEDED') return { ok: true, output: step.output };
+    if (step?.status === 'FAILED') {
+      const delayMs = retryDelay(retry, step.error!, step.attempt, rt.random());
+      if (delayMs === null) return { ok: false, error: step.error! };
+      const retryAt = new Date(rt.now() + delayMs).toISOString();
+      await rt.record({ type: 'StepRetryScheduled', data: { step: id, attempt: step.attempt + 1, delayMs, retryAt } });
+      continue;
+    }
+    let attempt = 1;
+    if (step?.status === 'RETRY_SCHEDULED') {
+      await sleep(Math.max(0, step.retryAt!.getTime() - rt.now()), undefined, { signal });
+      attempt = step.attempt + 1;
+    } else if (step?.status === 'RUNNING') {
+      // Its process stopped mid-attempt: that attempt runs again.
+      attempt = step.attempt;
+    }
+    await rt.record({ type: 'StepStarted', data: { step: id, node, attempt, input } });
+    try {
+      const output = await work(signal);
+      await rt.record({ type: 'StepSucceeded', data: { step: id, output } });
+    } catch (error) {
+      signal.throwIfAborted();
+      await rt.record({ type: 'StepFailed', data: { step: id, error: errorOf(error) } });
+    }
+  }
+}
+
+/** Runs count sub-graphs, at most `concurrency` at once; the first failure stops the rest. */
+async function fanOut(count: number, concurrency: number, signal: AbortSignal, run: (index: number, signal: AbortSignal) => Promise<unknown>): Promise<unknown[]> {
+  const stop = new AbortController();
+  const inner = AbortSignal.any([signal, stop.signal]);
+  const limit = pLimit(concurrency);
+  const runs = Array.from({ length: count }, (_, index) =>
+    limit(() => {
+      inner.throwIfAborted();
+      return run(index, inner);
+    }),
+  );
+  try {
+    return await Promise.all(runs);
+  } catch (error) {
+    stop.abort();
+    await Promise.allSettled(runs);
+    throw error;
+  }
+}
+
+function mapItems(rt: Runtime, node: MapNode, items: unknown[], id: string, signal: AbortSignal): Promise<unknown[]> {
+  return fanOut(items.length, node.maxConcurrency ?? DEFAULT_MAP_CONCURRENCY, signal, async (index, inner) => {
+    const key = `${id}[${index}]`;
+    const recorded = rt.state().iterations[key];
+    if (recorded?.completed) return recorded.output;
+    if (!recorded) await rt.record({ type: 'MapIterationStarted', data: { step: id, index } });
+    const output = await runGraph(rt, node.iterator, items[index], `${key}/`, inner);
+    await rt.record({ type: 'MapIterationCompleted', data: { step: id, index, output } });
+    return output;
+  });
+}
+
+function runBranches(rt: Runtime, node: ParallelNode, data: unknown, id: string, signal: AbortSignal): Promise<unknown[]> {
+  return fanOut(node.branches.length, node.maxConcurrency ?? node.branches.length, signal, (index, inner) =>
+    runGraph(rt, node.branches[index]!, data, `${id}(${index})/`, inner),
+  );
+}
+
+/** Where a node's result goes: nowhere without a resultPath, the whole data with `$`. */
+const place = (data: unknown, path: string | undefined, value: unknown) => (path === undefined ? data : onData(() => writePath(data, path, value)));
+
+/** Runs one node that is a step; returns the data after it and the node's name to go to. */
+async function runNode(rt: Runtime, node: Exclude<Node, { type: 'choice' | 'succeed' | 'fail' }>, name: string, id: string, data: unknown, signal: AbortSignal): Promise<{ data: unknown; next?: string | undefined }> {
+  const after = (output: unknown, resultPath?: string) => ({ data: place(data, resultPath, output), next: node.next });
+  const failed = (outcome: Outcome): never => {
+    throw new Failure((outcome as { error: ExecutionError }).error);
+  };
+  switch (node.type) {
+    case 'task': {
+      let outcome: Outcome;
+      try {
+        const input = buildInput(node.input ?? '$', data);
+        outcome = await runStep(rt, signal, id, name, input, (inner) => rt.act(node.action, input, node.timeoutMs, inner), node.retry);
+      } catch (error) {
+        if (!(error instanceof DataPathError)) throw error;
+        outcome = { ok: false, error: errorOf(error) };
+      }
+      if (outcome.ok) return after(outcome.output, node.resultPath);
+      const rule = catchRule(node.catch, outcome.error);
+      if (!rule) return failed(outcome);
+      return { data: place(data, rule.resultPath, outcome.error), next: rule.next };
+    }
+    case 'wait': {
+      // A resumed wait keeps its first deadline.
+      const recorded = rt.state().steps[id]?.input as { until: string } | undefined;
+      const until = recorded?.until ?? new Date(rt.now() + node.ms).toISOString();
+      const outcome = await runStep(rt, signal, id, name, { ms: node.ms, until }, async (inner) => {
+        await sleep(Math.max(0, Date.parse(until) - rt.now()), undefined, { signal: inner });
+        return null;
+      });
+      return outcome.ok ? after(null) : failed(outcome);
+    }
+    case 'map': {
+      const items = onData(() => readPath(data, node.itemsPath));
+      if (!Array.isArray(items)) throw new Failure({ name: 'InvalidItems', message: `${name}: ${node.itemsPath} is not a list` });
+      if (items.length > MAX_MAP_ITEMS) throw new Failure({ name: 'InvalidItems', message: `${name}: more than ${MAX_MAP_ITEMS} items` });
+      const outcome = await runStep(rt, signal, id, name, items, (inner) => mapItems(rt, node, items, id, inner));
+      return outcome.ok ? after(outcome.output, node.resultPath) : failed(outcome);
+    }
+    case 'parallel': {
+      const outcome = await runStep(rt, signal, id, name, null, (inner) => runBranches(rt, node, data, id, inner));
+      return outcome.ok ? after(outcome.output, node.resultPath) : failed(outcome);
+    }
+  }
+}
+
+/** Walks one graph from its start to its end; returns its output. `scope` prefixes its step ids. */
+export async function runGraph(rt: Runtime, graph: Graph, input: unknown, scope: string, signal: AbortSignal): Promise<unknown> {
+  const visits = new Map<string, number>();
+  let data = input;
+  let name = graph.startAt;
+  for (;;) {
+    signal.throwIfAborted();
+    const node = graph.nodes[name]!;
+    const visit = (visits.get(name) ?? 0) + 1;
+    visits.set(name, visit);
+    if (node.maxVisits !== undefined && visit > node.maxVisits) {
+      throw new Failure({ name: 'MaxVisitsExceeded', message: `node ${scope}${name} would run more than its maxVisits of ${node.maxVisits}` });
+    }
+    const id = `${scope}${name}#${visit}`;
+    switch (node.type) {
+      case 'succeed':
+        return onData(() => readPath(data, node.outputPath ?? '$'));
+      case 'fail':
+        throw new Failure({ name: node.error, message: node.cause ?? node.error });
+      case 'choice': {
+        let next = rt.state().choices[id]?.next;
+        if (next === undefined) {
+          let taken = -1;
+          for (const [index, option] of node.cases.entries()) {
+            const holds = await rt.evaluate(option.condition, data).catch((error: unknown) => {
+              throw new Failure(errorOf(error));
+            });
+            if (holds) {
+              taken = index;
+              break;
+            }
+          }
+          next = taken === -1 ? node.default : node.cases[taken]!.next;
+          await rt.record({ type: 'ChoiceTaken', data: { step: id, node: name, case: taken, next } });
+        }
+        name = next;
+        break;
+      }
+      default: {
+        const result = await runNode(rt, node, name, id, data, signal);
+        data = result.data;
+        if (result.next === undefined) return data;
+        name = result.next;
+      }
+    }
+  }
+}
+
+/** Runs an execution to its end and records the outcome. Throws only when it was stopped. */
+export async function runExecution(rt: Runtime, signal: AbortSignal): Promise<void> {
+  const { definition, input } = rt.state();
+  let outcome: ProgressEvent;
+  try {
+    outcome = { type: 'ExecutionSucceeded', data: { output: await runGraph(rt, definition, input, '', signal) } };
+  } catch (error) {
+    if (!(error instanceof Failure)) throw error;
+    outcome = { type: 'ExecutionFailed', data: { error: error.error } };
+  }
+  await rt.record(outcome);
+}

@@ -1,0 +1,52 @@
+import type { EngineStats } from '../../engine/engine.ts';
+import type { BreakerState } from '../../engine/breakers.ts';
+import { builder } from '../builder.ts';
+
+const BreakerStateEnum = builder.enumType('CircuitBreakerState', {
+  description: 'HALF_OPEN: open long enough that the next call may try the host again.',
+  values: ['CLOSED', 'OPEN', 'HALF_OPEN', 'ISOLATED'] as const,
+});
+
+const BreakerRef = builder.objectRef<{ host: string; state: BreakerState }>('CircuitBreaker').implement({
+  fields: (t) => ({
+    host: t.exposeString('host'),
+    state: t.field({ type: BreakerStateEnum, resolve: (breaker) => breaker.state }),
+  }),
+});
+
+const EngineStatsRef = builder.objectRef<EngineStats>('ExecutionEngineStats').implement({
+  description: 'This process\'s engine. Counts are since the process started.',
+  fields: (t) => ({
+    active: t.exposeInt('active', { description: 'Executions running in this process.' }),
+    queued: t.exposeInt('queued', { description: 'Executions no process holds yet, as of the last poll (all processes).' }),
+    succeeded: t.exposeInt('succeeded'),
+    failed: t.exposeInt('failed'),
+    cancelled: t.exposeInt('cancelled'),
+    timedOut: t.exposeInt('timedOut'),
+    stepsInFlight: t.exposeInt('stepsInFlight'),
+    stepsQueued: t.exposeInt('stepsQueued', { description: 'Actions waiting for one of the maxStepsInFlight slots.' }),
+    maxExecutions: t.exposeInt('maxExecutions'),
+    maxStepsInFlight: t.exposeInt('maxStepsInFlight'),
+    circuitBreakers: t.field({ type: [BreakerRef], description: 'One per host called.', resolve: (stats) => stats.breakers }),
+  }),
+});
+
+const SystemStatusRef = builder.objectRef<{ engine: EngineStats | null }>('SystemStatus').implement({
+  description: 'The process that answers this query.',
+  fields: (t) => ({
+    engine: t.field({
+      type: EngineStatsRef,
+      nullable: true,
+      description: 'null when this process leaves executions to workers (RUN_EXECUTIONS=false).',
+      resolve: (status) => status.engine,
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  systemStatus: t.field({
+    type: SystemStatusRef,
+    authScopes: { role: 'ADMIN' },
+    resolve: (_root, _args, { services }) => ({ engine: services.engine?.stats() ?? null }),
+  }),
+}));
