@@ -3,8 +3,8 @@ import { startTestApp, type TestApp } from './support/app.ts';
 
 let app: TestApp;
 beforeAll(async () => {
-  // No live-log poll: its background reads would land in the counts.
-  app = await startTestApp({ livePollIntervalMs: 60_000 });
+  // No live-log poll and no engine: their background reads would land in the counts.
+  app = await startTestApp({ livePollIntervalMs: 60_000, runExecutions: false });
   for (let i = 0; i < 100; i += 1) {
     const { data } = await app.gql('mutation($n: String!) { createWorkflow(input: { name: $n, definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }', {
       n: `wf ${i}`,

@@ -26,14 +26,19 @@ export function npmRun(script: string, args: string[], env: Record<string, strin
   });
 }
 
-/** Starts a long-running process and resolves once its output matches `ready`. */
+/**
+ * Starts a long-running process and resolves once its output matches `ready`. With `group`,
+ * it leads a process group of its own, so that a signal reaches the whole group: `npm run`
+ * does not pass SIGTERM on to its script's process through the shell.
+ */
 export function startProcess(
   command: string,
   args: string[],
   env: Record<string, string>,
   ready: RegExp,
+  { group = false } = {},
 ): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env } });
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, detached: group });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   return new Promise((resolve, reject) => {

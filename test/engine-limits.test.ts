@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from './support/app.ts';
+import { startHttpTarget, type HttpTarget } from './support/http-target.ts';
+import { createWorkflow, ended, execute, run } from './support/executions.ts';
+
+let app: TestApp;
+let target: HttpTarget;
+beforeAll(async () => {
+  app = await startTestApp({
+    executionPollIntervalMs: 50,
+    breakerFailures: 3,
+    breakerHalfOpenMs: 400,
+    conditionTimeoutMs: 100,
+    maxExecutionInputBytes: 8 * 1024 * 1024,
+    maxStepsInFlight: 2,
+    maxRunningExecutions: 2,
+  });
+  target = await startHttpTarget();
+});
+afterAll(async () => {
+  await app.close();
+  await target.close();
+});
+
+const gql: TestApp['gql'] = (...args) => app.gql(...args);
+const breakers = async () =>
+  (await app.gql('{ systemStatus { engine { circuitBreakers { host state } } } }', {}, app.keys.admin)).data!.systemStatus.engine.circuitBreakers;
+const breakerOf = async (url: string) => (await breakers()).find((breaker: { host: string }) => breaker.host === new URL(url).host)?.state;
+
+describe('the circuit breaker of a host', () => {
+  it('opens after repeated failures, refuses calls while open, half-opens after its recovery time, closes on success', async () => {
+    const host = await startHttpTarget();
+    try {
+      let down = true;
+      host.reply(() => (down ? { status: 500 } : { delayMs: 300, body: { up: true } }));
+      const workflow = await createWorkflow(gql, {
+        startAt: 'Call',
+        nodes: {
+          Call: { type: 'task', action: 'http.request', input: { url: `${host.url}/svc` }, resultPath: '$.r', catch: [{ errors: ['*'], resultPath: '$.error', next: 'Done' }], next: 'Done' },
+          Done: { type: 'succeed' },
+        },
+      });
+      const once = async () => (await ended(gql, (await execute(gql, workflow.id)).id)).output;
+      for (let i = 0; i < 3; i += 1) expect((await once()).error.name).toBe('HttpError');
+      expect(await breakerOf(host.url)).toBe('OPEN');
+      expect((await once()).error.name).toBe('CircuitOpen');
+      expect(host.calls('/svc')).toBe(3);
+
+      await new Promise((resolve) => setTimeout(resolve, 450));
+      down = false;
+      const probe = await execute(gql, workflow.id);
+      const states = new Set<string>();
+      while (!states.has('HALF_OPEN')) states.add(await breakerOf(host.url));
+      const recovered = await ended(gql, probe.id);
+      expect(recovered.output.r).toMatchObject({ status: 200, body: { up: true } });
+      expect(await breakerOf(host.url)).toBe('CLOSED');
+      expect(host.calls('/svc')).toBe(4);
+    } finally {
+      await host.close();
+    }
+  });
+});
+
+describe('bounds', () => {
+  it('stops a condition that runs past its time limit, and evaluates the next one normally', async () => {
+    // About 400 ms of work on this machine when nothing stops it: four times the limit.
+    const definition = {
+      startAt: 'Check',
+      nodes: { Check: { type: 'choice', cases: [{ condition: 'data.xs.all(x, (x + x + x + x + x + x + x + x).size() > 0 && (x + x + x + x + x + x + x + x).size() > 0)', next: 'Done' }], default: 'Done' }, Done: { type: 'succeed', outputPath: '$.n' } },
+    };
+    const slow = await run(gql, definition, { xs: Array.from({ length: 200_000 }, (_, i) => `item${i}`), n: 1 });
+    expect(slow).toMatchObject({ status: 'FAILED', error: { name: 'ConditionTimeout' } });
+    const fast = await run(gql, definition, { xs: ['a'], n: 2 });
+    expect(fast).toMatchObject({ status: 'SUCCEEDED', output: 2 });
+  });
+
+  it('runs at most maxStepsInFlight actions at once in a process, whatever a map allows', async () => {
+    target.reply(() => ({ delayMs: 40 }));
+    const execution = await run(gql, {
+      startAt: 'Each',
+      nodes: { Each: { type: 'map', itemsPath: '$.urls', maxConcurrency: 6, iterator: { startAt: 'Get', nodes: { Get: { type: 'task', action: 'http.request', input: { url: '$' }, end: true } } }, end: true } },
+    }, { urls: Array.from({ length: 6 }, (_, i) => `${target.url}/steps/${i}`) });
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(target.maxInFlight).toBe(2);
+  });
+
+  it('runs at most maxRunningExecutions at once in a process; the rest wait their turn', async () => {
+    const workflow = await createWorkflow(gql, { startAt: 'Nap', nodes: { Nap: { type: 'task', action: 'sleep', input: { ms: 200 }, end: true } } });
+    const started = await Promise.all(Array.from({ length: 5 }, () => execute(gql, workflow.id)));
+    let most = 0;
+    const done = Promise.all(started.map((execution) => ended(gql, execution.id)));
+    let finished = false;
+    void done.then(() => (finished = true));
+    while (!finished) {
+      most = Math.max(most, app.services.engine!.stats().active);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect((await done).map((execution) => execution.status)).toEqual(Array(5).fill('SUCCEEDED'));
+    expect(most).toBe(2);
+  });
+});
