@@ -223,6 +223,8 @@ export class Engine {
     return {
       state: () => journal.state(),
       record: (event) => journal.record(event),
+      // A failed append stops the journal; the run learns it at its next awaited record.
+      note: (event) => void journal.record(event).catch(() => {}),
       act: (name, input, timeoutMs, signal) => this.#steps(() => this.#act(name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal)),
       evaluate: (condition, data) => this.#conditions.evaluate(condition, data),
       now: Date.now,

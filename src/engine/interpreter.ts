@@ -14,8 +14,14 @@ import type { Graph, MapNode, Node, ParallelNode, RetryRule } from '../domain/wo
 export interface Runtime {
   /** The execution as of the last recorded event. */
   state(): Execution;
-  /** Appends one event; resolves once it is stored. */
+  /** Appends one event; resolves once it and everything recorded before it are stored. */
   record(event: ProgressEvent): Promise<void>;
+  /**
+   * Records an event without waiting for it to be stored: for what may be lost in a crash
+   * because it is redone on resume. Events are stored in order, so the next awaited record
+   * (a step's start, before its action runs; the execution's end) stores it first.
+   */
+  note(event: ProgressEvent): void;
   /** Runs a task's action under the step's timeout; output is plain JSON. */
   act(action: string, input: unknown, timeoutMs: number | undefined, signal: AbortSignal): Promise<unknown>;
   evaluate(condition: string, data: unknown): Promise<boolean>;
@@ -72,7 +78,7 @@ async function runStep(
       const delayMs = retryDelay(retry, step.error!, step.attempt, rt.random());
       if (delayMs === null) return { ok: false, error: step.error! };
       const retryAt = new Date(rt.now() + delayMs).toISOString();
-      await rt.record({ type: 'StepRetryScheduled', data: { step: id, attempt: step.attempt + 1, delayMs, retryAt } });
+      rt.note({ type: 'StepRetryScheduled', data: { step: id, attempt: step.attempt + 1, delayMs, retryAt } });
       continue;
     }
     let attempt = 1;
@@ -86,10 +92,10 @@ async function runStep(
     await rt.record({ type: 'StepStarted', data: { step: id, node, attempt, input } });
     try {
       const output = await work(signal);
-      await rt.record({ type: 'StepSucceeded', data: { step: id, output } });
+      rt.note({ type: 'StepSucceeded', data: { step: id, output } });
     } catch (error) {
       signal.throwIfAborted();
-      await rt.record({ type: 'StepFailed', data: { step: id, error: errorOf(error) } });
+      rt.note({ type: 'StepFailed', data: { step: id, error: errorOf(error) } });
     }
   }
 }
@@ -119,9 +125,9 @@ function mapItems(rt: Runtime, node: MapNode, items: unknown[], id: string, sign
     const key = `${id}[${index}]`;
     const recorded = rt.state().iterations[key];
     if (recorded?.completed) return recorded.output;
-    if (!recorded) await rt.record({ type: 'MapIterationStarted', data: { step: id, index } });
+    if (!recorded) rt.note({ type: 'MapIterationStarted', data: { step: id, index } });
     const output = await runGraph(rt, node.iterator, items[index], `${key}/`, inner);
-    await rt.record({ type: 'MapIterationCompleted', data: { step: id, index, output } });
+    rt.note({ type: 'MapIterationCompleted', data: { step: id, index, output } });
     return output;
   });
 }
@@ -213,7 +219,7 @@ export async function runGraph(rt: Runtime, graph: Graph, input: unknown, scope:
             }
           }
           next = taken === -1 ? node.default : node.cases[taken]!.next;
-          await rt.record({ type: 'ChoiceTaken', data: { step: id, node: name, case: taken, next } });
+          rt.note({ type: 'ChoiceTaken', data: { step: id, node: name, case: taken, next } });
         }
         name = next;
         break;

@@ -5,22 +5,27 @@ import { projectExecution } from '../app/execution-projection.ts';
 import type { EventMetadata, EventStore } from '../store/event-store.ts';
 
 interface Pending {
-  readonly event: ProgressEvent;
+  readonly events: readonly ExecutionEvent[];
   resolve(): void;
   reject(error: unknown): void;
 }
 
 /**
- * A runner's writes to one execution's stream. Events are checked by the aggregate's decide,
- * then appended with the version this runner last saw and fenced by its lease, so a cancel
- * or another process taking over makes the append fail instead of interleaving. Events
- * recorded while an append is under way (parallel branches) go together in the next one.
- * After a failed append the journal refuses everything: the runner must stop.
+ * A runner's writes to one execution's stream. Each event is checked by the aggregate's
+ * decide and applied to the runner's view at once; appends then go in order, each with the
+ * version last stored and fenced by the runner's lease, so a cancel or another process
+ * taking over makes the append fail instead of interleaving. Events recorded while an append
+ * is under way go together in the next one: a step's end and the next step's start commit
+ * together, as do parallel branches' events. After a failed append the journal refuses
+ * everything: the runner must stop.
  */
 export class Journal {
   readonly #store: EventStore;
   readonly #leaseOwner: string;
   readonly #metadata: EventMetadata;
+  /** As stored. */
+  #durable: Execution;
+  /** As stored, plus what is recorded but not yet stored. */
   #state: Execution;
   #pending: Pending[] = [];
   #flushing = false;
@@ -28,6 +33,7 @@ export class Journal {
 
   constructor(store: EventStore, state: Execution, leaseOwner: string, metadata: EventMetadata) {
     this.#store = store;
+    this.#durable = state;
     this.#state = state;
     this.#leaseOwner = leaseOwner;
     this.#metadata = metadata;
@@ -37,10 +43,22 @@ export class Journal {
     return this.#state;
   }
 
+  /** Resolves once the event is stored, with everything recorded before it. */
   record(event: ProgressEvent): Promise<void> {
     if (this.#broken) return Promise.reject(this.#broken);
+    let events: ExecutionEvent[];
+    try {
+      events = decide({ kind: 'progress', event }, this.#state);
+    } catch (error) {
+      // A runner asking for what the execution refuses is lost: it stops at its next record.
+      this.#broken = error;
+      return Promise.reject(error);
+    }
+    for (const next of events) {
+      this.#state = evolve(this.#state, next, { version: this.#state.version + 1, createdAt: new Date(), metadata: this.#metadata })!;
+    }
     return new Promise((resolve, reject) => {
-      this.#pending.push({ event, resolve, reject });
+      this.#pending.push({ events, resolve, reject });
       if (!this.#flushing) void this.#flush();
     });
   }
@@ -49,40 +67,27 @@ export class Journal {
     this.#flushing = true;
     while (this.#pending.length > 0 && !this.#broken) {
       const batch = this.#pending.splice(0);
-      const accepted: Pending[] = [];
-      const events: ExecutionEvent[] = [];
-      let next: Execution = this.#state;
-      for (const entry of batch) {
-        try {
-          for (const event of decide({ kind: 'progress', event: entry.event }, next)) {
-            events.push(event);
-            next = evolve(next, event, { version: next.version + 1, createdAt: new Date(), metadata: this.#metadata })!;
-          }
-          accepted.push(entry);
-        } catch (error) {
-          entry.reject(error);
-        }
-      }
-      if (events.length === 0) continue;
-      const before = this.#state;
+      const base = this.#durable;
       try {
         await this.#store.append(
-          { type: EXECUTION, id: before.id },
-          events.map((event) => ({ eventId: randomUUID(), type: event.type, data: event.data })),
+          { type: EXECUTION, id: base.id },
+          batch.flatMap((entry) => entry.events).map((event) => ({ eventId: randomUUID(), type: event.type, data: event.data })),
           {
-            expectedVersion: before.version,
+            expectedVersion: base.version,
             metadata: this.#metadata,
             onAppended: async (tx, stored) => {
-              this.#state = fold(executionAggregate, stored, before) as Execution;
-              await projectExecution(tx, this.#state, this.#leaseOwner);
+              this.#durable = fold(executionAggregate, stored, base) as Execution;
+              await projectExecution(tx, this.#durable, this.#leaseOwner);
             },
           },
         );
-        for (const entry of accepted) entry.resolve();
+        for (const entry of batch) entry.resolve();
+        // Caught up: the view takes the stored timestamps and versions.
+        if (this.#pending.length === 0) this.#state = this.#durable;
       } catch (error) {
-        this.#state = before;
+        this.#durable = base;
         this.#broken = error;
-        for (const entry of [...accepted, ...this.#pending.splice(0)]) entry.reject(error);
+        for (const entry of [...batch, ...this.#pending.splice(0)]) entry.reject(error);
       }
     }
     this.#flushing = false;
