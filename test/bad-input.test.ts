@@ -85,6 +85,28 @@ describe('bad input gets a clear error and writes nothing', () => {
     ]);
   });
 
+  it.each([
+    ['a backtracking regular expression', 'data.s.matches("(a+)+$")'],
+    ['a comprehension nested in another', 'data.xs.all(x, data.xs.exists(y, y == x))'],
+    ['nesting past the parser\'s depth limit', `${'('.repeat(40)}true${')'.repeat(40)}`],
+    ['a function CEL does not have', 'eval("1") == 1'],
+    ['a reach for JavaScript internals', 'data.constructor.constructor("return process")() != null'],
+    ['a value that is not true or false', 'data.total + 1'],
+    ['not an expression at all', '}}; DROP TABLE events; --'],
+  ])('a hostile condition: %s, on create and on update', async (_label, condition) => {
+    const hostile = {
+      startAt: 'Check',
+      nodes: { Check: { type: 'choice', cases: [{ condition, next: 'Done' }], default: 'Done' }, Done: { type: 'succeed' } },
+    };
+    for (const send of [
+      () => app.gql(CREATE, { input: { name: 'Hostile', definition: hostile } }),
+      () => app.gql(UPDATE, { input: { id: workflowId, expectedVersion: 1, definition: hostile } }),
+    ]) {
+      const error = await refused('BAD_USER_INPUT', send);
+      expect(error.extensions.problems).toContainEqual(expect.objectContaining({ node: 'Check', field: 'cases[0].condition' }));
+    }
+  });
+
   it('a missing, malformed, unknown or revoked key', async () => {
     const query = '{ workflows { edges { node { id } } } }';
     await refused('UNAUTHENTICATED', () => app.gql(query, {}, null), 401);

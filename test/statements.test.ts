@@ -46,6 +46,27 @@ describe('no N+1', () => {
   });
 });
 
+describe('no N+1 for executions', () => {
+  it('lists executions with their steps, workflow and starter in a bounded number of statements', async () => {
+    const workflowId = (await app.gql('{ workflows(first: 1) { edges { node { id } } } }')).data!.workflows.edges[0].node.id;
+    for (let i = 0; i < 30; i += 1) await app.gql('mutation($w: ID!) { executeWorkflow(input: { workflowId: $w }) { id } }', { w: workflowId });
+    const statements = async (first: number) => {
+      await app.gql('{ me { id } }');
+      const before = app.services.db.statementCount();
+      const { data, errors } = await app.gql(
+        'query($first: Int) { executions(first: $first) { edges { node { id status steps { id } workflow { name } createdBy { name } } } } }',
+        { first },
+      );
+      expect(errors).toBeUndefined();
+      expect(data!.executions.edges).toHaveLength(first);
+      expect(data!.executions.edges[0].node).toMatchObject({ status: 'PENDING', steps: [], createdBy: { name: 'editor' } });
+      return app.services.db.statementCount() - before;
+    };
+    const forFive = await statements(5);
+    expect(await statements(30)).toBe(forFive);
+  });
+});
+
 describe('authentication under a crowd', () => {
   it('looks an uncached key up once, however many requests ask at the same moment', async () => {
     const issued = await app.services.identity.createUser('crowd', 'VIEWER');
