@@ -27,9 +27,13 @@ const listenerPids = async () =>
   ])).rows.map((row) => row.pid as number);
 
 describe('append notifications', () => {
-  it('wake on every committed append, reconnect after the connection dies, and wake again then', async () => {
+  it('wake on every committed append with its aggregate type, reconnect after the connection dies, and wake again then', async () => {
     let wakes = 0;
-    const notifications = new AppendNotifications(database.url, () => (wakes += 1), 50);
+    const types: (string | null)[] = [];
+    const notifications = new AppendNotifications(database.url, (type) => {
+      wakes += 1;
+      types.push(type);
+    }, 50);
     await notifications.start();
     try {
       await append();
@@ -41,6 +45,8 @@ describe('append notifications', () => {
       expect(wakes).toBe(2); // the reconnect itself wakes: notifications may have been missed
       await append();
       await until(() => wakes === 3);
+      // The reconnect's wake names no type: anything may have been missed.
+      expect(types).toEqual(['Workflow', null, 'Workflow']);
     } finally {
       await notifications.stop();
     }

@@ -6,6 +6,7 @@ import { LiveLog } from '../app/live-log.ts';
 import { ExecutionService } from '../app/executions.ts';
 import { WorkflowService } from '../app/workflows.ts';
 import { ACTIONS } from '../engine/actions/index.ts';
+import { EXECUTION } from '../domain/executions/execution.ts';
 import { Engine } from '../engine/engine.ts';
 import { JobQueue } from '../store/job-queue.ts';
 import type { Database } from '../store/database.ts';
@@ -55,9 +56,10 @@ export async function startServices(config: Config, db: Database): Promise<Servi
         log,
       })
     : null;
-  const notifications = new AppendNotifications(db.connectionString, () => {
+  const notifications = new AppendNotifications(db.connectionString, (aggregateType) => {
     live.wake();
-    engine?.wake();
+    // Only executions' appends can bring an engine work (a new or a released execution).
+    if (aggregateType === null || aggregateType === EXECUTION) engine?.wake();
   });
   await notifications.start();
   engine?.start();

@@ -143,7 +143,7 @@ function claimStatement(expected: ExpectedVersion): string {
  */
 function appendStatement(expected: ExpectedVersion): string {
   return `WITH claim AS (${claimStatement(expected)}),
-      wake AS (SELECT pg_notify('${EVENTS_CHANNEL}', '') AS sent)
+      wake AS (SELECT pg_notify('${EVENTS_CHANNEL}', $1) AS sent)
     INSERT INTO events (event_id, aggregate_type, aggregate_id, version, event_type, data, metadata, actor_id)
     SELECT (e.value->>'eventId')::uuid, $1, $2, claim.version - $3 + e.ordinality::int, e.value->>'type',
       e.value->'data', $4::jsonb, ($4::jsonb->>'actorId')::uuid

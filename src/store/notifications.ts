@@ -6,19 +6,20 @@ export const LISTENER_APPLICATION_NAME = 'flowledger-listener';
 
 /**
  * A dedicated connection that LISTENs for appended events and calls `wake` on each
- * notification. It is only a wake-up signal: when the connection dies it reconnects after a
- * pause, and wakes once more on reconnecting, as notifications may have been missed.
+ * notification, with the aggregate type appended to. It is only a wake-up signal: when the
+ * connection dies it reconnects after a pause, and wakes once more on reconnecting (with
+ * null: any type), as notifications may have been missed.
  */
 export class AppendNotifications {
   readonly #connectionString: string;
-  readonly #wake: () => void;
+  readonly #wake: (aggregateType: string | null) => void;
   readonly #retryMs: number;
   #client: pg.Client | undefined;
   #retry: NodeJS.Timeout | undefined;
   #stopped = false;
   #connections = 0;
 
-  constructor(connectionString: string, wake: () => void, retryMs = 500) {
+  constructor(connectionString: string, wake: (aggregateType: string | null) => void, retryMs = 500) {
     this.#connectionString = connectionString;
     this.#wake = wake;
     this.#retryMs = retryMs;
@@ -44,7 +45,7 @@ export class AppendNotifications {
     };
     client.on('error', lost);
     client.on('end', lost);
-    client.on('notification', () => this.#wake());
+    client.on('notification', (message) => this.#wake(message.payload ?? null));
     try {
       await client.connect();
       await client.query(`LISTEN ${EVENTS_CHANNEL}`);
@@ -62,7 +63,7 @@ export class AppendNotifications {
     }
     this.#client = client;
     this.#connections += 1;
-    if (this.#connections > 1) this.#wake();
+    if (this.#connections > 1) this.#wake(null);
   }
 
   #scheduleReconnect(): void {
