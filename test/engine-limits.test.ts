@@ -61,6 +61,28 @@ describe('the circuit breaker of a host', () => {
   });
 });
 
+describe('calls the run stops itself', () => {
+  it('do not count against the host: one 404 in a map aborts its siblings, and the breaker stays closed', async () => {
+    // Its own server: a breaker that opens after 2 failures, and no bound on steps in flight.
+    const other = await startTestApp({ executionPollIntervalMs: 50, breakerFailures: 2 });
+    const host = await startHttpTarget();
+    const gql: TestApp['gql'] = (...args) => other.gql(...args);
+    try {
+      host.reply((path) => (path === '/missing' ? { status: 404, delayMs: 200 } : { delayMs: 2000 }));
+      const execution = await run(gql, {
+        startAt: 'Each',
+        nodes: { Each: { type: 'map', itemsPath: '$.urls', iterator: { startAt: 'Get', nodes: { Get: { type: 'task', action: 'http.request', input: { url: '$' }, end: true } } }, end: true } },
+      }, { urls: [`${host.url}/missing`, ...Array.from({ length: 6 }, (_, i) => `${host.url}/slow/${i}`)] });
+      expect(execution).toMatchObject({ status: 'FAILED', error: { name: 'HttpError' } });
+      expect(host.maxInFlight).toBe(7);
+      expect(other.services.engine!.stats().breakers).toEqual([{ host: new URL(host.url).host, state: 'CLOSED' }]);
+    } finally {
+      await host.close();
+      await other.close();
+    }
+  });
+});
+
 describe('bounds', () => {
   it('stops a condition that runs past its time limit, and evaluates the next one normally', async () => {
     // About 400 ms of work on this machine when nothing stops it: four times the limit.

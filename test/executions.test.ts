@@ -61,6 +61,31 @@ describe('the lifecycle', () => {
   });
 });
 
+describe('what is stored', () => {
+  it('stores one append per step: a step\'s end goes with the next one\'s start', async () => {
+    const shape = (next: string | undefined) => ({ type: 'task', action: 'transform', input: { a: 1 }, ...(next ? { next } : { end: true }) });
+    const execution = await run(gql, { startAt: 'A', nodes: { A: shape('B'), B: shape('C'), C: shape(undefined) } });
+    const { rows } = await app.database.db.pool.query(
+      `SELECT transaction_id::text AS tx, array_agg(event_type ORDER BY version) AS types FROM events WHERE aggregate_id = $1 GROUP BY transaction_id ORDER BY min(version)`,
+      [execution.id],
+    );
+    expect(rows.map((row) => row.types)).toEqual([
+      ['ExecutionStarted'],
+      ['StepStarted'],
+      ['StepSucceeded', 'StepStarted'],
+      ['StepSucceeded', 'StepStarted'],
+      ['StepSucceeded', 'ExecutionSucceeded'],
+    ]);
+  });
+
+  it('fails a step whose result the store cannot hold, instead of failing every append after it', async () => {
+    target.reply(() => ({ body: { text: 'a\u0000b' } }));
+    const execution = await run(gql, { startAt: 'Get', nodes: { Get: call('/nul', { resultPath: '$.r', end: true }) } });
+    expect(execution).toMatchObject({ status: 'FAILED', error: { name: 'InvalidOutput' } });
+    expect(target.calls('/nul')).toBe(1);
+  });
+});
+
 describe('conditions', () => {
   it('takes each branch of a choice for the input that selects it', async () => {
     const workflow = await createWorkflow(gql, {
@@ -257,6 +282,19 @@ describe('starting and cancelling', () => {
     expect(rows[0].n).toBe(1);
   });
 
+  it('cancels an execution that appends all the time, without a version conflict', async () => {
+    const workflow = await createWorkflow(gql, {
+      startAt: 'Each',
+      nodes: { Each: { type: 'map', itemsPath: '$.items', iterator: { startAt: 'Shape', nodes: { Shape: { type: 'task', action: 'transform', input: { v: '$' }, end: true } } }, end: true } },
+    });
+    const started = await execute(gql, workflow.id, { items: Array.from({ length: 1000 }, (_, i) => i) });
+    while ((await eventTypes(started.id)).length < 50) await new Promise((resolve) => setTimeout(resolve, 5));
+    const cancelled = await gql('mutation($id: ID!) { cancelExecution(input: { id: $id }) { status } }', { id: started.id });
+    expect(cancelled.errors).toBeUndefined();
+    expect(cancelled.data!.cancelExecution.status).toBe('CANCELLED');
+    expect((await ended(gql, started.id)).status).toBe('CANCELLED');
+  });
+
   it('cancels a running execution: its step is stopped and it ends CANCELLED; a second cancel is refused', async () => {
     const workflow = await createWorkflow(gql, SLEEPY);
     const started = await execute(gql, workflow.id);
@@ -328,6 +366,27 @@ describe('executions in the log', () => {
       expect(versions).toEqual([...versions].sort((a, b) => a - b));
     } finally {
       await client.dispose();
+    }
+  });
+
+  it('lets go of an executionUpdated subscription the client leaves, and refuses an unknown id with NOT_FOUND', async () => {
+    const workflow = await createWorkflow(gql, { startAt: 'Pause', nodes: { Pause: { type: 'wait', ms: 60_000, end: true } } });
+    const waiting = await execute(gql, workflow.id);
+    const before = app.services.live.stats().subscriptions;
+    const client = createClient({ url: app.url.replace('http', 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${app.keys.viewer}` }, retryAttempts: 0 });
+    const query = 'subscription($id: ID!) { executionUpdated(id: $id) { id status } }';
+    try {
+      for (let i = 0; i < 20; i += 1) {
+        const updates = client.iterate({ query, variables: { id: waiting.id } });
+        expect((await updates.next()).value.data.executionUpdated.id).toBe(waiting.id);
+        await updates.return!();
+      }
+      while (app.services.live.stats().subscriptions > before) await new Promise((resolve) => setTimeout(resolve, 10));
+      const unknown = await client.iterate({ query, variables: { id: '00000000-0000-4000-8000-000000000000' } }).next();
+      expect(unknown.value.errors[0].extensions.code).toBe('NOT_FOUND');
+    } finally {
+      await client.dispose();
+      await gql('mutation($id: ID!) { cancelExecution(input: { id: $id }) { id } }', { id: waiting.id });
     }
   });
 

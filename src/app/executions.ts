@@ -1,8 +1,9 @@
 import { v7 as uuidv7 } from 'uuid';
-import { notFound } from '../domain/errors.ts';
+import { VersionConflictError, notFound } from '../domain/errors.ts';
 import { executionAggregate, type Execution, type ExecutionCommand, type StartRules } from '../domain/executions/execution.ts';
 import type { Definition } from '../domain/workflows/definition.ts';
 import type { Database } from '../store/database.ts';
+import type { JobQueue } from '../store/job-queue.ts';
 import type { CommandHandler, CommandOptions } from './command-handler.ts';
 import { projectExecution } from './execution-projection.ts';
 import { isUuid } from './ids.ts';
@@ -18,6 +19,10 @@ export interface CancelExecutionInput extends CommandOptions {
   readonly reason?: string | null | undefined;
 }
 
+const CANCEL_ATTEMPTS = 10;
+const CANCEL_HOLDER = 'cancel';
+const CANCEL_HOLD_MS = 60_000;
+
 /** What the process running executions is told, so that it need not wait for its next poll. */
 export interface ExecutionHooks {
   started(executionId: string): void;
@@ -30,10 +35,12 @@ export class ExecutionService {
   readonly #db: Database;
   readonly #rules: StartRules;
   readonly #hooks: ExecutionHooks;
+  readonly #jobs: JobQueue;
 
-  constructor(commands: CommandHandler, db: Database, rules: StartRules, hooks: ExecutionHooks) {
+  constructor(commands: CommandHandler, db: Database, jobs: JobQueue, rules: StartRules, hooks: ExecutionHooks) {
     this.#commands = commands;
     this.#db = db;
+    this.#jobs = jobs;
     this.#rules = rules;
     this.#hooks = hooks;
   }
@@ -59,11 +66,28 @@ export class ExecutionService {
     return execution;
   }
 
+  /**
+   * A running execution's stream moves on every few milliseconds, and a cancel that read it a
+   * moment ago loses the race to the runner's next append. So after a first conflict the
+   * cancel takes the runner's lease (its next append fails and it stops) and decides again
+   * on the stream, now quiet. If the execution ended meanwhile: EXECUTION_FINISHED. Should
+   * the cancel itself fail then, the lease it took runs out and the execution goes on.
+   */
   async cancel(input: CancelExecutionInput, scope: RequestScope): Promise<Execution> {
     if (!isUuid(input.id)) throw notFound('execution', input.id);
-    const execution = await this.#run(input.id, { kind: 'cancel', id: input.id, reason: input.reason }, scope, input.idempotencyKey);
-    this.#hooks.cancelled(execution.id);
-    return execution;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const execution = await this.#run(input.id, { kind: 'cancel', id: input.id, reason: input.reason }, scope, input.idempotencyKey);
+        this.#hooks.cancelled(execution.id);
+        return execution;
+      } catch (error) {
+        if (!(error instanceof VersionConflictError) || attempt === CANCEL_ATTEMPTS) throw error;
+        if (attempt === 1) {
+          await this.#jobs.hold(input.id, CANCEL_HOLDER, CANCEL_HOLD_MS);
+          this.#hooks.cancelled(input.id);
+        }
+      }
+    }
   }
 
   async #run(id: string, command: ExecutionCommand, scope: RequestScope, idempotencyKey: CommandOptions['idempotencyKey']): Promise<Execution> {

@@ -45,22 +45,33 @@ export const badInput = (field: string, message: string): AppError =>
 
 export const MAX_NESTING = 64;
 
+/** Half of a UTF-16 surrogate pair without its other half: not text PostgreSQL can store. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function textProblem(text: string): string | null {
+  if (text.includes('\u0000')) return 'must not contain the NUL character';
+  if (LONE_SURROGATE.test(text)) return 'must not contain an unpaired UTF-16 surrogate';
+  return null;
+}
+
 /**
- * PostgreSQL stores no NUL character in text or jsonb, so a value holding one (in a string
- * or an object key, at any depth) is refused here rather than failing in SQL. So is nesting
- * deeper than MAX_NESTING, which everything after this check may then walk recursively.
- * The walk itself uses a stack, not recursion.
+ * PostgreSQL stores no NUL character and no unpaired surrogate in text or jsonb, so a value
+ * holding one (in a string or an object key, at any depth) is refused here rather than
+ * failing in SQL. So is nesting deeper than MAX_NESTING, which everything after this check
+ * may then walk recursively. The walk itself uses a stack, not recursion.
  */
 export function refuseNul(value: unknown, field: string): void {
   const pending: [unknown, number][] = [[value, 0]];
   while (pending.length > 0) {
     const [current, depth] = pending.pop()!;
     if (typeof current === 'string') {
-      if (current.includes('\u0000')) throw badInput(field, 'must not contain the NUL character');
+      const problem = textProblem(current);
+      if (problem) throw badInput(field, problem);
     } else if (typeof current === 'object' && current !== null) {
       if (depth >= MAX_NESTING) throw badInput(field, `must not be nested more than ${MAX_NESTING} levels deep`);
       for (const [key, inner] of Object.entries(current)) {
-        if (key.includes('\u0000')) throw badInput(field, 'must not contain the NUL character');
+        const problem = textProblem(key);
+        if (problem) throw badInput(field, problem);
         pending.push([inner, depth + 1]);
       }
     }

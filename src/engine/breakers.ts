@@ -1,4 +1,5 @@
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
+import { LRUCache } from 'lru-cache';
 import { ActionError } from './actions/action.ts';
 
 export type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN' | 'ISOLATED';
@@ -26,16 +27,27 @@ const hostFailure = handleWhen(
     (error as Error).name === 'AbortError',
 );
 
+/** A call stopped by us (a cancel, a sibling's failure, a shutdown): says nothing of the host. */
+class NotTheHost extends Error {}
+
+/** Hosts whose breakers are kept: definitions can name any number of hosts. */
+const MAX_HOSTS = 1000;
+
 /** One circuit breaker per host (cockatiel), shared by every execution in the process. */
 export class Breakers {
   readonly #options: BreakerOptions;
-  readonly #byHost = new Map<string, CircuitBreakerPolicy>();
+  readonly #byHost = new LRUCache<string, CircuitBreakerPolicy>({ max: MAX_HOSTS });
 
   constructor(options: BreakerOptions) {
     this.#options = options;
   }
 
-  async call<T>(host: string, signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /**
+   * Runs a call to host through its breaker. `signal` ends the call (the step's timeout
+   * included, which counts against the host); `cancelled` says the run itself stopped it,
+   * which does not.
+   */
+  async call<T>(host: string, signal: AbortSignal, cancelled: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
     let breaker = this.#byHost.get(host);
     if (!breaker) {
       breaker = circuitBreaker(hostFailure, {
@@ -45,14 +57,21 @@ export class Breakers {
       this.#byHost.set(host, breaker);
     }
     try {
-      return await breaker.execute(({ signal: callSignal }) => work(callSignal), signal);
+      return await breaker.execute(async ({ signal: callSignal }) => {
+        try {
+          return await work(callSignal);
+        } catch (error) {
+          throw cancelled.aborted ? new NotTheHost('cancelled', { cause: error }) : error;
+        }
+      }, signal);
     } catch (error) {
+      if (error instanceof NotTheHost) throw error.cause;
       if (error instanceof BrokenCircuitError) throw new ActionError('CircuitOpen', `calls to ${host} are suspended: its circuit breaker is open`);
       throw error;
     }
   }
 
   states(): { host: string; state: BreakerState }[] {
-    return [...this.#byHost].map(([host, breaker]) => ({ host, state: STATES[breaker.state] })).sort((a, b) => a.host.localeCompare(b.host));
+    return [...this.#byHost.entries()].map(([host, breaker]) => ({ host, state: STATES[breaker.state] })).sort((a, b) => a.host.localeCompare(b.host));
   }
 }

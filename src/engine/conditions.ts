@@ -33,7 +33,11 @@ export class Conditions {
   }
 
   async #evaluate(expression: string, data: unknown): Promise<boolean> {
-    const worker = await (this.#worker ??= this.#start());
+    const worker = await (this.#worker ??= this.#start()).catch((error: unknown) => {
+      // A start that failed is not kept: the next condition tries again.
+      this.#worker = null;
+      throw error;
+    });
     return new Promise((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);

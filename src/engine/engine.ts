@@ -3,6 +3,8 @@ import { hostname } from 'node:os';
 import pLimit from 'p-limit';
 import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel';
 import { fold } from '../domain/aggregate.ts';
+import { VersionConflictError, refuseNul } from '../domain/errors.ts';
+import { LeaseLostError } from '../app/execution-projection.ts';
 import { EXECUTION, executionAggregate, isFinished, type Execution } from '../domain/executions/execution.ts';
 import type { EventStore } from '../store/event-store.ts';
 import type { JobQueue } from '../store/job-queue.ts';
@@ -67,7 +69,7 @@ export class Engine {
   readonly #breakers: Breakers;
   readonly #conditions: Conditions;
   readonly #steps: ReturnType<typeof pLimit>;
-  readonly #running = new Map<string, { stop: AbortController; done: Promise<void> }>();
+  readonly #running = new Map<string, { stop: AbortController; done: Promise<void>; renewedAt: number }>();
   readonly #counts = { succeeded: 0, failed: 0, cancelled: 0, timedOut: 0 };
   #queued = 0;
   #timers: NodeJS.Timeout[] = [];
@@ -159,20 +161,37 @@ export class Engine {
   async #fill(): Promise<void> {
     const room = this.#options.maxExecutions - this.#running.size;
     if (room <= 0 || this.#stopped) return;
-    for (const id of await this.#jobs.claim(this.owner, room, this.#options.leaseMs)) {
+    // A run whose lease ran out (renewals failing) is still ours until it has stopped: never
+    // claimed again alongside itself.
+    for (const id of await this.#jobs.claim(this.owner, room, this.#options.leaseMs, [...this.#running.keys()])) {
+      if (this.#running.has(id)) continue;
       const stop = new AbortController();
       const done = this.#run(id, stop).finally(() => {
-        this.#running.delete(id);
+        if (this.#running.get(id)?.stop === stop) this.#running.delete(id);
         this.poke();
       });
-      this.#running.set(id, { stop, done });
+      this.#running.set(id, { stop, done, renewedAt: Date.now() });
     }
   }
 
   async #renew(): Promise<void> {
     const ids = [...this.#running.keys()];
-    const held = await this.#jobs.renew(this.owner, ids, this.#options.leaseMs);
-    for (const id of ids) if (!held.has(id)) this.#running.get(id)?.stop.abort(new Stop('lease lost'));
+    let held: Set<string>;
+    try {
+      held = await this.#jobs.renew(this.owner, ids, this.#options.leaseMs);
+    } catch (error) {
+      // Without renewals, leases run out and other processes take the executions over:
+      // stop every run that has gone a whole lease unrenewed rather than run alongside them.
+      for (const run of this.#running.values()) if (Date.now() - run.renewedAt > this.#options.leaseMs) run.stop.abort(new Stop('lease lost'));
+      throw error;
+    }
+    const now = Date.now();
+    for (const id of ids) {
+      const run = this.#running.get(id);
+      if (!run) continue;
+      if (held.has(id)) run.renewedAt = now;
+      else run.stop.abort(new Stop('lease lost'));
+    }
   }
 
   async #run(id: string, stop: AbortController): Promise<void> {
@@ -201,19 +220,21 @@ export class Engine {
         await journal
           .record({ type: 'ExecutionTimedOut', data: { error: { name: 'Timeout', message: `the execution ran longer than its timeoutMs of ${timeoutMs}` } } })
           .catch(() => {});
-      } else if (!(reason instanceof Stop)) {
+      } else if (!(reason instanceof Stop) && !(error instanceof LeaseLostError) && !(error instanceof VersionConflictError)) {
         // Left to its lease: another claim runs it again from its history.
         this.#options.log('error', 'an execution run failed', { executionId: id, error: String(error) });
       }
+      // A lost lease or a conflict: a cancel, or another process, has the execution now.
     } finally {
       clearTimeout(deadline);
-      this.#count(journal?.state());
+      this.#count(journal?.stored(), stop.signal.reason);
     }
   }
 
-  #count(state: Execution | undefined): void {
+  #count(state: Execution | undefined, stopped: unknown): void {
     const status = state?.status;
-    if (status === 'SUCCEEDED') this.#counts.succeeded += 1;
+    if (stopped instanceof Stop && stopped.why === 'cancelled') this.#counts.cancelled += 1;
+    else if (status === 'SUCCEEDED') this.#counts.succeeded += 1;
     else if (status === 'FAILED') this.#counts.failed += 1;
     else if (status === 'CANCELLED') this.#counts.cancelled += 1;
     else if (status === 'TIMED_OUT') this.#counts.timedOut += 1;
@@ -223,10 +244,10 @@ export class Engine {
     return {
       state: () => journal.state(),
       record: (event) => journal.record(event),
-      // A failed append stops the journal; the run learns it at its next awaited record.
-      note: (event) => void journal.record(event).catch(() => {}),
+      note: (event) => journal.note(event),
       act: (name, input, timeoutMs, signal) => this.#steps(() => this.#act(name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal)),
       evaluate: (condition, data) => this.#conditions.evaluate(condition, data),
+      maxOutputBytes: this.#options.maxOutputBytes,
       now: Date.now,
       random: Math.random,
     };
@@ -241,6 +262,7 @@ export class Engine {
         ({ signal: stepSignal }) =>
           runAction(action, input, {
             signal: stepSignal,
+            cancelled: signal,
             breakers: this.#breakers,
             log: (message, fields) => this.#options.log('info', message, { ...fields, action: name }),
           }),
@@ -254,6 +276,13 @@ export class Engine {
     if (Buffer.byteLength(json) > this.#options.maxOutputBytes) {
       throw new ActionError('OutputTooLarge', `${name} returned more than ${this.#options.maxOutputBytes} bytes`);
     }
-    return JSON.parse(json);
+    const stored = JSON.parse(json);
+    // What the store would refuse fails the step, rather than every append after it.
+    try {
+      refuseNul(stored, 'output');
+    } catch (error) {
+      throw new ActionError('InvalidOutput', `${name}: ${(error as Error).message}`);
+    }
+    return stored;
   }
 }

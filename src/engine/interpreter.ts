@@ -19,12 +19,15 @@ export interface Runtime {
   /**
    * Records an event without waiting for it to be stored: for what may be lost in a crash
    * because it is redone on resume. Events are stored in order, so the next awaited record
-   * (a step's start, before its action runs; the execution's end) stores it first.
+   * (a step's start, before its action runs; the execution's end) stores it first. Throws
+   * when recording has stopped.
    */
   note(event: ProgressEvent): void;
   /** Runs a task's action under the step's timeout; output is plain JSON. */
   act(action: string, input: unknown, timeoutMs: number | undefined, signal: AbortSignal): Promise<unknown>;
   evaluate(condition: string, data: unknown): Promise<boolean>;
+  /** The largest result a step may give, as JSON; a map or parallel node's list included. */
+  readonly maxOutputBytes: number;
   now(): number;
   random(): number;
 }
@@ -120,8 +123,15 @@ async function fanOut(count: number, concurrency: number, signal: AbortSignal, r
   }
 }
 
-function mapItems(rt: Runtime, node: MapNode, items: unknown[], id: string, signal: AbortSignal): Promise<unknown[]> {
-  return fanOut(items.length, node.maxConcurrency ?? DEFAULT_MAP_CONCURRENCY, signal, async (index, inner) => {
+/** A map's or parallel's list of outputs is a step's result too: the same size limit holds. */
+function limited(rt: Runtime, outputs: unknown[]): unknown[] {
+  const bytes = Buffer.byteLength(JSON.stringify(outputs));
+  if (bytes > rt.maxOutputBytes) throw new Failure({ name: 'OutputTooLarge', message: `the outputs are ${bytes} bytes, more than ${rt.maxOutputBytes}` });
+  return outputs;
+}
+
+async function mapItems(rt: Runtime, node: MapNode, items: unknown[], id: string, signal: AbortSignal): Promise<unknown[]> {
+  return limited(rt, await fanOut(items.length, node.maxConcurrency ?? DEFAULT_MAP_CONCURRENCY, signal, async (index, inner) => {
     const key = `${id}[${index}]`;
     const recorded = rt.state().iterations[key];
     if (recorded?.completed) return recorded.output;
@@ -129,13 +139,13 @@ function mapItems(rt: Runtime, node: MapNode, items: unknown[], id: string, sign
     const output = await runGraph(rt, node.iterator, items[index], `${key}/`, inner);
     rt.note({ type: 'MapIterationCompleted', data: { step: id, index, output } });
     return output;
-  });
+  }));
 }
 
-function runBranches(rt: Runtime, node: ParallelNode, data: unknown, id: string, signal: AbortSignal): Promise<unknown[]> {
-  return fanOut(node.branches.length, node.maxConcurrency ?? node.branches.length, signal, (index, inner) =>
+async function runBranches(rt: Runtime, node: ParallelNode, data: unknown, id: string, signal: AbortSignal): Promise<unknown[]> {
+  return limited(rt, await fanOut(node.branches.length, node.maxConcurrency ?? node.branches.length, signal, (index, inner) =>
     runGraph(rt, node.branches[index]!, data, `${id}(${index})/`, inner),
-  );
+  ));
 }
 
 /** Where a node's result goes: nowhere without a resultPath, the whole data with `$`. */

@@ -29,6 +29,7 @@ export class Journal {
   #state: Execution;
   #pending: Pending[] = [];
   #flushing = false;
+  #soon: NodeJS.Immediate | null = null;
   #broken: unknown = null;
 
   constructor(store: EventStore, state: Execution, leaseOwner: string, metadata: EventMetadata) {
@@ -43,24 +44,50 @@ export class Journal {
     return this.#state;
   }
 
+  /** The execution as stored: what has surely happened. */
+  stored(): Execution {
+    return this.#durable;
+  }
+
   /** Resolves once the event is stored, with everything recorded before it. */
   record(event: ProgressEvent): Promise<void> {
-    if (this.#broken) return Promise.reject(this.#broken);
+    let stored: Promise<void>;
+    try {
+      stored = this.#enqueue(event);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!this.#flushing) void this.#flush();
+    return stored;
+  }
+
+  /**
+   * Records an event without waiting: it is stored with the next awaited record, or at the end
+   * of this turn of the event loop. Throws at once when the journal has stopped.
+   */
+  note(event: ProgressEvent): void {
+    // Its failure stops the journal; the next record reports it.
+    this.#enqueue(event).catch(() => {});
+    this.#soon ??= setImmediate(() => {
+      this.#soon = null;
+      if (!this.#flushing) void this.#flush();
+    });
+  }
+
+  #enqueue(event: ProgressEvent): Promise<void> {
+    if (this.#broken) throw this.#broken;
     let events: ExecutionEvent[];
     try {
       events = decide({ kind: 'progress', event }, this.#state);
     } catch (error) {
-      // A runner asking for what the execution refuses is lost: it stops at its next record.
+      // A runner asking for what the execution refuses is lost: it stops here.
       this.#broken = error;
-      return Promise.reject(error);
+      throw error;
     }
     for (const next of events) {
       this.#state = evolve(this.#state, next, { version: this.#state.version + 1, createdAt: new Date(), metadata: this.#metadata })!;
     }
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ events, resolve, reject });
-      if (!this.#flushing) void this.#flush();
-    });
+    return new Promise((resolve, reject) => this.#pending.push({ events, resolve, reject }));
   }
 
   async #flush(): Promise<void> {

@@ -43,8 +43,9 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     catchUpConcurrency: config.heavyReadConcurrency,
   });
   await live.start();
+  const jobs = new JobQueue(db);
   const engine = config.runExecutions
-    ? new Engine(store, new JobQueue(db), {
+    ? new Engine(store, jobs, {
         maxExecutions: config.maxRunningExecutions,
         maxStepsInFlight: config.maxStepsInFlight,
         leaseMs: config.executionLeaseMs,
@@ -69,7 +70,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     db,
     store,
     workflows: new WorkflowService(commands, { maxBytes: config.maxDefinitionBytes, actions: new Set(ACTIONS.keys()) }),
-    executions: new ExecutionService(commands, db, { maxInputBytes: config.maxExecutionInputBytes }, {
+    executions: new ExecutionService(commands, db, jobs, { maxInputBytes: config.maxExecutionInputBytes }, {
       started: () => engine?.poke(),
       cancelled: (id) => engine?.interrupt(id),
     }),

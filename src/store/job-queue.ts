@@ -13,15 +13,16 @@ export class JobQueue {
     this.#db = db;
   }
 
-  async claim(owner: string, limit: number, leaseMs: number): Promise<string[]> {
+  /** Claims up to `limit` executions whose lease is free or has run out; never one in `running`. */
+  async claim(owner: string, limit: number, leaseMs: number, running: readonly string[] = []): Promise<string[]> {
     const { rows } = await this.#db.pool.query<{ execution_id: string }>(
       `UPDATE execution_jobs SET lease_owner = $1, lease_expires_at = now() + $3 * interval '1 millisecond', claims = claims + 1
        WHERE execution_id IN (
          SELECT execution_id FROM execution_jobs
-         WHERE lease_expires_at IS NULL OR lease_expires_at < now()
+         WHERE (lease_expires_at IS NULL OR lease_expires_at < now()) AND execution_id <> ALL($4::uuid[])
          ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
        RETURNING execution_id`,
-      [owner, limit, leaseMs],
+      [owner, limit, leaseMs, running],
     );
     return rows.map((row) => row.execution_id);
   }
@@ -35,6 +36,17 @@ export class JobQueue {
       [owner, ids, leaseMs],
     );
     return new Set(rows.map((row) => row.execution_id));
+  }
+
+  /**
+   * Takes an execution's lease from whoever holds it, for `ms`: that runner's next append
+   * fails its fence and it stops, and no process claims the execution meanwhile.
+   */
+  async hold(id: string, holder: string, ms: number): Promise<void> {
+    await this.#db.pool.query(
+      `UPDATE execution_jobs SET lease_owner = $2, lease_expires_at = now() + $3 * interval '1 millisecond' WHERE execution_id = $1`,
+      [id, holder, ms],
+    );
   }
 
   /** Gives leases back, so that another process may claim them at once. */

@@ -19,6 +19,10 @@ describe('retry delays', () => {
     expect(retryDelay([{ errors: ['*'], maxAttempts: 2 }], http, 1, 0.5)).toBe(1000);
   });
 
+  it('wait at most an hour without maxDelayMs', () => {
+    expect(retryDelay([{ errors: ['*'], maxAttempts: 10, intervalMs: 3_600_000, backoffRate: 10 }], http, 3, 0.5)).toBe(3_600_000);
+  });
+
   it('draw between 0 and the delay with jitter', () => {
     const jittered = [{ ...rules[0]!, jitter: true }];
     expect(retryDelay(jittered, timeout, 2, 0)).toBe(0);

@@ -6,6 +6,8 @@ export interface StepError {
   readonly message: string;
 }
 
+export const MAX_RETRY_DELAY_MS = 3_600_000;
+
 const matches = (rule: { readonly errors: readonly string[] }, error: StepError) =>
   rule.errors.includes('*') || rule.errors.includes(error.name);
 
@@ -18,7 +20,8 @@ export function retryDelay(rules: readonly RetryRule[] | undefined, error: StepE
   const rule = rules?.find((candidate) => matches(candidate, error));
   if (!rule || attempt >= rule.maxAttempts) return null;
   const exponential = (rule.intervalMs ?? 1000) * (rule.backoffRate ?? 2) ** (attempt - 1);
-  const capped = Math.min(exponential, rule.maxDelayMs ?? Number.POSITIVE_INFINITY);
+  // An hour at most, as for maxDelayMs: timers past 2^31 ms would fire at once.
+  const capped = Math.min(exponential, rule.maxDelayMs ?? MAX_RETRY_DELAY_MS);
   return Math.round(rule.jitter ? capped * random : capped);
 }
 

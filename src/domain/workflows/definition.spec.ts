@@ -106,6 +106,8 @@ describe('validateDefinition', () => {
     ['an unknown field in a nested graph', withNode('Both', { ...valid().nodes.Both, branches: [{ ...valid().nodes.Both.branches[0], bogus: 1 }] }), 'Both/branches[0]', 'Both/branches[0].bogus'],
     ['a malformed path inside an input list', withNode('Fetch', { ...valid().nodes.Fetch, input: { urls: ['$.ok', '$..bad['] } }), 'Fetch', 'input.urls[1]'],
     ['a regular expression in a condition', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.s.matches("(a+)+$")', next: 'Done' }] }), 'Check', 'cases[0].condition'],
+    ['matches() behind a comment', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.s.matches//x\n("^(a+)+$")', next: 'Done' }] }), 'Check', 'cases[0].condition'],
+    ['matches() called as a function', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'matches(data.s, "(a+)+$")', next: 'Done' }] }), 'Check', 'cases[0].condition'],
     ['a comprehension nested in another (quadratic cost)', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.xs.all(x, data.ys.exists(y, y == x))', next: 'Done' }] }), 'Check', 'cases[0].condition'],
     ['a condition over 1,000 characters', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: Array.from({ length: 300 }, () => 'true').join(' && '), next: 'Done' }] }), 'Check', 'cases[0].condition'],
     ['a condition that is not true or false', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: '"text"', next: 'Done' }] }), 'Check', 'cases[0].condition'],

@@ -228,7 +228,7 @@ function checkNode(value: unknown, node: string, names: readonly string[], probl
         if (rule.backoffRate !== undefined && !(typeof rule.backoffRate === 'number' && rule.backoffRate >= 1 && rule.backoffRate <= 10)) {
           problems.add(node, `${field}.backoffRate`, 'must be a number from 1 to 10');
         }
-        const interval = typeof rule.intervalMs === 'number' ? rule.intervalMs : 0;
+        const interval = typeof rule.intervalMs === 'number' ? rule.intervalMs : 1000;
         if (rule.maxDelayMs !== undefined && !(isInteger(rule.maxDelayMs, 0, HOUR) && (rule.maxDelayMs as number) >= interval)) {
           problems.add(node, `${field}.maxDelayMs`, 'must be an integer of at least intervalMs, at most an hour');
         }

@@ -15,6 +15,9 @@ const conditions = new Environment({
 
 const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
 
+/** The name a call node calls: `f(x)` and `x.f()` alike. */
+const calledName = ({ op, args }: ASTNode) => ((op === 'rcall' || op === 'call') && Array.isArray(args) ? args[0] : undefined);
+
 /** Whether a comprehension macro is called inside another one's arguments. */
 function nestsComprehensions(node: unknown, inside = false): boolean {
   if (Array.isArray(node)) return node.some((child) => nestsComprehensions(child, inside));
@@ -27,15 +30,22 @@ function nestsComprehensions(node: unknown, inside = false): boolean {
   return nestsComprehensions(args, inside);
 }
 
+/** Whether a call to `name` appears anywhere in the tree: read from the parse, not the text. */
+function calls(node: unknown, name: string): boolean {
+  if (Array.isArray(node)) return node.some((child) => calls(child, name));
+  if (typeof node !== 'object' || node === null || !('op' in node)) return false;
+  return calledName(node as ASTNode) === name || calls((node as ASTNode).args, name);
+}
+
 /** Why a condition is not usable, or null when it is. */
 export function conditionProblem(expression: string): string | null {
   if (expression.length > MAX_CONDITION_LENGTH) return `is longer than ${MAX_CONDITION_LENGTH} characters`;
-  // cel-js runs matches() with JavaScript regular expressions, which can take exponential
-  // time on crafted input (CEL's own RE2 cannot); it is not offered.
-  if (/\bmatches\s*\(/.test(expression)) return 'may not use matches(): regular expressions are not supported';
   let result;
   try {
     const parsed = conditions.parse(expression);
+    // cel-js runs matches() with JavaScript regular expressions, which can take exponential
+    // time on crafted input (CEL's own RE2 cannot); it is not offered.
+    if (calls(parsed.ast, 'matches')) return 'may not use matches(): regular expressions are not supported';
     if (nestsComprehensions(parsed.ast)) return 'may not nest a comprehension (all, exists, exists_one, map, filter) inside another';
     result = parsed.check();
   } catch (error) {

@@ -12,6 +12,8 @@ export class ActionError extends Error {
 export interface ActionContext {
   /** Aborted on the step's timeout, a cancel, or the process losing the execution. */
   readonly signal: AbortSignal;
+  /** Aborted when the run stopped the step (not its timeout): the action's target did nothing wrong. */
+  readonly cancelled: AbortSignal;
   readonly breakers: Breakers;
   readonly log: (message: string, fields: Record<string, unknown>) => void;
 }

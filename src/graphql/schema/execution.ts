@@ -1,7 +1,7 @@
+import { executionUpdates } from '../../app/execution-updates.ts';
 import { isUuid } from '../../app/ids.ts';
 import { NO_ID } from '../../app/workflows.ts';
-import { notFound } from '../../domain/errors.ts';
-import { EXECUTION, hasEnded, type Execution, type ExecutionError, type Step } from '../../domain/executions/execution.ts';
+import { type Execution, type ExecutionError, type Step } from '../../domain/executions/execution.ts';
 import { builder } from '../builder.ts';
 import { MAX_PAGE_SIZE, pageSize } from '../connections.ts';
 
@@ -138,27 +138,10 @@ builder.subscriptionFields((t) => ({
     type: ExecutionRef,
     description: 'The execution now, then again after each of its events; ends after it ends.',
     args: { id: t.arg.id({ required: true }) },
-    subscribe: async function* (_root, args, { services, stillAuthorized }) {
-      const id = String(args.id);
-      if (!isUuid(id)) throw notFound('execution', id);
-      const read = () => services.db.prisma.execution.findUnique({ where: { id } });
-      // Subscribed before the first read, so that no event falls between the two.
-      const events = services.live.subscribe(null, { aggregateType: EXECUTION, aggregateId: id }, stillAuthorized);
-      try {
-        let last = await read();
-        if (!last) throw notFound('execution', id);
-        yield last;
-        while (!hasEnded(last.status)) {
-          const next = await events.next();
-          if (next.done) return;
-          if (next.value.failure) throw next.value.failure;
-          const now = next.value.event ? await read() : null;
-          if (now && now.version > last.version) yield (last = now);
-        }
-      } finally {
-        await events.return?.();
-      }
+    subscribe: (_root, args, { services, stillAuthorized }) => executionUpdates(services.db, services.live, String(args.id), stillAuthorized),
+    resolve: (update) => {
+      if (update instanceof Error) throw update;
+      return update;
     },
-    resolve: (execution) => execution,
   }),
 }));

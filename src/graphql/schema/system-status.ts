@@ -21,7 +21,7 @@ const EngineStatsRef = builder.objectRef<EngineStats>('ExecutionEngineStats').im
     queued: t.exposeInt('queued', { description: 'Executions no process holds yet, as of the last poll (all processes).' }),
     succeeded: t.exposeInt('succeeded'),
     failed: t.exposeInt('failed'),
-    cancelled: t.exposeInt('cancelled'),
+    cancelled: t.exposeInt('cancelled', { description: 'Runs this process stopped because their execution was cancelled here.' }),
     timedOut: t.exposeInt('timedOut'),
     stepsInFlight: t.exposeInt('stepsInFlight'),
     stepsQueued: t.exposeInt('stepsQueued', { description: 'Actions waiting for one of the maxStepsInFlight slots.' }),
