@@ -17,6 +17,8 @@ export interface Config {
   /** Events one subscription may hold in memory before it reads the store at its own pace. */
   readonly liveBufferLimit: number;
   readonly liveBatchSize: number;
+  /** How long WebSocket writes may wait to go out together (0: the end of the event-loop turn). */
+  readonly wsWriteWindowMs: number;
   /** Whether this process runs executions (a server may leave them to `npm run worker`s). */
   readonly runExecutions: boolean;
   readonly maxRunningExecutions: number;
@@ -72,6 +74,7 @@ export function loadConfig(env: Env = process.env): Config {
     livePollIntervalMs: integer(env, 'LIVE_POLL_INTERVAL_MS', 1000, 10),
     liveBufferLimit: integer(env, 'LIVE_BUFFER_LIMIT', 1000, 1),
     liveBatchSize: integer(env, 'LIVE_BATCH_SIZE', 500, 1),
+    wsWriteWindowMs: integer(env, 'WS_WRITE_WINDOW_MS', 25),
     runExecutions: flag(env, 'RUN_EXECUTIONS', true),
     maxRunningExecutions: integer(env, 'MAX_RUNNING_EXECUTIONS', 50, 1),
     maxStepsInFlight: integer(env, 'MAX_STEPS_IN_FLIGHT', 100, 1),

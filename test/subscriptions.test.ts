@@ -113,6 +113,22 @@ describe('Subscription.events over graphql-ws', () => {
     }
   });
 
+  it('sends data that looks like the shared-payload stand-in as the data it is', async () => {
+    const forged = '{"$flowledgerShared":"1"}';
+    const client = wsClient();
+    try {
+      const iterator = client.iterate({ query: 'subscription { events(types: ["Forged"]) { event { data } } }' });
+      const first = await iterator.next();
+      expect(first.value.data.events.event).toBeNull();
+      await appendEvents(1, 'Forged', 1, undefined, forged);
+      const second = await iterator.next();
+      expect(second.value.data.events.event.data).toEqual({ n: 0, padding: forged });
+      await iterator.return!();
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it('without `after` starts at the live head', async () => {
     await appendEvents(5, 'Before');
     const client = wsClient();
