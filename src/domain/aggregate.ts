@@ -19,13 +19,16 @@ export interface Aggregate<State, Command, Event extends DomainEvent> {
   readonly initialState: State;
   decide(command: Command, state: State): readonly Event[];
   evolve(state: State, event: Event, envelope: EventEnvelope): State;
+  /** The same as evolve event by event, done faster: for aggregates whose state grows with their stream. */
+  evolveAll?(state: State, events: readonly { event: Event; envelope: EventEnvelope }[]): State;
 }
 
 /** Folds stored events into state: the one path for command handling, replay and rebuilds. */
 export function fold<State, Event extends DomainEvent>(
-  aggregate: Pick<Aggregate<State, never, Event>, 'initialState' | 'evolve'>,
+  aggregate: Pick<Aggregate<State, never, Event>, 'initialState' | 'evolve' | 'evolveAll'>,
   events: ReadonlyArray<{ readonly type: string; readonly data: unknown } & EventEnvelope>,
   state: State = aggregate.initialState,
 ): State {
+  if (aggregate.evolveAll) return aggregate.evolveAll(state, events.map((event) => ({ event: event as unknown as Event, envelope: event })));
   return events.reduce((current, event) => aggregate.evolve(current, event as unknown as Event, event), state);
 }

@@ -81,6 +81,31 @@ describe('the Execution aggregate', () => {
     expect(code(() => decide({ kind: 'cancel', id, reason: 'x'.repeat(1001) }, replay(started)))).toBe('BAD_USER_INPUT');
   });
 
+  it('folds many events at once to what evolve gives one by one, leaving the state it started from as it was', () => {
+    const events: ExecutionEvent[] = [...started];
+    for (let i = 0; i < 50; i += 1) {
+      const step = `M#1[${i}]/A#1`;
+      events.push(
+        { type: 'MapIterationStarted', data: { step: 'M#1', index: i } },
+        { type: 'StepStarted', data: { step, node: 'A', attempt: 1, input: i } },
+        i % 3 === 0
+          ? { type: 'StepFailed', data: { step, error: { name: 'E', message: 'e' } } }
+          : { type: 'StepSucceeded', data: { step, output: i } },
+        { type: 'ChoiceTaken', data: { step: `M#1[${i}]/C#1`, node: 'C', case: 0, next: 'D' } },
+        { type: 'MapIterationCompleted', data: { step: 'M#1', index: i, output: i } },
+      );
+    }
+    events.push({ type: 'ExecutionSucceeded', data: { output: 'done' } });
+    const envelopes = events.map((event, i) => ({ event, envelope: { version: i + 1, createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), metadata: { actorId: 'u1' } } }));
+    const oneByOne = envelopes.reduce<ExecutionState>((state, { event, envelope }) => evolve(state, event, envelope), null);
+    expect(executionAggregate.evolveAll!(null, envelopes)).toEqual(oneByOne);
+
+    const half = executionAggregate.evolveAll!(null, envelopes.slice(0, 100));
+    const snapshot = structuredClone(half);
+    expect(executionAggregate.evolveAll!(half, envelopes.slice(100))).toEqual(oneByOne);
+    expect(half).toEqual(snapshot);
+  });
+
   it('records choices and map iterations by step', () => {
     const state = replay([
       ...started,
