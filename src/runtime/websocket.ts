@@ -39,7 +39,7 @@ const SHARED_MARK = `{"${SHARED}":"`;
  */
 class SharedPayloads {
   readonly #tokens = new WeakMap<object, { [SHARED]: string }>();
-  readonly #json = new LRUCache<string, string>({ max: 10_000 });
+  readonly #json = new LRUCache<string, { json: string; sends: number }>({ max: 10_000 });
   #next = 0;
 
   standIn(result: ExecutionResult): { [SHARED]: string } {
@@ -47,50 +47,81 @@ class SharedPayloads {
     if (!standIn) {
       const { errors, ...rest } = result;
       const token = String((this.#next += 1));
-      this.#json.set(token, JSON.stringify(errors ? { ...rest, errors: errors.map((error) => error.toJSON()) } : rest));
+      this.#json.set(token, { json: JSON.stringify(errors ? { ...rest, errors: errors.map((error) => error.toJSON()) } : rest), sends: 0 });
       this.#tokens.set(result, (standIn = { [SHARED]: token }));
     }
     return standIn;
   }
 
-  /** The message with its stand-in replaced; as it is when it has none. */
-  fill(message: unknown): unknown {
-    if (typeof message !== 'string') return message;
-    const at = message.indexOf(SHARED_MARK);
-    if (at < 0) return message;
-    const end = message.indexOf('"}', at + SHARED_MARK.length);
-    const json = this.#json.get(message.slice(at + SHARED_MARK.length, end));
-    return json === undefined ? message : message.slice(0, at) + json + message.slice(end + 2);
+  /**
+   * The message with its stand-in replaced (as it is when it has none), and whether its
+   * payload has been sent before: a result that goes to many subscribers.
+   */
+  fill(message: unknown): { message: unknown; shared: boolean } {
+    const at = typeof message === 'string' ? message.indexOf(SHARED_MARK) : -1;
+    if (at < 0) return { message, shared: false };
+    const text = message as string;
+    const end = text.indexOf('"}', at + SHARED_MARK.length);
+    const payload = this.#json.get(text.slice(at + SHARED_MARK.length, end));
+    if (payload === undefined) return { message, shared: false };
+    payload.sends += 1;
+    return { message: text.slice(0, at) + payload.json + text.slice(end + 2), shared: payload.sends > 1 };
   }
 }
 
 /**
- * Writes to every socket are corked and sent together: at the end of the event-loop turn, or
- * with a window, every `windowMs`. One write syscall per socket per flush instead of one per
- * message: with a thousand subscribers and a hundred events a second, those syscalls are the
- * server's largest cost, and a window of a few milliseconds sends several events in one.
+ * Writes to every socket are corked and sent together. Results that many subscribers share go
+ * out at most once per `windowMs` (at the end of the event-loop turn when the last such flush
+ * is that long ago, so a quiet server sends at once): one write syscall per socket per flush
+ * instead of one per message. With a thousand subscribers and a hundred events a second those
+ * syscalls were the server's largest cost, and the window sends two or three events in one.
+ * Everything else (answers, markers, errors) goes at the end of the turn, taking whatever
+ * waits on its socket with it.
  */
 class WriteFlusher {
   readonly #windowMs: number;
   readonly #corked = new Set<Socket>();
-  #scheduled = false;
+  readonly #urgent = new Set<Socket>();
+  #windowScheduled = false;
+  #turnScheduled = false;
+  #lastFlush = 0;
 
   constructor(windowMs: number) {
     this.#windowMs = windowMs;
   }
 
-  cork(tcp: Socket): void {
-    if (this.#corked.has(tcp)) return;
-    tcp.cork();
-    this.#corked.add(tcp);
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    if (this.#windowMs > 0) setTimeout(this.#flush, this.#windowMs);
-    else setImmediate(this.#flush);
+  cork(tcp: Socket, urgent: boolean): void {
+    if (!this.#corked.has(tcp)) {
+      tcp.cork();
+      this.#corked.add(tcp);
+    }
+    if (urgent) {
+      this.#urgent.add(tcp);
+      if (!this.#turnScheduled) {
+        this.#turnScheduled = true;
+        setImmediate(this.#flushUrgent);
+      }
+    } else if (!this.#windowScheduled) {
+      this.#windowScheduled = true;
+      const wait = this.#lastFlush + this.#windowMs - Date.now();
+      if (wait > 0) setTimeout(this.#flush, wait);
+      else setImmediate(this.#flush);
+    }
   }
 
+  #uncork(tcp: Socket): void {
+    if (this.#corked.delete(tcp)) tcp.uncork();
+  }
+
+  readonly #flushUrgent = () => {
+    this.#turnScheduled = false;
+    for (const tcp of this.#urgent) this.#uncork(tcp);
+    this.#urgent.clear();
+  };
+
   readonly #flush = () => {
-    this.#scheduled = false;
+    this.#windowScheduled = false;
+    this.#lastFlush = Date.now();
     for (const tcp of this.#corked) tcp.uncork();
     this.#corked.clear();
   };
@@ -105,14 +136,15 @@ function coalesceWrites(socket: WebSocket, flusher: WriteFlusher, shared: Shared
   // ws gives no public handle on its TCP socket; corking needs it.
   const tcp = (socket as unknown as { _socket: Socket })._socket;
   const write = socket.send.bind(socket) as (data: unknown, done?: (error?: Error) => void) => void;
-  const send = (data: unknown, done?: (error?: Error) => void) => write(shared.fill(data), done);
   socket.send = ((data: unknown, done?: (error?: Error) => void) => {
-    flusher.cork(tcp);
+    const filled = shared.fill(data);
+    // A result many subscribers get may wait for the window; anything else goes at the end of the turn.
+    flusher.cork(tcp, !filled.shared);
     if (done && socket.bufferedAmount < HIGH_WATER) {
-      send(data);
+      write(filled.message);
       done();
     } else {
-      send(data, done);
+      write(filled.message, done);
     }
   }) as WebSocket['send'];
 }
