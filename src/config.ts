@@ -17,6 +17,12 @@ export interface Config {
   /** Events one subscription may hold in memory before it reads the store at its own pace. */
   readonly liveBufferLimit: number;
   readonly liveBatchSize: number;
+  /** Largest HTTP request body and WebSocket message. */
+  readonly maxBodyBytes: number;
+  readonly maxQueryDepth: number;
+  readonly maxQueryAliases: number;
+  readonly maxQueryTokens: number;
+  readonly maxQueryCost: number;
   /** How long WebSocket writes may wait to go out together (0: the end of the event-loop turn). */
   readonly wsWriteWindowMs: number;
   /** Whether this process runs executions (a server may leave them to `npm run worker`s). */
@@ -75,6 +81,11 @@ export function loadConfig(env: Env = process.env): Config {
     liveBufferLimit: integer(env, 'LIVE_BUFFER_LIMIT', 1000, 1),
     liveBatchSize: integer(env, 'LIVE_BATCH_SIZE', 500, 1),
     wsWriteWindowMs: integer(env, 'WS_WRITE_WINDOW_MS', 25),
+    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1),
+    maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 12, 1),
+    maxQueryAliases: integer(env, 'MAX_QUERY_ALIASES', 15, 0),
+    maxQueryTokens: integer(env, 'MAX_QUERY_TOKENS', 2000, 1),
+    maxQueryCost: integer(env, 'MAX_QUERY_COST', 50_000, 1),
     runExecutions: flag(env, 'RUN_EXECUTIONS', true),
     maxRunningExecutions: integer(env, 'MAX_RUNNING_EXECUTIONS', 50, 1),
     maxStepsInFlight: integer(env, 'MAX_STEPS_IN_FLIGHT', 100, 1),

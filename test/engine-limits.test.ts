@@ -12,6 +12,7 @@ beforeAll(async () => {
     breakerHalfOpenMs: 400,
     conditionTimeoutMs: 100,
     maxExecutionInputBytes: 8 * 1024 * 1024,
+    maxBodyBytes: 16 * 1024 * 1024,
     maxStepsInFlight: 2,
     maxRunningExecutions: 2,
   });

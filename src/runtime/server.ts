@@ -6,6 +6,7 @@ import { toClientError } from '../graphql/errors.ts';
 import { schema } from '../graphql/schema/index.ts';
 import { describeError, log } from './log.ts';
 import type { Services } from './services.ts';
+import { documentLimits, limitBodies } from './limits.ts';
 import { attachWebSocket } from './websocket.ts';
 
 export interface RunningServer {
@@ -48,7 +49,7 @@ export function createGraphQLHandler(services: Services) {
         requestId: requestIds.get(request) ?? requestIdOf(null),
         correlationId: request.headers.get('x-correlation-id'),
       }),
-    plugins: [requestIdPlugin()],
+    plugins: [requestIdPlugin(), documentLimits(services.config)],
   });
 }
 
@@ -57,7 +58,7 @@ export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
 /** HTTP and SSE through Yoga, and graphql-ws on the same path, on one port. */
 export async function startServer(services: Services, port: number, host: string): Promise<RunningServer> {
   const yoga = createGraphQLHandler(services);
-  const server = createServer(yoga);
+  const server = createServer(limitBodies(services.config.maxBodyBytes, yoga));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);

@@ -158,7 +158,8 @@ const mask = (error: GraphQLError) =>
  * schema and error masking are the same as over HTTP.
  */
 export function attachWebSocket(server: Server, yoga: GraphQLHandler, services: Services): { close(): Promise<void> } {
-  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  // A message past the body limit closes its socket (1009), as a larger HTTP body is refused.
+  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: services.config.maxBodyBytes });
   const shared = new SharedPayloads();
   const flusher = new WriteFlusher(services.config.wsWriteWindowMs);
   sockets.on('connection', (socket: WebSocket) => coalesceWrites(socket, flusher, shared));

@@ -1,0 +1,51 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import type { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Config } from '../config.ts';
+
+/**
+ * What one document may ask for, on every transport (the WebSocket path runs the same
+ * envelop): depth, aliases, tokens, directives and a static cost, checked before execution
+ * (graphql-armor). The cost multiplies a selection by its literal `first`/`last`; a page size
+ * given in a variable is not counted, but pages are at most 100 anyway. Refusals are GraphQL
+ * errors with the code `QUERY_TOO_COMPLEX`.
+ */
+export function documentLimits(config: Config): Plugin {
+  const tooComplex = (_context: unknown, error: GraphQLError) => {
+    (error.extensions as Record<string, unknown>).code = 'QUERY_TOO_COMPLEX';
+  };
+  const limit = { exposeLimits: true, propagateOnRejection: true, onReject: [tooComplex] };
+  return EnvelopArmorPlugin({
+    maxDepth: { n: config.maxQueryDepth, ignoreIntrospection: true, flattenFragments: true, ...limit },
+    maxAliases: { n: config.maxQueryAliases, ...limit },
+    maxTokens: { n: config.maxQueryTokens, ...limit },
+    maxDirectives: { n: 20, ...limit },
+    costLimit: { maxCost: config.maxQueryCost, ignoreIntrospection: true, ...limit },
+    // Suggestions ("did you mean ...") describe the schema to whoever probes it.
+    blockFieldSuggestion: { enabled: config.environment === 'production' },
+  }) as Plugin;
+}
+
+function refuse(response: ServerResponse, status: number, code: string, message: string): void {
+  response.writeHead(status, { 'content-type': 'application/json' });
+  response.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+}
+
+/**
+ * Request bodies past `maxBytes` are refused before anything reads them (413). A body must
+ * say its length: one sent in chunks without it is refused (411), as its size could only be
+ * learnt by reading it.
+ */
+export function limitBodies(maxBytes: number, next: (request: IncomingMessage, response: ServerResponse) => void) {
+  return (request: IncomingMessage, response: ServerResponse) => {
+    const length = request.headers['content-length'];
+    if (length === undefined && request.headers['transfer-encoding'] !== undefined) {
+      return refuse(response, 411, 'LENGTH_REQUIRED', 'a request body must come with a Content-Length');
+    }
+    if (Number(length ?? 0) > maxBytes) {
+      return refuse(response, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBytes} bytes`);
+    }
+    next(request, response);
+  };
+}

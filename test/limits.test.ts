@@ -1,0 +1,97 @@
+import { request } from 'node:http';
+import { getIntrospectionQuery } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { startTestApp, type TestApp } from './support/app.ts';
+import { DEFINITION } from './support/definitions.ts';
+import { sse } from './support/sse.ts';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ maxBodyBytes: 64 * 1024 });
+});
+afterAll(() => app.close());
+
+const BOMBS: Record<string, string> = {
+  depth: `{ me { ${'a { b { '.repeat(8)} id ${'} } '.repeat(8)} } }`,
+  aliases: `mutation { ${Array.from({ length: 40 }, (_, i) => `w${i}: createWorkflow(input: { name: "bomb ${i}", definition: ${DEFINITION} }) { id }`).join(' ')} }`,
+  tokens: `{ me { ${Array.from({ length: 2500 }, () => 'id').join(' ')} } }`,
+  // 100 workflows x 100 events each, twice over: within every other limit, far past the cost.
+  cost: `{ workflows(first: 100) { edges { node { a: latestEvents(first: 100) { actor { id name role } } b: latestEvents(first: 100) { actor { id name role } } } } } }`,
+};
+
+/** The same document over graphql-ws: the first error it gets. */
+async function overWebSocket(query: string): Promise<{ code?: string; closed?: number }> {
+  let closed: number | undefined;
+  const client = createClient({
+    url: app.url.replace('http', 'ws'),
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${app.keys.editor}` },
+    retryAttempts: 0,
+    on: { closed: (event) => (closed = (event as CloseEvent).code) },
+  });
+  try {
+    const result = await client.iterate({ query }).next();
+    return { code: result.value?.errors?.[0]?.extensions?.code };
+  } catch (error) {
+    const errors = error as { extensions?: { code?: string } }[] | { code?: number };
+    if (Array.isArray(errors)) return { code: errors[0]?.extensions?.code };
+    return { closed: closed ?? (errors as { code?: number }).code };
+  } finally {
+    await client.dispose();
+  }
+}
+
+describe('document limits, the same on HTTP, SSE and WebSocket', () => {
+  it.each(Object.entries(BOMBS))('refuses a %s bomb with QUERY_TOO_COMPLEX and writes nothing', async (_kind, query) => {
+    const before = await app.database.snapshot();
+    const http = await app.gql(query);
+    expect(http.errors?.[0]?.extensions.code, JSON.stringify(http.errors)).toBe('QUERY_TOO_COMPLEX');
+    const first = await sse(app.url, query, {}, { authorization: `Bearer ${app.keys.editor}` }).next();
+    const sseErrors = first.value?.data?.errors ?? JSON.parse(first.value?.data?.body ?? '{}').errors;
+    expect(sseErrors?.[0]?.extensions.code).toBe('QUERY_TOO_COMPLEX');
+    expect((await overWebSocket(query)).code).toBe('QUERY_TOO_COMPLEX');
+    expect(await app.database.snapshot()).toEqual(before);
+    expect((await app.gql('{ me { id } }')).data!.me.id).toBe(app.userIds.editor);
+  });
+
+  it('lets ordinary documents through, and the introspection query codegen and GraphiQL send', async () => {
+    const { data, errors } = await app.gql(getIntrospectionQuery());
+    expect(errors).toBeUndefined();
+    expect(data!.__schema.types.length).toBeGreaterThan(20);
+    const page = await app.gql('{ workflows(first: 100) { edges { node { id name createdBy { name } latestEvents(first: 5) { type actor { name } } } } } }');
+    expect(page.errors).toBeUndefined();
+  });
+});
+
+describe('body and message size', () => {
+  const raw = (body: string, headers: Record<string, string | number>) =>
+    new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const url = new URL(app.url);
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${app.keys.editor}`, ...headers } }, (res) => {
+        let text = '';
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  it('refuses a body over the limit (413) and one of unknown length (411), writing nothing', async () => {
+    const before = await app.database.snapshot();
+    const big = JSON.stringify({ query: `mutation { createWorkflow(input: { name: "${'x'.repeat(70 * 1024)}", definition: ${DEFINITION} }) { id } }` });
+    const tooLarge = await raw(big, { 'content-length': Buffer.byteLength(big) });
+    expect(tooLarge).toMatchObject({ status: 413, body: { errors: [{ extensions: { code: 'PAYLOAD_TOO_LARGE' } }] } });
+    const chunked = await raw(JSON.stringify({ query: '{ me { id } }' }), { 'transfer-encoding': 'chunked' });
+    expect(chunked).toMatchObject({ status: 411, body: { errors: [{ extensions: { code: 'LENGTH_REQUIRED' } }] } });
+    expect(await app.database.snapshot()).toEqual(before);
+  });
+
+  it('closes a WebSocket that sends a message over the limit (1009), writing nothing', async () => {
+    const before = await app.database.snapshot();
+    const outcome = await overWebSocket(`mutation { createWorkflow(input: { name: "${'x'.repeat(70 * 1024)}", definition: ${DEFINITION} }) { id } }`);
+    expect(outcome.closed).toBe(1009);
+    expect(await app.database.snapshot()).toEqual(before);
+  });
+});
