@@ -23,6 +23,10 @@ export interface Config {
   readonly maxQueryAliases: number;
   readonly maxQueryTokens: number;
   readonly maxQueryCost: number;
+  /** Operations one API key may start per second in one process (0: no limit). */
+  readonly rateLimitPerSecond: number;
+  /** Whether the schema may be introspected (GraphiQL, codegen); off by default in production. */
+  readonly introspection: boolean;
   /** How long WebSocket writes may wait to go out together (0: the end of the event-loop turn). */
   readonly wsWriteWindowMs: number;
   /** Whether this process runs executions (a server may leave them to `npm run worker`s). */
@@ -82,6 +86,8 @@ export function loadConfig(env: Env = process.env): Config {
     liveBatchSize: integer(env, 'LIVE_BATCH_SIZE', 500, 1),
     wsWriteWindowMs: integer(env, 'WS_WRITE_WINDOW_MS', 25),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1),
+    rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 2000),
+    introspection: flag(env, 'INTROSPECTION', environment(env) !== 'production'),
     maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 12, 1),
     maxQueryAliases: integer(env, 'MAX_QUERY_ALIASES', 15, 0),
     maxQueryTokens: integer(env, 'MAX_QUERY_TOKENS', 2000, 1),

@@ -95,3 +95,54 @@ describe('body and message size', () => {
     expect(await app.database.snapshot()).toEqual(before);
   });
 });
+
+describe('requests per key, and introspection', () => {
+  it('refuses a key past its rate with 429 and Retry-After, on HTTP and WebSocket, then lets it through again', async () => {
+    const limited = await startTestApp({ rateLimitPerSecond: 5 });
+    try {
+      const responses = await Promise.all(
+        Array.from({ length: 12 }, () => limited.gql(`mutation { createWorkflow(input: { name: "rate", definition: ${DEFINITION} }) { id } }`)),
+      );
+      const refused = responses.filter((response) => response.status === 429);
+      expect(refused.length).toBeGreaterThanOrEqual(7);
+      expect(refused[0]!.errors![0]!.extensions.code).toBe('RATE_LIMITED');
+      expect(Number(refused[0]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      const { rows } = await limited.database.db.pool.query('SELECT count(*)::int AS n FROM workflows');
+      expect(rows[0].n).toBe(12 - refused.length);
+
+      const client = createClient({ url: limited.url.replace('http', 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${limited.keys.viewer}` }, retryAttempts: 0 });
+      try {
+        const codes = await Promise.all(Array.from({ length: 10 }, async () => {
+          try {
+            const result = await client.iterate({ query: '{ me { id } }' }).next();
+            return result.value?.errors?.[0]?.extensions?.code ?? 'OK';
+          } catch (errors) {
+            return (errors as { extensions?: { code?: string } }[])[0]?.extensions?.code;
+          }
+        }));
+        expect(codes).toContain('RATE_LIMITED');
+        expect(codes).toContain('OK');
+      } finally {
+        await client.dispose();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect((await limited.gql('{ me { id } }')).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('can be closed to introspection, on every transport', async () => {
+    const closed = await startTestApp({ introspection: false });
+    try {
+      const http = await closed.gql('{ __schema { types { name } } }');
+      expect(http.errors?.[0]?.message).toMatch(/introspection/i);
+      expect(http.errors?.[0]?.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+      const first = await sse(closed.url, '{ __schema { types { name } } }', {}, { authorization: `Bearer ${closed.keys.editor}` }).next();
+      expect(JSON.stringify(first.value?.data)).toMatch(/introspection/i);
+      expect((await closed.gql('{ me { id } }')).data!.me.id).toBe(closed.userIds.editor);
+    } finally {
+      await closed.close();
+    }
+  });
+});

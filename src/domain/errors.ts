@@ -7,7 +7,8 @@ export type ErrorCode =
   | 'BAD_USER_INPUT'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'OVERLOADED'
-  | 'EXECUTION_FINISHED';
+  | 'EXECUTION_FINISHED'
+  | 'RATE_LIMITED';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

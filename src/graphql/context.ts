@@ -3,6 +3,7 @@ import { GraphQLError } from 'graphql';
 import type { RequestScope } from '../app/request.ts';
 import type { Actor } from '../domain/identity/roles.ts';
 import type { Services } from '../runtime/services.ts';
+import { hashApiKey } from '../domain/identity/api-keys.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 
 export interface GraphQLContext {
@@ -45,9 +46,10 @@ export interface RequestInfo {
   readonly correlationId?: string | null | undefined;
 }
 
-/** Every operation needs an API key, on every transport. */
+/** Every operation needs an API key, on every transport, and counts against its rate limit. */
 export async function createContext(services: Services, request: RequestInfo): Promise<GraphQLContext> {
   const { actor, key } = await authenticate(services, request.authorization);
+  await services.rateLimit?.take(hashApiKey(key));
   return {
     services,
     scope: {

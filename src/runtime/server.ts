@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga, type Plugin } from 'graphql-yoga';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { createContext, requestIdOf } from '../graphql/context.ts';
 import { toClientError } from '../graphql/errors.ts';
 import { schema } from '../graphql/schema/index.ts';
@@ -35,7 +36,7 @@ export function createGraphQLHandler(services: Services) {
   return createYoga({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: services.config.environment === 'development' ? { subscriptionsProtocol: 'WS' } : false,
+    graphiql: services.config.environment === 'development' && services.config.introspection ? { subscriptionsProtocol: 'WS' } : false,
     landingPage: false,
     // Client errors are answered, not logged; unexpected ones are logged by maskError.
     logging: false,
@@ -49,7 +50,7 @@ export function createGraphQLHandler(services: Services) {
         requestId: requestIds.get(request) ?? requestIdOf(null),
         correlationId: request.headers.get('x-correlation-id'),
       }),
-    plugins: [requestIdPlugin(), documentLimits(services.config)],
+    plugins: [requestIdPlugin(), documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
   });
 }
 

@@ -14,6 +14,7 @@ import { EventStore } from '../store/event-store.ts';
 import { AppendNotifications } from '../store/notifications.ts';
 import { createBulkhead, type Bulkhead, type BulkheadStats } from './bulkhead.ts';
 import { log } from './log.ts';
+import { RateLimit } from './rate-limit.ts';
 
 /** Everything a request may use, built once per process from the config and the database. */
 export interface Services {
@@ -29,6 +30,8 @@ export interface Services {
   readonly live: LiveLog;
   readonly notifications: AppendNotifications;
   readonly heavyReads: Bulkhead & { stats(): BulkheadStats };
+  /** null when RATE_LIMIT_PER_SECOND is 0. */
+  readonly rateLimit: RateLimit | null;
   /** Stops the engine, the live log and its listener; the database stays open. */
   stop(): Promise<void>;
 }
@@ -80,6 +83,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     live,
     notifications,
     heavyReads,
+    rateLimit: config.rateLimitPerSecond > 0 ? new RateLimit(config.rateLimitPerSecond) : null,
     async stop() {
       await engine?.stop();
       await notifications.stop();
