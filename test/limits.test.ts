@@ -146,3 +146,32 @@ describe('requests per key, and introspection', () => {
     }
   });
 });
+
+describe('subscriptions per key', () => {
+  it('refuses a key past its open subscriptions, on WebSocket and SSE alike, and frees a slot when one ends', async () => {
+    const capped = await startTestApp({ maxSubscriptionsPerKey: 2 });
+    const client = createClient({ url: capped.url.replace('http', 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${capped.keys.viewer}` }, retryAttempts: 0 });
+    const query = 'subscription { events(types: ["Nothing"]) { cursor } }';
+    try {
+      const open = [client.iterate({ query }), client.iterate({ query })];
+      for (const subscription of open) await subscription.next();
+      const third = await client.iterate({ query }).next().catch((errors) => ({ value: { errors } }));
+      expect(third.value.errors[0].extensions.code).toBe('TOO_MANY_SUBSCRIPTIONS');
+      const overSse = await sse(capped.url, query, {}, { authorization: `Bearer ${capped.keys.viewer}` }).next();
+      expect(JSON.stringify(overSse.value)).toMatch(/TOO_MANY_SUBSCRIPTIONS/);
+      // Another key has slots of its own.
+      const other = await sse(capped.url, query, {}, { authorization: `Bearer ${capped.keys.editor}` }).next();
+      expect(JSON.stringify(other.value)).not.toMatch(/TOO_MANY_SUBSCRIPTIONS/);
+
+      await open[0]!.return!();
+      let again: any;
+      do {
+        again = await client.iterate({ query }).next().catch((errors) => ({ value: { errors } }));
+      } while (again.value.errors);
+      expect(again.value.data.events.cursor).toBeTruthy();
+    } finally {
+      await client.dispose();
+      await capped.close();
+    }
+  });
+});

@@ -8,7 +8,8 @@ export type ErrorCode =
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'OVERLOADED'
   | 'EXECUTION_FINISHED'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'TOO_MANY_SUBSCRIPTIONS';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

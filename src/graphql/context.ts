@@ -12,6 +12,8 @@ export interface GraphQLContext {
   readonly loaders: Loaders;
   /** Whether the caller's key is still valid: long-lived subscriptions ask again and again. */
   stillAuthorized(): Promise<boolean>;
+  /** Starts a subscription in one of the caller's key's slots (MAX_SUBSCRIPTIONS_PER_KEY). */
+  subscription<T>(start: () => AsyncIterableIterator<T>): AsyncIterableIterator<T>;
 }
 
 const TRACE_ID = /^[\w.:-]{1,128}$/;
@@ -60,5 +62,6 @@ export async function createContext(services: Services, request: RequestInfo): P
     },
     loaders: createLoaders(services),
     stillAuthorized: async () => (await services.identity.authenticate(key)) !== null,
+    subscription: (start) => services.subscriptionQuota.hold(hashApiKey(key), start),
   };
 }

@@ -15,6 +15,7 @@ import { AppendNotifications } from '../store/notifications.ts';
 import { createBulkhead, type Bulkhead, type BulkheadStats } from './bulkhead.ts';
 import { log } from './log.ts';
 import { RateLimit } from './rate-limit.ts';
+import { SubscriptionQuota } from '../graphql/subscription-quota.ts';
 
 /** Everything a request may use, built once per process from the config and the database. */
 export interface Services {
@@ -30,6 +31,7 @@ export interface Services {
   readonly live: LiveLog;
   readonly notifications: AppendNotifications;
   readonly heavyReads: Bulkhead & { stats(): BulkheadStats };
+  readonly subscriptionQuota: SubscriptionQuota;
   /** null when RATE_LIMIT_PER_SECOND is 0. */
   readonly rateLimit: RateLimit | null;
   /** Stops the engine, the live log and its listener; the database stays open. */
@@ -83,6 +85,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     live,
     notifications,
     heavyReads,
+    subscriptionQuota: new SubscriptionQuota(config.maxSubscriptionsPerKey),
     rateLimit: config.rateLimitPerSecond > 0 ? new RateLimit(config.rateLimitPerSecond) : null,
     async stop() {
       await engine?.stop();

@@ -138,7 +138,8 @@ builder.subscriptionFields((t) => ({
     type: ExecutionRef,
     description: 'The execution now, then again after each of its events; ends after it ends.',
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, args, { services, stillAuthorized }) => executionUpdates(services.db, services.live, String(args.id), stillAuthorized),
+    subscribe: (_root, args, { services, stillAuthorized, subscription }) =>
+      subscription(() => executionUpdates(services.db, services.live, String(args.id), stillAuthorized)),
     resolve: (update) => {
       if (update instanceof Error) throw update;
       return update;

@@ -33,15 +33,17 @@ builder.subscriptionFields((t) => ({
       aggregateId: t.arg.id(),
       types: t.arg.stringList(),
     },
-    subscribe: (_root, args, { services, stillAuthorized }) =>
-      services.live.subscribe(
-        args.after ? cursors.log.decode(args.after) : null,
-        {
-          aggregateType: args.aggregateType ?? undefined,
-          aggregateId: args.aggregateId == null ? undefined : String(args.aggregateId),
-          types: args.types ?? undefined,
-        },
-        stillAuthorized,
+    subscribe: (_root, args, { services, stillAuthorized, subscription }) =>
+      subscription(() =>
+        services.live.subscribe(
+          args.after ? cursors.log.decode(args.after) : null,
+          {
+            aggregateType: args.aggregateType ?? undefined,
+            aggregateId: args.aggregateId == null ? undefined : String(args.aggregateId),
+            types: args.types ?? undefined,
+          },
+          stillAuthorized,
+        ),
       ),
     resolve: (item: LiveItem) => {
       if (item.failure) throw item.failure;
