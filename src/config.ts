@@ -23,6 +23,8 @@ export interface Config {
   readonly maxQueryAliases: number;
   readonly maxQueryTokens: number;
   readonly maxQueryCost: number;
+  /** Browser origins allowed to call the API (CORS) and to open WebSockets; empty: no CORS, any WebSocket origin. */
+  readonly allowedOrigins: readonly string[];
   /** Subscriptions one API key may have open at once in one process. */
   readonly maxSubscriptionsPerKey: number;
   /** Operations one API key may start per second in one process (0: no limit). */
@@ -89,6 +91,7 @@ export function loadConfig(env: Env = process.env): Config {
     wsWriteWindowMs: integer(env, 'WS_WRITE_WINDOW_MS', 25),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1),
     rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 2000),
+    allowedOrigins: (env.ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
     maxSubscriptionsPerKey: integer(env, 'MAX_SUBSCRIPTIONS_PER_KEY', 100, 1),
     introspection: flag(env, 'INTROSPECTION', environment(env) !== 'production'),
     maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 12, 1),

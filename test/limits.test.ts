@@ -175,3 +175,37 @@ describe('subscriptions per key', () => {
     }
   });
 });
+
+describe('browsers', () => {
+  it('sends security headers; answers CORS only for allowed origins; refuses WebSockets from other origins', async () => {
+    const guarded = await startTestApp({ allowedOrigins: ['https://dash.example'] });
+    try {
+      const answer = await guarded.gql('{ me { id } }');
+      expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(answer.headers.get('x-frame-options')).toBe('DENY');
+      expect(answer.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
+
+      const preflight = (origin: string) =>
+        fetch(guarded.url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+      expect((await preflight('https://dash.example')).headers.get('access-control-allow-origin')).toBe('https://dash.example');
+      // Another origin is not allowed: the header never names it, nor says "*".
+      expect((await preflight('https://evil.example')).headers.get('access-control-allow-origin')).not.toMatch(/evil|\*/);
+
+      const open = (origin?: string) =>
+        new Promise<number | 'open'>((resolve) => {
+          const socket = new WebSocket(guarded.url.replace('http', 'ws'), 'graphql-transport-ws', origin ? { origin } : {});
+          socket.on('open', () => {
+            socket.close();
+            resolve('open');
+          });
+          socket.on('unexpected-response', (_request, response) => resolve(response.statusCode!));
+          socket.on('error', () => {});
+        });
+      expect(await open('https://evil.example')).toBe(403);
+      expect(await open('https://dash.example')).toBe('open');
+      expect(await open()).toBe('open');
+    } finally {
+      await guarded.close();
+    }
+  });
+});

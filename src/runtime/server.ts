@@ -31,6 +31,23 @@ function requestIdPlugin(): Plugin {
   };
 }
 
+/**
+ * Headers every answer carries: it is JSON or an event stream for programs, never a page to
+ * frame, sniff or follow links from (GraphiQL, served in development only, is the exception).
+ */
+function securityHeadersPlugin(): Plugin {
+  return {
+    onResponse({ response }) {
+      response.headers.set('x-content-type-options', 'nosniff');
+      response.headers.set('referrer-policy', 'no-referrer');
+      if (!response.headers.get('content-type')?.includes('text/html')) {
+        response.headers.set('x-frame-options', 'DENY');
+        response.headers.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+      }
+    },
+  };
+}
+
 /** GraphQL over HTTP: queries and mutations, and subscriptions as Server-Sent Events. */
 export function createGraphQLHandler(services: Services) {
   return createYoga({
@@ -38,6 +55,8 @@ export function createGraphQLHandler(services: Services) {
     graphqlEndpoint: '/graphql',
     graphiql: services.config.environment === 'development' && services.config.introspection ? { subscriptionsProtocol: 'WS' } : false,
     landingPage: false,
+    // Browsers on ALLOWED_ORIGINS may call the API; without any, no cross-origin browser call.
+    cors: services.config.allowedOrigins.length > 0 ? { origin: [...services.config.allowedOrigins], allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'x-correlation-id'] } : false,
     // Client errors are answered, not logged; unexpected ones are logged by maskError.
     logging: false,
     maskedErrors: {
@@ -50,7 +69,7 @@ export function createGraphQLHandler(services: Services) {
         requestId: requestIds.get(request) ?? requestIdOf(null),
         correlationId: request.headers.get('x-correlation-id'),
       }),
-    plugins: [requestIdPlugin(), documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
+    plugins: [requestIdPlugin(), securityHeadersPlugin(), documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
   });
 }
 

@@ -158,8 +158,17 @@ const mask = (error: GraphQLError) =>
  * schema and error masking are the same as over HTTP.
  */
 export function attachWebSocket(server: Server, yoga: GraphQLHandler, services: Services): { close(): Promise<void> } {
-  // A message past the body limit closes its socket (1009), as a larger HTTP body is refused.
-  const sockets = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: services.config.maxBodyBytes });
+  const origins = services.config.allowedOrigins;
+  const sockets = new WebSocketServer({
+    server,
+    path: yoga.graphqlEndpoint,
+    // A message past the body limit closes its socket (1009), as a larger HTTP body is refused.
+    maxPayload: services.config.maxBodyBytes,
+    // With ALLOWED_ORIGINS, a browser page from elsewhere cannot open a socket (403). Programs
+    // send no Origin and are not concerned.
+    verifyClient: ({ origin }: { origin?: string }, done: (allowed: boolean, code?: number) => void) =>
+      done(origins.length === 0 || !origin || origins.includes(origin), 403),
+  });
   const shared = new SharedPayloads();
   const flusher = new WriteFlusher(services.config.wsWriteWindowMs);
   sockets.on('connection', (socket: WebSocket) => coalesceWrites(socket, flusher, shared));
