@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { DEFINITION } from './support/definitions.ts';
 import { sse } from './support/sse.ts';
+import { hashApiKey } from '../src/domain/identity/api-keys.ts';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -207,5 +208,20 @@ describe('browsers', () => {
     } finally {
       await guarded.close();
     }
+  });
+});
+
+describe('subscription slots', () => {
+  it('are given back when a subscription over HTTP is refused for not accepting an event stream (406)', async () => {
+    const before = app.services.live.stats().subscriptions;
+    const response = await fetch(app.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${app.keys.viewer}` },
+      body: JSON.stringify({ query: 'subscription { events { cursor } }' }),
+    });
+    expect(response.status).toBe(406);
+    await response.body?.cancel();
+    while (app.services.live.stats().subscriptions > before) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(app.services.subscriptionQuota.openFor(hashApiKey(app.keys.viewer))).toBe(0);
   });
 });

@@ -129,6 +129,16 @@ describe('Subscription.events over graphql-ws', () => {
     }
   });
 
+  it('echoes a ping whose payload looks like a stand-in as it is, before any key is given', async () => {
+    const socket = new WebSocket(wsUrl(), 'graphql-transport-ws');
+    await new Promise((resolve) => socket.once('open', resolve));
+    const payload = { $flowledgerShared: '00000000-0000-4000-8000-000000000000' };
+    const pong = new Promise<string>((resolve) => socket.once('message', (data) => resolve(String(data))));
+    socket.send(JSON.stringify({ type: 'ping', payload }));
+    expect(JSON.parse(await pong)).toEqual({ type: 'pong', payload });
+    socket.close();
+  });
+
   it('without `after` starts at the live head', async () => {
     await appendEvents(5, 'Before');
     const client = wsClient();

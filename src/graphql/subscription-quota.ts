@@ -37,9 +37,15 @@ export class SubscriptionQuota {
     }
     const held: AsyncIterableIterator<T> = {
       async next() {
-        const step = await iterator.next();
-        if (step.done) release();
-        return step;
+        try {
+          const step = await iterator.next();
+          if (step.done) release();
+          return step;
+        } catch (error) {
+          // No transport calls return() after a failed next().
+          release();
+          throw error;
+        }
       },
       async return() {
         release();

@@ -9,7 +9,8 @@ import type { Config } from '../config.ts';
  * envelop): depth, aliases, tokens, directives and a static cost, checked before execution
  * (graphql-armor). The cost multiplies a selection by its literal `first`/`last`; a page size
  * given in a variable is not counted, but pages are at most 100 anyway. Refusals are GraphQL
- * errors with the code `QUERY_TOO_COMPLEX`.
+ * errors with the code `QUERY_TOO_COMPLEX`. Introspection is exempt from the depth limit only
+ * (codegen's query is deep); its cost and tokens are counted like any other document's.
  */
 export function documentLimits(config: Config): Plugin {
   const tooComplex = (_context: unknown, error: GraphQLError) => {
@@ -21,7 +22,7 @@ export function documentLimits(config: Config): Plugin {
     maxAliases: { n: config.maxQueryAliases, ...limit },
     maxTokens: { n: config.maxQueryTokens, ...limit },
     maxDirectives: { n: 20, ...limit },
-    costLimit: { maxCost: config.maxQueryCost, ignoreIntrospection: true, ...limit },
+    costLimit: { maxCost: config.maxQueryCost, ...limit },
     // Suggestions ("did you mean ...") describe the schema to whoever probes it.
     blockFieldSuggestion: { enabled: config.environment === 'production' },
   }) as Plugin;

@@ -48,6 +48,21 @@ function securityHeadersPlugin(): Plugin {
   };
 }
 
+/**
+ * A subscription asked for over HTTP without accepting an event stream gets 406 from Yoga,
+ * which never ends the stream it has already started: this plugin, whose hook runs after
+ * Yoga's own result processors, ends it, releasing its live-log subscription and key slot.
+ */
+function endUnsentStreamsPlugin(): Plugin {
+  return {
+    onResultProcess({ result, resultProcessor }) {
+      if (!resultProcessor && typeof result === 'object' && result !== null && Symbol.asyncIterator in result) {
+        void (result as AsyncIterable<unknown>)[Symbol.asyncIterator]().return?.();
+      }
+    },
+  };
+}
+
 /** GraphQL over HTTP: queries and mutations, and subscriptions as Server-Sent Events. */
 export function createGraphQLHandler(services: Services) {
   return createYoga({
@@ -69,7 +84,7 @@ export function createGraphQLHandler(services: Services) {
         requestId: requestIds.get(request) ?? requestIdOf(null),
         correlationId: request.headers.get('x-correlation-id'),
       }),
-    plugins: [requestIdPlugin(), securityHeadersPlugin(), documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
+    plugins: [requestIdPlugin(), securityHeadersPlugin(), endUnsentStreamsPlugin(), documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
   });
 }
 

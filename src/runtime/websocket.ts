@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
-import { LRUCache } from 'lru-cache';
+import { getOperationAST, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
+import { randomUUID } from 'node:crypto';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticate, createContext, requestIdOf } from '../graphql/context.ts';
@@ -17,6 +17,8 @@ interface Operation {
   readonly execute: (args: ExecutionArgs) => unknown;
   /** What decides a subscription's results besides the event itself: shared when equal. */
   readonly shape: string;
+  /** The streams of the operation's connection: all ended when it closes. */
+  readonly streams: Set<AsyncIterator<unknown>>;
 }
 
 /** The key comes in the connection_init payload: `{ "authorization": "Bearer <key>" }`. */
@@ -28,44 +30,51 @@ function authorizationOf(params: Record<string, unknown> | undefined): unknown {
 const HIGH_WATER = 64 * 1024;
 
 const SHARED = '$flowledgerShared';
-const SHARED_MARK = `{"${SHARED}":"`;
+/** A next message whose whole payload is a stand-in: the only text `fill` rewrites. */
+const STAND_IN_MESSAGE = /^(\{"id":"(?:[^"\\]|\\.)*","type":"next","payload":)\{"\$flowledgerShared":"([0-9a-f-]{36})"\}\}$/;
+
+interface Payload {
+  readonly json: string;
+  sends: number;
+}
 
 /**
- * Subscribers that share a result (src/graphql/shared-subscriptions.ts) would each have it
- * turned into JSON again by graphql-ws. Instead its payload is serialized once, graphql-ws
- * serializes a small stand-in `{"$flowledgerShared":"<token>"}`, and the socket's send puts
- * the payload's JSON in its place. Client data cannot forge the stand-in: inside a JSON
- * string its quotes are escaped.
+ * Subscribers that share a subscription result (src/graphql/shared-subscriptions.ts) would
+ * each have it turned into JSON again by graphql-ws. Instead its payload is serialized once,
+ * graphql-ws serializes a small stand-in `{"$flowledgerShared":"<random uuid>"}`, and the
+ * socket's send puts the payload's JSON in its place. Only a whole `next` message made of a
+ * stand-in is rewritten, with an unguessable token: no text a client controls (data, a ping's
+ * payload) can be taken for one. A payload's JSON lives exactly as long as its result object.
  */
 class SharedPayloads {
   readonly #tokens = new WeakMap<object, { [SHARED]: string }>();
-  readonly #json = new LRUCache<string, { json: string; sends: number }>({ max: 10_000 });
-  #next = 0;
+  readonly #payloads = new Map<string, Payload>();
+  readonly #forget = new FinalizationRegistry<string>((token) => this.#payloads.delete(token));
 
   standIn(result: ExecutionResult): { [SHARED]: string } {
     let standIn = this.#tokens.get(result);
     if (!standIn) {
       const { errors, ...rest } = result;
-      const token = String((this.#next += 1));
-      this.#json.set(token, { json: JSON.stringify(errors ? { ...rest, errors: errors.map((error) => error.toJSON()) } : rest), sends: 0 });
+      const token = randomUUID();
+      this.#payloads.set(token, { json: JSON.stringify(errors ? { ...rest, errors: errors.map((error) => error.toJSON()) } : rest), sends: 0 });
+      this.#forget.register(result, token);
       this.#tokens.set(result, (standIn = { [SHARED]: token }));
     }
     return standIn;
   }
 
   /**
-   * The message with its stand-in replaced (as it is when it has none), and whether its
-   * payload has been sent before: a result that goes to many subscribers.
+   * The message with its stand-in replaced (as it is when it has none), and whether its payload
+   * has been sent before: a result that goes to many subscribers.
    */
   fill(message: unknown): { message: unknown; shared: boolean } {
-    const at = typeof message === 'string' ? message.indexOf(SHARED_MARK) : -1;
-    if (at < 0) return { message, shared: false };
-    const text = message as string;
-    const end = text.indexOf('"}', at + SHARED_MARK.length);
-    const payload = this.#json.get(text.slice(at + SHARED_MARK.length, end));
-    if (payload === undefined) return { message, shared: false };
+    const match = typeof message === 'string' && message.endsWith('"}}') ? STAND_IN_MESSAGE.exec(message) : null;
+    if (!match) return { message, shared: false };
+    const payload = this.#payloads.get(match[2]!);
+    // Its result is being sent, so it cannot have been collected: a miss is a bug, not data.
+    if (!payload) throw new Error('a shared payload was sent after it was forgotten');
     payload.sends += 1;
-    return { message: text.slice(0, at) + payload.json + text.slice(end + 2), shared: payload.sends > 1 };
+    return { message: `${match[1]}${payload.json}}`, shared: payload.sends > 1 };
   }
 }
 
@@ -149,8 +158,22 @@ function coalesceWrites(socket: WebSocket, flusher: WriteFlusher, shared: Shared
   }) as WebSocket['send'];
 }
 
-const mask = (error: GraphQLError) =>
-  toClientError(error, (cause) => log('error', 'unexpected error in a subscription', describeError(cause)));
+/** As over HTTP, but without `extensions.http`, which Yoga strips there and graphql-ws would send. */
+const mask = (error: GraphQLError) => {
+  const masked = toClientError(error, (cause) => log('error', 'unexpected error in a subscription', describeError(cause)));
+  delete (masked.extensions as Record<string, unknown>).http;
+  return masked;
+};
+
+const subscriptionDocuments = new WeakMap<object, boolean>();
+function isSubscription(args: ExecutionArgs): boolean {
+  let answer = subscriptionDocuments.get(args.document);
+  if (answer === undefined) {
+    answer = getOperationAST(args.document, args.operationName)?.operation === 'subscription';
+    subscriptionDocuments.set(args.document, answer);
+  }
+  return answer;
+}
 
 /**
  * graphql-ws (the graphql-transport-ws protocol) on the GraphQL path. A connection without a
@@ -174,6 +197,14 @@ export function attachWebSocket(server: Server, yoga: GraphQLHandler, services: 
   sockets.on('connection', (socket: WebSocket) => coalesceWrites(socket, flusher, shared));
   const sharedSubscribe = createSharedSubscribe(mask);
   const operation = (args: ExecutionArgs) => args.rootValue as Operation;
+  // graphql-ws does not end a stream whose id a client reused while it was starting, even when
+  // the socket closes; each connection's streams are kept here and ended with it.
+  const streams = new WeakMap<object, Set<AsyncIterator<unknown>>>();
+  const streamsOf = (ctx: object) => {
+    let set = streams.get(ctx);
+    if (!set) streams.set(ctx, (set = new Set()));
+    return set;
+  };
   const disposable = useServer<Record<string, unknown>>(
     {
       onConnect: async (ctx) => {
@@ -205,15 +236,36 @@ export function attachWebSocket(server: Server, yoga: GraphQLHandler, services: 
             operationName: payload.operationName,
             variableValues: payload.variables,
             contextValue,
-            rootValue: { execute, shape } satisfies Operation,
+            rootValue: { execute, shape, streams: streamsOf(ctx) } satisfies Operation,
           };
         } catch (error) {
           return [mask(error as GraphQLError)];
         }
       },
-      onNext: (_ctx, _id, _payload, _args, result) => shared.standIn(result) as never,
+      // Only subscription results are shared; answers to queries and mutations go as they are.
+      onNext: (_ctx, _id, _payload, args, result) =>
+        (isSubscription(args) ? shared.standIn(result) : undefined) as never,
       execute: (args) => operation(args).execute({ ...args, rootValue: undefined }) as never,
-      subscribe: (args) => sharedSubscribe(args, operation(args).shape) as never,
+      subscribe: async (args) => {
+        const { shape, streams: open } = operation(args);
+        const result = await sharedSubscribe(args, shape);
+        if (!(Symbol.asyncIterator in result)) return result as never;
+        open.add(result);
+        const [next, end] = [result.next.bind(result), result.return!.bind(result)];
+        result.next = async () => {
+          const step = await next();
+          if (step.done) open.delete(result);
+          return step;
+        };
+        result.return = () => {
+          open.delete(result);
+          return end();
+        };
+        return result as never;
+      },
+      onClose: async (ctx) => {
+        await Promise.allSettled([...streamsOf(ctx)].map((stream) => stream.return?.()));
+      },
     },
     sockets,
   );
