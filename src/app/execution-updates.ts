@@ -9,14 +9,21 @@ import type { LiveLog } from './live-log.ts';
  * An execution's summary now, then again after each of its events, until it ends. Failures
  * come as items (the subscription's resolver throws them), never from the iterator: the
  * transports do not call return() after a throw. return() ends it at once, even while it
- * waits for an event that may never come.
+ * waits for an event that may never come. `onEnd` is called once when it ends.
  */
-export function executionUpdates(db: Database, live: LiveLog, id: string, allowed: () => Promise<boolean>): AsyncIterableIterator<ExecutionRow | Error> {
+export function executionUpdates(
+  db: Database,
+  live: LiveLog,
+  id: string,
+  allowed: () => Promise<boolean>,
+  onEnd: () => void = () => {},
+): AsyncIterableIterator<ExecutionRow | Error> {
   const events = isUuid(id) ? live.subscribe(null, { aggregateType: EXECUTION, aggregateId: id }, allowed) : null;
   const read = () => db.prisma.execution.findUnique({ where: { id } });
   let last: ExecutionRow | null = null;
   let ended = false;
   const end = async () => {
+    if (!ended) onEnd();
     ended = true;
     await events?.return?.();
   };

@@ -117,11 +117,11 @@ export class LiveLog {
   /**
    * Events after `after` (or from the live head), catch-up first, then live. `allowed` is
    * asked again at every poll; when it answers false the subscription ends with
-   * UNAUTHENTICATED.
+   * UNAUTHENTICATED. `onEnd` is called once when the subscription ends, however it ends.
    */
-  subscribe(after: LogPosition | null, filter: LiveFilter, allowed?: () => Promise<boolean>): AsyncIterableIterator<LiveItem> {
+  subscribe(after: LogPosition | null, filter: LiveFilter, allowed?: () => Promise<boolean>, onEnd?: () => void): AsyncIterableIterator<LiveItem> {
     checkLogFilter(filter);
-    const subscription = new LiveSubscription(this, after ?? this.head, filter, allowed);
+    const subscription = new LiveSubscription(this, after ?? this.head, filter, allowed, onEnd);
     this.#subscriptions.add(subscription);
     return subscription;
   }
@@ -191,9 +191,11 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
   #checking = false;
   #ended = false;
   #waiting: (() => void) | undefined;
+  readonly #onEnd: (() => void) | undefined;
 
-  constructor(live: LiveLog, after: LogPosition, filter: LiveFilter, allowed: (() => Promise<boolean>) | undefined) {
+  constructor(live: LiveLog, after: LogPosition, filter: LiveFilter, allowed: (() => Promise<boolean>) | undefined, onEnd?: () => void) {
     this.#live = live;
+    this.#onEnd = onEnd;
     this.#cursor = after;
     this.#filter = filter;
     this.#allowed = allowed;
@@ -238,6 +240,7 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
   }
 
   end(): void {
+    if (!this.#ended) this.#onEnd?.();
     this.#ended = true;
     this.#slices = [];
     this.#buffered = 0;

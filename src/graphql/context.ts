@@ -13,7 +13,7 @@ export interface GraphQLContext {
   /** Whether the caller's key is still valid: long-lived subscriptions ask again and again. */
   stillAuthorized(): Promise<boolean>;
   /** Starts a subscription in one of the caller's key's slots (MAX_SUBSCRIPTIONS_PER_KEY). */
-  subscription<T>(start: () => AsyncIterableIterator<T>): AsyncIterableIterator<T>;
+  subscription<T>(start: (onEnd: () => void) => AsyncIterableIterator<T>): AsyncIterableIterator<T>;
 }
 
 const TRACE_ID = /^[\w.:-]{1,128}$/;

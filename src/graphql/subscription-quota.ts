@@ -13,8 +13,12 @@ export class SubscriptionQuota {
     this.#max = max;
   }
 
-  /** Holds a slot for `iterator` until it ends; refuses with TOO_MANY_SUBSCRIPTIONS when the key has none left. */
-  hold<T>(key: string, start: () => AsyncIterableIterator<T>): AsyncIterableIterator<T> {
+  /**
+   * Starts a subscription in one of the key's slots, or refuses with TOO_MANY_SUBSCRIPTIONS.
+   * `start` is given the function that frees the slot, for the stream to call when it ends
+   * (so that no wrapper sits between the stream and its transport on every message).
+   */
+  hold<T>(key: string, start: (onEnd: () => void) => AsyncIterableIterator<T>): AsyncIterableIterator<T> {
     const open = this.#open.get(key) ?? 0;
     if (open >= this.#max) {
       throw new AppError('TOO_MANY_SUBSCRIPTIONS', `this API key has ${open} subscriptions open, the most it may have`, { limit: this.#max });
@@ -28,32 +32,12 @@ export class SubscriptionQuota {
       if (left === 0) this.#open.delete(key);
       else this.#open.set(key, left);
     };
-    let iterator: AsyncIterableIterator<T>;
     try {
-      iterator = start();
+      return start(release);
     } catch (error) {
       release();
       throw error;
     }
-    const held: AsyncIterableIterator<T> = {
-      async next() {
-        try {
-          const step = await iterator.next();
-          if (step.done) release();
-          return step;
-        } catch (error) {
-          // No transport calls return() after a failed next().
-          release();
-          throw error;
-        }
-      },
-      async return() {
-        release();
-        return (await iterator.return?.()) ?? { done: true, value: undefined };
-      },
-      [Symbol.asyncIterator]: () => held,
-    };
-    return held;
   }
 
   /** Open subscriptions of one key. */

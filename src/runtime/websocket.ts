@@ -30,8 +30,14 @@ function authorizationOf(params: Record<string, unknown> | undefined): unknown {
 const HIGH_WATER = 64 * 1024;
 
 const SHARED = '$flowledgerShared';
-/** A next message whose whole payload is a stand-in: the only text `fill` rewrites. */
-const STAND_IN_MESSAGE = /^(\{"id":"(?:[^"\\]|\\.)*","type":"next","payload":)\{"\$flowledgerShared":"([0-9a-f-]{36})"\}\}$/;
+/**
+ * A next message whose whole payload is a stand-in is `{"id":"<id>` + MIDDLE + a 36-character
+ * token + `"}}`, and nothing else: the only text `fill` rewrites. An id a client chose cannot
+ * hold MIDDLE, as its quotes are escaped in JSON.
+ */
+const START = '{"id":"';
+const MIDDLE = `","type":"next","payload":{"${SHARED}":"`;
+const TOKEN_LENGTH = 36;
 
 interface Payload {
   readonly json: string;
@@ -68,13 +74,16 @@ class SharedPayloads {
    * has been sent before: a result that goes to many subscribers.
    */
   fill(message: unknown): { message: unknown; shared: boolean } {
-    const match = typeof message === 'string' && message.endsWith('"}}') ? STAND_IN_MESSAGE.exec(message) : null;
-    if (!match) return { message, shared: false };
-    const payload = this.#payloads.get(match[2]!);
+    if (typeof message !== 'string' || !message.startsWith(START) || !message.endsWith('"}}')) return { message, shared: false };
+    const tokenAt = message.length - TOKEN_LENGTH - 3;
+    if (message.lastIndexOf(MIDDLE, tokenAt) !== tokenAt - MIDDLE.length || message.indexOf(MIDDLE) !== tokenAt - MIDDLE.length) {
+      return { message, shared: false };
+    }
+    const payload = this.#payloads.get(message.slice(tokenAt, tokenAt + TOKEN_LENGTH));
     // Its result is being sent, so it cannot have been collected: a miss is a bug, not data.
     if (!payload) throw new Error('a shared payload was sent after it was forgotten');
     payload.sends += 1;
-    return { message: `${match[1]}${payload.json}}`, shared: payload.sends > 1 };
+    return { message: `${message.slice(0, tokenAt - MIDDLE.length)}","type":"next","payload":${payload.json}}`, shared: payload.sends > 1 };
   }
 }
 
@@ -250,13 +259,10 @@ export function attachWebSocket(server: Server, yoga: GraphQLHandler, services: 
         const { shape, streams: open } = operation(args);
         const result = await sharedSubscribe(args, shape);
         if (!(Symbol.asyncIterator in result)) return result as never;
+        // Kept until returned or the socket closes (a stream that ends by itself stays until
+        // then: a small object, where a wrapper on every message would cost the fan-out).
         open.add(result);
-        const [next, end] = [result.next.bind(result), result.return!.bind(result)];
-        result.next = async () => {
-          const step = await next();
-          if (step.done) open.delete(result);
-          return step;
-        };
+        const end = result.return!.bind(result);
         result.return = () => {
           open.delete(result);
           return end();

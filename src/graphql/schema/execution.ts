@@ -139,7 +139,7 @@ builder.subscriptionFields((t) => ({
     description: 'The execution now, then again after each of its events; ends after it ends.',
     args: { id: t.arg.id({ required: true }) },
     subscribe: (_root, args, { services, stillAuthorized, subscription }) =>
-      subscription(() => executionUpdates(services.db, services.live, String(args.id), stillAuthorized)),
+      subscription((onEnd) => executionUpdates(services.db, services.live, String(args.id), stillAuthorized, onEnd)),
     resolve: (update) => {
       if (update instanceof Error) throw update;
       return update;

@@ -34,7 +34,7 @@ builder.subscriptionFields((t) => ({
       types: t.arg.stringList(),
     },
     subscribe: (_root, args, { services, stillAuthorized, subscription }) =>
-      subscription(() =>
+      subscription((onEnd) =>
         services.live.subscribe(
           args.after ? cursors.log.decode(args.after) : null,
           {
@@ -43,6 +43,7 @@ builder.subscriptionFields((t) => ({
             types: args.types ?? undefined,
           },
           stillAuthorized,
+          onEnd,
         ),
       ),
     resolve: (item: LiveItem) => {
