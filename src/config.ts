@@ -33,6 +33,8 @@ export interface Config {
   readonly introspection: boolean;
   /** How long WebSocket writes may wait to go out together (0: the end of the event-loop turn). */
   readonly wsWriteWindowMs: number;
+  /** Hosts (host or host:port) http.request may call; empty: any. */
+  readonly httpAllowedHosts: readonly string[];
   /** Whether this process runs executions (a server may leave them to `npm run worker`s). */
   readonly runExecutions: boolean;
   readonly maxRunningExecutions: number;
@@ -99,6 +101,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxQueryTokens: integer(env, 'MAX_QUERY_TOKENS', 2000, 1),
     maxQueryCost: integer(env, 'MAX_QUERY_COST', 50_000, 1),
     runExecutions: flag(env, 'RUN_EXECUTIONS', true),
+    httpAllowedHosts: (env.HTTP_ALLOWED_HOSTS ?? '').split(',').map((host) => host.trim().toLowerCase()).filter(Boolean),
     maxRunningExecutions: integer(env, 'MAX_RUNNING_EXECUTIONS', 50, 1),
     maxStepsInFlight: integer(env, 'MAX_STEPS_IN_FLIGHT', 100, 1),
     executionLeaseMs: integer(env, 'EXECUTION_LEASE_MS', 15_000, 100),

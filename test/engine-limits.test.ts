@@ -62,6 +62,24 @@ describe('the circuit breaker of a host', () => {
   });
 });
 
+describe('outbound hosts', () => {
+  it('calls only hosts in HTTP_ALLOWED_HOSTS when it is set', async () => {
+    const host = await startHttpTarget();
+    const fenced = await startTestApp({ executionPollIntervalMs: 50, httpAllowedHosts: ['api.example.test', new URL(host.url).host] });
+    try {
+      const call = (url: string) => run((...args) => fenced.gql(...args), { startAt: 'Get', nodes: { Get: { type: 'task', action: 'http.request', input: { url }, end: true } } });
+      expect(await call(`${host.url}/allowed`)).toMatchObject({ status: 'SUCCEEDED' });
+      const other = `http://localhost:${new URL(host.url).port}/refused`;
+      expect(await call(other)).toMatchObject({ status: 'FAILED', error: { name: 'HostNotAllowed' } });
+      expect(host.calls('/allowed')).toBe(1);
+      expect(host.calls('/refused')).toBe(0);
+    } finally {
+      await fenced.close();
+      await host.close();
+    }
+  });
+});
+
 describe('calls the run stops itself', () => {
   it('do not count against the host: one 404 in a map aborts its siblings, and the breaker stays closed', async () => {
     // Its own server: a breaker that opens after 2 failures, and no bound on steps in flight.

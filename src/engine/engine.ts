@@ -29,6 +29,8 @@ export interface EngineOptions {
   /** An action's result larger than this as JSON fails the step (OutputTooLarge). */
   readonly maxOutputBytes: number;
   readonly breakers: BreakerOptions;
+  /** Hosts (host or host:port) http.request may call; empty: any. */
+  readonly allowedHosts: readonly string[];
   readonly log: (level: 'info' | 'error', message: string, fields: Record<string, unknown>) => void;
 }
 
@@ -253,6 +255,11 @@ export class Engine {
     };
   }
 
+  #mayCall(url: URL): boolean {
+    const allowed = this.#options.allowedHosts;
+    return allowed.length === 0 || allowed.includes(url.host.toLowerCase()) || allowed.includes(url.hostname.toLowerCase());
+  }
+
   async #act(name: string, input: unknown, timeoutMs: number, signal: AbortSignal): Promise<unknown> {
     const action = ACTIONS.get(name);
     if (!action) throw new ActionError('UnknownAction', `no action is registered as ${name}`);
@@ -264,6 +271,7 @@ export class Engine {
             signal: stepSignal,
             cancelled: signal,
             breakers: this.#breakers,
+            mayCall: (url) => this.#mayCall(url),
             log: (message, fields) => this.#options.log('info', message, { ...fields, action: name }),
           }),
         signal,

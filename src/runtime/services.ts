@@ -59,6 +59,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
         conditionTimeoutMs: config.conditionTimeoutMs,
         maxOutputBytes: config.maxStepOutputBytes,
         breakers: { failures: config.breakerFailures, halfOpenAfterMs: config.breakerHalfOpenMs },
+        allowedHosts: config.httpAllowedHosts,
         log,
       })
     : null;

@@ -15,6 +15,8 @@ export interface ActionContext {
   /** Aborted when the run stopped the step (not its timeout): the action's target did nothing wrong. */
   readonly cancelled: AbortSignal;
   readonly breakers: Breakers;
+  /** Whether an outbound call may go to this URL's host (HTTP_ALLOWED_HOSTS). */
+  readonly mayCall: (url: URL) => boolean;
   readonly log: (message: string, fields: Record<string, unknown>) => void;
 }
 

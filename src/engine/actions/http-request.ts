@@ -31,8 +31,10 @@ async function readBody(response: Response): Promise<string> {
  * counts against the breaker and fails the step with HttpError or NetworkError; a 4xx fails
  * the step (HttpError) without counting, as the host itself is working.
  */
-export const httpRequest = defineAction('http.request', input, async ({ url, method, headers, body }, { signal, cancelled, breakers }) => {
-  const host = new URL(url).host;
+export const httpRequest = defineAction('http.request', input, async ({ url, method, headers, body }, { signal, cancelled, breakers, mayCall }) => {
+  const target = new URL(url);
+  if (!mayCall(target)) throw new ActionError('HostNotAllowed', `${target.host} is not in HTTP_ALLOWED_HOSTS`);
+  const host = target.host;
   const json = body !== undefined && typeof body !== 'string';
   return breakers.call(host, signal, cancelled, async (callSignal) => {
     let response: Response;
