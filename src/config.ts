@@ -29,6 +29,8 @@ export interface Config {
   readonly maxSubscriptionsPerKey: number;
   /** Operations one API key may start per second in one process (0: no limit). */
   readonly rateLimitPerSecond: number;
+  /** A JSON file of allowed operations by SHA-256; when set, no other operation runs. */
+  readonly persistedOperationsFile: string | undefined;
   /** Whether the schema may be introspected (GraphiQL, codegen); off by default in production. */
   readonly introspection: boolean;
   /** How long WebSocket writes may wait to go out together (0: the end of the event-loop turn). */
@@ -96,6 +98,7 @@ export function loadConfig(env: Env = process.env): Config {
     allowedOrigins: (env.ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
     maxSubscriptionsPerKey: integer(env, 'MAX_SUBSCRIPTIONS_PER_KEY', 100, 1),
     introspection: flag(env, 'INTROSPECTION', environment(env) !== 'production'),
+    persistedOperationsFile: env.PERSISTED_OPERATIONS || undefined,
     maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 12, 1),
     maxQueryAliases: integer(env, 'MAX_QUERY_ALIASES', 15, 0),
     maxQueryTokens: integer(env, 'MAX_QUERY_TOKENS', 2000, 1),

@@ -1,4 +1,8 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from 'graphql-ws';
@@ -7,6 +11,7 @@ import { startTestApp, type TestApp } from './support/app.ts';
 import { DEFINITION } from './support/definitions.ts';
 import { sse } from './support/sse.ts';
 import { hashApiKey } from '../src/domain/identity/api-keys.ts';
+import { PersistedOperations } from '../src/runtime/persisted-operations.ts';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -223,5 +228,54 @@ describe('subscription slots', () => {
     await response.body?.cancel();
     while (app.services.live.stats().subscriptions > before) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(app.services.subscriptionQuota.openFor(hashApiKey(app.keys.viewer))).toBe(0);
+  });
+});
+
+describe('persisted operations', () => {
+  it('run alone when configured: by hash on HTTP, SSE and WebSocket; any other document is refused', async () => {
+    const me = '{ me { id } }';
+    const live = 'subscription { events(types: ["Nothing"]) { cursor caughtUp } }';
+    const hash = (text: string) => createHash('sha256').update(text).digest('hex');
+    const directory = mkdtempSync(join(tmpdir(), 'persisted-'));
+    const file = join(directory, 'operations.json');
+    writeFileSync(file, JSON.stringify({ [hash(me)]: me, [hash(live)]: live }));
+    const locked = await startTestApp({ persistedOperationsFile: file });
+    const byHash = (text: string) => ({ persistedQuery: { version: 1, sha256Hash: hash(text) } });
+    const post = (body: unknown) => locked.post(JSON.stringify(body), { authorization: `Bearer ${locked.keys.editor}` }).then((response) => response.json() as Promise<any>);
+    try {
+      const before = await locked.database.snapshot();
+      expect((await post({ extensions: byHash(me) })).data.me.id).toBe(locked.userIds.editor);
+      expect((await post({ query: me })).errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
+      expect((await post({ query: `mutation { createWorkflow(input: { name: "x", definition: ${DEFINITION} }) { id } }` })).errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
+      expect((await post({ extensions: { persistedQuery: { version: 1, sha256Hash: hash('{ me { name } }') } } })).errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+
+      const response = await fetch(locked.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${locked.keys.viewer}` },
+        body: JSON.stringify({ extensions: byHash(live) }),
+      });
+      const reader = response.body!.getReader();
+      const { value } = await reader.read();
+      expect(new TextDecoder().decode(value)).toMatch(/"caughtUp":true/);
+      await reader.cancel();
+
+      const client = createClient({ url: locked.url.replace('http', 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${locked.keys.viewer}` }, retryAttempts: 0 });
+      try {
+        const refused = await client.iterate({ query: me }).next().catch((errors) => ({ value: { errors } }));
+        expect(refused.value.errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
+        const allowed = await client.iterate({ query: '', extensions: byHash(me) }).next();
+        expect(allowed.value!.data!.me).toEqual({ id: locked.userIds.viewer });
+      } finally {
+        await client.dispose();
+      }
+      expect(await locked.database.snapshot()).toEqual(before);
+    } finally {
+      await locked.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start with a hash that is not the SHA-256 of its document', () => {
+    expect(() => new PersistedOperations({ ['0'.repeat(64)]: '{ me { id } }' })).toThrow(/not the SHA-256/);
   });
 });

@@ -65,6 +65,7 @@ function endUnsentStreamsPlugin(): Plugin {
 
 /** GraphQL over HTTP: queries and mutations, and subscriptions as Server-Sent Events. */
 export function createGraphQLHandler(services: Services) {
+  const persisted = services.persistedOperations;
   return createYoga({
     schema,
     graphqlEndpoint: '/graphql',
@@ -84,7 +85,7 @@ export function createGraphQLHandler(services: Services) {
         requestId: requestIds.get(request) ?? requestIdOf(null),
         correlationId: request.headers.get('x-correlation-id'),
       }),
-    plugins: [requestIdPlugin(), securityHeadersPlugin(), endUnsentStreamsPlugin(), documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
+    plugins: [requestIdPlugin(), securityHeadersPlugin(), endUnsentStreamsPlugin(), ...(persisted ? [persisted.plugin()] : []), documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
   });
 }
 

@@ -14,6 +14,7 @@ import { EventStore } from '../store/event-store.ts';
 import { AppendNotifications } from '../store/notifications.ts';
 import { createBulkhead, type Bulkhead, type BulkheadStats } from './bulkhead.ts';
 import { log } from './log.ts';
+import { PersistedOperations } from './persisted-operations.ts';
 import { RateLimit } from './rate-limit.ts';
 import { SubscriptionQuota } from '../graphql/subscription-quota.ts';
 
@@ -32,6 +33,8 @@ export interface Services {
   readonly notifications: AppendNotifications;
   readonly heavyReads: Bulkhead & { stats(): BulkheadStats };
   readonly subscriptionQuota: SubscriptionQuota;
+  /** Set when only listed operations may run (PERSISTED_OPERATIONS). */
+  readonly persistedOperations: PersistedOperations | null;
   /** null when RATE_LIMIT_PER_SECOND is 0. */
   readonly rateLimit: RateLimit | null;
   /** Stops the engine, the live log and its listener; the database stays open. */
@@ -87,6 +90,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     notifications,
     heavyReads,
     subscriptionQuota: new SubscriptionQuota(config.maxSubscriptionsPerKey),
+    persistedOperations: config.persistedOperationsFile ? PersistedOperations.fromFile(config.persistedOperationsFile) : null,
     rateLimit: config.rateLimitPerSecond > 0 ? new RateLimit(config.rateLimitPerSecond) : null,
     async stop() {
       await engine?.stop();

@@ -227,7 +227,10 @@ export function attachWebSocket(server: Server, yoga: GraphQLHandler, services: 
       onSubscribe: async (ctx, _id, payload) => {
         const { schema, execute, parse, validate } = yoga.getEnveloped({ ...ctx, params: payload });
         try {
-          const document = parse(payload.query);
+          // With persisted operations, the socket runs only those, as HTTP does.
+          const text = services.persistedOperations ? services.persistedOperations.resolve(payload) : payload.query;
+          if (typeof text !== 'string') return [mask(text)];
+          const document = parse(text);
           const errors = validate(schema, document);
           if (errors.length > 0) return errors;
           // Checked per operation: the key may have been revoked since the connection opened.
@@ -238,7 +241,7 @@ export function attachWebSocket(server: Server, yoga: GraphQLHandler, services: 
           // Everything a subscription's resolvers read from the caller must be part of the
           // shape, or one caller's result would be sent to another: today that is the role; a
           // workspace, when there are workspaces, must join it.
-          const shape = JSON.stringify([contextValue.scope.actor.role, payload.query, payload.operationName, payload.variables]);
+          const shape = JSON.stringify([contextValue.scope.actor.role, text, payload.operationName, payload.variables]);
           return {
             schema,
             document,
