@@ -166,10 +166,9 @@ export class Engine {
     // A run whose lease ran out (renewals failing) is still ours until it has stopped: never
     // claimed again alongside itself.
     for (const id of await this.#jobs.claim(this.owner, room, this.#options.leaseMs, [...this.#running.keys()])) {
-      if (this.#running.has(id)) continue;
       const stop = new AbortController();
       const done = this.#run(id, stop).finally(() => {
-        if (this.#running.get(id)?.stop === stop) this.#running.delete(id);
+        this.#running.delete(id);
         this.poke();
       });
       this.#running.set(id, { stop, done, renewedAt: Date.now() });

@@ -19,6 +19,8 @@ interface Operation {
   readonly shape: string;
   /** The streams of the operation's connection: all ended when it closes. */
   readonly streams: Set<AsyncIterator<unknown>>;
+  /** A subscription, whose results subscribers share; answers to queries and mutations are not. */
+  readonly subscription: boolean;
 }
 
 /** The key comes in the connection_init payload: `{ "authorization": "Bearer <key>" }`. */
@@ -174,16 +176,6 @@ const mask = (error: GraphQLError) => {
   return masked;
 };
 
-const subscriptionDocuments = new WeakMap<object, boolean>();
-function isSubscription(args: ExecutionArgs): boolean {
-  let answer = subscriptionDocuments.get(args.document);
-  if (answer === undefined) {
-    answer = getOperationAST(args.document, args.operationName)?.operation === 'subscription';
-    subscriptionDocuments.set(args.document, answer);
-  }
-  return answer;
-}
-
 /**
  * graphql-ws (the graphql-transport-ws protocol) on the GraphQL path. A connection without a
  * valid key is closed with 4403 Forbidden. Operations run through Yoga's envelop, so the
@@ -248,15 +240,18 @@ export function attachWebSocket(server: Server, yoga: GraphQLHandler, services: 
             operationName: payload.operationName,
             variableValues: payload.variables,
             contextValue,
-            rootValue: { execute, shape, streams: streamsOf(ctx) } satisfies Operation,
+            rootValue: {
+              execute,
+              shape,
+              streams: streamsOf(ctx),
+              subscription: getOperationAST(document, payload.operationName)?.operation === 'subscription',
+            } satisfies Operation,
           };
         } catch (error) {
           return [mask(error as GraphQLError)];
         }
       },
-      // Only subscription results are shared; answers to queries and mutations go as they are.
-      onNext: (_ctx, _id, _payload, args, result) =>
-        (isSubscription(args) ? shared.standIn(result) : undefined) as never,
+      onNext: (_ctx, _id, _payload, args, result) => (operation(args).subscription ? shared.standIn(result) : undefined) as never,
       execute: (args) => operation(args).execute({ ...args, rootValue: undefined }) as never,
       subscribe: async (args) => {
         const { shape, streams: open } = operation(args);
