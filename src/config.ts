@@ -12,6 +12,8 @@ export interface Config {
   readonly heavyReadConcurrency: number;
   readonly heavyReadQueue: number;
   readonly authCacheTtlMs: number;
+  /** JWT bearer tokens, when a key to verify them is configured (docs/security.md). */
+  readonly jwt: JwtConfig | undefined;
   /** The live log's fallback poll; also how often open subscriptions re-check their key. */
   readonly livePollIntervalMs: number;
   /** Events one subscription may hold in memory before it reads the store at its own pace. */
@@ -51,7 +53,51 @@ export interface Config {
   readonly breakerHalfOpenMs: number;
 }
 
+export interface JwtConfig {
+  /** HS256: a shared secret of at least 32 bytes. */
+  readonly secret: string | undefined;
+  /** RS256: a PEM public key file, a JWKS file, or a JWKS URL. */
+  readonly publicKeyFile: string | undefined;
+  readonly jwksFile: string | undefined;
+  readonly jwksUrl: string | undefined;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly clockToleranceSeconds: number;
+  readonly workspaceClaim: string;
+  readonly roleClaim: string;
+}
+
 type Env = Record<string, string | undefined>;
+
+const MIN_JWT_SECRET_BYTES = 32;
+const MAX_CLOCK_TOLERANCE_S = 300;
+
+function jwtConfig(env: Env): JwtConfig | undefined {
+  const keys = {
+    secret: env.JWT_SECRET || undefined,
+    publicKeyFile: env.JWT_PUBLIC_KEY_FILE || undefined,
+    jwksFile: env.JWT_JWKS_FILE || undefined,
+    jwksUrl: env.JWT_JWKS_URL || undefined,
+  };
+  if (Object.values(keys).every((value) => value === undefined)) return undefined;
+  if (keys.secret !== undefined && Buffer.byteLength(keys.secret) < MIN_JWT_SECRET_BYTES) {
+    throw new Error(`JWT_SECRET must be at least ${MIN_JWT_SECRET_BYTES} bytes`);
+  }
+  if ([keys.publicKeyFile, keys.jwksFile, keys.jwksUrl].filter(Boolean).length > 1) {
+    throw new Error('set only one of JWT_PUBLIC_KEY_FILE, JWT_JWKS_FILE and JWT_JWKS_URL');
+  }
+  if (!env.JWT_ISSUER || !env.JWT_AUDIENCE) throw new Error('JWT_ISSUER and JWT_AUDIENCE are required with JWT keys');
+  const clockToleranceSeconds = integer(env, 'JWT_CLOCK_TOLERANCE_S', 30);
+  if (clockToleranceSeconds > MAX_CLOCK_TOLERANCE_S) throw new Error(`JWT_CLOCK_TOLERANCE_S must be at most ${MAX_CLOCK_TOLERANCE_S}`);
+  return {
+    ...keys,
+    issuer: env.JWT_ISSUER,
+    audience: env.JWT_AUDIENCE,
+    clockToleranceSeconds,
+    workspaceClaim: env.JWT_WORKSPACE_CLAIM || 'workspace',
+    roleClaim: env.JWT_ROLE_CLAIM || 'role',
+  };
+}
 
 function integer(env: Env, name: string, fallback: number, min = 0): number {
   const raw = env[name];
@@ -89,6 +135,7 @@ export function loadConfig(env: Env = process.env): Config {
     heavyReadConcurrency: integer(env, 'HEAVY_READ_CONCURRENCY', 8, 1),
     heavyReadQueue: integer(env, 'HEAVY_READ_QUEUE', 64),
     authCacheTtlMs: integer(env, 'AUTH_CACHE_TTL_MS', 2000),
+    jwt: jwtConfig(env),
     livePollIntervalMs: integer(env, 'LIVE_POLL_INTERVAL_MS', 1000, 10),
     liveBufferLimit: integer(env, 'LIVE_BUFFER_LIMIT', 1000, 1),
     liveBatchSize: integer(env, 'LIVE_BATCH_SIZE', 500, 1),

@@ -114,11 +114,11 @@ describe('bad input gets a clear error and writes nothing', () => {
     await refused('UNAUTHENTICATED', () => raw(JSON.stringify({ query }), { authorization: 'Bearer' }), 401);
     await refused('UNAUTHENTICATED', () => app.gql(query, {}, `flk_${'A'.repeat(43)}`), 401);
     await refused('UNAUTHENTICATED', () => app.gql(query, {}, 'not-a-key'), 401);
-    const issued = await app.services.identity.createUser('short-lived', 'EDITOR');
+    const issued = await app.services.identity.createUser(app.workspaceId, 'short-lived', 'EDITOR');
     expect((await app.gql(query, {}, issued.apiKey)).errors).toBeUndefined();
     await app.services.identity.revokeKey(issued.keyId);
     await refused('UNAUTHENTICATED', () => app.gql(CREATE, { input: { name: 'x', definition: definition() } }, issued.apiKey), 401);
-    const expired = await app.services.identity.createUser('expired', 'EDITOR', new Date(Date.now() - 1000));
+    const expired = await app.services.identity.createUser(app.workspaceId, 'expired', 'EDITOR', new Date(Date.now() - 1000));
     await refused('UNAUTHENTICATED', () => app.gql(query, {}, expired.apiKey), 401);
   });
 

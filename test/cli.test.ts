@@ -27,15 +27,20 @@ async function cli(command: (env: NodeJS.ProcessEnv, output: { out(l: string): v
 }
 
 describe('npm run admin', () => {
-  it('creates a user whose key works with its role, issues and revokes keys', async () => {
+  it('creates a workspace and a user in it whose key works with its role, issues and revokes keys', async () => {
     const env = { DATABASE_URL: app.database.url };
-    const created = await npmRun('admin', ['create-user', '--name', 'Ada', '--role', 'viewer'], env);
+    const workspace = await npmRun('admin', ['create-workspace', '--name', 'Analytical Engines'], env);
+    expect(workspace.code, workspace.stderr).toBe(0);
+    const { workspaceId } = lastLine(workspace.stdout);
+    const listed = lastLine((await cli((e, o) => admin(['list-workspaces'], e, o))).stdout);
+    expect(listed.map((w: { name: string }) => w.name)).toEqual(['default', 'Analytical Engines']);
+    const created = await npmRun('admin', ['create-user', '--workspace', workspaceId, '--name', 'Ada', '--role', 'viewer'], env);
     expect(created.code, created.stderr).toBe(0);
     const { userId, apiKey } = lastLine(created.stdout);
     expect(userId).toMatch(/^[0-9a-f-]{36}$/);
 
-    const me = await app.gql('{ me { id name role } }', {}, apiKey);
-    expect(me.data!.me).toEqual({ id: userId, name: 'Ada', role: 'VIEWER' });
+    const me = await app.gql('{ me { id name role workspaceId } }', {}, apiKey);
+    expect(me.data!.me).toEqual({ id: userId, name: 'Ada', role: 'VIEWER', workspaceId });
     const write = await app.gql('mutation { createWorkflow(input: { name: "x", definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }', {}, apiKey);
     expect(write.errors![0]!.extensions.code).toBe('FORBIDDEN');
 
@@ -50,9 +55,14 @@ describe('npm run admin', () => {
 
   it('refuses bad arguments without writing anything', async () => {
     const before = await app.database.snapshot();
-    const badRole = await cli((e, o) => admin(['create-user', '--name', 'Bob', '--role', 'pilot'], e, o));
+    const badRole = await cli((e, o) => admin(['create-user', '--workspace', app.workspaceId, '--name', 'Bob', '--role', 'pilot'], e, o));
     expect(badRole).toMatchObject({ code: 1, stdout: '' });
     expect(badRole.stderr).toMatch(/role/);
+    const noWorkspace = await cli((e, o) => admin(['create-user', '--workspace', app.userIds.admin, '--name', 'Bob', '--role', 'viewer'], e, o));
+    expect(noWorkspace).toMatchObject({ code: 1, stdout: '' });
+    expect(noWorkspace.stderr).toMatch(/workspace .* was not found/);
+    const taken = await cli((e, o) => admin(['create-workspace', '--name', 'default'], e, o));
+    expect(taken.code).toBe(1);
     const usage = await cli((e, o) => admin(['create-user', '--name', 'Bob'], e, o));
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/usage/);
@@ -81,6 +91,32 @@ describe('npm run admin', () => {
     expect(again.errors![0]!.extensions.code).toBe('NOT_FOUND');
     const nobody = await app.gql('mutation { issueApiKey(userId: "nobody") { apiKey } }', {}, app.keys.admin);
     expect(nobody.errors![0]!.extensions.code).toBe('NOT_FOUND');
+  });
+});
+
+describe('npm run admin -- verify-audit-trail', () => {
+  it("reports a workspace's chain intact, then the first event edited with SQL, and exits 3", async () => {
+    const other = await app.createWorkspace('audited');
+    const create = 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }';
+    const update = 'mutation($id: ID!, $v: Int!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: $v, description: $d }) { id } }';
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) ids.push((await app.gql(create, { n: `audited ${i}`, d: definition() }, other.keys.editor)).data!.createWorkflow.id);
+    for (const [i, id] of ids.entries()) for (let v = 1; v <= i + 1; v += 1) await app.gql(update, { id, v, d: `v${v}` }, other.keys.editor);
+
+    const intact = await cli((e, o) => admin(['verify-audit-trail', '--workspace', other.workspaceId], e, o));
+    expect(intact.code, intact.stderr).toBe(0);
+    expect(lastLine(intact.stdout)).toEqual({ workspaceId: other.workspaceId, intact: true, eventsChecked: 9, brokenStreams: 0, firstBreak: null });
+
+    await app.database.db.pool.query(`UPDATE events SET data = jsonb_set(data, '{description}', '"forged"') WHERE aggregate_id = $1 AND version = 2`, [ids[2]]);
+    const broken = await cli((e, o) => admin(['verify-audit-trail', '--workspace', other.workspaceId], e, o));
+    expect(broken.code).toBe(3);
+    expect(lastLine(broken.stdout)).toMatchObject({
+      intact: false,
+      brokenStreams: 1,
+      firstBreak: { aggregateType: 'Workflow', aggregateId: ids[2], version: 2, reason: 'HASH_MISMATCH' },
+    });
+    const unknown = await cli((e, o) => admin(['verify-audit-trail', '--workspace', 'nope'], e, o));
+    expect(unknown.code).toBe(1);
   });
 });
 

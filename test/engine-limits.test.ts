@@ -47,6 +47,15 @@ describe('the circuit breaker of a host', () => {
       expect((await once()).error.name).toBe('CircuitOpen');
       expect(host.calls('/svc')).toBe(3);
 
+      // Another workspace calling the same host has a breaker of its own, and sees none of this one.
+      const other = await app.createWorkspace('breakers elsewhere');
+      const asOther: TestApp['gql'] = (query, variables, key = other.keys.editor) => app.gql(query, variables, key);
+      const theirs = await createWorkflow(asOther, { startAt: 'Call', nodes: { Call: { type: 'task', action: 'http.request', input: { url: `${host.url}/svc` }, end: true } } });
+      expect((await ended(asOther, (await execute(asOther, theirs.id)).id)).error.name).toBe('HttpError');
+      expect(host.calls('/svc')).toBe(4);
+      const status = await app.gql('{ systemStatus { engine { circuitBreakers { host state } } } }', {}, other.keys.admin);
+      expect(status.data!.systemStatus.engine.circuitBreakers).toEqual([{ host: new URL(host.url).host, state: 'CLOSED' }]);
+
       await new Promise((resolve) => setTimeout(resolve, 450));
       down = false;
       const probe = await execute(gql, workflow.id);
@@ -55,7 +64,7 @@ describe('the circuit breaker of a host', () => {
       const recovered = await ended(gql, probe.id);
       expect(recovered.output.r).toMatchObject({ status: 200, body: { up: true } });
       expect(await breakerOf(host.url)).toBe('CLOSED');
-      expect(host.calls('/svc')).toBe(4);
+      expect(host.calls('/svc')).toBe(5);
     } finally {
       await host.close();
     }

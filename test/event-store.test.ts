@@ -7,7 +7,8 @@ import { createTestDatabase, type TestDatabase } from './support/database.ts';
 let database: TestDatabase;
 let store: EventStore;
 const actorId = randomUUID();
-const metadata: EventMetadata = { actorId, requestId: 'req-1', correlationId: 'corr-1', causationId: null };
+const workspaceId = randomUUID();
+const metadata: EventMetadata = { workspaceId, actorId, requestId: 'req-1', correlationId: 'corr-1', causationId: null };
 
 beforeAll(async () => {
   database = await createTestDatabase();

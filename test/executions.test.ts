@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
+import { wsClient } from './support/ws.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { startHttpTarget, type HttpTarget } from './support/http-target.ts';
 import { EXECUTION_FIELDS, createWorkflow, ended, execute, run } from './support/executions.ts';
@@ -353,7 +352,7 @@ describe('executions in the log', () => {
   it('streams an execution as it changes over graphql-ws, ending with it', async () => {
     const workflow = await createWorkflow(gql, { startAt: 'Pause', nodes: { Pause: { type: 'wait', ms: 200, next: 'Shape' }, Shape: { type: 'task', action: 'transform', input: { done: true }, end: true } } });
     const started = await execute(gql, workflow.id);
-    const client = createClient({ url: app.url.replace('http', 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${app.keys.viewer}` }, retryAttempts: 0 });
+    const client = wsClient(app.url, app.keys.viewer);
     try {
       const seen: { status: string; version: number }[] = [];
       for await (const result of client.iterate({ query: 'subscription($id: ID!) { executionUpdated(id: $id) { status version } }', variables: { id: started.id } })) {
@@ -373,7 +372,7 @@ describe('executions in the log', () => {
     const workflow = await createWorkflow(gql, { startAt: 'Pause', nodes: { Pause: { type: 'wait', ms: 60_000, end: true } } });
     const waiting = await execute(gql, workflow.id);
     const before = app.services.live.stats().subscriptions;
-    const client = createClient({ url: app.url.replace('http', 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${app.keys.viewer}` }, retryAttempts: 0 });
+    const client = wsClient(app.url, app.keys.viewer);
     const query = 'subscription($id: ID!) { executionUpdated(id: $id) { id status } }';
     try {
       for (let i = 0; i < 20; i += 1) {

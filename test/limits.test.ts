@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { DEFINITION } from './support/definitions.ts';
 import { sse } from './support/sse.ts';
+import { wsClient } from './support/ws.ts';
 import { hashApiKey } from '../src/domain/identity/api-keys.ts';
 import { PersistedOperations } from '../src/runtime/persisted-operations.ts';
 
@@ -30,13 +30,7 @@ const BOMBS: Record<string, string> = {
 /** The same document over graphql-ws: the first error it gets. */
 async function overWebSocket(query: string): Promise<{ code?: string; closed?: number }> {
   let closed: number | undefined;
-  const client = createClient({
-    url: app.url.replace('http', 'ws'),
-    webSocketImpl: WebSocket,
-    connectionParams: { authorization: `Bearer ${app.keys.editor}` },
-    retryAttempts: 0,
-    on: { closed: (event) => (closed = (event as CloseEvent).code) },
-  });
+  const client = wsClient(app.url, app.keys.editor, { on: { closed: (event) => (closed = (event as CloseEvent).code) } });
   try {
     const result = await client.iterate({ query }).next();
     return { code: result.value?.errors?.[0]?.extensions?.code };
@@ -116,7 +110,7 @@ describe('requests per key, and introspection', () => {
       const { rows } = await limited.database.db.pool.query('SELECT count(*)::int AS n FROM workflows');
       expect(rows[0].n).toBe(12 - refused.length);
 
-      const client = createClient({ url: limited.url.replace('http', 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${limited.keys.viewer}` }, retryAttempts: 0 });
+      const client = wsClient(limited.url, limited.keys.viewer);
       try {
         const codes = await Promise.all(Array.from({ length: 10 }, async () => {
           try {
@@ -156,7 +150,7 @@ describe('requests per key, and introspection', () => {
 describe('subscriptions per key', () => {
   it('refuses a key past its open subscriptions, on WebSocket and SSE alike, and frees a slot when one ends', async () => {
     const capped = await startTestApp({ maxSubscriptionsPerKey: 2 });
-    const client = createClient({ url: capped.url.replace('http', 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${capped.keys.viewer}` }, retryAttempts: 0 });
+    const client = wsClient(capped.url, capped.keys.viewer);
     const query = 'subscription { events(types: ["Nothing"]) { cursor } }';
     try {
       const open = [client.iterate({ query }), client.iterate({ query })];
@@ -259,7 +253,7 @@ describe('persisted operations', () => {
       expect(new TextDecoder().decode(value)).toMatch(/"caughtUp":true/);
       await reader.cancel();
 
-      const client = createClient({ url: locked.url.replace('http', 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${locked.keys.viewer}` }, retryAttempts: 0 });
+      const client = wsClient(locked.url, locked.keys.viewer);
       try {
         const refused = await client.iterate({ query: me }).next().catch((errors) => ({ value: { errors } }));
         expect(refused.value.errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');

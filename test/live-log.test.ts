@@ -12,7 +12,8 @@ beforeAll(async () => {
 });
 afterAll(() => database.drop());
 
-const metadata = { actorId: null, requestId: 'r', correlationId: 'c', causationId: null };
+const workspaceId = randomUUID();
+const metadata = { workspaceId, actorId: null, requestId: 'r', correlationId: 'c', causationId: null };
 const append = async (type: string) =>
   (await store.append({ type: 'Workflow', id: randomUUID() }, [{ eventId: randomUUID(), type, data: {} }], { expectedVersion: 'NO_STREAM', metadata })).events[0]!;
 
@@ -30,7 +31,7 @@ describe('the live log', () => {
       const events: StoredEvent[] = [];
       for (const type of ['A', 'B', 'C', 'D']) events.push(await append(type));
       // The client read up to B elsewhere (Query.eventLog, another process) and resumes here.
-      const subscription = live.subscribe(events[1]!, { types: ['A', 'B', 'C', 'D'] });
+      const subscription = live.subscribe(events[1]!, { workspaceId, types: ['A', 'B', 'C', 'D'] });
       const marker = (await subscription.next()).value;
       expect(marker).toMatchObject({ event: null, caughtUp: true, position: { globalPosition: events[1]!.globalPosition } });
       live.wake();
@@ -58,7 +59,7 @@ describe('the live log', () => {
     await live.start();
     try {
       const start = { transactionId: first.transactionId, globalPosition: first.globalPosition - 1n };
-      const subscription = live.subscribe(start, { types: ['First', 'Later'] });
+      const subscription = live.subscribe(start, { workspaceId, types: ['First', 'Later'] });
       const firstItem = subscription.next(); // starts the gated catch-up read
       for (let i = 0; i < 3; i += 1) await append('Later');
       live.wake();
@@ -79,7 +80,7 @@ describe('the live log', () => {
     const live = await quietLiveLog();
     await database.db.pool.query('ALTER TABLE events RENAME TO events_gone');
     try {
-      const subscription = live.subscribe(LOG_START, {});
+      const subscription = live.subscribe(LOG_START, { workspaceId });
       const last = await subscription.next();
       expect(last.value.failure).toBeInstanceOf(Error);
       expect((await subscription.next()).done).toBe(true);

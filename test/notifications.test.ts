@@ -19,7 +19,7 @@ const until = async (condition: () => boolean | Promise<boolean>) => {
 const append = () =>
   new EventStore(database.db).append({ type: 'Workflow', id: randomUUID() }, [{ eventId: randomUUID(), type: 'Ping', data: {} }], {
     expectedVersion: 'NO_STREAM',
-    metadata: { actorId: null, requestId: 'r', correlationId: 'c', causationId: null },
+    metadata: { workspaceId: randomUUID(), actorId: null, requestId: 'r', correlationId: 'c', causationId: null },
   });
 const listenerPids = async () =>
   (await database.db.pool.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [
@@ -62,7 +62,7 @@ describe('append notifications', () => {
       await store
         .append({ type: 'Workflow', id: randomUUID() }, [{ eventId: randomUUID(), type: 'Ping', data: {} }], {
           expectedVersion: 'NO_STREAM',
-          metadata: { actorId: null, requestId: 'r', correlationId: 'c', causationId: null },
+          metadata: { workspaceId: randomUUID(), actorId: null, requestId: 'r', correlationId: 'c', causationId: null },
           onAppended: async () => {
             throw new Error('no');
           },

@@ -69,7 +69,7 @@ describe('no N+1 for executions', () => {
 
 describe('authentication under a crowd', () => {
   it('looks an uncached key up once, however many requests ask at the same moment', async () => {
-    const issued = await app.services.identity.createUser('crowd', 'VIEWER');
+    const issued = await app.services.identity.createUser(app.workspaceId, 'crowd', 'VIEWER');
     const before = app.services.db.statementCount();
     const actors = await Promise.all(Array.from({ length: 100 }, () => app.services.identity.authenticate(issued.apiKey)));
     expect(actors.every((actor) => actor?.userId === issued.userId)).toBe(true);

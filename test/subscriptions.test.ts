@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createClient, type Client } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { NewEvent } from '../src/store/event-store.ts';
 import { cursors } from '../src/graphql/connections.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { sse } from './support/sse.ts';
+import { wsClient } from './support/ws.ts';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -18,7 +19,7 @@ const SUBSCRIBE = `subscription($after: String, $aggregateId: ID, $types: [Strin
     cursor caughtUp event { id type version aggregateId globalPosition logCursor }
   }
 }`;
-const metadata = { actorId: null, requestId: 'test', correlationId: 'test', causationId: null };
+const metadata = () => ({ workspaceId: app.workspaceId, actorId: null, requestId: 'test', correlationId: 'test', causationId: null });
 const wsUrl = () => app.url.replace('http', 'ws');
 
 interface Item {
@@ -37,7 +38,7 @@ async function appendEvents(count: number, type = 'Tick', perAppend = 1, aggrega
     }));
     await app.services.store.append({ type: 'Workflow', id: aggregateId ?? randomUUID() }, events, {
       expectedVersion: 'ANY',
-      metadata,
+      metadata: metadata(),
     });
   }
 }
@@ -61,14 +62,7 @@ async function eventLogAfter(after: string, filter: Record<string, unknown> = {}
   }
 }
 
-function wsClient(key = app.keys.viewer): Client {
-  return createClient({
-    url: wsUrl(),
-    webSocketImpl: WebSocket,
-    connectionParams: { authorization: `Bearer ${key}` },
-    retryAttempts: 0,
-  });
-}
+const connect = (key = app.keys.viewer): Client => wsClient(app.url, key);
 
 /** Collects items from a subscription until `until` says stop. */
 async function collect(
@@ -90,7 +84,7 @@ describe('Subscription.events over graphql-ws', () => {
   it('delivers stored events, a caught-up marker, then live events, in log order', async () => {
     const start = await logCursorNow();
     await appendEvents(150, 'Stored', 10);
-    const client = wsClient();
+    const client = connect();
     try {
       const iterator = client.iterate({ query: SUBSCRIBE, variables: { after: start, types: ['Stored', 'Live'] } });
       let appendedLive = false;
@@ -115,7 +109,7 @@ describe('Subscription.events over graphql-ws', () => {
 
   it('sends data that looks like the shared-payload stand-in as the data it is', async () => {
     const forged = '{"$flowledgerShared":"1"}';
-    const client = wsClient();
+    const client = connect();
     try {
       const iterator = client.iterate({ query: 'subscription { events(types: ["Forged"]) { event { data } } }' });
       const first = await iterator.next();
@@ -141,7 +135,7 @@ describe('Subscription.events over graphql-ws', () => {
 
   it('without `after` starts at the live head', async () => {
     await appendEvents(5, 'Before');
-    const client = wsClient();
+    const client = connect();
     try {
       const iterator = client.iterate({ query: SUBSCRIBE, variables: { types: ['Before', 'After'] } });
       const items = await collect(iterator, (so) => {
@@ -161,7 +155,7 @@ describe('Subscription.events over graphql-ws', () => {
     const received: Item[] = [];
     let after = start;
     for (let connection = 0; received.filter((i) => i.event).length < 1000; connection += 1) {
-      const client = wsClient();
+      const client = connect();
       const iterator = client.iterate({ query: SUBSCRIBE, variables: { after, types: ['Resume'] } });
       // Drop the connection mid-stream after a few hundred events, as a flaky network would.
       const quota = connection < 2 ? 300 : Infinity;
@@ -183,7 +177,7 @@ describe('Subscription.events over graphql-ws', () => {
     await appendEvents(3, 'Mine', 1, target);
     await appendEvents(3, 'Other');
     await appendEvents(2, 'Mine');
-    const client = wsClient();
+    const client = connect();
     try {
       const byAggregate = await collect(
         client.iterate({ query: SUBSCRIBE, variables: { after: start, aggregateId: target } }),
@@ -232,8 +226,8 @@ describe('authentication on live transports', () => {
   });
 
   it('ends an open subscription within seconds of its key being revoked, on both transports', async () => {
-    const issued = await app.services.identity.createUser('revoked-live', 'VIEWER');
-    const client = wsClient(issued.apiKey);
+    const issued = await app.services.identity.createUser(app.workspaceId, 'revoked-live', 'VIEWER');
+    const client = connect(issued.apiKey);
     const overWs = client.iterate({ query: SUBSCRIBE, variables: {} });
     const overSse = sse(app.url, SUBSCRIBE, {}, { authorization: `Bearer ${issued.apiKey}` });
     expect((await overWs.next()).value.data.events.caughtUp).toBe(true);
@@ -276,12 +270,7 @@ describe('bounded and clean', () => {
         sockets.push(this);
       }
     }
-    const client = createClient({
-      url: wsUrl(),
-      webSocketImpl: PausableSocket,
-      connectionParams: { authorization: `Bearer ${app.keys.viewer}` },
-      retryAttempts: 0,
-    });
+    const client = wsClient(app.url, app.keys.viewer, { webSocketImpl: PausableSocket });
     // Events of about 4 KB, as workflow definitions are: 40 MB in all, far more than the
     // loopback socket buffers hold, so the pause really pushes back on the server.
     const burstQuery = SUBSCRIBE.replace('logCursor }', 'logCursor data }');
@@ -321,7 +310,7 @@ describe('bounded and clean', () => {
 
   it('1,000 subscribe/unsubscribe cycles leave no subscriptions or timers behind', async () => {
     const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
-    const client = wsClient();
+    const client = connect();
     await collect(client.iterate({ query: SUBSCRIBE, variables: {} }), () => true);
     await new Promise((resolve) => setTimeout(resolve, 100));
     const before = { timers: timers(), subscriptions: app.services.live.stats().subscriptions };

@@ -50,7 +50,7 @@ export class CommandHandler {
     project: Projection<State>,
     options: HandleOptions,
   ): Promise<CommandResult<State>> {
-    const stream = { type: aggregate.type, id };
+    const stream = { type: aggregate.type, id, workspaceId: scope.actor.workspaceId };
     const key = options.idempotencyKey;
     // With a key, a retry re-sends the same event ids: derived from the actor, the operation,
     // the key and the index.

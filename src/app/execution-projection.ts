@@ -20,8 +20,8 @@ export async function projectExecution(tx: Queryable, state: ExecutionState, lea
   if (state === null) return;
   const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
   const { rowCount } = await tx.query(
-    `INSERT INTO executions (id, workflow_id, workflow_version, status, input, output, error, version, created_at, updated_at, ended_at, created_by)
-     VALUES ($1, $2, $3, $4::"ExecutionStatus", $5, $6, $7, $8, $9, $10, $11, $12)
+    `INSERT INTO executions (id, workflow_id, workflow_version, status, input, output, error, version, created_at, updated_at, ended_at, created_by, workspace_id)
+     VALUES ($1, $2, $3, $4::"ExecutionStatus", $5, $6, $7, $8, $9, $10, $11, $12, $14)
      ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.output, error = EXCLUDED.error,
        version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, ended_at = EXCLUDED.ended_at
      WHERE $13::text IS NULL OR EXISTS (SELECT 1 FROM execution_jobs WHERE execution_id = $1 AND lease_owner = $13)`,
@@ -40,6 +40,7 @@ export async function projectExecution(tx: Queryable, state: ExecutionState, lea
       state.endedAt,
       state.createdById,
       leaseOwner,
+      state.workspaceId,
     ],
   );
   if (rowCount === 0) throw new LeaseLostError(state.id);

@@ -14,12 +14,13 @@ import type { LiveLog } from './live-log.ts';
 export function executionUpdates(
   db: Database,
   live: LiveLog,
+  workspaceId: string,
   id: string,
   allowed: () => Promise<boolean>,
   onEnd: () => void = () => {},
 ): AsyncIterableIterator<ExecutionRow | Error> {
-  const events = isUuid(id) ? live.subscribe(null, { aggregateType: EXECUTION, aggregateId: id }, allowed) : null;
-  const read = () => db.prisma.execution.findUnique({ where: { id } });
+  const events = isUuid(id) ? live.subscribe(null, { workspaceId, aggregateType: EXECUTION, aggregateId: id }, allowed) : null;
+  const read = () => db.prisma.execution.findFirst({ where: { id, workspaceId } });
   let last: ExecutionRow | null = null;
   let ended = false;
   const end = async () => {

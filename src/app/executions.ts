@@ -7,6 +7,7 @@ import type { JobQueue } from '../store/job-queue.ts';
 import type { CommandHandler, CommandOptions } from './command-handler.ts';
 import { projectExecution } from './execution-projection.ts';
 import { isUuid } from './ids.ts';
+import { visibleWorkflows } from './workflows.ts';
 import type { RequestScope } from './request.ts';
 
 export interface ExecuteWorkflowInput extends CommandOptions {
@@ -47,8 +48,10 @@ export class ExecutionService {
 
   /** Starts the workflow's current version. The definition is copied into the execution. */
   async execute(input: ExecuteWorkflowInput, scope: RequestScope): Promise<Execution> {
-    const workflow = isUuid(input.workflowId) ? await this.#db.prisma.workflow.findUnique({ where: { id: input.workflowId } }) : null;
-    if (!workflow || workflow.status !== 'ACTIVE') throw notFound('workflow', input.workflowId);
+    const workflow = isUuid(input.workflowId)
+      ? await this.#db.prisma.workflow.findFirst({ where: { id: input.workflowId, ...visibleWorkflows(scope.actor.workspaceId) } })
+      : null;
+    if (!workflow) throw notFound('workflow', input.workflowId);
     const id = uuidv7();
     const execution = await this.#run(
       id,

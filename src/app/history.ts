@@ -1,7 +1,7 @@
 import { fold } from '../domain/aggregate.ts';
 import { badInput, notFound, refuseNul } from '../domain/errors.ts';
 import type { Bulkhead } from '../runtime/bulkhead.ts';
-import type { AuditFilter, EventStore, LogFilter, LogPosition, StoredEvent, StreamId } from '../store/event-store.ts';
+import type { AuditFilter, ChainReport, ChainScope, EventStore, LogFilter, LogPosition, StoredEvent, StreamId } from '../store/event-store.ts';
 import { AGGREGATES } from './aggregates.ts';
 import { isUuid } from './ids.ts';
 
@@ -39,12 +39,12 @@ export class History {
     this.#heavy = heavy;
   }
 
-  stream(stream: StreamId, fromVersion: number, limit: number): Promise<StoredEvent[]> {
+  stream(stream: StreamId & { workspaceId: string }, fromVersion: number, limit: number): Promise<StoredEvent[]> {
     if (!isUuid(stream.id)) return Promise.resolve([]);
     return this.#heavy(() => this.#store.readStream(stream, { fromVersion, limit }));
   }
 
-  log(after: LogPosition, limit: number, filter: LogFilter): Promise<StoredEvent[]> {
+  log(after: LogPosition, limit: number, filter: LogFilter & { workspaceId: string }): Promise<StoredEvent[]> {
     checkLogFilter(filter);
     return this.#heavy(() => this.#store.readLog(after, limit, filter));
   }
@@ -55,8 +55,20 @@ export class History {
     return this.#heavy(() => this.#store.readAudit(filter, limit));
   }
 
+  /** Recomputes the audit chain of one aggregate, or of every stream of the workspace. */
+  async verifyChain(scope: ChainScope): Promise<ChainReport> {
+    if (scope.aggregateType !== undefined && !AGGREGATES.has(scope.aggregateType)) {
+      throw badInput('aggregateType', `unknown aggregate type ${scope.aggregateType}`);
+    }
+    const id = scope.aggregateId;
+    if (id !== undefined && !isUuid(id)) throw notFound(scope.aggregateType ?? 'aggregate', id);
+    const report = await this.#heavy(() => this.#store.verifyChain(scope));
+    if (id !== undefined && report.eventsChecked === 0 && report.firstBreak === null) throw notFound(scope.aggregateType ?? 'aggregate', id);
+    return report;
+  }
+
   /** An aggregate's state after its events up to a version and/or an instant. */
-  async replay(stream: StreamId, target: ReplayTarget): Promise<Replay> {
+  async replay(stream: StreamId & { workspaceId: string }, target: ReplayTarget): Promise<Replay> {
     const aggregate = AGGREGATES.get(stream.type);
     if (!aggregate) throw badInput('aggregateType', `unknown aggregate type ${stream.type}`);
     if (target.toVersion != null && target.toVersion < 0) throw badInput('toVersion', 'must not be negative');

@@ -7,51 +7,91 @@ import type { Database } from '../store/database.ts';
 import { isUuid } from './ids.ts';
 
 export interface IssuedKey {
+  readonly workspaceId: string;
   readonly userId: string;
   readonly keyId: string;
   /** Shown once: only its hash is stored. */
   readonly apiKey: string;
 }
 
-const BOOTSTRAP_LOCK = 7_316_001;
+export interface CreatedWorkspace {
+  readonly workspaceId: string;
+  readonly name: string;
+}
 
-/** Users and API keys. Credentials are not event-sourced: a replayable log must not hold them. */
+const BOOTSTRAP_LOCK = 7_316_001;
+const MAX_NAME = 200;
+
+type Prisma = Database['prisma'];
+type Tx = Pick<Prisma, 'user' | 'workspace'>;
+
+function checkName(name: string, field = 'name'): string {
+  refuseNul(name, field);
+  const trimmed = name.trim();
+  if (trimmed === '' || trimmed.length > MAX_NAME) throw badInput(field, `must be 1 to ${MAX_NAME} characters`);
+  return trimmed;
+}
+
+/**
+ * Workspaces, users and API keys. Credentials are not event-sourced: a replayable log must
+ * not hold them. Calls made for a workspace admin pass `within`, their workspace: a user or
+ * key of another workspace is then not found.
+ */
 export class IdentityService {
   readonly #db: Database;
   /** Verified keys for a few seconds: a revoked key stops working within that time. */
-  readonly #cache: LRUCache<string, { actor: Actor | null }>;
+  readonly #keys: LRUCache<string, { actor: Actor | null }>;
+  /** Token subjects already recorded in users, with the name and role last recorded. */
+  readonly #subjects = new LRUCache<string, true>({ max: 10_000 });
 
   constructor(db: Database, cacheTtlMs: number) {
     this.#db = db;
-    this.#cache = new LRUCache({
+    this.#keys = new LRUCache({
       max: 10_000,
       ttl: Math.max(cacheTtlMs, 1),
       fetchMethod: (hash) => this.#lookUp(hash),
     });
   }
 
-  async createUser(name: string, role: string, expiresAt?: Date): Promise<IssuedKey> {
-    if (name.trim() === '' || name.length > 200) throw badInput('name', 'must be 1 to 200 characters');
-    if (!isRole(role)) throw badInput('role', 'must be VIEWER, EDITOR or ADMIN');
-    refuseNul(name, 'name');
-    return insertUser(this.#db.prisma, name.trim(), role, expiresAt);
+  async createWorkspace(name: string): Promise<CreatedWorkspace> {
+    const checked = checkName(name);
+    if (await this.#db.prisma.workspace.findUnique({ where: { name: checked } })) {
+      throw badInput('name', `a workspace named "${checked}" exists already`);
+    }
+    const workspace = await this.#db.prisma.workspace.create({ data: { id: randomUUID(), name: checked } });
+    return { workspaceId: workspace.id, name: workspace.name };
   }
 
-  async issueKey(userId: string, expiresAt?: Date): Promise<IssuedKey> {
-    if (!isUuid(userId) || !(await this.#db.prisma.user.findUnique({ where: { id: userId } }))) {
-      throw notFound('user', userId);
+  listWorkspaces() {
+    return this.#db.prisma.workspace.findMany({ orderBy: { createdAt: 'asc' } });
+  }
+
+  async createUser(workspaceId: string, name: string, role: string, expiresAt?: Date): Promise<IssuedKey> {
+    const checked = checkName(name);
+    if (!isRole(role)) throw badInput('role', 'must be VIEWER, EDITOR or ADMIN');
+    if (!isUuid(workspaceId) || !(await this.#db.prisma.workspace.findUnique({ where: { id: workspaceId } }))) {
+      throw notFound('workspace', workspaceId);
     }
+    return insertUser(this.#db.prisma, workspaceId, checked, role, expiresAt);
+  }
+
+  async issueKey(userId: string, expiresAt?: Date, within?: string): Promise<IssuedKey> {
+    const user = isUuid(userId) ? await this.#db.prisma.user.findUnique({ where: { id: userId } }) : null;
+    if (!user || (within !== undefined && user.workspaceId !== within)) throw notFound('user', userId);
     const { apiKey, ...key } = newKey(expiresAt);
     await this.#db.prisma.apiKey.create({ data: { ...key, userId } });
-    return { userId, keyId: key.id, apiKey };
+    return { workspaceId: user.workspaceId, userId, keyId: key.id, apiKey };
   }
 
-  async revokeKey(keyId: string): Promise<void> {
+  async revokeKey(keyId: string, within?: string): Promise<void> {
     const { count } = isUuid(keyId)
-      ? await this.#db.prisma.apiKey.updateMany({ where: { id: keyId, revokedAt: null }, data: { revokedAt: new Date() } })
+      ? await this.#db.prisma.apiKey.updateMany({
+          where: { id: keyId, revokedAt: null, ...(within === undefined ? {} : { user: { workspaceId: within } }) },
+          data: { revokedAt: new Date() },
+        })
       : { count: 0 };
     if (count === 0) throw notFound('active API key', keyId);
-    this.#cache.clear();
+    this.#keys.clear();
   }
 
   /** The actor a key stands for, or null for a missing, unknown, revoked or expired key. */
@@ -59,23 +99,44 @@ export class IdentityService {
     if (!looksLikeApiKey(apiKey)) return null;
     // fetch() runs one lookup per key at a time: ten thousand subscriptions re-checking one
     // key when the cache expires cost one query, not ten thousand.
-    const entry = await this.#cache.fetch(hashApiKey(apiKey));
+    const entry = await this.#keys.fetch(hashApiKey(apiKey));
     return entry?.actor ?? null;
   }
 
   async #lookUp(hash: string): Promise<{ actor: Actor | null }> {
     const key = await this.#db.prisma.apiKey.findUnique({ where: { hash }, include: { user: true } });
     const valid = key !== null && key.revokedAt === null && (key.expiresAt === null || key.expiresAt > new Date());
-    return { actor: valid ? { userId: key.user.id, role: key.user.role as Role } : null };
+    return { actor: valid ? { userId: key.user.id, workspaceId: key.user.workspaceId, role: key.user.role as Role } : null };
   }
 
-  /** On a database with no users, creates an admin and returns its key; otherwise nothing. */
+  /**
+   * Records a token's subject in users, so that what it creates names an existing user. Its
+   * role and name follow the latest token. False when the token's workspace does not exist.
+   */
+  async recordSubject(actor: Actor, name: string): Promise<boolean> {
+    const seen = `${actor.userId}:${actor.workspaceId}:${actor.role}:${name}`;
+    if (this.#subjects.has(seen)) return true;
+    if (!(await this.#db.prisma.workspace.findUnique({ where: { id: actor.workspaceId } }))) return false;
+    const fields = { name: name.slice(0, MAX_NAME), role: actor.role };
+    await this.#db.prisma.user.upsert({
+      where: { id: actor.userId },
+      create: { id: actor.userId, workspaceId: actor.workspaceId, ...fields },
+      update: fields,
+    });
+    this.#subjects.set(seen, true);
+    return true;
+  }
+
+  /** On a database with no users, creates a "default" workspace and its admin, and returns the key. */
   async bootstrapAdmin(): Promise<IssuedKey | null> {
     return this.#db.prisma.$transaction(async (tx) => {
       // Two processes starting on one empty database must not both create an admin.
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`;
       if ((await tx.user.count()) > 0) return null;
-      return insertUser(tx, 'admin', 'ADMIN');
+      const workspace =
+        (await tx.workspace.findUnique({ where: { name: 'default' } })) ??
+        (await tx.workspace.create({ data: { id: randomUUID(), name: 'default' } }));
+      return insertUser(tx, workspace.id, 'admin', 'ADMIN');
     });
   }
 }
@@ -85,14 +146,9 @@ function newKey(expiresAt?: Date) {
   return { id: randomUUID(), hash: hashApiKey(apiKey), expiresAt: expiresAt ?? null, apiKey };
 }
 
-async function insertUser(
-  prisma: Pick<Database['prisma'], 'user'>,
-  name: string,
-  role: Role,
-  expiresAt?: Date,
-): Promise<IssuedKey> {
+async function insertUser(prisma: Tx, workspaceId: string, name: string, role: Role, expiresAt?: Date): Promise<IssuedKey> {
   const userId = randomUUID();
   const { apiKey, ...key } = newKey(expiresAt);
-  await prisma.user.create({ data: { id: userId, name, role, apiKeys: { create: key } } });
-  return { userId, keyId: key.id, apiKey };
+  await prisma.user.create({ data: { id: userId, workspaceId, name, role, apiKeys: { create: key } } });
+  return { workspaceId, userId, keyId: key.id, apiKey };
 }

@@ -14,7 +14,8 @@ export interface LiveItem {
   readonly failure?: Error;
 }
 
-export type LiveFilter = Pick<LogFilter, 'aggregateType' | 'aggregateId' | 'types'>;
+/** What a subscription sees: one workspace's events, perhaps narrowed further. */
+export type LiveFilter = Pick<LogFilter, 'aggregateType' | 'aggregateId' | 'types'> & { readonly workspaceId: string };
 
 export interface LiveLogOptions {
   /** Events read from the store per statement, by the shared tail and by catch-up reads. */
@@ -53,6 +54,7 @@ const compare = (a: LogPosition, b: LogPosition): number =>
 
 function matches(event: StoredEvent, filter: LiveFilter): boolean {
   return (
+    event.workspaceId === filter.workspaceId &&
     (filter.aggregateType === undefined || event.aggregateType === filter.aggregateType) &&
     (filter.aggregateId === undefined || event.aggregateId === filter.aggregateId) &&
     (filter.types === undefined || filter.types.includes(event.type))

@@ -11,6 +11,7 @@ export interface RequestScope {
 
 export function metadataFor(scope: RequestScope): EventMetadata {
   return {
+    workspaceId: scope.actor.workspaceId,
     actorId: scope.actor.userId,
     requestId: scope.requestId,
     correlationId: scope.correlationId,

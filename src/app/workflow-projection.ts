@@ -5,8 +5,8 @@ import type { WorkflowState } from '../domain/workflows/workflow.ts';
 export async function projectWorkflow(tx: Queryable, state: WorkflowState): Promise<void> {
   if (state === null) return;
   await tx.query(
-    `INSERT INTO workflows (id, name, description, definition, status, version, created_at, updated_at, created_by)
-     VALUES ($1, $2, $3, $4, $5::"WorkflowStatus", $6, $7, $8, $9)
+    `INSERT INTO workflows (id, name, description, definition, status, version, created_at, updated_at, created_by, workspace_id)
+     VALUES ($1, $2, $3, $4, $5::"WorkflowStatus", $6, $7, $8, $9, $10)
      ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description,
        definition = EXCLUDED.definition, status = EXCLUDED.status, version = EXCLUDED.version,
        updated_at = EXCLUDED.updated_at`,
@@ -20,6 +20,7 @@ export async function projectWorkflow(tx: Queryable, state: WorkflowState): Prom
       state.createdAt,
       state.updatedAt,
       state.createdById,
+      state.workspaceId,
     ],
   );
 }

@@ -67,10 +67,11 @@ export interface WorkflowFilter {
   readonly createdById?: string | null | undefined;
 }
 
-/** Deleted workflows are gone from the workflow queries; their events stay. */
-export function visibleWorkflows(filter: WorkflowFilter = {}) {
+/** The workspace's workflows; deleted ones are gone from the workflow queries, their events stay. */
+export function visibleWorkflows(workspaceId: string, filter: WorkflowFilter = {}) {
   refuseNul(filter.nameContains, 'nameContains');
   return {
+    workspaceId,
     status: 'ACTIVE' as const,
     ...(filter.nameContains ? { name: { contains: filter.nameContains, mode: 'insensitive' as const } } : {}),
     ...(filter.createdById ? { createdById: isUuid(filter.createdById) ? filter.createdById : NO_ID } : {}),

@@ -10,7 +10,7 @@ export interface DomainEvent<Type extends string = string, Data = unknown> {
 export interface EventEnvelope {
   readonly version: number;
   readonly createdAt: Date;
-  readonly metadata: { readonly actorId: string | null };
+  readonly metadata: { readonly actorId: string | null; readonly workspaceId: string };
 }
 
 export interface Aggregate<State, Command, Event extends DomainEvent> {

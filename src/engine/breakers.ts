@@ -33,13 +33,27 @@ class NotTheHost extends Error {}
 /** Hosts whose breakers are kept: definitions can name any number of hosts. */
 const MAX_HOSTS = 1000;
 
-/** One circuit breaker per host (cockatiel), shared by every execution in the process. */
+/** The breakers one workspace's executions call through. */
+export interface HostBreakers {
+  call<T>(host: string, signal: AbortSignal, cancelled: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T>;
+}
+
+/**
+ * One circuit breaker per workspace and host (cockatiel), shared by that workspace's
+ * executions in the process: one workspace's failing calls never suspend another's, nor
+ * tell it which hosts others call.
+ */
 export class Breakers {
   readonly #options: BreakerOptions;
+  /** By workspace id and host, joined by a space (which neither holds). */
   readonly #byHost = new LRUCache<string, CircuitBreakerPolicy>({ max: MAX_HOSTS });
 
   constructor(options: BreakerOptions) {
     this.#options = options;
+  }
+
+  of(workspaceId: string): HostBreakers {
+    return { call: (host, signal, cancelled, work) => this.#call(`${workspaceId} ${host}`, host, signal, cancelled, work) };
   }
 
   /**
@@ -47,14 +61,14 @@ export class Breakers {
    * included, which counts against the host); `cancelled` says the run itself stopped it,
    * which does not.
    */
-  async call<T>(host: string, signal: AbortSignal, cancelled: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    let breaker = this.#byHost.get(host);
+  async #call<T>(key: string, host: string, signal: AbortSignal, cancelled: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    let breaker = this.#byHost.get(key);
     if (!breaker) {
       breaker = circuitBreaker(hostFailure, {
         halfOpenAfter: this.#options.halfOpenAfterMs,
         breaker: new ConsecutiveBreaker(this.#options.failures),
       });
-      this.#byHost.set(host, breaker);
+      this.#byHost.set(key, breaker);
     }
     try {
       return await breaker.execute(async ({ signal: callSignal }) => {
@@ -71,7 +85,12 @@ export class Breakers {
     }
   }
 
-  states(): { host: string; state: BreakerState }[] {
-    return [...this.#byHost.entries()].map(([host, breaker]) => ({ host, state: STATES[breaker.state] })).sort((a, b) => a.host.localeCompare(b.host));
+  /** Every breaker's state, or those of one workspace. */
+  states(workspaceId?: string): { host: string; state: BreakerState }[] {
+    return [...this.#byHost.entries()]
+      .map(([key, breaker]) => ({ key, host: key.slice(key.indexOf(' ') + 1), state: STATES[breaker.state] }))
+      .filter(({ key }) => workspaceId === undefined || key.startsWith(`${workspaceId} `))
+      .map(({ host, state }) => ({ host, state }))
+      .sort((a, b) => a.host.localeCompare(b.host));
   }
 }

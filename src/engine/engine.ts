@@ -134,7 +134,8 @@ export class Engine {
     this.#running.get(executionId)?.stop.abort(new Stop('cancelled'));
   }
 
-  stats(): EngineStats {
+  /** The process's figures; circuit breakers only of `workspaceId`'s calls when it is given. */
+  stats(workspaceId?: string): EngineStats {
     return {
       active: this.#running.size,
       queued: this.#queued,
@@ -143,7 +144,7 @@ export class Engine {
       stepsQueued: this.#steps.pendingCount,
       maxExecutions: this.#options.maxExecutions,
       maxStepsInFlight: this.#options.maxStepsInFlight,
-      breakers: this.#breakers.states(),
+      breakers: this.#breakers.states(workspaceId),
     };
   }
 
@@ -204,6 +205,7 @@ export class Engine {
       if (state === null || isFinished(state)) return;
       const started = history[0]!.metadata;
       journal = new Journal(this.#store, state, this.owner, {
+        workspaceId: state.workspaceId,
         actorId: null,
         requestId: `engine:${this.owner}`,
         correlationId: started.correlationId,
@@ -246,7 +248,10 @@ export class Engine {
       state: () => journal.state(),
       record: (event) => journal.record(event),
       note: (event) => journal.note(event),
-      act: (name, input, timeoutMs, signal) => this.#steps(() => this.#act(name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal)),
+      act: (name, input, timeoutMs, signal) =>
+        this.#steps(() =>
+          this.#act(journal.state().workspaceId, name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal),
+        ),
       evaluate: (condition, data) => this.#conditions.evaluate(condition, data),
       maxOutputBytes: this.#options.maxOutputBytes,
       now: Date.now,
@@ -259,7 +264,7 @@ export class Engine {
     return allowed.length === 0 || allowed.includes(url.host.toLowerCase()) || allowed.includes(url.hostname.toLowerCase());
   }
 
-  async #act(name: string, input: unknown, timeoutMs: number, signal: AbortSignal): Promise<unknown> {
+  async #act(workspaceId: string, name: string, input: unknown, timeoutMs: number, signal: AbortSignal): Promise<unknown> {
     const action = ACTIONS.get(name);
     if (!action) throw new ActionError('UnknownAction', `no action is registered as ${name}`);
     let output: unknown;
@@ -269,7 +274,7 @@ export class Engine {
           runAction(action, input, {
             signal: stepSignal,
             cancelled: signal,
-            breakers: this.#breakers,
+            breakers: this.#breakers.of(workspaceId),
             mayCall: (url) => this.#mayCall(url),
             log: (message, fields) => this.#options.log('info', message, { ...fields, action: name }),
           }),

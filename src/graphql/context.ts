@@ -4,6 +4,7 @@ import type { RequestScope } from '../app/request.ts';
 import type { Actor } from '../domain/identity/roles.ts';
 import type { Services } from '../runtime/services.ts';
 import { hashApiKey } from '../domain/identity/api-keys.ts';
+import { looksLikeJwt, type TokenVerifier } from '../app/tokens.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 
 export interface GraphQLContext {
@@ -29,17 +30,41 @@ export function unauthenticated(message: string): GraphQLError {
   });
 }
 
-/** The caller behind `Authorization: Bearer <key>` (a bare key is accepted too, for WebSocket clients). */
-export async function authenticate(services: Services, authorization: unknown): Promise<{ actor: Actor; key: string }> {
+/** Who a request's credential stands for, and how to ask again whether it still does. */
+export interface Principal {
+  readonly actor: Actor;
+  /** What rate limits and subscription slots are counted by: the key, or the token's subject. */
+  readonly quotaKey: string;
+  stillValid(): Promise<boolean>;
+}
+
+/**
+ * The caller behind `Authorization: Bearer <credential>`: an API key, or a JWT when JWT keys
+ * are configured. A bare credential is accepted too, for WebSocket clients.
+ */
+export async function authenticate(services: Services, authorization: unknown): Promise<Principal> {
   if (typeof authorization !== 'string' || authorization.trim() === '') {
-    throw unauthenticated('an API key is required: send "Authorization: Bearer <key>"');
+    throw unauthenticated('an API key or token is required: send "Authorization: Bearer <credential>"');
   }
   const parts = authorization.trim().split(/\s+/);
-  const key = parts.length === 1 ? parts[0] : parts[0]!.toLowerCase() === 'bearer' ? parts[1] : undefined;
-  if (!key || parts.length > 2) throw unauthenticated('the Authorization header must be "Bearer <key>"');
-  const actor = await services.identity.authenticate(key);
+  const credential = parts.length === 1 ? parts[0] : parts[0]!.toLowerCase() === 'bearer' ? parts[1] : undefined;
+  if (!credential || parts.length > 2) throw unauthenticated('the Authorization header must be "Bearer <credential>"');
+  if (services.tokens && looksLikeJwt(credential)) return tokenPrincipal(services, services.tokens, credential);
+  const actor = await services.identity.authenticate(credential);
   if (!actor) throw unauthenticated('the API key is unknown, revoked or expired');
-  return { actor, key };
+  return {
+    actor,
+    quotaKey: hashApiKey(credential),
+    stillValid: async () => (await services.identity.authenticate(credential)) !== null,
+  };
+}
+
+async function tokenPrincipal(services: Services, tokens: TokenVerifier, credential: string): Promise<Principal> {
+  const check = await tokens.verify(credential);
+  if ('refused' in check) throw unauthenticated(check.refused);
+  const { actor, name, validUntil } = check.token;
+  if (!(await services.identity.recordSubject(actor, name))) throw unauthenticated("the token's workspace does not exist");
+  return { actor, quotaKey: `jwt:${actor.userId}`, stillValid: async () => validUntil.getTime() > Date.now() };
 }
 
 export interface RequestInfo {
@@ -50,8 +75,8 @@ export interface RequestInfo {
 
 /** Every operation needs an API key, on every transport, and counts against its rate limit. */
 export async function createContext(services: Services, request: RequestInfo): Promise<GraphQLContext> {
-  const { actor, key } = await authenticate(services, request.authorization);
-  await services.rateLimit?.take(hashApiKey(key));
+  const { actor, quotaKey, stillValid } = await authenticate(services, request.authorization);
+  await services.rateLimit?.take(quotaKey);
   return {
     services,
     scope: {
@@ -60,8 +85,8 @@ export async function createContext(services: Services, request: RequestInfo): P
       correlationId:
         request.correlationId && TRACE_ID.test(request.correlationId) ? request.correlationId : request.requestId,
     },
-    loaders: createLoaders(services),
-    stillAuthorized: async () => (await services.identity.authenticate(key)) !== null,
-    subscription: (start) => services.subscriptionQuota.hold(hashApiKey(key), start),
+    loaders: createLoaders(services, actor.workspaceId),
+    stillAuthorized: stillValid,
+    subscription: (start) => services.subscriptionQuota.hold(quotaKey, start),
   };
 }

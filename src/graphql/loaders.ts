@@ -13,11 +13,12 @@ export interface Loaders {
   latestEvents(aggregateType: string, count: number): DataLoader<string, StoredEvent[]>;
 }
 
-export function createLoaders(services: Services): Loaders {
+/** `workspaceId`: the caller's; users of other workspaces read as null. */
+export function createLoaders(services: Services, workspaceId: string): Loaders {
   const latest = new Map<string, DataLoader<string, StoredEvent[]>>();
   return {
     user: new DataLoader(async (ids) => {
-      const users = await services.db.prisma.user.findMany({ where: { id: { in: [...ids] } } });
+      const users = await services.db.prisma.user.findMany({ where: { id: { in: [...ids] }, workspaceId } });
       const byId = new Map(users.map((user) => [user.id, user]));
       return ids.map((id) => byId.get(id) ?? null);
     }),

@@ -5,6 +5,17 @@ import { applyMigrations } from '../store/migrations.ts';
 
 export class UsageError extends Error {}
 
+/** A result printed like any other, that ends the process with another exit code (a check that failed). */
+export class Outcome {
+  readonly result: unknown;
+  readonly exitCode: number;
+
+  constructor(result: unknown, exitCode: number) {
+    this.result = result;
+    this.exitCode = exitCode;
+  }
+}
+
 export interface CliContext {
   readonly url: string;
   readonly db: Database;
@@ -22,7 +33,8 @@ const stdio: CliOutput = {
 
 /**
  * Runs a command against the configured (or embedded) database, migrated first, and prints
- * its result as the last line. Returns the exit code: 0 done, 1 failed, 2 bad usage.
+ * its result as the last line. Returns the exit code: 0 done, 1 failed, 2 bad usage, or an
+ * Outcome's own.
  */
 export async function runCli(
   command: (context: CliContext) => Promise<unknown>,
@@ -35,9 +47,10 @@ export async function runCli(
       await applyMigrations(target.url);
       const db = openDatabase(target.url, 2);
       try {
-        const result = await command({ url: target.url, db });
+        const returned = await command({ url: target.url, db });
+        const { result, exitCode } = returned instanceof Outcome ? returned : { result: returned, exitCode: 0 };
         output.out(typeof result === 'string' ? result : JSON.stringify(result));
-        return 0;
+        return exitCode;
       } finally {
         await db.close();
       }

@@ -2,6 +2,7 @@ import type { Config } from '../config.ts';
 import { CommandHandler } from '../app/command-handler.ts';
 import { History } from '../app/history.ts';
 import { IdentityService } from '../app/identity.ts';
+import { TokenVerifier } from '../app/tokens.ts';
 import { LiveLog } from '../app/live-log.ts';
 import { ExecutionService } from '../app/executions.ts';
 import { WorkflowService } from '../app/workflows.ts';
@@ -28,6 +29,8 @@ export interface Services {
   /** null when this process leaves executions to other processes (RUN_EXECUTIONS=false). */
   readonly engine: Engine | null;
   readonly identity: IdentityService;
+  /** null when no JWT key is configured: only API keys are accepted. */
+  readonly tokens: TokenVerifier | null;
   readonly history: History;
   readonly live: LiveLog;
   readonly notifications: AppendNotifications;
@@ -42,6 +45,8 @@ export interface Services {
 }
 
 export async function startServices(config: Config, db: Database): Promise<Services> {
+  // First, as it reads key files: a bad one stops the start before anything runs.
+  const tokens = config.jwt ? await TokenVerifier.create(config.jwt) : null;
   const store = new EventStore(db);
   const heavyReads = createBulkhead(config.heavyReadConcurrency, config.heavyReadQueue);
   const live = new LiveLog(store, {
@@ -85,6 +90,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     }),
     engine,
     identity: new IdentityService(db, config.authCacheTtlMs),
+    tokens,
     history: new History(store, heavyReads),
     live,
     notifications,

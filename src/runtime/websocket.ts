@@ -231,9 +231,9 @@ export function attachWebSocket(server: Server, yoga: GraphQLHandler, services: 
             requestId: requestIdOf(null),
           });
           // Everything a subscription's resolvers read from the caller must be part of the
-          // shape, or one caller's result would be sent to another: today that is the role; a
-          // workspace, when there are workspaces, must join it.
-          const shape = JSON.stringify([contextValue.scope.actor.role, text, payload.operationName, payload.variables]);
+          // shape, or one caller's result would be sent to another: the workspace and the role.
+          const { workspaceId, role } = contextValue.scope.actor;
+          const shape = JSON.stringify([workspaceId, role, text, payload.operationName, payload.variables]);
           return {
             schema,
             document,

@@ -6,6 +6,8 @@ import { EVENTS_CHANNEL } from './notifications.ts';
 export interface StreamId {
   readonly type: string;
   readonly id: string;
+  /** When set, a stream of another workspace reads as empty: what every request's reads pass. */
+  readonly workspaceId?: string | undefined;
 }
 
 export interface NewEvent {
@@ -15,6 +17,8 @@ export interface NewEvent {
 }
 
 export interface EventMetadata {
+  /** The workspace the stream belongs to: an append to another workspace's stream conflicts. */
+  readonly workspaceId: string;
   readonly actorId: string | null;
   readonly requestId: string;
   readonly correlationId: string;
@@ -26,6 +30,7 @@ export interface StoredEvent {
   /** The id (xid8) of the transaction that wrote it: with globalPosition, the log's order. */
   readonly transactionId: bigint;
   readonly eventId: string;
+  readonly workspaceId: string;
   readonly aggregateType: string;
   readonly aggregateId: string;
   readonly version: number;
@@ -33,6 +38,8 @@ export interface StoredEvent {
   readonly data: unknown;
   readonly metadata: EventMetadata;
   readonly createdAt: Date;
+  /** Hex SHA-256 over this event and the previous one's hash in its stream (the audit chain). */
+  readonly hash: string;
 }
 
 export interface AppendResult {
@@ -56,9 +63,34 @@ export interface LogPosition {
   readonly globalPosition: bigint;
 }
 
+/** Where an audit chain breaks: the first event whose stored hash is not the one recomputed. */
+export interface ChainBreak {
+  readonly aggregateType: string;
+  readonly aggregateId: string;
+  readonly version: number;
+  /** null when events at the end of the stream are missing (the stream's version is ahead). */
+  readonly eventId: string | null;
+  readonly reason: 'HASH_MISMATCH' | 'VERSION_GAP' | 'MISSING_EVENTS';
+}
+
+export interface ChainReport {
+  readonly eventsChecked: number;
+  readonly brokenStreams: number;
+  /** The first break in log order (for one stream: in version order); null when intact. */
+  readonly firstBreak: ChainBreak | null;
+}
+
+export interface ChainScope {
+  readonly workspaceId: string;
+  readonly aggregateType?: string | undefined;
+  readonly aggregateId?: string | undefined;
+}
+
 export const LOG_START: LogPosition = { transactionId: 0n, globalPosition: 0n };
 
 export interface LogFilter {
+  /** Unset only for the process's own readers (the shared live tail); every request sets it. */
+  readonly workspaceId?: string | undefined;
   readonly aggregateType?: string | undefined;
   readonly aggregateId?: string | undefined;
   readonly types?: readonly string[] | undefined;
@@ -67,6 +99,7 @@ export interface LogFilter {
 }
 
 export interface AuditFilter {
+  readonly workspaceId: string;
   readonly actorId?: string | undefined;
   readonly type?: string | undefined;
   readonly aggregateType?: string | undefined;
@@ -86,13 +119,14 @@ export interface StreamRange {
 
 // The xid is read as text under another name: an alias named transaction_id would make
 // ORDER BY transaction_id sort text, not xid8.
-const COLUMNS = `global_position, transaction_id::text AS xid, event_id, aggregate_type, aggregate_id,
-  version, event_type, data, metadata, created_at`;
+const COLUMNS = `global_position, transaction_id::text AS xid, event_id, workspace_id, aggregate_type, aggregate_id,
+  version, event_type, data, metadata, created_at, encode(hash, 'hex') AS hash`;
 
 interface EventRow {
   global_position: string;
   xid: string;
   event_id: string;
+  workspace_id: string;
   aggregate_type: string;
   aggregate_id: string;
   version: number;
@@ -100,6 +134,7 @@ interface EventRow {
   data: unknown;
   metadata: EventMetadata;
   created_at: Date;
+  hash: string;
 }
 
 function toEvent(row: EventRow): StoredEvent {
@@ -107,6 +142,7 @@ function toEvent(row: EventRow): StoredEvent {
     globalPosition: BigInt(row.global_position),
     transactionId: BigInt(row.xid),
     eventId: row.event_id,
+    workspaceId: row.workspace_id,
     aggregateType: row.aggregate_type,
     aggregateId: row.aggregate_id,
     version: row.version,
@@ -114,43 +150,55 @@ function toEvent(row: EventRow): StoredEvent {
     data: row.data,
     metadata: row.metadata,
     createdAt: row.created_at,
+    hash: row.hash,
   };
 }
 
 /**
  * Claims the next versions of a stream, checking the expected version atomically: the
  * statement row-locks the stream, so of two writers expecting the same version, the second
- * waits, then matches no row and gets a conflict.
+ * waits, then matches no row and gets a conflict. A stream of another workspace never matches.
  */
-function claimStatement(expected: ExpectedVersion): string {
-  if (expected === 'ANY') {
-    return `INSERT INTO streams (aggregate_type, aggregate_id, version) VALUES ($1, $2, $3)
-      ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = streams.version + EXCLUDED.version
-      RETURNING version`;
-  }
-  if (expected === 'NO_STREAM' || expected === 0) {
-    return `INSERT INTO streams (aggregate_type, aggregate_id, version) VALUES ($1, $2, $3)
-      ON CONFLICT DO NOTHING RETURNING version`;
-  }
-  const versionCheck = expected === 'STREAM_EXISTS' ? '' : 'AND version = $6';
-  return `UPDATE streams SET version = version + $3
-    WHERE aggregate_type = $1 AND aggregate_id = $2 ${versionCheck} RETURNING version`;
+function claimStatement(expected: Claim): string {
+  return expected === 'NEW'
+    ? `INSERT INTO streams (aggregate_type, aggregate_id, workspace_id, version) VALUES ($1, $2, $6, $3)
+      ON CONFLICT DO NOTHING RETURNING version`
+    : `UPDATE streams SET version = version + $3
+      WHERE aggregate_type = $1 AND aggregate_id = $2 AND workspace_id = $6 AND version = $7 RETURNING version`;
 }
 
 /**
  * The append in one statement: claim the versions, wake the live-log listeners of every
- * process (NOTIFY is delivered at commit, and only wakes them: they read the table), insert.
+ * process (NOTIFY is delivered at commit, and only wakes them: they read the table), chain
+ * each new event's hash to the one before it, insert. The previous hash is read in the
+ * statement's snapshot; that is the stream's last event, because the claim only succeeds
+ * for a writer that expected the version that snapshot shows.
  */
-function appendStatement(expected: ExpectedVersion): string {
-  return `WITH claim AS (${claimStatement(expected)}),
-      wake AS (SELECT pg_notify('${EVENTS_CHANNEL}', $1) AS sent)
-    INSERT INTO events (event_id, aggregate_type, aggregate_id, version, event_type, data, metadata, actor_id)
-    SELECT (e.value->>'eventId')::uuid, $1, $2, claim.version - $3 + e.ordinality::int, e.value->>'type',
-      e.value->'data', $4::jsonb, ($4::jsonb->>'actorId')::uuid
-    FROM claim, wake, jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e
-    ORDER BY e.ordinality
+function appendStatement(expected: Claim): string {
+  return `WITH RECURSIVE claim AS (${claimStatement(expected)}),
+      wake AS (SELECT pg_notify('${EVENTS_CHANNEL}', $1) AS sent),
+      batch AS (SELECT e.value, e.ordinality::int AS n FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e),
+      chain AS (
+        SELECT 0 AS n, claim.version - $3 AS version, NULL::uuid AS event_id, NULL::text AS event_type,
+          NULL::jsonb AS data, NULL::timestamptz(3) AS created_at,
+          (SELECT hash FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND version = claim.version - $3) AS hash
+        FROM claim
+        UNION ALL
+        SELECT b.n, c.version + 1, (b.value->>'eventId')::uuid, b.value->>'type', b.value->'data', now.at,
+          flowledger_event_hash(c.hash, (b.value->>'eventId')::uuid, $6, $1, $2, c.version + 1, b.value->>'type',
+            b.value->'data', $4::jsonb, now.at)
+        FROM chain c JOIN batch b ON b.n = c.n + 1, LATERAL (SELECT clock_timestamp()::timestamptz(3) AS at) now
+      )
+    INSERT INTO events (event_id, workspace_id, aggregate_type, aggregate_id, version, event_type, data, metadata, actor_id, created_at, hash)
+    SELECT chain.event_id, $6, $1, $2, chain.version, chain.event_type, chain.data, $4::jsonb,
+      ($4::jsonb->>'actorId')::uuid, chain.created_at, chain.hash
+    FROM chain, wake WHERE chain.n > 0
+    ORDER BY chain.n
     RETURNING ${COLUMNS}`;
 }
+
+/** How an append takes its versions: a new stream, or the next versions after a known one. */
+type Claim = 'NEW' | number;
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -168,19 +216,22 @@ export class EventStore {
    */
   async append(stream: StreamId, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
-    const { expectedVersion } = options;
+    const { expectedVersion, metadata } = options;
     const params: unknown[] = [
       stream.type,
       stream.id,
       events.length,
-      JSON.stringify(options.metadata),
+      JSON.stringify(metadata),
       JSON.stringify(events.map(({ eventId, type, data }) => ({ eventId, type, data }))),
+      metadata.workspaceId,
     ];
-    if (typeof expectedVersion === 'number' && expectedVersion > 0) params.push(expectedVersion);
+    const own = { ...stream, workspaceId: metadata.workspaceId };
     try {
       return await this.#db.transaction(async (tx) => {
-        const { rows } = await tx.query<EventRow>(appendStatement(expectedVersion), params);
-        if (rows.length === 0) throw await this.#conflict(tx, stream, expectedVersion);
+        const claim = await this.#claimable(tx, own, expectedVersion);
+        if (claim !== 'NEW') params.push(claim);
+        const { rows } = await tx.query<EventRow>(appendStatement(claim), params);
+        if (rows.length === 0) throw await this.#conflict(tx, own, expectedVersion);
         const stored = rows.map(toEvent).sort((a, b) => a.version - b.version);
         await options.onAppended?.(tx, stored);
         return { events: stored, version: stored.at(-1)!.version, alreadyStored: false };
@@ -201,6 +252,28 @@ export class EventStore {
     }
   }
 
+  /**
+   * How an append claims its versions. ANY and STREAM_EXISTS lock the stream first (ANY
+   * creating it empty if need be, so that racing first writers queue on it) and append after
+   * the version they find: the append's snapshot then holds the stream's last event.
+   */
+  async #claimable(tx: Queryable, stream: StreamId, expected: ExpectedVersion): Promise<Claim> {
+    if (expected !== 'ANY' && expected !== 'STREAM_EXISTS') return expected === 'NO_STREAM' || expected === 0 ? 'NEW' : expected;
+    const key = [stream.type, stream.id, stream.workspaceId];
+    if (expected === 'ANY') {
+      await tx.query(
+        'INSERT INTO streams (aggregate_type, aggregate_id, workspace_id, version) VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING',
+        key,
+      );
+    }
+    const { rows } = await tx.query<{ version: number }>(
+      'SELECT version FROM streams WHERE aggregate_type = $1 AND aggregate_id = $2 AND workspace_id = $3 FOR UPDATE',
+      key,
+    );
+    if (!rows[0] || (expected === 'STREAM_EXISTS' && rows[0].version === 0)) throw new VersionConflictError(expected, 0);
+    return rows[0].version;
+  }
+
   async #conflict(tx: Queryable, stream: StreamId, expected: ExpectedVersion): Promise<VersionConflictError> {
     return new VersionConflictError(expected, await this.streamVersion(stream, tx));
   }
@@ -208,8 +281,8 @@ export class EventStore {
   /** The stream's current version; 0 when it has no events. */
   async streamVersion(stream: StreamId, db: Queryable = this.#db.pool): Promise<number> {
     const { rows } = await db.query<{ version: number }>(
-      'SELECT version FROM streams WHERE aggregate_type = $1 AND aggregate_id = $2',
-      [stream.type, stream.id],
+      'SELECT version FROM streams WHERE aggregate_type = $1 AND aggregate_id = $2 AND ($3::uuid IS NULL OR workspace_id = $3)',
+      [stream.type, stream.id, stream.workspaceId ?? null],
     );
     return rows[0]?.version ?? 0;
   }
@@ -228,8 +301,17 @@ export class EventStore {
       `SELECT ${COLUMNS} FROM events
        WHERE aggregate_type = $1 AND aggregate_id = $2 AND version >= $3
          AND ($4::int IS NULL OR version <= $4) AND ($5::timestamptz IS NULL OR created_at <= $5)
+         AND ($7::uuid IS NULL OR workspace_id = $7)
        ORDER BY version LIMIT $6`,
-      [stream.type, stream.id, range.fromVersion ?? 1, range.toVersion ?? null, range.until ?? null, range.limit ?? null],
+      [
+        stream.type,
+        stream.id,
+        range.fromVersion ?? 1,
+        range.toVersion ?? null,
+        range.until ?? null,
+        range.limit ?? null,
+        stream.workspaceId ?? null,
+      ],
     );
     return rows.map(toEvent);
   }
@@ -248,6 +330,7 @@ export class EventStore {
          AND ($4::uuid IS NULL OR aggregate_id = $4)
          AND ($5::text[] IS NULL OR event_type = ANY($5))
          AND ($7::text IS NULL OR (transaction_id, global_position) <= ($7::text::xid8, $8::bigint))
+         AND ($9::uuid IS NULL OR workspace_id = $9)
        ORDER BY transaction_id, global_position LIMIT $6`,
       [
         after.transactionId.toString(),
@@ -258,6 +341,7 @@ export class EventStore {
         limit,
         filter.upTo?.transactionId.toString() ?? null,
         filter.upTo?.globalPosition.toString() ?? null,
+        filter.workspaceId ?? null,
       ],
     );
     return rows.map(toEvent);
@@ -280,7 +364,7 @@ export class EventStore {
   async readAudit(filter: AuditFilter, limit: number): Promise<StoredEvent[]> {
     const { rows } = await this.#db.pool.query<EventRow>(
       `SELECT ${COLUMNS} FROM events
-       WHERE ($1::uuid IS NULL OR actor_id = $1)
+       WHERE workspace_id = $8 AND ($1::uuid IS NULL OR actor_id = $1)
          AND ($2::text IS NULL OR event_type = $2)
          AND ($3::text IS NULL OR aggregate_type = $3)
          AND ($4::timestamptz IS NULL OR created_at >= $4)
@@ -295,6 +379,7 @@ export class EventStore {
         filter.to ?? null,
         filter.before?.toString() ?? null,
         limit,
+        filter.workspaceId,
       ],
     );
     return rows.map(toEvent);
@@ -336,5 +421,43 @@ export class EventStore {
       [type, ids, count],
     );
     return rows.map(toEvent);
+  }
+
+  /**
+   * Recomputes the hash chain of one stream, or of every stream of a workspace, in the
+   * database (the append wrote it there with the same function), and reports the first break.
+   */
+  async verifyChain(scope: ChainScope): Promise<ChainReport> {
+    const { rows } = await this.#db.pool.query<{
+      events: string;
+      broken: string;
+      first: ChainBreak | null;
+    }>(
+      `WITH checked AS (
+         SELECT global_position, event_id, aggregate_type, aggregate_id, version, hash, lag(version) OVER w AS previous_version,
+           flowledger_event_hash(lag(hash) OVER w, event_id, workspace_id, aggregate_type, aggregate_id, version,
+             event_type, data, metadata, created_at) AS expected
+         FROM events
+         WHERE workspace_id = $1 AND ($2::text IS NULL OR aggregate_type = $2) AND ($3::uuid IS NULL OR aggregate_id = $3)
+         WINDOW w AS (PARTITION BY aggregate_type, aggregate_id ORDER BY version)
+       ), breaks AS (
+         SELECT aggregate_type, aggregate_id, version, event_id, global_position,
+           CASE WHEN version <> coalesce(previous_version, 0) + 1 THEN 'VERSION_GAP' ELSE 'HASH_MISMATCH' END AS reason
+         FROM checked WHERE version <> coalesce(previous_version, 0) + 1 OR hash IS DISTINCT FROM expected
+         UNION ALL
+         SELECT s.aggregate_type, s.aggregate_id, coalesce(max(e.version), 0) + 1, NULL, NULL, 'MISSING_EVENTS'
+         FROM streams s LEFT JOIN events e ON e.aggregate_type = s.aggregate_type AND e.aggregate_id = s.aggregate_id
+         WHERE s.workspace_id = $1 AND ($2::text IS NULL OR s.aggregate_type = $2) AND ($3::uuid IS NULL OR s.aggregate_id = $3)
+         GROUP BY s.aggregate_type, s.aggregate_id, s.version HAVING s.version > coalesce(max(e.version), 0)
+       )
+       SELECT (SELECT count(*) FROM checked) AS events,
+         (SELECT count(DISTINCT (aggregate_type, aggregate_id)) FROM breaks) AS broken,
+         (SELECT json_build_object('aggregateType', aggregate_type, 'aggregateId', aggregate_id, 'version', version,
+            'eventId', event_id, 'reason', reason)
+          FROM breaks ORDER BY global_position NULLS LAST, version LIMIT 1) AS first`,
+      [scope.workspaceId, scope.aggregateType ?? null, scope.aggregateId ?? null],
+    );
+    const row = rows[0]!;
+    return { eventsChecked: Number(row.events), brokenStreams: Number(row.broken), firstBreak: row.first };
   }
 }

@@ -1,6 +1,7 @@
 import { loadConfig, type Config } from '../../src/config.ts';
 import { startServer, type RunningServer } from '../../src/runtime/server.ts';
 import { startServices, type Services } from '../../src/runtime/services.ts';
+import type { IssuedKey } from '../../src/app/identity.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export interface GraphQLResponse<T = Record<string, any>> {
@@ -14,13 +15,36 @@ export interface TestApp {
   readonly url: string;
   readonly services: Services;
   readonly database: TestDatabase;
+  /** The workspace of `keys`. */
+  readonly workspaceId: string;
   /** Keys by role, each for a user of its own. */
-  readonly keys: { admin: string; editor: string; viewer: string };
-  readonly userIds: { admin: string; editor: string; viewer: string };
+  readonly keys: RoleKeys;
+  readonly userIds: RoleKeys;
+  /** A new workspace with a user and key per role. */
+  createWorkspace(name: string): Promise<{ workspaceId: string; keys: RoleKeys; userIds: RoleKeys }>;
   gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<GraphQLResponse<T>>;
   /** POSTs a raw body, for malformed requests. */
   post(body: string, headers?: Record<string, string>): Promise<Response>;
   close(): Promise<void>;
+}
+
+export interface RoleKeys {
+  readonly admin: string;
+  readonly editor: string;
+  readonly viewer: string;
+}
+
+async function usersByRole(services: Services, workspaceId: string, admin?: IssuedKey) {
+  const [a, editor, viewer] = await Promise.all([
+    admin ?? services.identity.createUser(workspaceId, 'admin', 'ADMIN'),
+    services.identity.createUser(workspaceId, 'editor', 'EDITOR'),
+    services.identity.createUser(workspaceId, 'viewer', 'VIEWER'),
+  ]);
+  return {
+    workspaceId,
+    keys: { admin: a.apiKey, editor: editor.apiKey, viewer: viewer.apiKey },
+    userIds: { admin: a.userId, editor: editor.userId, viewer: viewer.userId },
+  };
 }
 
 /** The real server on a real port, over a database of its own. */
@@ -30,9 +54,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
   const services = await startServices(config, database.db);
   const server: RunningServer = await startServer(services, 0, '127.0.0.1');
   const admin = (await services.identity.bootstrapAdmin())!;
-  const editor = await services.identity.createUser('editor', 'EDITOR');
-  const viewer = await services.identity.createUser('viewer', 'VIEWER');
-  const keys = { admin: admin.apiKey, editor: editor.apiKey, viewer: viewer.apiKey };
+  const { workspaceId, keys, userIds } = await usersByRole(services, admin.workspaceId, admin);
 
   const post = (body: string, headers: Record<string, string> = {}) =>
     fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
@@ -41,8 +63,12 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     url: server.url,
     services,
     database,
+    workspaceId,
     keys,
-    userIds: { admin: admin.userId, editor: editor.userId, viewer: viewer.userId },
+    userIds,
+    async createWorkspace(name) {
+      return usersByRole(services, (await services.identity.createWorkspace(name)).workspaceId);
+    },
     async gql(query, variables, key = keys.editor) {
       const response = await post(
         JSON.stringify({ query, variables }),

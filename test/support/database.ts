@@ -47,7 +47,8 @@ export async function createTestDatabase(poolSize = 20): Promise<TestDatabase> {
       const { rows } = await db.pool.query(
         `SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM streams) AS streams,
                 (SELECT count(*) FROM workflows) AS workflows, (SELECT count(*) FROM users) AS users,
-                (SELECT count(*) FROM api_keys) AS api_keys,
+                (SELECT count(*) FROM api_keys) AS api_keys, (SELECT count(*) FROM workspaces) AS workspaces,
+                (SELECT count(*) FROM executions) AS executions, (SELECT count(*) FROM execution_jobs) AS execution_jobs,
                 (SELECT coalesce(max(global_position), 0) FROM events) AS last_position,
                 (SELECT coalesce(sum(version), 0) FROM workflows) AS workflow_versions`,
       );

@@ -11,7 +11,7 @@ const start = { kind: 'start' as const, id, workflow: { id: '0193a000-0000-7000-
 function replay(events: ExecutionEvent[]): ExecutionState {
   return fold(
     executionAggregate,
-    events.map((event, i) => ({ ...event, version: i + 1, createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), metadata: { actorId: 'u1' } })),
+    events.map((event, i) => ({ ...event, version: i + 1, createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), metadata: { actorId: 'u1', workspaceId: 'w1' } })),
   );
 }
 
@@ -96,7 +96,7 @@ describe('the Execution aggregate', () => {
       );
     }
     events.push({ type: 'ExecutionSucceeded', data: { output: 'done' } });
-    const envelopes = events.map((event, i) => ({ event, envelope: { version: i + 1, createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), metadata: { actorId: 'u1' } } }));
+    const envelopes = events.map((event, i) => ({ event, envelope: { version: i + 1, createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), metadata: { actorId: 'u1', workspaceId: 'w1' } } }));
     const oneByOne = envelopes.reduce<ExecutionState>((state, { event, envelope }) => evolve(state, event, envelope), null);
     expect(executionAggregate.evolveAll!(null, envelopes)).toEqual(oneByOne);
 
@@ -115,6 +115,6 @@ describe('the Execution aggregate', () => {
       { type: 'ExecutionTimedOut', data: { error: { name: 'Timeout', message: 'late' } } },
     ]);
     expect(state).toMatchObject({ status: 'TIMED_OUT', choices: { 'C#1': { next: 'D' } }, iterations: { 'M#1[0]': { completed: true, output: 'x' } } });
-    expect(evolve(null, { type: 'StepSucceeded', data: { step: 'A#1', output: 1 } }, { version: 1, createdAt: new Date(), metadata: { actorId: null } })).toBeNull();
+    expect(evolve(null, { type: 'StepSucceeded', data: { step: 'A#1', output: 1 } }, { version: 1, createdAt: new Date(), metadata: { actorId: null, workspaceId: 'w1' } })).toBeNull();
   });
 });

@@ -49,6 +49,7 @@ export interface Execution {
   readonly updatedAt: Date;
   readonly endedAt: Date | null;
   readonly createdById: string;
+  readonly workspaceId: string;
 }
 
 export type ExecutionState = Execution | null;
@@ -248,6 +249,7 @@ function evolveWith(state: ExecutionState, event: ExecutionEvent, envelope: Even
       updatedAt: at,
       endedAt: null,
       createdById: envelope.metadata.actorId ?? '',
+      workspaceId: envelope.metadata.workspaceId,
     };
   }
   if (state === null) return null;

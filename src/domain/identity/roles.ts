@@ -2,8 +2,10 @@
 export const ROLES = ['VIEWER', 'EDITOR', 'ADMIN'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** Who makes a request: a user of one workspace, with one role in it. */
 export interface Actor {
   readonly userId: string;
+  readonly workspaceId: string;
   readonly role: Role;
 }
 

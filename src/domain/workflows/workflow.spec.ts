@@ -13,7 +13,7 @@ function history(...batches: WorkflowEvent[][]) {
     ...event,
     version: index + 1,
     createdAt: new Date(Date.UTC(2026, 0, 1, 0, index)),
-    metadata: { actorId: actor },
+    metadata: { actorId: actor, workspaceId: 'w1' },
   }));
 }
 

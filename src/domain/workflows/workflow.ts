@@ -18,6 +18,7 @@ export interface Workflow {
   readonly createdAt: Date;
   readonly updatedAt: Date;
   readonly createdById: string;
+  readonly workspaceId: string;
 }
 
 /** null until the WorkflowCreated event. */
@@ -124,6 +125,7 @@ export function evolve(state: WorkflowState, event: WorkflowEvent, envelope: Eve
         status: 'ACTIVE',
         createdAt: envelope.createdAt,
         createdById: envelope.metadata.actorId ?? '',
+        workspaceId: envelope.metadata.workspaceId,
         ...touched,
       };
     case 'WorkflowUpdated':

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Breakers } from '../breakers.ts';
+import type { HostBreakers } from '../breakers.ts';
 
 /** An error an action raises on purpose; its name is what retry and catch rules match. */
 export class ActionError extends Error {
@@ -14,7 +14,7 @@ export interface ActionContext {
   readonly signal: AbortSignal;
   /** Aborted when the run stopped the step (not its timeout): the action's target did nothing wrong. */
   readonly cancelled: AbortSignal;
-  readonly breakers: Breakers;
+  readonly breakers: HostBreakers;
   /** Whether an outbound call may go to this URL's host (HTTP_ALLOWED_HOSTS). */
   readonly mayCall: (url: URL) => boolean;
   readonly log: (message: string, fields: Record<string, unknown>) => void;

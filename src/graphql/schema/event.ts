@@ -43,6 +43,9 @@ export const EventRef = builder.objectRef<StoredEvent>('Event').implement({
         event.metadata.actorId ? context.loaders.user.load(event.metadata.actorId) : null,
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    hash: t.exposeString('hash', {
+      description: 'SHA-256 (hex) over this event and the previous hash in its stream: Query.verifyAuditTrail recomputes it.',
+    }),
   }),
 });
 
@@ -59,10 +62,11 @@ builder.queryFields((t) => ({
       first: t.arg.int(),
       after: t.arg.string(),
     },
-    resolve: async (_root, args, { services }) => {
+    resolve: async (_root, args, { services, scope }) => {
       const size = pageSize(args.first);
       const from = Math.max(args.fromVersion ?? 1, args.after ? cursors.version.decode(args.after) + 1 : 1);
-      const rows = await services.history.stream({ type: args.aggregateType, id: String(args.aggregateId) }, from, size + 1);
+      const stream = { type: args.aggregateType, id: String(args.aggregateId), workspaceId: scope.actor.workspaceId };
+      const rows = await services.history.stream(stream, from, size + 1);
       return forwardPage(rows, size, Boolean(args.after), (event) => cursors.version.encode(event.version));
     },
   }),
@@ -76,10 +80,11 @@ builder.queryFields((t) => ({
       aggregateType: t.arg({ type: AggregateTypeEnum }),
       types: t.arg.stringList(),
     },
-    resolve: async (_root, args, { services }) => {
+    resolve: async (_root, args, { services, scope }) => {
       const size = pageSize(args.first);
       const after = args.after ? cursors.log.decode(args.after) : LOG_START;
       const rows = await services.history.log(after, size + 1, {
+        workspaceId: scope.actor.workspaceId,
         aggregateType: args.aggregateType ?? undefined,
         types: args.types ?? undefined,
       });
@@ -99,10 +104,11 @@ builder.queryFields((t) => ({
       first: t.arg.int(),
       after: t.arg.string(),
     },
-    resolve: async (_root, args, { services }) => {
+    resolve: async (_root, args, { services, scope }) => {
       const size = pageSize(args.first);
       const rows = await services.history.audit(
         {
+          workspaceId: scope.actor.workspaceId,
           actorId: args.userId == null ? undefined : String(args.userId),
           type: args.eventType ?? undefined,
           aggregateType: args.aggregateType ?? undefined,

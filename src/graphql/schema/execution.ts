@@ -87,8 +87,11 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'null for an unknown id.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, args, { services }) =>
-      services.db.prisma.execution.findUnique({ ...query, where: { id: isUuid(String(args.id)) ? String(args.id) : NO_ID } }),
+    resolve: (query, _root, args, { services, scope }) =>
+      services.db.prisma.execution.findFirst({
+        ...query,
+        where: { id: isUuid(String(args.id)) ? String(args.id) : NO_ID, workspaceId: scope.actor.workspaceId },
+      }),
   }),
   executions: t.prismaConnection({
     type: 'Execution',
@@ -100,11 +103,12 @@ builder.queryFields((t) => ({
       return MAX_PAGE_SIZE;
     },
     args: { workflowId: t.arg.id(), status: t.arg({ type: ExecutionStatusEnum }) },
-    resolve: (query, _root, args, { services }) => {
+    resolve: (query, _root, args, { services, scope }) => {
       const workflowId = args.workflowId == null ? undefined : String(args.workflowId);
       return services.db.prisma.execution.findMany({
         ...query,
         where: {
+          workspaceId: scope.actor.workspaceId,
           ...(workflowId === undefined ? {} : { workflowId: isUuid(workflowId) ? workflowId : NO_ID }),
           ...(args.status ? { status: args.status } : {}),
         },
@@ -138,8 +142,10 @@ builder.subscriptionFields((t) => ({
     type: ExecutionRef,
     description: 'The execution now, then again after each of its events; ends after it ends.',
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, args, { services, stillAuthorized, subscription }) =>
-      subscription((onEnd) => executionUpdates(services.db, services.live, String(args.id), stillAuthorized, onEnd)),
+    subscribe: (_root, args, { services, scope, stillAuthorized, subscription }) =>
+      subscription((onEnd) =>
+        executionUpdates(services.db, services.live, scope.actor.workspaceId, String(args.id), stillAuthorized, onEnd),
+      ),
     resolve: (update) => {
       if (update instanceof Error) throw update;
       return update;

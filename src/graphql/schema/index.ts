@@ -7,6 +7,7 @@ import './workflow.ts';
 import './execution.ts';
 import './system-status.ts';
 import './replay.ts';
+import './audit-trail.ts';
 import './subscription.ts';
 
 export const schema = builder.toSchema();

@@ -23,9 +23,9 @@ builder.queryFields((t) => ({
       toVersion: t.arg.int(),
       at: t.arg({ type: 'DateTime' }),
     },
-    resolve: (_root, args, { services }) =>
+    resolve: (_root, args, { services, scope }) =>
       services.history.replay(
-        { type: args.aggregateType, id: String(args.aggregateId) },
+        { type: args.aggregateType, id: String(args.aggregateId), workspaceId: scope.actor.workspaceId },
         { toVersion: args.toVersion, at: args.at },
       ),
   }),

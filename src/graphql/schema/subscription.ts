@@ -33,11 +33,12 @@ builder.subscriptionFields((t) => ({
       aggregateId: t.arg.id(),
       types: t.arg.stringList(),
     },
-    subscribe: (_root, args, { services, stillAuthorized, subscription }) =>
+    subscribe: (_root, args, { services, scope, stillAuthorized, subscription }) =>
       subscription((onEnd) =>
         services.live.subscribe(
           args.after ? cursors.log.decode(args.after) : null,
           {
+            workspaceId: scope.actor.workspaceId,
             aggregateType: args.aggregateType ?? undefined,
             aggregateId: args.aggregateId == null ? undefined : String(args.aggregateId),
             types: args.types ?? undefined,

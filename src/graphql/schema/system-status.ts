@@ -27,7 +27,11 @@ const EngineStatsRef = builder.objectRef<EngineStats>('ExecutionEngineStats').im
     stepsQueued: t.exposeInt('stepsQueued', { description: 'Actions waiting for one of the maxStepsInFlight slots.' }),
     maxExecutions: t.exposeInt('maxExecutions'),
     maxStepsInFlight: t.exposeInt('maxStepsInFlight'),
-    circuitBreakers: t.field({ type: [BreakerRef], description: 'One per host called.', resolve: (stats) => stats.breakers }),
+    circuitBreakers: t.field({
+      type: [BreakerRef],
+      description: "One per host your workspace's executions called in this process.",
+      resolve: (stats) => stats.breakers,
+    }),
   }),
 });
 
@@ -47,6 +51,6 @@ builder.queryFields((t) => ({
   systemStatus: t.field({
     type: SystemStatusRef,
     authScopes: { role: 'ADMIN' },
-    resolve: (_root, _args, { services }) => ({ engine: services.engine?.stats() ?? null }),
+    resolve: (_root, _args, { services, scope }) => ({ engine: services.engine?.stats(scope.actor.workspaceId) ?? null }),
   }),
 }));

@@ -41,10 +41,10 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'null for an unknown or deleted workflow.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, args, { services }) =>
+    resolve: (query, _root, args, { services, scope }) =>
       services.db.prisma.workflow.findFirst({
         ...query,
-        where: { ...visibleWorkflows(), id: isUuid(String(args.id)) ? String(args.id) : NO_ID },
+        where: { ...visibleWorkflows(scope.actor.workspaceId), id: isUuid(String(args.id)) ? String(args.id) : NO_ID },
       }),
   }),
   workflows: t.prismaConnection({
@@ -58,10 +58,10 @@ builder.queryFields((t) => ({
       return MAX_PAGE_SIZE;
     },
     args: { filter: t.arg({ type: WorkflowFilter }) },
-    resolve: (query, _root, args, { services }) =>
+    resolve: (query, _root, args, { services, scope }) =>
       services.db.prisma.workflow.findMany({
         ...query,
-        where: visibleWorkflows({
+        where: visibleWorkflows(scope.actor.workspaceId, {
           nameContains: args.filter?.nameContains,
           createdById: args.filter?.createdById == null ? undefined : String(args.filter.createdById),
         }),

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  importSPKI,
+  jwtVerify,
+  type CryptoKey,
+  type JWTVerifyGetKey,
+} from 'jose';
+import { v5 as uuidv5 } from 'uuid';
+import type { JwtConfig } from '../config.ts';
+import { isRole, type Actor } from '../domain/identity/roles.ts';
+import { isUuid } from './ids.ts';
+
+const SUBJECT_NAMESPACE = '6f1d2c3e-8b7a-4e59-9c1d-2a4b6c8d0e1f';
+const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
+
+export interface VerifiedToken {
+  readonly actor: Actor;
+  /** The subject's display name: the `name` claim, else `sub`. */
+  readonly name: string;
+  /** Its expiry plus the clock tolerance: when open subscriptions made with it end. */
+  readonly validUntil: Date;
+}
+
+export type TokenCheck = { readonly token: VerifiedToken } | { readonly refused: string };
+
+export function looksLikeJwt(value: string): boolean {
+  return JWT_SHAPE.test(value);
+}
+
+/**
+ * JWT bearer tokens, verified with jose: the algorithm is pinned by the key that is
+ * configured (HS256 for a secret, RS256 for a public key or JWKS), and the issuer, audience,
+ * expiry and not-before are checked with a bounded clock tolerance.
+ */
+export class TokenVerifier {
+  readonly #config: JwtConfig;
+  readonly #secret: Uint8Array | undefined;
+  readonly #publicKey: CryptoKey | JWTVerifyGetKey | undefined;
+
+  private constructor(config: JwtConfig, secret: Uint8Array | undefined, publicKey: CryptoKey | JWTVerifyGetKey | undefined) {
+    this.#config = config;
+    this.#secret = secret;
+    this.#publicKey = publicKey;
+  }
+
+  static async create(config: JwtConfig): Promise<TokenVerifier> {
+    const secret = config.secret === undefined ? undefined : new TextEncoder().encode(config.secret);
+    const publicKey = config.publicKeyFile
+      ? await importSPKI(readFileSync(config.publicKeyFile, 'utf8'), 'RS256')
+      : config.jwksFile
+        ? createLocalJWKSet(JSON.parse(readFileSync(config.jwksFile, 'utf8')))
+        : config.jwksUrl
+          ? createRemoteJWKSet(new URL(config.jwksUrl), { timeoutDuration: 5000 })
+          : undefined;
+    return new TokenVerifier(config, secret, publicKey);
+  }
+
+  async verify(token: string): Promise<TokenCheck> {
+    let alg: unknown;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      return { refused: 'the token is not a JWT' };
+    }
+    const options = {
+      issuer: this.#config.issuer,
+      audience: this.#config.audience,
+      clockTolerance: this.#config.clockToleranceSeconds,
+      requiredClaims: ['sub', 'exp'],
+    };
+    try {
+      const { payload } =
+        alg === 'HS256' && this.#secret
+          ? await jwtVerify(token, this.#secret, { ...options, algorithms: ['HS256'] })
+          : alg === 'RS256' && this.#publicKey
+            ? await jwtVerify(token, this.#publicKey as CryptoKey, { ...options, algorithms: ['RS256'] })
+            : { payload: undefined };
+      if (!payload) return { refused: `tokens signed with ${String(alg)} are not accepted` };
+      const workspaceId = payload[this.#config.workspaceClaim];
+      const role = String(payload[this.#config.roleClaim] ?? '').toUpperCase();
+      if (typeof workspaceId !== 'string' || !isUuid(workspaceId)) {
+        return { refused: `the token's "${this.#config.workspaceClaim}" claim must be a workspace id` };
+      }
+      if (!isRole(role)) return { refused: `the token's "${this.#config.roleClaim}" claim must be viewer, editor or admin` };
+      const subject = payload.sub!;
+      return {
+        token: {
+          actor: { userId: uuidv5(`${payload.iss}\n${workspaceId}\n${subject}`, SUBJECT_NAMESPACE), workspaceId, role },
+          name: typeof payload.name === 'string' && payload.name.trim() !== '' ? payload.name : subject,
+          validUntil: new Date((payload.exp! + this.#config.clockToleranceSeconds) * 1000),
+        },
+      };
+    } catch (error) {
+      return { refused: `the token was refused: ${(error as Error).message}` };
+    }
+  }
+}
