@@ -41,6 +41,10 @@ describe('another workspace', () => {
     expect((await as('query($u: ID!) { auditLog(userId: $u) { edges { node { id } } } }', { u: app.userIds.editor })).data!.auditLog.edges).toEqual([]);
     expect(codeOf(await as('query($w: ID!) { replay(aggregateType: WORKFLOW, aggregateId: $w) { version } }', ids))).toBe('NOT_FOUND');
     expect(codeOf(await as('query($w: ID!) { verifyAuditTrail(aggregateType: WORKFLOW, aggregateId: $w) { intact } }', ids))).toBe('NOT_FOUND');
+    // The engine's figures are its own: A's finished execution is not among them.
+    const engine = '{ systemStatus { engine { succeeded active queued } } }';
+    expect((await as(engine)).data!.systemStatus.engine).toEqual({ succeeded: 0, active: 0, queued: 0 });
+    expect((await app.gql(engine, {}, app.keys.admin)).data!.systemStatus.engine.succeeded).toBe(1);
     // Its own view still works, and names only its own users.
     expect((await app.gql('query($w: ID!) { workflow(id: $w) { createdBy { id } } }', ids)).data!.workflow.createdBy.id).toBe(app.userIds.editor);
   });

@@ -54,7 +54,7 @@ export class CommandHandler {
     const key = options.idempotencyKey;
     // With a key, a retry re-sends the same event ids: derived from the actor, the operation,
     // the key and the index.
-    const callId = `${scope.actor.userId}:${aggregate.type}:${options.operation}:${key}`;
+    const callId = `${scope.actor.workspaceId}:${scope.actor.userId}:${aggregate.type}:${options.operation}:${key}`;
     const eventId = (index: number) => (key ? uuidv5(`${callId}:${index}`, IDEMPOTENCY_NAMESPACE) : randomUUID());
     const previousResult = (previous: readonly StoredEvent[]) => {
       if (!options.createsStream && previous[0]!.aggregateId !== id) {

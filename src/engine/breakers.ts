@@ -30,8 +30,9 @@ const hostFailure = handleWhen(
 /** A call stopped by us (a cancel, a sibling's failure, a shutdown): says nothing of the host. */
 class NotTheHost extends Error {}
 
-/** Hosts whose breakers are kept: definitions can name any number of hosts. */
-const MAX_HOSTS = 1000;
+/** Breakers kept per workspace, and workspaces kept: definitions can name any number of hosts. */
+const MAX_HOSTS = 200;
+const MAX_WORKSPACES = 1000;
 
 /** The breakers one workspace's executions call through. */
 export interface HostBreakers {
@@ -45,15 +46,21 @@ export interface HostBreakers {
  */
 export class Breakers {
   readonly #options: BreakerOptions;
-  /** By workspace id and host, joined by a space (which neither holds). */
-  readonly #byHost = new LRUCache<string, CircuitBreakerPolicy>({ max: MAX_HOSTS });
+  /** By workspace, then host: a workspace calling many hosts evicts only its own breakers. */
+  readonly #byWorkspace = new LRUCache<string, LRUCache<string, CircuitBreakerPolicy>>({ max: MAX_WORKSPACES });
 
   constructor(options: BreakerOptions) {
     this.#options = options;
   }
 
   of(workspaceId: string): HostBreakers {
-    return { call: (host, signal, cancelled, work) => this.#call(`${workspaceId} ${host}`, host, signal, cancelled, work) };
+    return {
+      call: (host, signal, cancelled, work) => {
+        let hosts = this.#byWorkspace.get(workspaceId);
+        if (!hosts) this.#byWorkspace.set(workspaceId, (hosts = new LRUCache({ max: MAX_HOSTS })));
+        return this.#call(hosts, host, signal, cancelled, work);
+      },
+    };
   }
 
   /**
@@ -61,14 +68,20 @@ export class Breakers {
    * included, which counts against the host); `cancelled` says the run itself stopped it,
    * which does not.
    */
-  async #call<T>(key: string, host: string, signal: AbortSignal, cancelled: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    let breaker = this.#byHost.get(key);
+  async #call<T>(
+    hosts: LRUCache<string, CircuitBreakerPolicy>,
+    host: string,
+    signal: AbortSignal,
+    cancelled: AbortSignal,
+    work: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    let breaker = hosts.get(host);
     if (!breaker) {
       breaker = circuitBreaker(hostFailure, {
         halfOpenAfter: this.#options.halfOpenAfterMs,
         breaker: new ConsecutiveBreaker(this.#options.failures),
       });
-      this.#byHost.set(key, breaker);
+      hosts.set(host, breaker);
     }
     try {
       return await breaker.execute(async ({ signal: callSignal }) => {
@@ -85,12 +98,11 @@ export class Breakers {
     }
   }
 
-  /** Every breaker's state, or those of one workspace. */
+  /** The states of every workspace's breakers, or of one workspace's. */
   states(workspaceId?: string): { host: string; state: BreakerState }[] {
-    return [...this.#byHost.entries()]
-      .map(([key, breaker]) => ({ key, host: key.slice(key.indexOf(' ') + 1), state: STATES[breaker.state] }))
-      .filter(({ key }) => workspaceId === undefined || key.startsWith(`${workspaceId} `))
-      .map(({ host, state }) => ({ host, state }))
+    const workspaces = workspaceId === undefined ? [...this.#byWorkspace.values()] : [this.#byWorkspace.peek(workspaceId)];
+    return workspaces
+      .flatMap((hosts) => [...(hosts?.entries() ?? [])].map(([host, breaker]) => ({ host, state: STATES[breaker.state] })))
       .sort((a, b) => a.host.localeCompare(b.host));
   }
 }

@@ -72,7 +72,9 @@ export class Engine {
   readonly #conditions: Conditions;
   readonly #steps: ReturnType<typeof pLimit>;
   readonly #running = new Map<string, { stop: AbortController; done: Promise<void>; renewedAt: number }>();
-  readonly #counts = { succeeded: 0, failed: 0, cancelled: 0, timedOut: 0 };
+  /** Runs ended, and running, by workspace: a workspace's admin sees only its own. */
+  readonly #counts = new Map<string, { succeeded: number; failed: number; cancelled: number; timedOut: number }>();
+  readonly #activeIn = new Map<string, number>();
   #queued = 0;
   #timers: NodeJS.Timeout[] = [];
   #filling: Promise<void> | null = null;
@@ -134,12 +136,27 @@ export class Engine {
     this.#running.get(executionId)?.stop.abort(new Stop('cancelled'));
   }
 
-  /** The process's figures; circuit breakers only of `workspaceId`'s calls when it is given. */
-  stats(workspaceId?: string): EngineStats {
+  /** The process's figures, over every workspace. */
+  stats(): EngineStats {
+    const ended = { succeeded: 0, failed: 0, cancelled: 0, timedOut: 0 };
+    for (const counts of this.#counts.values()) for (const key of Object.keys(ended) as (keyof typeof ended)[]) ended[key] += counts[key];
+    return this.#stats(this.#running.size, this.#queued, ended, undefined);
+  }
+
+  /**
+   * One workspace's part of the figures: its runs, its waiting executions and its circuit
+   * breakers. Steps in flight and the limits are the process's capacity, shared by all.
+   */
+  async statsOf(workspaceId: string): Promise<EngineStats> {
+    const ended = this.#counts.get(workspaceId) ?? { succeeded: 0, failed: 0, cancelled: 0, timedOut: 0 };
+    return this.#stats(this.#activeIn.get(workspaceId) ?? 0, await this.#jobs.waiting(workspaceId), ended, workspaceId);
+  }
+
+  #stats(active: number, queued: number, ended: Pick<EngineStats, 'succeeded' | 'failed' | 'cancelled' | 'timedOut'>, workspaceId: string | undefined): EngineStats {
     return {
-      active: this.#running.size,
-      queued: this.#queued,
-      ...this.#counts,
+      active,
+      queued,
+      ...ended,
       stepsInFlight: this.#steps.activeCount,
       stepsQueued: this.#steps.pendingCount,
       maxExecutions: this.#options.maxExecutions,
@@ -199,10 +216,13 @@ export class Engine {
   async #run(id: string, stop: AbortController): Promise<void> {
     let deadline: NodeJS.Timeout | undefined;
     let journal: Journal | undefined;
+    let workspaceId: string | undefined;
     try {
       const history = await this.#store.readStream({ type: EXECUTION, id });
       const state = fold(executionAggregate, history);
       if (state === null || isFinished(state)) return;
+      workspaceId = state.workspaceId;
+      this.#activeIn.set(workspaceId, (this.#activeIn.get(workspaceId) ?? 0) + 1);
       const started = history[0]!.metadata;
       journal = new Journal(this.#store, state, this.owner, {
         workspaceId: state.workspaceId,
@@ -230,17 +250,24 @@ export class Engine {
       // A lost lease or a conflict: a cancel, or another process, has the execution now.
     } finally {
       clearTimeout(deadline);
-      this.#count(journal?.stored(), stop.signal.reason);
+      if (workspaceId !== undefined) {
+        const active = this.#activeIn.get(workspaceId)! - 1;
+        if (active === 0) this.#activeIn.delete(workspaceId);
+        else this.#activeIn.set(workspaceId, active);
+        this.#count(workspaceId, journal?.stored(), stop.signal.reason);
+      }
     }
   }
 
-  #count(state: Execution | undefined, stopped: unknown): void {
+  #count(workspaceId: string, state: Execution | undefined, stopped: unknown): void {
+    let counts = this.#counts.get(workspaceId);
+    if (!counts) this.#counts.set(workspaceId, (counts = { succeeded: 0, failed: 0, cancelled: 0, timedOut: 0 }));
     const status = state?.status;
-    if (stopped instanceof Stop && stopped.why === 'cancelled') this.#counts.cancelled += 1;
-    else if (status === 'SUCCEEDED') this.#counts.succeeded += 1;
-    else if (status === 'FAILED') this.#counts.failed += 1;
-    else if (status === 'CANCELLED') this.#counts.cancelled += 1;
-    else if (status === 'TIMED_OUT') this.#counts.timedOut += 1;
+    if (stopped instanceof Stop && stopped.why === 'cancelled') counts.cancelled += 1;
+    else if (status === 'SUCCEEDED') counts.succeeded += 1;
+    else if (status === 'FAILED') counts.failed += 1;
+    else if (status === 'CANCELLED') counts.cancelled += 1;
+    else if (status === 'TIMED_OUT') counts.timedOut += 1;
   }
 
   #runtime(journal: Journal): Runtime {

@@ -13,7 +13,7 @@ export interface Loaders {
   latestEvents(aggregateType: string, count: number): DataLoader<string, StoredEvent[]>;
 }
 
-/** `workspaceId`: the caller's; users of other workspaces read as null. */
+/** `workspaceId`: the caller's; users and streams of other workspaces read as missing. */
 export function createLoaders(services: Services, workspaceId: string): Loaders {
   const latest = new Map<string, DataLoader<string, StoredEvent[]>>();
   return {
@@ -23,7 +23,7 @@ export function createLoaders(services: Services, workspaceId: string): Loaders 
       return ids.map((id) => byId.get(id) ?? null);
     }),
     execution: new DataLoader(async (ids) => {
-      const byStream = Map.groupBy(await services.store.readStreams(EXECUTION, ids), (event) => event.aggregateId);
+      const byStream = Map.groupBy(await services.store.readStreams(workspaceId, EXECUTION, ids), (event) => event.aggregateId);
       return ids.map((id) => fold(executionAggregate, byStream.get(id) ?? []));
     }),
     latestEvents(aggregateType, count) {
@@ -32,7 +32,7 @@ export function createLoaders(services: Services, workspaceId: string): Loaders 
       if (!loader) {
         loader = new DataLoader(async (ids) => {
           const byStream = Map.groupBy(
-            await services.store.latestOfStreams(aggregateType, ids, count),
+            await services.store.latestOfStreams(workspaceId, aggregateType, ids, count),
             (event) => event.aggregateId,
           );
           return ids.map((id) => byStream.get(id) ?? []);

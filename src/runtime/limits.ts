@@ -33,13 +33,20 @@ function refuse(response: ServerResponse, status: number, code: string, message:
   response.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
 
+/** The media types a POST body may have: GraphQL over HTTP's JSON. */
+const JSON_BODY = /^application\/(graphql-response\+)?json\s*(;|$)/i;
+
 /**
  * Request bodies past `maxBytes` are refused before anything reads them (413). A body must
  * say its length: one sent in chunks without it is refused (411), as its size could only be
- * learnt by reading it.
+ * learnt by reading it. A POST body must be JSON (415): a form or text/plain body is what a
+ * browser sends cross-site without asking, and multipart uploads are not part of this API.
  */
 export function limitBodies(maxBytes: number, next: (request: IncomingMessage, response: ServerResponse) => void) {
   return (request: IncomingMessage, response: ServerResponse) => {
+    if (request.method === 'POST' && !JSON_BODY.test(request.headers['content-type'] ?? '')) {
+      return refuse(response, 415, 'UNSUPPORTED_MEDIA_TYPE', 'a request body must be JSON: send "Content-Type: application/json"');
+    }
     const length = request.headers['content-length'];
     if (length === undefined && request.headers['transfer-encoding'] !== undefined) {
       return refuse(response, 411, 'LENGTH_REQUIRED', 'a request body must come with a Content-Length');

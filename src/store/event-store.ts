@@ -401,24 +401,25 @@ export class EventStore {
     return rows.map(toEvent);
   }
 
-  /** Whole streams of one type, stream by stream, in one statement (no N+1). */
-  async readStreams(type: string, ids: readonly string[]): Promise<StoredEvent[]> {
+  /** Whole streams of one type in one workspace, stream by stream, in one statement (no N+1). */
+  async readStreams(workspaceId: string, type: string, ids: readonly string[]): Promise<StoredEvent[]> {
     const { rows } = await this.#db.pool.query<EventRow>(
-      `SELECT ${COLUMNS} FROM events WHERE aggregate_type = $1 AND aggregate_id = ANY($2::uuid[]) ORDER BY aggregate_id, version`,
-      [type, ids],
+      `SELECT ${COLUMNS} FROM events WHERE aggregate_type = $1 AND aggregate_id = ANY($2::uuid[]) AND workspace_id = $3
+       ORDER BY aggregate_id, version`,
+      [type, ids, workspaceId],
     );
     return rows.map(toEvent);
   }
 
-  /** The latest `count` events of each stream, in one statement (no N+1). */
-  async latestOfStreams(type: string, ids: readonly string[], count: number): Promise<StoredEvent[]> {
+  /** The latest `count` events of each stream of one workspace, in one statement (no N+1). */
+  async latestOfStreams(workspaceId: string, type: string, ids: readonly string[], count: number): Promise<StoredEvent[]> {
     const { rows } = await this.#db.pool.query<EventRow>(
       `SELECT e.* FROM unnest($2::uuid[]) AS s(id)
        CROSS JOIN LATERAL (
          SELECT ${COLUMNS} FROM events
-         WHERE aggregate_type = $1 AND aggregate_id = s.id ORDER BY version DESC LIMIT $3
+         WHERE aggregate_type = $1 AND aggregate_id = s.id AND workspace_id = $4 ORDER BY version DESC LIMIT $3
        ) e`,
-      [type, ids, count],
+      [type, ids, count, workspaceId],
     );
     return rows.map(toEvent);
   }

@@ -58,10 +58,13 @@ export class JobQueue {
     );
   }
 
-  /** Executions no process holds: waiting for a claim. */
-  async waiting(): Promise<number> {
+  /** Executions no process holds: waiting for a claim (of one workspace, when given). */
+  async waiting(workspaceId?: string): Promise<number> {
     const { rows } = await this.#db.pool.query<{ count: string }>(
-      'SELECT count(*) FROM execution_jobs WHERE lease_expires_at IS NULL OR lease_expires_at < now()',
+      `SELECT count(*) FROM execution_jobs j
+       WHERE (j.lease_expires_at IS NULL OR j.lease_expires_at < now())
+         AND ($1::uuid IS NULL OR EXISTS (SELECT 1 FROM executions e WHERE e.id = j.execution_id AND e.workspace_id = $1))`,
+      [workspaceId ?? null],
     );
     return Number(rows[0]!.count);
   }

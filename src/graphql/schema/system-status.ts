@@ -15,15 +15,17 @@ const BreakerRef = builder.objectRef<{ host: string; state: BreakerState }>('Cir
 });
 
 const EngineStatsRef = builder.objectRef<EngineStats>('ExecutionEngineStats').implement({
-  description: 'This process\'s engine. Counts are since the process started.',
+  description:
+    "This process's engine, as your workspace sees it: its own executions and breakers, and the process's shared " +
+    'capacity (steps and limits). Counts are since the process started.',
   fields: (t) => ({
-    active: t.exposeInt('active', { description: 'Executions running in this process.' }),
-    queued: t.exposeInt('queued', { description: 'Executions no process holds yet, as of the last poll (all processes).' }),
+    active: t.exposeInt('active', { description: "Your workspace's executions running in this process." }),
+    queued: t.exposeInt('queued', { description: "Your workspace's executions no process holds yet (all processes)." }),
     succeeded: t.exposeInt('succeeded'),
     failed: t.exposeInt('failed'),
     cancelled: t.exposeInt('cancelled', { description: 'Runs this process stopped because their execution was cancelled here.' }),
     timedOut: t.exposeInt('timedOut'),
-    stepsInFlight: t.exposeInt('stepsInFlight'),
+    stepsInFlight: t.exposeInt('stepsInFlight', { description: 'Actions running in this process, for every workspace.' }),
     stepsQueued: t.exposeInt('stepsQueued', { description: 'Actions waiting for one of the maxStepsInFlight slots.' }),
     maxExecutions: t.exposeInt('maxExecutions'),
     maxStepsInFlight: t.exposeInt('maxStepsInFlight'),
@@ -51,6 +53,8 @@ builder.queryFields((t) => ({
   systemStatus: t.field({
     type: SystemStatusRef,
     authScopes: { role: 'ADMIN' },
-    resolve: (_root, _args, { services, scope }) => ({ engine: services.engine?.stats(scope.actor.workspaceId) ?? null }),
+    resolve: async (_root, _args, { services, scope }) => ({
+      engine: (await services.engine?.statsOf(scope.actor.workspaceId)) ?? null,
+    }),
   }),
 }));
