@@ -26,5 +26,6 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...jwt, JWT_AUDIENCE: '' })).toThrow(/JWT_ISSUER and JWT_AUDIENCE are required/);
     expect(() => loadConfig({ ...jwt, JWT_CLOCK_TOLERANCE_S: '3600' })).toThrow(/at most 300/);
     expect(() => loadConfig({ ...jwt, JWT_JWKS_URL: 'https://id.example/jwks', JWT_JWKS_FILE: 'keys.json' })).toThrow(/only one of/);
+    expect(() => loadConfig({ ...jwt, JWT_PUBLIC_KEY_FILE: 'key.pem' })).toThrow(/only one of JWT_SECRET/);
   });
 });

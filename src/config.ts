@@ -83,8 +83,10 @@ function jwtConfig(env: Env): JwtConfig | undefined {
   if (keys.secret !== undefined && Buffer.byteLength(keys.secret) < MIN_JWT_SECRET_BYTES) {
     throw new Error(`JWT_SECRET must be at least ${MIN_JWT_SECRET_BYTES} bytes`);
   }
-  if ([keys.publicKeyFile, keys.jwksFile, keys.jwksUrl].filter(Boolean).length > 1) {
-    throw new Error('set only one of JWT_PUBLIC_KEY_FILE, JWT_JWKS_FILE and JWT_JWKS_URL');
+  // One key only: with a secret and a public key both, whoever holds the secret could sign as
+  // any subject of the other issuer.
+  if (Object.values(keys).filter(Boolean).length > 1) {
+    throw new Error('set only one of JWT_SECRET, JWT_PUBLIC_KEY_FILE, JWT_JWKS_FILE and JWT_JWKS_URL');
   }
   if (!env.JWT_ISSUER || !env.JWT_AUDIENCE) throw new Error('JWT_ISSUER and JWT_AUDIENCE are required with JWT keys');
   const clockToleranceSeconds = integer(env, 'JWT_CLOCK_TOLERANCE_S', 30);

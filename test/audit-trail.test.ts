@@ -56,13 +56,16 @@ describe('the audit chain', () => {
     expect((await verify(id)).firstBreak).toMatchObject({ version: 4, reason: 'HASH_MISMATCH' });
   });
 
-  it('notices an event taken out of the middle, an event taken off the end, and a changed timestamp', async () => {
+  it('notices an event taken out of the middle, an event taken off the end, a changed actor and a changed timestamp', async () => {
     const middle = await workflowWithHistory(3);
     await sql('DELETE FROM events WHERE aggregate_id = $1 AND version = 2', [middle]);
     expect((await verify(middle)).firstBreak).toMatchObject({ version: 3, reason: 'VERSION_GAP' });
     const end = await workflowWithHistory(3);
     await sql('DELETE FROM events WHERE aggregate_id = $1 AND version = 4', [end]);
     expect((await verify(end)).firstBreak).toEqual({ aggregateId: end, version: 4, eventId: null, reason: 'MISSING_EVENTS' });
+    const reattributed = await workflowWithHistory(1);
+    await sql('UPDATE events SET actor_id = $2 WHERE aggregate_id = $1 AND version = 2', [reattributed, app.userIds.viewer]);
+    expect((await verify(reattributed)).firstBreak).toMatchObject({ version: 2, reason: 'HASH_MISMATCH' });
     const moved = await workflowWithHistory(1);
     await sql(`UPDATE events SET created_at = created_at - interval '1 day' WHERE aggregate_id = $1 AND version = 1`, [moved]);
     expect((await verify(moved)).firstBreak).toMatchObject({ version: 1, reason: 'HASH_MISMATCH' });

@@ -73,9 +73,22 @@ describe('HS256 tokens', () => {
     const users = await app.database.snapshot();
     expect((await app.gql('{ me { id } }', {}, await token({ sub: 'ada@example', name: 'Ada' }))).data!.me.id).toBe(me.data!.me.id);
     expect((await app.database.snapshot()).users).toBe(users.users);
-    // Roles follow the token: a viewer token of the same subject may not write.
+    // Roles follow the token, and the recorded user follows them, back and forth.
+    for (const role of ['VIEWER', 'admin', 'viewer']) {
+      const me = await app.gql('{ me { role } }', {}, await token({ sub: 'ada@example', name: 'Ada', role }));
+      expect(me.data!.me.role).toBe(role.toUpperCase());
+    }
     const viewer = await token({ sub: 'ada@example', name: 'Ada', role: 'VIEWER' });
     expect(codeOf(await app.gql('mutation($d: JSON!) { createWorkflow(input: { name: "x", definition: $d }) { id } }', { d: definition() }, viewer))).toBe('FORBIDDEN');
+    // A key would outlive the token's say on the subject: none is issued.
+    const key = await app.gql('mutation($u: ID!) { issueApiKey(userId: $u) { apiKey } }', { u: me.data!.me.id }, app.keys.admin);
+    expect(key.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'userId' });
+    // The workspace id is read in any case, as one user.
+    const shouting = await token({ sub: 'ada@example', name: 'Ada', workspace: app.workspaceId.toUpperCase() });
+    expect((await app.gql('{ me { id } }', {}, shouting)).data!.me.id).toBe(me.data!.me.id);
+    // A name that is not readable text gives way to the subject.
+    const nul = await app.gql('{ me { name } }', {}, await token({ sub: 'nul@example', name: 'A\u0000da' }));
+    expect(nul.data!.me.name).toBe('nul@example');
   });
 
   it('are refused, writing nothing, when signed with another key, for another issuer or audience, expired, early, or unsigned', async () => {
@@ -93,6 +106,13 @@ describe('HS256 tokens', () => {
       await token({ workspace: 'not-a-uuid' }),
       await token({ workspace: crypto.randomUUID() }),
       await token({ role: 'superuser' }),
+      await sign(secret, 'HS256', { workspace: app.workspaceId, role: ['admin'] as unknown as string }),
+      await new SignJWT({ workspace: app.workspaceId, role: 'admin' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setExpirationTime('5m')
+        .sign(secret),
       unsigned,
       'a.b.c',
     ];

@@ -5,6 +5,7 @@ import { isRole, type Actor, type Role } from '../domain/identity/roles.ts';
 import { badInput, notFound, refuseNul } from '../domain/errors.ts';
 import type { Database } from '../store/database.ts';
 import { isUuid } from './ids.ts';
+import { isTokenSubject } from './tokens.ts';
 
 export interface IssuedKey {
   readonly workspaceId: string;
@@ -41,8 +42,8 @@ export class IdentityService {
   readonly #db: Database;
   /** Verified keys for a few seconds: a revoked key stops working within that time. */
   readonly #keys: LRUCache<string, { actor: Actor | null }>;
-  /** Token subjects already recorded in users, with the name and role last recorded. */
-  readonly #subjects = new LRUCache<string, true>({ max: 10_000 });
+  /** Token subjects already recorded in users: by user id, the role and name last written. */
+  readonly #subjects = new LRUCache<string, string>({ max: 10_000 });
 
   constructor(db: Database, cacheTtlMs: number) {
     this.#db = db;
@@ -78,6 +79,8 @@ export class IdentityService {
   async issueKey(userId: string, expiresAt?: Date, within?: string): Promise<IssuedKey> {
     const user = isUuid(userId) ? await this.#db.prisma.user.findUnique({ where: { id: userId } }) : null;
     if (!user || (within !== undefined && user.workspaceId !== within)) throw notFound('user', userId);
+    // A key would outlive what the identity provider says of the subject (a demotion, an expiry).
+    if (isTokenSubject(userId)) throw badInput('userId', 'this user signs in with tokens from the identity provider: it gets no API keys');
     const { apiKey, ...key } = newKey(expiresAt);
     await this.#db.prisma.apiKey.create({ data: { ...key, userId } });
     return { workspaceId: user.workspaceId, userId, keyId: key.id, apiKey };
@@ -114,8 +117,8 @@ export class IdentityService {
    * role and name follow the latest token. False when the token's workspace does not exist.
    */
   async recordSubject(actor: Actor, name: string): Promise<boolean> {
-    const seen = `${actor.userId}:${actor.workspaceId}:${actor.role}:${name}`;
-    if (this.#subjects.has(seen)) return true;
+    const recorded = JSON.stringify([actor.role, name]);
+    if (this.#subjects.get(actor.userId) === recorded) return true;
     if (!(await this.#db.prisma.workspace.findUnique({ where: { id: actor.workspaceId } }))) return false;
     const fields = { name: name.slice(0, MAX_NAME), role: actor.role };
     await this.#db.prisma.user.upsert({
@@ -123,7 +126,7 @@ export class IdentityService {
       create: { id: actor.userId, workspaceId: actor.workspaceId, ...fields },
       update: fields,
     });
-    this.#subjects.set(seen, true);
+    this.#subjects.set(actor.userId, recorded);
     return true;
   }
 

@@ -10,7 +10,7 @@ import {
 } from 'jose';
 import { v5 as uuidv5 } from 'uuid';
 import type { JwtConfig } from '../config.ts';
-import { isRole, type Actor } from '../domain/identity/roles.ts';
+import { isRole, type Actor, type Role } from '../domain/identity/roles.ts';
 import { isUuid } from './ids.ts';
 
 const SUBJECT_NAMESPACE = '6f1d2c3e-8b7a-4e59-9c1d-2a4b6c8d0e1f';
@@ -29,6 +29,14 @@ export type TokenCheck = { readonly token: VerifiedToken } | { readonly refused:
 export function looksLikeJwt(value: string): boolean {
   return JWT_SHAPE.test(value);
 }
+
+/** Token subjects' user ids are name-based UUIDs (version 5); API-key users' are random (version 4). */
+export function isTokenSubject(userId: string): boolean {
+  return userId[14] === '5';
+}
+
+/** Text PostgreSQL can store and a person can read: no control characters, no lone surrogates. */
+const READABLE = /^[^\p{Cc}\p{Cs}]+$/u;
 
 /**
  * JWT bearer tokens, verified with jose: the algorithm is pinned by the key that is
@@ -79,17 +87,22 @@ export class TokenVerifier {
             ? await jwtVerify(token, this.#publicKey as CryptoKey, { ...options, algorithms: ['RS256'] })
             : { payload: undefined };
       if (!payload) return { refused: `tokens signed with ${String(alg)} are not accepted` };
-      const workspaceId = payload[this.#config.workspaceClaim];
-      const role = String(payload[this.#config.roleClaim] ?? '').toUpperCase();
-      if (typeof workspaceId !== 'string' || !isUuid(workspaceId)) {
+      const workspace = payload[this.#config.workspaceClaim];
+      const role = payload[this.#config.roleClaim];
+      const subject = payload.sub;
+      if (typeof workspace !== 'string' || !isUuid(workspace)) {
         return { refused: `the token's "${this.#config.workspaceClaim}" claim must be a workspace id` };
       }
-      if (!isRole(role)) return { refused: `the token's "${this.#config.roleClaim}" claim must be viewer, editor or admin` };
-      const subject = payload.sub!;
+      if (typeof role !== 'string' || !isRole(role.toUpperCase())) {
+        return { refused: `the token's "${this.#config.roleClaim}" claim must be viewer, editor or admin` };
+      }
+      if (typeof subject !== 'string' || !READABLE.test(subject)) return { refused: 'the token\'s "sub" claim must be readable text' };
+      const name = typeof payload.name === 'string' && READABLE.test(payload.name.trim()) ? payload.name.trim() : subject;
+      const workspaceId = workspace.toLowerCase();
       return {
         token: {
-          actor: { userId: uuidv5(`${payload.iss}\n${workspaceId}\n${subject}`, SUBJECT_NAMESPACE), workspaceId, role },
-          name: typeof payload.name === 'string' && payload.name.trim() !== '' ? payload.name : subject,
+          actor: { userId: uuidv5(`${payload.iss}\n${workspaceId}\n${subject}`, SUBJECT_NAMESPACE), workspaceId, role: role.toUpperCase() as Role },
+          name,
           validUntil: new Date((payload.exp! + this.#config.clockToleranceSeconds) * 1000),
         },
       };

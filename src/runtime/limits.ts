@@ -29,12 +29,12 @@ export function documentLimits(config: Config): Plugin {
 }
 
 function refuse(response: ServerResponse, status: number, code: string, message: string): void {
-  response.writeHead(status, { 'content-type': 'application/json' });
+  response.writeHead(status, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
   response.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
 
-/** The media types a POST body may have: GraphQL over HTTP's JSON. */
-const JSON_BODY = /^application\/(graphql-response\+)?json\s*(;|$)/i;
+/** The media type a POST body must have, spelled as Yoga reads it. */
+const JSON_BODY = /^application\/json(;|$)/;
 
 /**
  * Request bodies past `maxBytes` are refused before anything reads them (413). A body must

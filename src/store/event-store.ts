@@ -435,7 +435,8 @@ export class EventStore {
       first: ChainBreak | null;
     }>(
       `WITH checked AS (
-         SELECT global_position, event_id, aggregate_type, aggregate_id, version, hash, lag(version) OVER w AS previous_version,
+         SELECT global_position, event_id, aggregate_type, aggregate_id, version, hash, actor_id, metadata,
+           lag(version) OVER w AS previous_version,
            flowledger_event_hash(lag(hash) OVER w, event_id, workspace_id, aggregate_type, aggregate_id, version,
              event_type, data, metadata, created_at) AS expected
          FROM events
@@ -444,7 +445,9 @@ export class EventStore {
        ), breaks AS (
          SELECT aggregate_type, aggregate_id, version, event_id, global_position,
            CASE WHEN version <> coalesce(previous_version, 0) + 1 THEN 'VERSION_GAP' ELSE 'HASH_MISMATCH' END AS reason
-         FROM checked WHERE version <> coalesce(previous_version, 0) + 1 OR hash IS DISTINCT FROM expected
+         FROM checked
+         WHERE version <> coalesce(previous_version, 0) + 1 OR hash IS DISTINCT FROM expected
+           OR actor_id IS DISTINCT FROM (metadata->>'actorId')::uuid
          UNION ALL
          SELECT s.aggregate_type, s.aggregate_id, coalesce(max(e.version), 0) + 1, NULL, NULL, 'MISSING_EVENTS'
          FROM streams s LEFT JOIN events e ON e.aggregate_type = s.aggregate_type AND e.aggregate_id = s.aggregate_id
