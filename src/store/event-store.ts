@@ -230,7 +230,13 @@ export class EventStore {
       return await this.#db.transaction(async (tx) => {
         const claim = await this.#claimable(tx, own, expectedVersion);
         if (claim !== 'NEW') params.push(claim);
-        const { rows } = await tx.query<EventRow>(appendStatement(claim), params);
+        // Named, so each connection plans it once: planning it (and the hash function's body)
+        // on every append cost more than the append itself (docs/benchmarks.md).
+        const { rows } = await tx.query<EventRow>({
+          name: claim === 'NEW' ? 'append-new-stream' : 'append-next',
+          text: appendStatement(claim),
+          values: params,
+        });
         if (rows.length === 0) throw await this.#conflict(tx, own, expectedVersion);
         const stored = rows.map(toEvent).sort((a, b) => a.version - b.version);
         await options.onAppended?.(tx, stored);
