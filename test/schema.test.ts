@@ -1,9 +1,18 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { printSortedSchema } from '../src/graphql/schema/index.ts';
 import { schemaChangesSql } from '../src/store/migrations.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
+
+describe('graphql', () => {
+  it('is one copy for every package that uses it (two copies make "instanceof GraphQLError" lie)', () => {
+    const users = ['graphql-yoga', '@escape.tech/graphql-armor', '@pothos/core', 'graphql-ws', '@graphql-yoga/plugin-persisted-operations'];
+    const copies = new Set(users.map((name) => createRequire(createRequire(import.meta.url).resolve(name)).resolve('graphql')));
+    expect([...copies]).toEqual([createRequire(import.meta.url).resolve('graphql')]);
+  });
+});
 
 describe('schema.graphql', () => {
   it('is the printed schema of the code (run npm run schema:print when this fails)', () => {
