@@ -1,8 +1,12 @@
 // Every setting is an environment variable; README.md lists them.
+import { availableParallelism } from 'node:os';
+
 export interface Config {
   readonly environment: 'development' | 'production' | 'test';
   readonly host: string;
   readonly port: number;
+  /** Server processes on the port (CLUSTER_WORKERS; "auto": one per core). */
+  readonly clusterWorkers: number;
   /** Unset: an embedded PostgreSQL is started with its data under dataDir. */
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
@@ -12,6 +16,8 @@ export interface Config {
   readonly heavyReadConcurrency: number;
   readonly heavyReadQueue: number;
   readonly authCacheTtlMs: number;
+  /** When set, /metrics wants it as a bearer token. */
+  readonly metricsToken: string | undefined;
   /** JWT bearer tokens, when a key to verify them is configured (docs/security.md). */
   readonly jwt: JwtConfig | undefined;
   /** The live log's fallback poll; also how often open subscriptions re-check their key. */
@@ -129,6 +135,7 @@ export function loadConfig(env: Env = process.env): Config {
     environment: environment(env),
     host: env.HOST ?? '0.0.0.0',
     port: integer(env, 'PORT', 4000),
+    clusterWorkers: env.CLUSTER_WORKERS === 'auto' ? availableParallelism() : integer(env, 'CLUSTER_WORKERS', 1, 1),
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.DATA_DIR ?? '.data',
     embeddedPostgresPort: integer(env, 'EMBEDDED_PG_PORT', 54329, 1),
@@ -137,6 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
     heavyReadConcurrency: integer(env, 'HEAVY_READ_CONCURRENCY', 8, 1),
     heavyReadQueue: integer(env, 'HEAVY_READ_QUEUE', 64),
     authCacheTtlMs: integer(env, 'AUTH_CACHE_TTL_MS', 2000),
+    metricsToken: env.METRICS_TOKEN || undefined,
     jwt: jwtConfig(env),
     livePollIntervalMs: integer(env, 'LIVE_POLL_INTERVAL_MS', 1000, 10),
     liveBufferLimit: integer(env, 'LIVE_BUFFER_LIMIT', 1000, 1),

@@ -1,12 +1,15 @@
+import cluster from 'node:cluster';
 import { loadConfig } from './config.ts';
 import { startApp, stopOnSignals } from './runtime/app.ts';
+import { announceBootstrap, runPrimary } from './runtime/cluster.ts';
 
-// `npm start`: serve (and run executions, unless RUN_EXECUTIONS=false) until SIGINT or SIGTERM.
-const app = await startApp(loadConfig());
-if (app.bootstrapAdmin) {
-  const { workspaceId, apiKey } = app.bootstrapAdmin;
-  process.stdout.write(
-    `First start: a workspace "default" (${workspaceId}) and its admin were created. The admin's API key, shown only now:\n${apiKey}\n`,
-  );
+// `npm start`: serve (and run executions, unless RUN_EXECUTIONS=false) until SIGINT or SIGTERM;
+// with CLUSTER_WORKERS > 1, as that many processes on one port.
+const config = loadConfig();
+if (config.clusterWorkers > 1 && cluster.isPrimary) {
+  await runPrimary(config);
+} else {
+  const app = await startApp(config);
+  announceBootstrap(app.bootstrapAdmin);
+  stopOnSignals(app);
 }
-stopOnSignals(app);

@@ -42,7 +42,7 @@ export async function startApp(config: Config, { serve = true } = {}): Promise<R
     const bootstrapAdmin = await services.identity.bootstrapAdmin();
     const server = await startServer(services, config.port, config.host);
     started.push(() => server.close());
-    log('info', 'serving GraphQL', { url: server.url, embeddedDatabase: !config.databaseUrl, runsExecutions: config.runExecutions });
+    log('info', 'serving GraphQL', { url: server.url, pid: process.pid, embeddedDatabase: !config.databaseUrl, runsExecutions: config.runExecutions });
     return { url: server.url, services, bootstrapAdmin, stop };
   } catch (error) {
     await stop();

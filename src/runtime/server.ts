@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
@@ -9,6 +9,8 @@ import { describeError, log } from './log.ts';
 import type { Services } from './services.ts';
 import { documentLimits, limitBodies } from './limits.ts';
 import { attachWebSocket } from './websocket.ts';
+import { liveness, readiness } from '../ops/health.ts';
+import { createMetrics, type Metrics } from '../ops/metrics.ts';
 
 export interface RunningServer {
   readonly url: string;
@@ -64,7 +66,7 @@ function endUnsentStreamsPlugin(): Plugin {
 }
 
 /** GraphQL over HTTP: queries and mutations, and subscriptions as Server-Sent Events. */
-export function createGraphQLHandler(services: Services) {
+export function createGraphQLHandler(services: Services, metrics: Metrics) {
   const persisted = services.persistedOperations;
   return createYoga({
     schema,
@@ -76,8 +78,11 @@ export function createGraphQLHandler(services: Services) {
     // Client errors are answered, not logged; unexpected ones are logged by maskError.
     logging: false,
     maskedErrors: {
-      maskError: (error) =>
-        toClientError(error, (cause) => log('error', 'unexpected error in a request', describeError(cause))),
+      maskError: (error) => {
+        const masked = toClientError(error, (cause) => log('error', 'unexpected error in a request', describeError(cause)));
+        metrics.countError(masked.extensions.code);
+        return masked;
+      },
     },
     context: ({ request }) =>
       createContext(services, {
@@ -85,21 +90,47 @@ export function createGraphQLHandler(services: Services) {
         requestId: requestIds.get(request) ?? requestIdOf(null),
         correlationId: request.headers.get('x-correlation-id'),
       }),
-    plugins: [requestIdPlugin(), securityHeadersPlugin(), endUnsentStreamsPlugin(), ...(persisted ? [persisted.plugin()] : []), documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
+    plugins: [metrics.plugin(), requestIdPlugin(), securityHeadersPlugin(), endUnsentStreamsPlugin(), ...(persisted ? [persisted.plugin()] : []), documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
   });
 }
 
 export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
 
+function answer(response: ServerResponse, status: number, contentType: string, body: string): void {
+  response.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  response.end(body);
+}
+
+/**
+ * The operational endpoints beside the API: /healthz, /readyz and /metrics (GET only).
+ * With METRICS_TOKEN set, /metrics wants `Authorization: Bearer <token>`: its figures describe
+ * every workspace's load.
+ */
+function operational(services: Services, metrics: Metrics, next: (request: IncomingMessage, response: ServerResponse) => void) {
+  const token = services.config.metricsToken;
+  return (request: IncomingMessage, response: ServerResponse) => {
+    const path = request.url?.split('?')[0];
+    if (request.method !== 'GET' || (path !== '/healthz' && path !== '/readyz' && path !== '/metrics')) return next(request, response);
+    if (path === '/healthz') return answer(response, 200, 'application/json', JSON.stringify(liveness().body));
+    if (path === '/readyz') {
+      void readiness(services.db).then(({ status, body }) => answer(response, status, 'application/json', JSON.stringify(body)));
+      return;
+    }
+    if (token && request.headers.authorization !== `Bearer ${token}`) return answer(response, 401, 'text/plain', 'a metrics token is required\n');
+    void metrics.render().then((text) => answer(response, 200, metrics.contentType, text));
+  };
+}
+
 /** HTTP and SSE through Yoga, and graphql-ws on the same path, on one port. */
 export async function startServer(services: Services, port: number, host: string): Promise<RunningServer> {
-  const yoga = createGraphQLHandler(services);
-  const server = createServer(limitBodies(services.config.maxBodyBytes, yoga));
+  const metrics = createMetrics(services);
+  const yoga = createGraphQLHandler(services, metrics);
+  const server = createServer(operational(services, metrics, limitBodies(services.config.maxBodyBytes, yoga)));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);
   });
-  const websocket = attachWebSocket(server, yoga, services);
+  const websocket = attachWebSocket(server, yoga, services, metrics.countError);
   const address = server.address() as AddressInfo;
   const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   return {

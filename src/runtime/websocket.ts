@@ -169,19 +169,25 @@ function coalesceWrites(socket: WebSocket, flusher: WriteFlusher, shared: Shared
   }) as WebSocket['send'];
 }
 
-/** As over HTTP, but without `extensions.http`, which Yoga strips there and graphql-ws would send. */
-const mask = (error: GraphQLError) => {
-  const masked = toClientError(error, (cause) => log('error', 'unexpected error in a subscription', describeError(cause)));
-  delete (masked.extensions as Record<string, unknown>).http;
-  return masked;
-};
 
 /**
  * graphql-ws (the graphql-transport-ws protocol) on the GraphQL path. A connection without a
  * valid key is closed with 4403 Forbidden. Operations run through Yoga's envelop, so the
  * schema and error masking are the same as over HTTP.
  */
-export function attachWebSocket(server: Server, yoga: GraphQLHandler, services: Services): { close(): Promise<void> } {
+export function attachWebSocket(
+  server: Server,
+  yoga: GraphQLHandler,
+  services: Services,
+  countError: (code: unknown) => void,
+): { close(): Promise<void> } {
+  // As over HTTP, but without `extensions.http`, which Yoga strips there and graphql-ws would send.
+  const mask = (error: GraphQLError) => {
+    const masked = toClientError(error, (cause) => log('error', 'unexpected error in a subscription', describeError(cause)));
+    delete (masked.extensions as Record<string, unknown>).http;
+    countError(masked.extensions.code);
+    return masked;
+  };
   const origins = services.config.allowedOrigins;
   const sockets = new WebSocketServer({
     server,

@@ -1,6 +1,7 @@
 import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import type { Queryable } from './database.ts';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import * as engineModule from '@prisma/schema-engine-wasm/schema_engine_bg';
@@ -58,11 +59,28 @@ async function withEngine<T>(
   }
 }
 
-async function listMigrations(): Promise<MigrationList> {
-  const names = (await readdir(MIGRATIONS_DIR, { withFileTypes: true }))
+async function migrationNames(): Promise<string[]> {
+  return (await readdir(MIGRATIONS_DIR, { withFileTypes: true }))
     .filter((entry) => entry.isDirectory())
     .map((entry) => entry.name)
     .sort();
+}
+
+/** The migrations of this code that the database has not applied (all of them on a new one). */
+export async function pendingMigrations(db: Queryable): Promise<string[]> {
+  const { rows: [table] } = await db.query<{ exists: boolean }>(`SELECT to_regclass('_prisma_migrations') IS NOT NULL AS exists`);
+  const applied = new Set<string>();
+  if (table?.exists) {
+    const { rows } = await db.query<{ migration_name: string }>(
+      'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+    );
+    for (const row of rows) applied.add(row.migration_name);
+  }
+  return (await migrationNames()).filter((name) => !applied.has(name));
+}
+
+async function listMigrations(): Promise<MigrationList> {
+  const names = await migrationNames();
   const lockPath = join(MIGRATIONS_DIR, 'migration_lock.toml');
   return {
     baseDir: MIGRATIONS_DIR,

@@ -1,0 +1,109 @@
+import { getOperationAST, type DocumentNode } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Services } from '../runtime/services.ts';
+
+export interface Metrics {
+  readonly contentType: string;
+  /** Times HTTP and SSE operations by root field; errors are counted by `countError`. */
+  plugin(): Plugin;
+  /** An error as the client gets it, by its code: called by the error masks of every transport. */
+  countError(code: unknown): void;
+  render(): Promise<string>;
+}
+
+/** `Query.workflows`: a label bounded by the schema (operation names are the client's, and unbounded). */
+function operationLabel(document: DocumentNode, operationName: string | null | undefined): string {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return 'unknown';
+  const type = operation.operation[0]!.toUpperCase() + operation.operation.slice(1);
+  const first = operation.selectionSet.selections.find((selection) => selection.kind === 'Field');
+  return `${type}.${first?.kind === 'Field' ? first.name.value : 'unknown'}`;
+}
+
+/**
+ * Prometheus metrics of one server process (prom-client, a registry of its own): request
+ * durations by operation, errors by code, the database pool, the bulkhead and engine queues,
+ * live subscriptions, executions and circuit breakers, and Node's own process metrics.
+ */
+export function createMetrics(services: Services): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'flowledger_' });
+  const registers = [registry];
+  const duration = new Histogram({
+    name: 'flowledger_graphql_request_duration_seconds',
+    help: 'HTTP and SSE GraphQL requests, from arrival to response headers, by root field (an SSE subscription: until it starts)',
+    labelNames: ['operation'],
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5],
+    registers,
+  });
+  const errors = new Counter({ name: 'flowledger_graphql_errors_total', help: 'Errors sent to clients, by code, on every transport', labelNames: ['code'], registers });
+  const gauge = (name: string, help: string, labelNames: string[], collect: (set: (labels: Record<string, string>, value: number) => void) => void) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        collect((labels, value) => this.set(labels, value));
+      },
+    });
+  gauge('flowledger_db_pool_connections', 'Database pool connections of this process', ['state'], (set) => {
+    const { pool } = services.db;
+    set({ state: 'total' }, pool.totalCount);
+    set({ state: 'idle' }, pool.idleCount);
+    set({ state: 'waiting_clients' }, pool.waitingCount);
+  });
+  gauge('flowledger_heavy_reads', 'Replays and log reads (the heavy-read bulkhead)', ['state'], (set) => {
+    const stats = services.heavyReads.stats();
+    set({ state: 'active' }, stats.active);
+    set({ state: 'queued' }, stats.queued);
+    set({ state: 'rejected_since_start' }, stats.rejected);
+  });
+  gauge('flowledger_live_subscriptions', 'Live-log subscriptions of this process', ['state'], (set) => {
+    const stats = services.live.stats();
+    set({ state: 'open' }, stats.subscriptions);
+    set({ state: 'catching_up' }, stats.catchingUp);
+    set({ state: 'buffered_events' }, stats.bufferedEvents);
+  });
+  gauge('flowledger_executions', "This process's engine: executions by state (finished ones since start)", ['state'], (set) => {
+    const stats = services.engine?.stats();
+    if (!stats) return;
+    for (const state of ['active', 'queued', 'succeeded', 'failed', 'cancelled', 'timedOut'] as const) set({ state }, stats[state]);
+  });
+  gauge('flowledger_steps', "This process's actions: running and waiting for a slot", ['state'], (set) => {
+    const stats = services.engine?.stats();
+    if (!stats) return;
+    set({ state: 'in_flight' }, stats.stepsInFlight);
+    set({ state: 'queued' }, stats.stepsQueued);
+  });
+  gauge('flowledger_circuit_breakers', 'Circuit breakers of called hosts, by state', ['state'], (set) => {
+    const counts = new Map<string, number>([['CLOSED', 0], ['OPEN', 0], ['HALF_OPEN', 0], ['ISOLATED', 0]]);
+    for (const { state } of services.engine?.stats().breakers ?? []) counts.set(state, counts.get(state)! + 1);
+    for (const [state, count] of counts) set({ state }, count);
+  });
+
+  const started = new WeakMap<Request, { at: number; operation: string }>();
+  return {
+    contentType: registry.contentType,
+    plugin: () => ({
+      onRequest({ request }) {
+        started.set(request, { at: performance.now(), operation: 'none' });
+      },
+      onExecute({ args }) {
+        const entry = started.get((args.contextValue as { request?: Request }).request!);
+        if (entry) entry.operation = operationLabel(args.document, args.operationName);
+      },
+      onSubscribe({ args }) {
+        const entry = started.get((args.contextValue as { request?: Request }).request!);
+        if (entry) entry.operation = operationLabel(args.document, args.operationName);
+      },
+      onResponse({ request }) {
+        const entry = started.get(request);
+        if (entry) duration.observe({ operation: entry.operation }, (performance.now() - entry.at) / 1000);
+      },
+    }),
+    countError: (code) => errors.inc({ code: typeof code === 'string' ? code : 'NO_CODE' }),
+    render: () => registry.metrics(),
+  };
+}

@@ -1,0 +1,71 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEmptyDatabase, type TestDatabase } from './support/database.ts';
+import { definition } from './support/definitions.ts';
+import { freePort } from './support/ports.ts';
+import { startProcess } from './support/processes.ts';
+import { wsClient } from './support/ws.ts';
+
+let database: TestDatabase;
+afterAll(() => database?.drop());
+
+const servingPids = (output: string) => [...output.matchAll(/"message":"serving GraphQL".*?"pid":(\d+)/g)].map((match) => Number(match[1]));
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let waited = 0; !condition(); waited += 50) {
+    if (waited > 30_000) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('CLUSTER_WORKERS', () => {
+  it('serves one port from several processes, live events crossing them, and replaces one that dies', async () => {
+    database = await createEmptyDatabase();
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/graphql`;
+    const started = await startProcess(
+      process.execPath,
+      ['src/main.ts'],
+      { DATABASE_URL: database.url, HOST: '127.0.0.1', PORT: String(port), CLUSTER_WORKERS: '2' },
+      /flk_[\w-]{43}\n/,
+    );
+    const key = /flk_[\w-]{43}/.exec(started.output())![0];
+    await until(() => servingPids(started.output()).length === 2, 'two server processes');
+    const gql = async (query: string, variables: Record<string, unknown> = {}) => {
+      // A connection per request, so that the requests spread over the processes.
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, connection: 'close' },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await response.json()) as { data?: any; errors?: any[] };
+    };
+
+    const client = wsClient(url, key);
+    const live = client.iterate({ query: 'subscription { events(types: ["WorkflowCreated"]) { caughtUp event { aggregateId } } }' });
+    try {
+      expect((await live.next()).value!.data!.events.caughtUp).toBe(true);
+      const created: string[] = [];
+      for (let i = 0; i < 10; i += 1) {
+        const { data, errors } = await gql('mutation($d: JSON!) { createWorkflow(input: { name: "spread", definition: $d }) { id } }', { d: definition() });
+        expect(errors).toBeUndefined();
+        created.push(data!.createWorkflow.id);
+      }
+      const received: string[] = [];
+      while (received.length < created.length) received.push((await live.next()).value!.data!.events.event.aggregateId);
+      expect(received).toEqual(created);
+    } finally {
+      await live.return!();
+      await client.dispose();
+    }
+
+    const [first] = servingPids(started.output());
+    process.kill(first!, 'SIGKILL');
+    await until(() => servingPids(started.output()).length === 3, 'a replacement process');
+    expect(started.output()).toMatch(/a server process died; starting another/);
+    expect((await gql('{ me { role } }')).data!.me.role).toBe('ADMIN');
+
+    started.child.kill('SIGTERM');
+    expect(await started.exited).toBe(0);
+    for (const pid of servingPids(started.output())) expect(() => process.kill(pid, 0)).toThrow();
+  });
+});

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readiness } from '../src/ops/health.ts';
+import { openDatabase } from '../src/store/database.ts';
+import { startTestApp, type TestApp } from './support/app.ts';
+import { wsClient } from './support/ws.ts';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ metricsToken: 'scrape-me' });
+});
+afterAll(() => app.close());
+
+const get = (path: string, headers: Record<string, string> = {}) => fetch(app.url.replace('/graphql', path), { headers });
+/** The value of one sample line of the Prometheus text, or undefined. */
+const sample = (text: string, series: string) =>
+  text.split('\n').find((line) => line.startsWith(`${series} `))?.split(' ')[1];
+
+describe('/healthz and /readyz', () => {
+  it('say the process is up, and ready only with its database reachable and migrated', async () => {
+    expect(await (await get('/healthz')).json()).toEqual({ status: 'ok' });
+    const ready = await get('/readyz');
+    expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
+
+    const { rows } = await app.database.db.pool.query('DELETE FROM _prisma_migrations WHERE migration_name LIKE $1 RETURNING *', ['%_workspaces_audit_chain']);
+    try {
+      const pending = await get('/readyz');
+      expect([pending.status, await pending.json()]).toEqual([503, { status: 'migrations pending', pending: [rows[0].migration_name] }]);
+    } finally {
+      const columns = Object.keys(rows[0]);
+      await app.database.db.pool.query(
+        `INSERT INTO _prisma_migrations (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
+        columns.map((column) => rows[0][column]),
+      );
+    }
+    const nowhere = openDatabase('postgres://postgres@127.0.0.1:1/none', 1);
+    try {
+      expect(await readiness(nowhere)).toMatchObject({ status: 503, body: { status: 'database unreachable' } });
+    } finally {
+      await nowhere.close();
+    }
+  });
+});
+
+describe('/metrics', () => {
+  it('wants its token, then counts requests by root field, errors by code, and live state', async () => {
+    expect((await get('/metrics')).status).toBe(401);
+    const scrape = async () => {
+      const response = await get('/metrics', { authorization: 'Bearer scrape-me' });
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+      return response.text();
+    };
+    const before = await scrape();
+    const count = (text: string, series: string) => Number(sample(text, series) ?? 0);
+
+    for (let i = 0; i < 3; i += 1) await app.gql('{ me { id } }');
+    await app.gql('{ workflows(first: 1000) { edges { cursor } } }');
+    const client = wsClient(app.url, app.keys.viewer);
+    const live = client.iterate({ query: 'subscription { events { caughtUp } }' });
+    await live.next();
+    const refused = await client.iterate({ query: '{ workflows(first: -1) { edges { cursor } } }' }).next();
+    expect(refused.value!.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
+    try {
+      const after = await scrape();
+      const me = 'flowledger_graphql_request_duration_seconds_count{operation="Query.me"}';
+      expect(count(after, me) - count(before, me)).toBe(3);
+      const badInput = 'flowledger_graphql_errors_total{code="BAD_USER_INPUT"}';
+      // One over HTTP (first: 1000), one over WebSocket (first: -1).
+      expect(count(after, badInput) - count(before, badInput)).toBe(2);
+      expect(count(after, 'flowledger_live_subscriptions{state="open"}')).toBe(1);
+      expect(count(after, 'flowledger_db_pool_connections{state="total"}')).toBeGreaterThan(0);
+      expect(after).toMatch(/^flowledger_executions\{state="queued"\} \d+$/m);
+      expect(after).toMatch(/^flowledger_circuit_breakers\{state="OPEN"\} 0$/m);
+      expect(after).toMatch(/^flowledger_process_resident_memory_bytes \d+/m);
+    } finally {
+      await live.return!();
+      await client.dispose();
+    }
+  });
+});
