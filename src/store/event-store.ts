@@ -200,6 +200,26 @@ function appendStatement(expected: Claim): string {
 /** How an append takes its versions: a new stream, or the next versions after a known one. */
 type Claim = 'NEW' | number;
 
+/** The optional conditions of a read, each added only when asked for: no `$n IS NULL OR` guards, which hide the right index from the planner. */
+class Conditions {
+  readonly params: unknown[];
+  #where = '';
+
+  constructor(params: unknown[]) {
+    this.params = params;
+  }
+
+  /** `sql` with a `?` per value, in order. */
+  add(sql: string, ...values: unknown[]): void {
+    let next = 0;
+    this.#where += ` AND ${sql.replace(/\?/g, () => `$${this.params.push(values[next++])}`)}`;
+  }
+
+  get where(): string {
+    return this.#where;
+  }
+}
+
 const UNIQUE_VIOLATION = '23505';
 
 export class EventStore {
@@ -328,27 +348,30 @@ export class EventStore {
    * open transaction commits later always sorts after what a reader has already seen.
    */
   async readLog(after: LogPosition, limit: number, filter: LogFilter = {}): Promise<StoredEvent[]> {
+    const query = new Conditions([after.transactionId.toString(), after.globalPosition.toString(), limit]);
+    // A workspace's log must be read from the index that leads with the workspace. With
+    // `workspace_id = $n` the planner drops the column from the ORDER BY (it is constant) and
+    // may walk the global order instead, past every other workspace's events, betting that
+    // the LIMIT ends the walk early: a new workspace on a large log then reads all of it.
+    // `= ANY(one-element array)` keeps the column in the ORDER BY, which only that index gives.
+    const order: string[] = [];
+    if (filter.workspaceId !== undefined) {
+      query.add('workspace_id = ANY(?::uuid[])', [filter.workspaceId]);
+      order.push('workspace_id');
+      if (filter.aggregateType !== undefined) order.push('aggregate_type');
+    }
+    if (filter.aggregateType !== undefined) query.add('aggregate_type = ?', filter.aggregateType);
+    if (filter.aggregateId !== undefined) query.add('aggregate_id = ?::uuid', filter.aggregateId);
+    if (filter.types !== undefined) query.add('event_type = ANY(?::text[])', filter.types);
+    if (filter.upTo !== undefined) {
+      query.add('(transaction_id, global_position) <= (?::text::xid8, ?::bigint)', filter.upTo.transactionId.toString(), filter.upTo.globalPosition.toString());
+    }
     const { rows } = await this.#db.pool.query<EventRow>(
       `SELECT ${COLUMNS} FROM events
        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-         AND (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
-         AND ($3::text IS NULL OR aggregate_type = $3)
-         AND ($4::uuid IS NULL OR aggregate_id = $4)
-         AND ($5::text[] IS NULL OR event_type = ANY($5))
-         AND ($7::text IS NULL OR (transaction_id, global_position) <= ($7::text::xid8, $8::bigint))
-         AND ($9::uuid IS NULL OR workspace_id = $9)
-       ORDER BY transaction_id, global_position LIMIT $6`,
-      [
-        after.transactionId.toString(),
-        after.globalPosition.toString(),
-        filter.aggregateType ?? null,
-        filter.aggregateId ?? null,
-        filter.types ?? null,
-        limit,
-        filter.upTo?.transactionId.toString() ?? null,
-        filter.upTo?.globalPosition.toString() ?? null,
-        filter.workspaceId ?? null,
-      ],
+         AND (transaction_id, global_position) > ($1::text::xid8, $2::bigint) ${query.where}
+       ORDER BY ${[...order, 'transaction_id', 'global_position'].join(', ')} LIMIT $3`,
+      query.params,
     );
     return rows.map(toEvent);
   }
@@ -368,25 +391,20 @@ export class EventStore {
 
   /** Newest first, for audit reads. */
   async readAudit(filter: AuditFilter, limit: number): Promise<StoredEvent[]> {
+    const query = new Conditions([filter.workspaceId, limit]);
+    // As in readLog: the ORDER BY names the index that serves the filter (actor, or workspace
+    // and event type, or workspace), so that newest-first is a walk down that index.
+    const order = filter.actorId !== undefined ? ['actor_id'] : filter.type !== undefined ? ['workspace_id', 'event_type'] : ['workspace_id'];
+    if (filter.actorId !== undefined) query.add('actor_id = ?::uuid', filter.actorId);
+    if (filter.type !== undefined) query.add('event_type = ?', filter.type);
+    if (filter.aggregateType !== undefined) query.add('aggregate_type = ?', filter.aggregateType);
+    if (filter.from !== undefined) query.add('created_at >= ?::timestamptz', filter.from);
+    if (filter.to !== undefined) query.add('created_at < ?::timestamptz', filter.to);
+    if (filter.before !== undefined) query.add('global_position < ?::bigint', filter.before.toString());
     const { rows } = await this.#db.pool.query<EventRow>(
-      `SELECT ${COLUMNS} FROM events
-       WHERE workspace_id = $8 AND ($1::uuid IS NULL OR actor_id = $1)
-         AND ($2::text IS NULL OR event_type = $2)
-         AND ($3::text IS NULL OR aggregate_type = $3)
-         AND ($4::timestamptz IS NULL OR created_at >= $4)
-         AND ($5::timestamptz IS NULL OR created_at < $5)
-         AND ($6::bigint IS NULL OR global_position < $6)
-       ORDER BY global_position DESC LIMIT $7`,
-      [
-        filter.actorId ?? null,
-        filter.type ?? null,
-        filter.aggregateType ?? null,
-        filter.from ?? null,
-        filter.to ?? null,
-        filter.before?.toString() ?? null,
-        limit,
-        filter.workspaceId,
-      ],
+      `SELECT ${COLUMNS} FROM events WHERE workspace_id = $1::uuid ${query.where}
+       ORDER BY ${[...order, 'global_position'].map((column) => `${column} DESC`).join(', ')} LIMIT $2`,
+      query.params,
     );
     return rows.map(toEvent);
   }
