@@ -1,4 +1,5 @@
 import { startBenchServer } from './support/server.ts';
+import { percentile } from './support/stats.ts';
 
 // npm run bench:engine: a workflow of STEPS transform tasks in a row, run on one server
 // process (its in-server engine, default limits). Two phases:
@@ -15,10 +16,6 @@ const EXECUTIONS = Number(process.env.EXECUTIONS ?? 2000);
 const CLIENTS = Number(process.env.CLIENTS ?? 32);
 const SAMPLE = 200;
 
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-};
 
 const server = await startBenchServer();
 try {

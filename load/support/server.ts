@@ -3,14 +3,19 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
+import { urlFor } from '../../src/store/embedded-postgres.ts';
 
 export interface BenchServer {
   readonly url: string;
   readonly wsUrl: string;
   readonly pid: number;
+  /** The server's embedded PostgreSQL, for seeding and for the database ceiling. */
+  readonly databaseUrl: string;
   readonly key: string;
   /** The server process's resident memory, in MiB. */
   rssMiB(): number;
+  /** CPU seconds the server process has used so far (user and system). */
+  cpuSeconds(): number;
   gql(query: string, variables?: Record<string, unknown>): Promise<any>;
   stop(): Promise<void>;
 }
@@ -29,12 +34,13 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
   const dataDir = mkdtempSync(join(tmpdir(), 'flowledger-bench-'));
   chmodSync(dataDir, 0o755);
   const port = await freePort();
+  const databasePort = await freePort();
   const child = spawn(process.execPath, [resolve(import.meta.dirname, '../../src/main.ts')], {
     env: {
       ...process.env,
       DATABASE_URL: '',
       DATA_DIR: dataDir,
-      EMBEDDED_PG_PORT: String(await freePort()),
+      EMBEDDED_PG_PORT: String(databasePort),
       PORT: String(port),
       HOST: '127.0.0.1',
       NODE_ENV: 'production',
@@ -62,8 +68,14 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     url,
     wsUrl: url.replace('http', 'ws'),
     pid: child.pid!,
+    databaseUrl: urlFor(databasePort),
     key,
     rssMiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
+    cpuSeconds: () => {
+      // Fields 14 and 15 of /proc/<pid>/stat, after the command name in parentheses: clock ticks.
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
     async gql(query, variables = {}) {
       const response = await fetch(url, {
         method: 'POST',

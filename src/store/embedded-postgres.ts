@@ -12,7 +12,8 @@ export interface EmbeddedServer {
   stop(): Promise<void>;
 }
 
-function urlFor(port: number, database = 'postgres'): string {
+/** The URL of the embedded server on `port` (for tools beside `npm start`, such as the benchmarks). */
+export function urlFor(port: number, database = 'postgres'): string {
   return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
 }
 
