@@ -107,6 +107,40 @@ describe('the workflow lifecycle over HTTP', () => {
     expect(malformed.data!.workflows.edges).toEqual([]);
   });
 
+  it('pages forwards and backwards with Relay cursors, and matches % and _ in names as themselves', async () => {
+    const names = ['Leafed 1', 'Leafed 2', 'Leafed 3', 'Leafed 4', 'Leafed 5_%'];
+    for (const name of names) await create(name);
+    const query = `query($first: Int, $after: String, $last: Int, $before: String) {
+      workflows(first: $first, after: $after, last: $last, before: $before, filter: { nameContains: "Leafed" }) {
+        edges { cursor node { name } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      }
+    }`;
+    const page = async (variables: Record<string, unknown>) => {
+      const { data, errors } = await app.gql(query, variables);
+      expect(errors).toBeUndefined();
+      return { names: data!.workflows.edges.map((e: any) => e.node.name), info: data!.workflows.pageInfo };
+    };
+    const first = await page({ first: 2 });
+    expect(first).toMatchObject({ names: ['Leafed 5_%', 'Leafed 4'], info: { hasNextPage: true, hasPreviousPage: false } });
+    const second = await page({ first: 2, after: first.info.endCursor });
+    expect(second).toMatchObject({ names: ['Leafed 3', 'Leafed 2'], info: { hasNextPage: true, hasPreviousPage: true } });
+    const third = await page({ first: 2, after: second.info.endCursor });
+    expect(third).toMatchObject({ names: ['Leafed 1'], info: { hasNextPage: false } });
+    const back = await page({ last: 2, before: third.info.startCursor });
+    expect(back).toMatchObject({ names: ['Leafed 3', 'Leafed 2'], info: { hasNextPage: true, hasPreviousPage: true } });
+    const oldest = await page({ last: 2 });
+    expect(oldest).toMatchObject({ names: ['Leafed 2', 'Leafed 1'], info: { hasNextPage: false, hasPreviousPage: true } });
+
+    const like = async (nameContains: string) =>
+      (await app.gql('query($n: String) { workflows(first: 100, filter: { nameContains: $n }) { edges { node { name } } } }', { n: nameContains })).data!.workflows.edges.map(
+        (e: any) => e.node.name,
+      );
+    expect(await like('5_%')).toEqual(['Leafed 5_%']);
+    expect(await like('d _')).toEqual([]);
+    const garbage = await app.gql(query, { first: 2, after: Buffer.from('GPC:S:not-an-id').toString('base64') });
+    expect(garbage.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
+  });
+
   it('returns the first result for a retried idempotency key and writes nothing more', async () => {
     const input = { name: 'Idempotent', definition: definition(), idempotencyKey: 'create-42' };
     const first = await app.gql(CREATE, { input });

@@ -62,7 +62,11 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     });
     child.once('exit', (code) => fail(new Error(`server exited with ${code}`)));
   });
-  await new Promise((done) => setTimeout(done, 300));
+  // The key is printed before the server listens (with CLUSTER_WORKERS, before its processes start).
+  for (let waited = 0; !(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)); waited += 100) {
+    if (waited > 30_000) throw new Error('the server did not get ready within 30 s');
+    await new Promise((done) => setTimeout(done, 100));
+  }
   const url = `http://127.0.0.1:${port}/graphql`;
   return {
     url,

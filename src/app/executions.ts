@@ -2,12 +2,11 @@ import { v7 as uuidv7 } from 'uuid';
 import { VersionConflictError, notFound } from '../domain/errors.ts';
 import { executionAggregate, type Execution, type ExecutionCommand, type StartRules } from '../domain/executions/execution.ts';
 import type { Definition } from '../domain/workflows/definition.ts';
-import type { Database } from '../store/database.ts';
 import type { JobQueue } from '../store/job-queue.ts';
 import type { CommandHandler, CommandOptions } from './command-handler.ts';
 import { projectExecution } from './execution-projection.ts';
 import { isUuid } from './ids.ts';
-import { visibleWorkflows } from './workflows.ts';
+import type { WorkflowService } from './workflows.ts';
 import type { RequestScope } from './request.ts';
 
 export interface ExecuteWorkflowInput extends CommandOptions {
@@ -33,14 +32,14 @@ export interface ExecutionHooks {
 /** Starting and cancelling executions: commands on the Execution aggregate. Running them is the engine's. */
 export class ExecutionService {
   readonly #commands: CommandHandler;
-  readonly #db: Database;
+  readonly #workflows: WorkflowService;
   readonly #rules: StartRules;
   readonly #hooks: ExecutionHooks;
   readonly #jobs: JobQueue;
 
-  constructor(commands: CommandHandler, db: Database, jobs: JobQueue, rules: StartRules, hooks: ExecutionHooks) {
+  constructor(commands: CommandHandler, workflows: WorkflowService, jobs: JobQueue, rules: StartRules, hooks: ExecutionHooks) {
     this.#commands = commands;
-    this.#db = db;
+    this.#workflows = workflows;
     this.#jobs = jobs;
     this.#rules = rules;
     this.#hooks = hooks;
@@ -48,9 +47,7 @@ export class ExecutionService {
 
   /** Starts the workflow's current version. The definition is copied into the execution. */
   async execute(input: ExecuteWorkflowInput, scope: RequestScope): Promise<Execution> {
-    const workflow = isUuid(input.workflowId)
-      ? await this.#db.prisma.workflow.findFirst({ where: { id: input.workflowId, ...visibleWorkflows(scope.actor.workspaceId) } })
-      : null;
+    const workflow = await this.#workflows.find(input.workflowId, scope);
     if (!workflow) throw notFound('workflow', input.workflowId);
     const id = uuidv7();
     const execution = await this.#run(

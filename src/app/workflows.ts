@@ -1,5 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
-import { notFound, refuseNul } from '../domain/errors.ts';
+import { badInput, notFound, refuseNul } from '../domain/errors.ts';
+import type { Workflow as WorkflowRow } from '../generated/prisma/client.ts';
+import type { WorkflowRows } from '../store/workflow-rows.ts';
 import { workflowAggregate, type Workflow, type WorkflowCommand } from '../domain/workflows/workflow.ts';
 import type { DefinitionRules } from '../domain/workflows/definition.ts';
 import type { CommandHandler, CommandOptions } from './command-handler.ts';
@@ -26,14 +28,38 @@ export interface DeleteWorkflowInput extends CommandOptions {
   readonly expectedVersion: number;
 }
 
-/** The workflow use cases: each one command through the event store and its projection. */
+/**
+ * The workflow use cases: each command through the event store and its projection, and the
+ * reads of the read model. Deleted workflows are gone from the reads; their events stay.
+ */
 export class WorkflowService {
   readonly #commands: CommandHandler;
   readonly #rules: DefinitionRules;
+  readonly #rows: WorkflowRows;
 
-  constructor(commands: CommandHandler, rules: DefinitionRules) {
+  constructor(commands: CommandHandler, rules: DefinitionRules, rows: WorkflowRows) {
     this.#commands = commands;
     this.#rules = rules;
+    this.#rows = rows;
+  }
+
+  /** An active workflow of the caller's workspace, or null (a malformed id names none). */
+  find(id: string, scope: RequestScope): Promise<WorkflowRow | null> {
+    return isUuid(id) ? this.#rows.visible(scope.actor.workspaceId, id) : Promise.resolve(null);
+  }
+
+  /** A page of the caller's workspace's active workflows, newest first. */
+  async page(page: WorkflowPage, scope: RequestScope): Promise<WorkflowRow[]> {
+    refuseNul(page.nameContains, 'nameContains');
+    if (page.cursor !== undefined && !isUuid(page.cursor)) throw badInput('after', 'is not a cursor of this list');
+    if (page.createdById != null && !isUuid(page.createdById)) return [];
+    return this.#rows.page({
+      workspaceId: scope.actor.workspaceId,
+      take: page.take,
+      cursor: page.cursor,
+      nameContains: page.nameContains ?? undefined,
+      createdById: page.createdById ?? undefined,
+    });
   }
 
   async create(input: CreateWorkflowInput, scope: RequestScope): Promise<Workflow> {
@@ -62,20 +88,12 @@ export class WorkflowService {
   }
 }
 
-export interface WorkflowFilter {
+export interface WorkflowPage {
+  /** Rows to read, negative backwards (Relay's `last`), as the connection asks. */
+  readonly take: number;
+  readonly cursor?: string | undefined;
   readonly nameContains?: string | null | undefined;
   readonly createdById?: string | null | undefined;
-}
-
-/** The workspace's workflows; deleted ones are gone from the workflow queries, their events stay. */
-export function visibleWorkflows(workspaceId: string, filter: WorkflowFilter = {}) {
-  refuseNul(filter.nameContains, 'nameContains');
-  return {
-    workspaceId,
-    status: 'ACTIVE' as const,
-    ...(filter.nameContains ? { name: { contains: filter.nameContains, mode: 'insensitive' as const } } : {}),
-    ...(filter.createdById ? { createdById: isUuid(filter.createdById) ? filter.createdById : NO_ID } : {}),
-  };
 }
 
 /** Matches no row: a malformed id finds nothing rather than failing the query. */

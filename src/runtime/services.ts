@@ -12,6 +12,7 @@ import { Engine } from '../engine/engine.ts';
 import { JobQueue } from '../store/job-queue.ts';
 import type { Database } from '../store/database.ts';
 import { EventStore } from '../store/event-store.ts';
+import { WorkflowRows } from '../store/workflow-rows.ts';
 import { AppendNotifications } from '../store/notifications.ts';
 import { createBulkhead, type Bulkhead, type BulkheadStats } from './bulkhead.ts';
 import { log } from './log.ts';
@@ -79,12 +80,13 @@ export async function startServices(config: Config, db: Database): Promise<Servi
   await notifications.start();
   engine?.start();
   const commands = new CommandHandler(store);
+  const workflows = new WorkflowService(commands, { maxBytes: config.maxDefinitionBytes, actions: new Set(ACTIONS.keys()) }, new WorkflowRows(db));
   return {
     config,
     db,
     store,
-    workflows: new WorkflowService(commands, { maxBytes: config.maxDefinitionBytes, actions: new Set(ACTIONS.keys()) }),
-    executions: new ExecutionService(commands, db, jobs, { maxInputBytes: config.maxExecutionInputBytes }, {
+    workflows,
+    executions: new ExecutionService(commands, workflows, jobs, { maxInputBytes: config.maxExecutionInputBytes }, {
       started: () => engine?.poke(),
       cancelled: (id) => engine?.interrupt(id),
     }),

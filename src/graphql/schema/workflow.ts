@@ -1,5 +1,3 @@
-import { isUuid } from '../../app/ids.ts';
-import { NO_ID, visibleWorkflows } from '../../app/workflows.ts';
 import { WORKFLOW, type Workflow } from '../../domain/workflows/workflow.ts';
 import { builder } from '../builder.ts';
 import { MAX_PAGE_SIZE, pageSize } from '../connections.ts';
@@ -41,11 +39,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'null for an unknown or deleted workflow.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, args, { services, scope }) =>
-      services.db.prisma.workflow.findFirst({
-        ...query,
-        where: { ...visibleWorkflows(scope.actor.workspaceId), id: isUuid(String(args.id)) ? String(args.id) : NO_ID },
-      }),
+    resolve: (_query, _root, args, { services, scope }) => services.workflows.find(String(args.id), scope),
   }),
   workflows: t.prismaConnection({
     type: 'Workflow',
@@ -58,15 +52,17 @@ builder.queryFields((t) => ({
       return MAX_PAGE_SIZE;
     },
     args: { filter: t.arg({ type: WorkflowFilter }) },
+    // Relations a page selects (createdBy) are then loaded by the Prisma plugin, batched.
     resolve: (query, _root, args, { services, scope }) =>
-      services.db.prisma.workflow.findMany({
-        ...query,
-        where: visibleWorkflows(scope.actor.workspaceId, {
+      services.workflows.page(
+        {
+          take: query.take,
+          cursor: query.cursor?.id,
           nameContains: args.filter?.nameContains,
           createdById: args.filter?.createdById == null ? undefined : String(args.filter.createdById),
-        }),
-        orderBy: { id: 'desc' },
-      }),
+        },
+        scope,
+      ),
   }),
 }));
 
