@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { fold } from '../src/domain/aggregate.ts';
+import { workflowAggregate } from '../src/domain/workflows/workflow.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { definition } from './support/definitions.ts';
@@ -250,5 +253,27 @@ describe('time travel', () => {
     expect(before.data!.replay).toEqual({ version: 0, state: null, events: [] });
     const both = await app.gql(REPLAY, { id: workflow.id, v: 3, at: states[1].updatedAt });
     expect(both.data!.replay.version).toBe(2);
+  });
+
+  it('replays a long stream from snapshots to exactly the state a full fold gives, at any version', async () => {
+    const workflow = await create('Long', definition());
+    const stream = { type: 'Workflow', id: workflow.id, workspaceId: app.workspaceId };
+    const metadata = { workspaceId: app.workspaceId, actorId: app.userIds.editor, requestId: 'long', correlationId: 'long', causationId: null };
+    for (let version = 1; version < 2600; version += 100) {
+      const events = Array.from({ length: 100 }, (_, i) => ({ eventId: randomUUID(), type: 'WorkflowUpdated', data: { description: `revision ${version + i + 1}` } }));
+      await app.services.store.append(stream, events, { expectedVersion: version, metadata });
+    }
+    const all = await app.services.store.readStream(stream);
+    const QUERY = 'query($id: ID!, $v: Int) { replay(aggregateType: WORKFLOW, aggregateId: $id, toVersion: $v) { version state } }';
+    // Cold and warm, below, on and above snapshot boundaries, out of order.
+    for (const version of [2345, 999, 1000, 1001, 2000, 2345, 2601, 1500, 1, 2999]) {
+      const expected = Math.min(version, 2601);
+      const { data, errors } = await app.gql(QUERY, { id: workflow.id, v: version });
+      expect(errors).toBeUndefined();
+      const folded = JSON.parse(JSON.stringify(fold(workflowAggregate, all.slice(0, expected))));
+      expect(data!.replay).toEqual({ version: expected, state: folded });
+    }
+    const withEvents = await app.gql(REPLAY, { id: workflow.id, v: 2001 });
+    expect(withEvents.data!.replay.events.map((e: any) => e.version)).toEqual(Array.from({ length: 2001 }, (_, i) => i + 1));
   });
 });

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { fold } from '../domain/aggregate.ts';
 import { badInput, notFound, refuseNul } from '../domain/errors.ts';
 import type { Bulkhead } from '../runtime/bulkhead.ts';
@@ -20,8 +21,12 @@ export interface Replay {
   /** The version reached: 0 when no event applies. */
   readonly version: number;
   readonly state: unknown;
-  readonly events: readonly StoredEvent[];
+  /** The events applied, in order: read only when asked for, as a replay may start from a snapshot. */
+  events(): Promise<readonly StoredEvent[]>;
 }
+
+/** Replays keep the state at every this many versions of a stream they fold. */
+export const SNAPSHOT_EVERY = 1000;
 
 export interface ReplayTarget {
   readonly toVersion?: number | null | undefined;
@@ -33,6 +38,12 @@ export interface ReplayTarget {
 export class History {
   readonly #store: EventStore;
   readonly #heavy: Bulkhead;
+  /**
+   * Snapshots: states at every SNAPSHOT_EVERY-th version of the streams replayed, made by
+   * folding their events and never written anywhere. Events are immutable and states are not
+   * mutated by a fold, so a snapshot stays right as long as it is kept.
+   */
+  readonly #snapshots = new LRUCache<string, { readonly state: unknown }>({ max: 2000 });
 
   constructor(store: EventStore, heavy: Bulkhead) {
     this.#store = store;
@@ -67,23 +78,42 @@ export class History {
     return report;
   }
 
-  /** An aggregate's state after its events up to a version and/or an instant. */
+  /**
+   * An aggregate's state after its events up to a version and/or an instant: folded from the
+   * nearest snapshot below that version, so a long stream is read from its last thousand events.
+   */
   async replay(stream: StreamId & { workspaceId: string }, target: ReplayTarget): Promise<Replay> {
     const aggregate = AGGREGATES.get(stream.type);
     if (!aggregate) throw badInput('aggregateType', `unknown aggregate type ${stream.type}`);
     if (target.toVersion != null && target.toVersion < 0) throw badInput('toVersion', 'must not be negative');
     if (!isUuid(stream.id)) throw notFound(stream.type, stream.id);
-    const events = await this.#heavy(() =>
-      this.#store.readStream(stream, { toVersion: target.toVersion ?? undefined, until: target.at ?? undefined }),
-    );
-    // Nothing up to that point: an unknown aggregate, or one that did not exist yet then.
-    if (events.length === 0 && (await this.#store.streamVersion(stream)) === 0) throw notFound(stream.type, stream.id);
-    return {
-      aggregateType: stream.type,
-      aggregateId: stream.id,
-      version: events.at(-1)?.version ?? 0,
-      state: fold(aggregate, events),
-      events,
-    };
+    return this.#heavy(async () => {
+      // The workspace's own stream, or none: snapshots are looked up only after this.
+      const current = await this.#store.streamVersion(stream);
+      if (current === 0) throw notFound(stream.type, stream.id);
+      let version = Math.min(target.toVersion ?? current, current);
+      if (target.at) version = Math.min(version, await this.#store.versionAt(stream, target.at));
+      let from = version - (version % SNAPSHOT_EVERY);
+      while (from > 0 && !this.#snapshots.has(this.#key(stream, from))) from -= SNAPSHOT_EVERY;
+      let state = from > 0 ? this.#snapshots.get(this.#key(stream, from))!.state : aggregate.initialState;
+      const events = version > from ? await this.#store.readStream(stream, { fromVersion: from + 1, toVersion: version }) : [];
+      for (let start = 0; start < events.length; start += SNAPSHOT_EVERY) {
+        const slice = events.slice(start, start + SNAPSHOT_EVERY);
+        state = fold(aggregate, slice, state);
+        const reached = slice.at(-1)!.version;
+        if (reached % SNAPSHOT_EVERY === 0) this.#snapshots.set(this.#key(stream, reached), { state });
+      }
+      return {
+        aggregateType: stream.type,
+        aggregateId: stream.id,
+        version,
+        state,
+        events: () => (version === 0 ? Promise.resolve([]) : this.#heavy(() => this.#store.readStream(stream, { toVersion: version }))),
+      };
+    });
+  }
+
+  #key(stream: StreamId, version: number): string {
+    return `${stream.type}:${stream.id}:${version}`;
   }
 }

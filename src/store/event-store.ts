@@ -313,6 +313,18 @@ export class EventStore {
     return rows[0]?.version ?? 0;
   }
 
+  /** The stream's version as of an instant: that of its last event recorded at or before it (0 if none). */
+  async versionAt(stream: StreamId, at: Date): Promise<number> {
+    // Newest first: a recent instant is found after a few rows, not the whole stream.
+    const { rows } = await this.#db.pool.query<{ version: number }>(
+      `SELECT version FROM events
+       WHERE aggregate_type = $1 AND aggregate_id = $2 AND created_at <= $3 AND ($4::uuid IS NULL OR workspace_id = $4)
+       ORDER BY version DESC LIMIT 1`,
+      [stream.type, stream.id, at, stream.workspaceId ?? null],
+    );
+    return rows[0]?.version ?? 0;
+  }
+
   async findByEventIds(eventIds: readonly string[]): Promise<StoredEvent[]> {
     const { rows } = await this.#db.pool.query<EventRow>(
       `SELECT ${COLUMNS} FROM events WHERE event_id = ANY($1::uuid[]) ORDER BY aggregate_id, version`,

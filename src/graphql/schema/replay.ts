@@ -9,7 +9,7 @@ const ReplayRef = builder.objectRef<Replay>('Replay').implement({
     aggregateId: t.exposeID('aggregateId'),
     version: t.exposeInt('version', { description: 'The version reached; 0 before the first event.' }),
     state: t.field({ type: 'JSON', nullable: true, resolve: (replay) => replay.state }),
-    events: t.field({ type: [EventRef], description: 'The events applied, in order.', resolve: (replay) => replay.events }),
+    events: t.field({ type: [EventRef], description: 'The events applied, in order.', resolve: (replay) => replay.events() }),
   }),
 });
 
