@@ -144,6 +144,24 @@ describe('the workflow lifecycle over HTTP', () => {
     expect(garbage.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
   });
 
+  it('decides on what another process appended since this one last wrote the stream', async () => {
+    const workflow = await create('Shared');
+    const renamed = await app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 1, name: 'Renamed here' } });
+    expect(renamed.data!.updateWorkflow.version).toBe(2);
+    // Another process's write, straight to the store.
+    await app.services.store.append(
+      { type: 'Workflow', id: workflow.id },
+      [{ eventId: randomUUID(), type: 'WorkflowUpdated', data: { description: 'written elsewhere' } }],
+      { expectedVersion: 2, metadata: { workspaceId: app.workspaceId, actorId: app.userIds.admin, requestId: 'r', correlationId: 'c', causationId: null } },
+    );
+    const stale = await app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 2, name: 'Too late' } });
+    expect(stale.errors![0]!.extensions).toMatchObject({ code: 'VERSION_CONFLICT', actualVersion: 3 });
+    const fresh = await app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 3, name: 'On top' } });
+    expect(fresh.errors).toBeUndefined();
+    const replay = await app.gql(REPLAY, { id: workflow.id });
+    expect(replay.data!.replay.state).toMatchObject({ name: 'On top', description: 'written elsewhere', version: 4 });
+  });
+
   it('returns the first result for a retried idempotency key and writes nothing more', async () => {
     const input = { name: 'Idempotent', definition: definition(), idempotencyKey: 'create-42' };
     const first = await app.gql(CREATE, { input });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
 import { v5 as uuidv5 } from 'uuid';
 import { fold, type Aggregate, type DomainEvent } from '../domain/aggregate.ts';
@@ -37,6 +38,13 @@ export type Projection<State> = (tx: pg.PoolClient, state: State) => Promise<voi
  */
 export class CommandHandler {
   readonly #store: EventStore;
+  /**
+   * The state each recently changed stream reached, by workspace and stream: a command then
+   * reads only the events after it (none, unless another process wrote), not the whole
+   * stream. Made by folding stored events, so never ahead of the store; one that is behind
+   * only costs a longer read, and the append's expected version still guards the write.
+   */
+  readonly #latest = new LRUCache<string, { readonly state: unknown; readonly version: number }>({ max: 2000 });
 
   constructor(store: EventStore) {
     this.#store = store;
@@ -66,9 +74,11 @@ export class CommandHandler {
     if (key && (await this.#store.findByEventIds([eventId(0)])).length > 0) {
       return previousResult(await this.#store.findByEventIds(Array.from({ length: MAX_EVENTS_PER_COMMAND }, (_, i) => eventId(i))));
     }
-    const history = await this.#store.readStream(stream);
-    const state = fold(aggregate, history);
-    const version = history.at(-1)?.version ?? 0;
+    const cacheKey = `${stream.workspaceId}:${stream.type}:${id}`;
+    const cached = this.#latest.get(cacheKey) as { readonly state: State; readonly version: number } | undefined;
+    const tail = await this.#store.readStream(stream, { fromVersion: (cached?.version ?? 0) + 1 });
+    const state = fold(aggregate, tail, cached ? cached.state : aggregate.initialState);
+    const version = tail.at(-1)?.version ?? cached?.version ?? 0;
     const decided = aggregate.decide(command, state);
     if (decided.length === 0) return { state, version, events: [] };
     if (decided.length > MAX_EVENTS_PER_COMMAND) throw new Error(`a command emitted more than ${MAX_EVENTS_PER_COMMAND} events`);
@@ -86,7 +96,9 @@ export class CommandHandler {
         },
       },
     );
-    return result.alreadyStored ? previousResult(result.events) : { state: next, ...result };
+    if (result.alreadyStored) return previousResult(result.events);
+    this.#latest.set(cacheKey, { state: next, version: result.version });
+    return { state: next, ...result };
   }
 
   /** The state a previous call left: its stream folded up to that call's last event. */
