@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEmptyDatabase, type TestDatabase } from './support/database.ts';
 import { definition } from './support/definitions.ts';
@@ -5,8 +6,8 @@ import { freePort } from './support/ports.ts';
 import { startProcess } from './support/processes.ts';
 import { wsClient } from './support/ws.ts';
 
-let database: TestDatabase;
-afterAll(() => database?.drop());
+const databases: TestDatabase[] = [];
+afterAll(() => Promise.all(databases.map((database) => database.drop())));
 
 const servingPids = (output: string) => [...output.matchAll(/"message":"serving GraphQL".*?"pid":(\d+)/g)].map((match) => Number(match[1]));
 
@@ -19,7 +20,8 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 
 describe('CLUSTER_WORKERS', () => {
   it('serves one port from several processes, live events crossing them, and replaces one that dies', async () => {
-    database = await createEmptyDatabase();
+    const database = await createEmptyDatabase();
+    databases.push(database);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/graphql`;
     const started = await startProcess(
@@ -68,4 +70,29 @@ describe('CLUSTER_WORKERS', () => {
     expect(await started.exited).toBe(0);
     for (const pid of servingPids(started.output())) expect(() => process.kill(pid, 0)).toThrow();
   });
+
+  it('stops, exiting 1, when its processes keep dying as they start', async () => {
+    const database = await createEmptyDatabase();
+    databases.push(database);
+    const started = await startProcess(
+      process.execPath,
+      ['src/main.ts'],
+      { DATABASE_URL: database.url, HOST: '127.0.0.1', PORT: String(await freePort()), CLUSTER_WORKERS: '2' },
+      /flk_[\w-]{43}\n/,
+    );
+    await until(() => servingPids(started.output()).length === 2, 'two server processes');
+    // New connections are refused from now on: every replacement fails while starting.
+    const name = new URL(database.url).pathname.slice(1);
+    const server = new pg.Client({ connectionString: database.url.replace(`/${name}`, '/postgres') });
+    await server.connect();
+    await server.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+    process.kill(servingPids(started.output())[0]!, 'SIGKILL');
+    expect(await started.exited).toBe(1);
+    const waits = [...started.output().matchAll(/"delayMs":(\d+)/g)].map((match) => Number(match[1]));
+    // Each death within 30 s of its start doubles the wait; the sixth in a row stops the cluster.
+    expect(waits).toEqual([200, 400, 800, 1600, 3200]);
+    expect(started.output()).toMatch(/keep dying at start; stopping the cluster/);
+    await server.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+    await server.end();
+  }, 60_000);
 });

@@ -131,7 +131,7 @@ describe('idempotent re-sends', () => {
 });
 
 describe('reads', () => {
-  it('reads one stream from a version, up to a version and up to an instant', async () => {
+  it('reads one stream from a version and up to a version, and finds its version at an instant', async () => {
     const s = stream();
     await append(s, events('A', 'B'), 'NO_STREAM');
     const [, second] = await store.readStream(s);
@@ -139,7 +139,8 @@ describe('reads', () => {
     await append(s, events('C'), 2);
     expect((await store.readStream(s, { fromVersion: 2 })).map((e) => e.type)).toEqual(['B', 'C']);
     expect((await store.readStream(s, { toVersion: 2 })).map((e) => e.type)).toEqual(['A', 'B']);
-    expect((await store.readStream(s, { until: second!.createdAt })).map((e) => e.type)).toEqual(['A', 'B']);
+    expect(await store.versionAt(s, second!.createdAt)).toBe(2);
+    expect(await store.versionAt(s, new Date(second!.createdAt.getTime() - 60_000))).toBe(0);
     expect((await store.readStream(s, { fromVersion: 1, limit: 1 })).map((e) => e.type)).toEqual(['A']);
   });
 

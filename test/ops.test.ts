@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readiness } from '../src/ops/health.ts';
-import { openDatabase } from '../src/store/database.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { wsClient } from './support/ws.ts';
 
@@ -11,9 +10,16 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 const get = (path: string, headers: Record<string, string> = {}) => fetch(app.url.replace('/graphql', path), { headers });
-/** The value of one sample line of the Prometheus text, or undefined. */
-const sample = (text: string, series: string) =>
-  text.split('\n').find((line) => line.startsWith(`${series} `))?.split(' ')[1];
+/** The value of the sample of `name` with these labels (and this process's pid), or undefined. */
+const sample = (text: string, series: string) => {
+  const [, name, labels = ''] = /^([^{]+)(?:\{(.*)\})?$/.exec(series)!;
+  const wanted = [...labels.split(',').filter(Boolean), `pid="${process.pid}"`];
+  return text
+    .split('\n')
+    .find((line) => line.startsWith(`${name}{`) && wanted.every((label) => line.slice(0, line.lastIndexOf(' ')).includes(label)))
+    ?.split(' ')
+    .at(-1);
+};
 
 describe('/healthz and /readyz', () => {
   it('say the process is up, and ready only with its database reachable and migrated', async () => {
@@ -32,12 +38,7 @@ describe('/healthz and /readyz', () => {
         columns.map((column) => rows[0][column]),
       );
     }
-    const nowhere = openDatabase('postgres://postgres@127.0.0.1:1/none', 1);
-    try {
-      expect(await readiness(nowhere)).toMatchObject({ status: 503, body: { status: 'database unreachable' } });
-    } finally {
-      await nowhere.close();
-    }
+    expect(await readiness('postgres://postgres@127.0.0.1:1/none')).toMatchObject({ status: 503, body: { status: 'database unreachable' } });
   });
 });
 
@@ -68,9 +69,9 @@ describe('/metrics', () => {
       expect(count(after, badInput) - count(before, badInput)).toBe(2);
       expect(count(after, 'flowledger_live_subscriptions{state="open"}')).toBe(1);
       expect(count(after, 'flowledger_db_pool_connections{state="total"}')).toBeGreaterThan(0);
-      expect(after).toMatch(/^flowledger_executions\{state="queued"\} \d+$/m);
-      expect(after).toMatch(/^flowledger_circuit_breakers\{state="OPEN"\} 0$/m);
-      expect(after).toMatch(/^flowledger_process_resident_memory_bytes \d+/m);
+      expect(sample(after, 'flowledger_executions{state="queued"}')).toMatch(/^\d+$/);
+      expect(sample(after, 'flowledger_circuit_breakers{state="OPEN"}')).toBe('0');
+      expect(Number(sample(after, 'flowledger_process_resident_memory_bytes'))).toBeGreaterThan(0);
     } finally {
       await live.return!();
       await client.dispose();

@@ -12,6 +12,8 @@ let store: EventStore;
 let workspaceId: string;
 let streamId: string;
 let actorId: string;
+/** One of the ten workspaces seeded first: a tenth of the events, spread over the whole log. */
+let busyWorkspaceId: string;
 
 beforeAll(async () => {
   database = await createTestDatabase(2);
@@ -31,6 +33,7 @@ beforeAll(async () => {
   await database.db.pool.query('ANALYZE');
   const { rows } = await database.db.pool.query('SELECT workspace_id, aggregate_id, actor_id FROM events ORDER BY global_position DESC LIMIT 1');
   ({ workspace_id: workspaceId, aggregate_id: streamId, actor_id: actorId } = rows[0]);
+  busyWorkspaceId = (await database.db.pool.query('SELECT workspace_id FROM events ORDER BY global_position LIMIT 1')).rows[0].workspace_id;
 }, 60_000);
 afterAll(() => database.drop());
 
@@ -76,7 +79,9 @@ async function scansOf(call: () => Promise<unknown>): Promise<{ scans: string[];
 describe('the hot reads of the event store', () => {
   const cases: [string, () => Promise<unknown>][] = [
     ['one stream (events, replay, commands)', () => store.readStream({ type: 'Workflow', id: streamId, workspaceId })],
-    ['one stream up to an instant (replay at)', () => store.readStream({ type: 'Workflow', id: streamId, workspaceId }, { until: new Date() })],
+    ['the version of a stream at an instant (replay at)', () => store.versionAt({ type: 'Workflow', id: streamId, workspaceId }, new Date(Date.now() - 30_000))],
+    ['audit of an old, busy workspace in a past time range', () => store.readAudit({ workspaceId: busyWorkspaceId, from: new Date(Date.now() - 60_000), to: new Date(Date.now() - 45_000) }, 21)],
+    ["an old, busy workspace's log", () => store.readLog(LOG_START, 21, { workspaceId: busyWorkspaceId })],
     ["a workspace's log (eventLog)", () => store.readLog(LOG_START, 21, { workspaceId })],
     ["a workspace's log by aggregate type", () => store.readLog(LOG_START, 21, { workspaceId, aggregateType: 'Workflow' })],
     ["a workspace's log by event type", () => store.readLog(LOG_START, 21, { workspaceId, types: ['WorkflowCreated'] })],

@@ -140,8 +140,10 @@ describe('the workflow lifecycle over HTTP', () => {
       );
     expect(await like('5_%')).toEqual(['Leafed 5_%']);
     expect(await like('d _')).toEqual([]);
-    const garbage = await app.gql(query, { first: 2, after: Buffer.from('GPC:S:not-an-id').toString('base64') });
-    expect(garbage.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
+    for (const cursor of ['GPC:S:not-an-id', `GPC:O:["${(await create("Cursor target")).id}"]`, 'GPC:N:7']) {
+      const garbage = await app.gql(query, { first: 2, after: Buffer.from(cursor).toString('base64') });
+      expect(garbage.errors?.[0]?.extensions, cursor).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+    }
   });
 
   it('decides on what another process appended since this one last wrote the stream', async () => {

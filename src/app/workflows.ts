@@ -51,12 +51,15 @@ export class WorkflowService {
   /** A page of the caller's workspace's active workflows, newest first. */
   async page(page: WorkflowPage, scope: RequestScope): Promise<WorkflowRow[]> {
     refuseNul(page.nameContains, 'nameContains');
-    if (page.cursor !== undefined && !isUuid(page.cursor)) throw badInput('after', 'is not a cursor of this list');
+    // Pothos decodes a cursor into whatever JSON it holds: only an id string is one of ours.
+    if (page.cursor !== undefined && (typeof page.cursor !== 'string' || !isUuid(page.cursor))) {
+      throw badInput(page.take < 0 ? 'before' : 'after', 'is not a cursor of this list');
+    }
     if (page.createdById != null && !isUuid(page.createdById)) return [];
     return this.#rows.page({
       workspaceId: scope.actor.workspaceId,
       take: page.take,
-      cursor: page.cursor,
+      cursor: page.cursor as string | undefined,
       nameContains: page.nameContains ?? undefined,
       createdById: page.createdById ?? undefined,
     });
@@ -91,7 +94,7 @@ export class WorkflowService {
 export interface WorkflowPage {
   /** Rows to read, negative backwards (Relay's `last`), as the connection asks. */
   readonly take: number;
-  readonly cursor?: string | undefined;
+  readonly cursor?: unknown;
   readonly nameContains?: string | null | undefined;
   readonly createdById?: string | null | undefined;
 }

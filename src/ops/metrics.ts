@@ -28,6 +28,8 @@ function operationLabel(document: DocumentNode, operationName: string | null | u
  */
 export function createMetrics(services: Services): Metrics {
   const registry = new Registry();
+  // With CLUSTER_WORKERS each process answers /metrics for itself: its series carry its pid.
+  registry.setDefaultLabels({ pid: String(process.pid) });
   collectDefaultMetrics({ register: registry, prefix: 'flowledger_' });
   const registers = [registry];
   const duration = new Histogram({

@@ -7,6 +7,11 @@ import { applyMigrations } from '../store/migrations.ts';
 import { resolveDatabase } from './database-url.ts';
 import { describeError, log } from './log.ts';
 
+const STABLE_MS = 30_000;
+const QUICK_DEATHS = 5;
+const MAX_BACKOFF_MS = 10_000;
+const STOP_TIMEOUT_MS = 30_000;
+
 /** What the first start on an empty database prints: the only time the admin's key is shown. */
 export function announceBootstrap(issued: IssuedKey | null): void {
   if (!issued) return;
@@ -33,12 +38,27 @@ export async function runPrimary(config: Config): Promise<void> {
   }
   let stopping = false;
   const env = { DATABASE_URL: target.url, CLUSTER_WORKERS: '1' };
-  const fork = (): Worker =>
-    cluster.fork(env).on('exit', (code, signal) => {
+  // Processes that die soon after they start are a crash loop, not bad luck: each is replaced
+  // after a growing delay, and past QUICK_DEATHS in a row the whole cluster exits non-zero,
+  // so that its supervisor sees it.
+  let quickDeaths = 0;
+  const fork = (): Worker => {
+    const started = Date.now();
+    return cluster.fork(env).on('exit', (code, signal) => {
       if (stopping) return;
-      log('error', 'a server process died; starting another', { code, signal });
-      fork();
+      quickDeaths = Date.now() - started < STABLE_MS ? quickDeaths + 1 : 0;
+      if (quickDeaths > QUICK_DEATHS) {
+        log('error', 'server processes keep dying at start; stopping the cluster', { code, signal });
+        process.kill(process.pid, 'SIGTERM');
+        exitCode = 1;
+        return;
+      }
+      const delay = quickDeaths === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** quickDeaths);
+      log('error', 'a server process died; starting another', { code, signal, delayMs: delay });
+      setTimeout(fork, delay);
     });
+  };
+  let exitCode = 0;
   for (let i = 0; i < config.clusterWorkers; i += 1) fork();
   log('info', 'cluster started', { workers: config.clusterWorkers, embeddedDatabase: !config.databaseUrl });
 
@@ -51,10 +71,13 @@ export async function runPrimary(config: Config): Promise<void> {
       const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
       const exits = workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve)));
       for (const worker of workers) worker.process.kill('SIGTERM');
+      // A process that does not stop in time is killed: the database must still be stopped.
+      const kill = setTimeout(() => workers.forEach((worker) => worker.process.kill('SIGKILL')), STOP_TIMEOUT_MS);
       void Promise.all(exits)
+        .then(() => clearTimeout(kill))
         .then(() => target.release())
         .then(
-          () => process.exit(0),
+          () => process.exit(exitCode),
           (error: unknown) => {
             log('error', 'unclean shutdown', describeError(error));
             process.exit(1);

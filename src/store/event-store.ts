@@ -112,8 +112,6 @@ export interface AuditFilter {
 export interface StreamRange {
   readonly fromVersion?: number | undefined;
   readonly toVersion?: number | undefined;
-  /** Only events recorded at or before this instant. */
-  readonly until?: Date | undefined;
   readonly limit?: number | undefined;
 }
 
@@ -338,18 +336,9 @@ export class EventStore {
     const { rows } = await this.#db.pool.query<EventRow>(
       `SELECT ${COLUMNS} FROM events
        WHERE aggregate_type = $1 AND aggregate_id = $2 AND version >= $3
-         AND ($4::int IS NULL OR version <= $4) AND ($5::timestamptz IS NULL OR created_at <= $5)
-         AND ($7::uuid IS NULL OR workspace_id = $7)
-       ORDER BY version LIMIT $6`,
-      [
-        stream.type,
-        stream.id,
-        range.fromVersion ?? 1,
-        range.toVersion ?? null,
-        range.until ?? null,
-        range.limit ?? null,
-        stream.workspaceId ?? null,
-      ],
+         AND ($4::int IS NULL OR version <= $4) AND ($6::uuid IS NULL OR workspace_id = $6)
+       ORDER BY version LIMIT $5`,
+      [stream.type, stream.id, range.fromVersion ?? 1, range.toVersion ?? null, range.limit ?? null, stream.workspaceId ?? null],
     );
     return rows.map(toEvent);
   }
@@ -403,9 +392,10 @@ export class EventStore {
 
   /** Newest first, for audit reads. */
   async readAudit(filter: AuditFilter, limit: number): Promise<StoredEvent[]> {
-    const query = new Conditions([filter.workspaceId, limit]);
-    // As in readLog: the ORDER BY names the index that serves the filter (actor, or workspace
-    // and event type, or workspace), so that newest-first is a walk down that index.
+    const query = new Conditions([[filter.workspaceId], limit]);
+    // As in readLog: the workspace as = ANY(array), and an ORDER BY that names the index that
+    // serves the filter (actor, or workspace and event type, or workspace), so that newest
+    // first is a walk down that index, not down the global one past other workspaces.
     const order = filter.actorId !== undefined ? ['actor_id'] : filter.type !== undefined ? ['workspace_id', 'event_type'] : ['workspace_id'];
     if (filter.actorId !== undefined) query.add('actor_id = ?::uuid', filter.actorId);
     if (filter.type !== undefined) query.add('event_type = ?', filter.type);
@@ -414,7 +404,7 @@ export class EventStore {
     if (filter.to !== undefined) query.add('created_at < ?::timestamptz', filter.to);
     if (filter.before !== undefined) query.add('global_position < ?::bigint', filter.before.toString());
     const { rows } = await this.#db.pool.query<EventRow>(
-      `SELECT ${COLUMNS} FROM events WHERE workspace_id = $1::uuid ${query.where}
+      `SELECT ${COLUMNS} FROM events WHERE workspace_id = ANY($1::uuid[]) ${query.where}
        ORDER BY ${[...order, 'global_position'].map((column) => `${column} DESC`).join(', ')} LIMIT $2`,
       query.params,
     );
