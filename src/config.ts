@@ -16,6 +16,8 @@ export interface Config {
   readonly heavyReadConcurrency: number;
   readonly heavyReadQueue: number;
   readonly authCacheTtlMs: number;
+  /** A JSON log line per HTTP request (LOG_REQUESTS). */
+  readonly logRequests: boolean;
   /** When set, /metrics wants it as a bearer token. */
   readonly metricsToken: string | undefined;
   /** JWT bearer tokens, when a key to verify them is configured (docs/security.md). */
@@ -145,6 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
     heavyReadQueue: integer(env, 'HEAVY_READ_QUEUE', 64),
     authCacheTtlMs: integer(env, 'AUTH_CACHE_TTL_MS', 2000),
     metricsToken: env.METRICS_TOKEN || undefined,
+    logRequests: flag(env, 'LOG_REQUESTS', false),
     jwt: jwtConfig(env),
     livePollIntervalMs: integer(env, 'LIVE_POLL_INTERVAL_MS', 1000, 10),
     liveBufferLimit: integer(env, 'LIVE_BUFFER_LIMIT', 1000, 1),

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readiness } from '../src/ops/health.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
+import { createTestDatabase } from './support/database.ts';
+import { startServerProcess } from './support/processes.ts';
 import { wsClient } from './support/ws.ts';
 
 let app: TestApp;
@@ -78,3 +80,29 @@ describe('/metrics', () => {
     }
   });
 });
+
+describe('LOG_REQUESTS', () => {
+  it('writes a JSON line per request, with the request id its response carries', async () => {
+    const database = await createTestDatabase(1);
+    const server = await startServerProcess({ DATABASE_URL: database.url, LOG_REQUESTS: 'true' }, { firstStart: true });
+    try {
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}`, 'x-request-id': 'trace-123' },
+        body: JSON.stringify({ query: '{ me { id } }' }),
+      });
+      expect(response.headers.get('x-request-id')).toBe('trace-123');
+      await response.text();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const lines = server.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+      expect(lines).toContainEqual(
+        expect.objectContaining({ level: 'info', message: 'request', requestId: 'trace-123', operation: 'Query.me', status: 200, durationMs: expect.any(Number) }),
+      );
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      await database.drop();
+    }
+  });
+});
+

@@ -3,10 +3,18 @@ import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Services } from '../runtime/services.ts';
 
+/** One HTTP (or SSE) request, as it was answered. */
+export interface RequestDone {
+  readonly request: Request;
+  readonly operation: string;
+  readonly status: number;
+  readonly durationMs: number;
+}
+
 export interface Metrics {
   readonly contentType: string;
-  /** Times HTTP and SSE operations by root field; errors are counted by `countError`. */
-  plugin(): Plugin;
+  /** Times HTTP and SSE operations by root field, then tells `done`; errors are counted by `countError`. */
+  plugin(done?: (request: RequestDone) => void): Plugin;
   /** An error as the client gets it, by its code: called by the error masks of every transport. */
   countError(code: unknown): void;
   render(): Promise<string>;
@@ -88,7 +96,7 @@ export function createMetrics(services: Services): Metrics {
   const started = new WeakMap<Request, { at: number; operation: string }>();
   return {
     contentType: registry.contentType,
-    plugin: () => ({
+    plugin: (done) => ({
       onRequest({ request }) {
         started.set(request, { at: performance.now(), operation: 'none' });
       },
@@ -100,9 +108,12 @@ export function createMetrics(services: Services): Metrics {
         const entry = started.get((args.contextValue as { request?: Request }).request!);
         if (entry) entry.operation = operationLabel(args.document, args.operationName);
       },
-      onResponse({ request }) {
+      onResponse({ request, response }) {
         const entry = started.get(request);
-        if (entry) duration.observe({ operation: entry.operation }, (performance.now() - entry.at) / 1000);
+        if (!entry) return;
+        const durationMs = performance.now() - entry.at;
+        duration.observe({ operation: entry.operation }, durationMs / 1000);
+        done?.({ request, operation: entry.operation, status: response.status, durationMs });
       },
     }),
     countError: (code) => errors.inc({ code: typeof code === 'string' ? code : 'NO_CODE' }),

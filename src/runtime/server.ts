@@ -10,7 +10,7 @@ import type { Services } from './services.ts';
 import { documentLimits, limitBodies } from './limits.ts';
 import { attachWebSocket } from './websocket.ts';
 import { liveness, readiness } from '../ops/health.ts';
-import { createMetrics, type Metrics } from '../ops/metrics.ts';
+import { createMetrics, type Metrics, type RequestDone } from '../ops/metrics.ts';
 
 export interface RunningServer {
   readonly url: string;
@@ -65,6 +65,10 @@ function endUnsentStreamsPlugin(): Plugin {
   };
 }
 
+/** LOG_REQUESTS: a line per request, with the id its response and its events carry. */
+const logRequest = ({ request, operation, status, durationMs }: RequestDone) =>
+  log('info', 'request', { requestId: requestIds.get(request), operation, status, durationMs: Math.round(durationMs * 10) / 10 });
+
 /** GraphQL over HTTP: queries and mutations, and subscriptions as Server-Sent Events. */
 export function createGraphQLHandler(services: Services, metrics: Metrics) {
   const persisted = services.persistedOperations;
@@ -90,7 +94,7 @@ export function createGraphQLHandler(services: Services, metrics: Metrics) {
         requestId: requestIds.get(request) ?? requestIdOf(null),
         correlationId: request.headers.get('x-correlation-id'),
       }),
-    plugins: [metrics.plugin(), requestIdPlugin(), securityHeadersPlugin(), endUnsentStreamsPlugin(), ...(persisted ? [persisted.plugin()] : []), documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
+    plugins: [metrics.plugin(services.config.logRequests ? logRequest : undefined), requestIdPlugin(), securityHeadersPlugin(), endUnsentStreamsPlugin(), ...(persisted ? [persisted.plugin()] : []), documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
   });
 }
 
