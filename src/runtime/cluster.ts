@@ -5,7 +5,8 @@ import { IdentityService } from '../app/identity.ts';
 import { openDatabase } from '../store/database.ts';
 import { applyMigrations } from '../store/migrations.ts';
 import { resolveDatabase } from './database-url.ts';
-import { describeError, log } from './log.ts';
+import { exitOnSignals } from './app.ts';
+import { log } from './log.ts';
 
 const STABLE_MS = 30_000;
 const QUICK_DEATHS = 5;
@@ -49,8 +50,8 @@ export async function runPrimary(config: Config): Promise<void> {
       quickDeaths = Date.now() - started < STABLE_MS ? quickDeaths + 1 : 0;
       if (quickDeaths > QUICK_DEATHS) {
         log('error', 'server processes keep dying at start; stopping the cluster', { code, signal });
-        process.kill(process.pid, 'SIGTERM');
         exitCode = 1;
+        process.kill(process.pid, 'SIGTERM');
         return;
       }
       const delay = quickDeaths === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** quickDeaths);
@@ -62,27 +63,16 @@ export async function runPrimary(config: Config): Promise<void> {
   for (let i = 0; i < config.clusterWorkers; i += 1) fork();
   log('info', 'cluster started', { workers: config.clusterWorkers, embeddedDatabase: !config.databaseUrl });
 
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.removeAllListeners(signal);
-    process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      log('info', 'shutting down the cluster', { signal });
-      const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
-      const exits = workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve)));
-      for (const worker of workers) worker.process.kill('SIGTERM');
-      // A process that does not stop in time is killed: the database must still be stopped.
-      const kill = setTimeout(() => workers.forEach((worker) => worker.process.kill('SIGKILL')), STOP_TIMEOUT_MS);
-      void Promise.all(exits)
-        .then(() => clearTimeout(kill))
-        .then(() => target.release())
-        .then(
-          () => process.exit(exitCode),
-          (error: unknown) => {
-            log('error', 'unclean shutdown', describeError(error));
-            process.exit(1);
-          },
-        );
-    });
-  }
+  exitOnSignals('shutting down the cluster', async () => {
+    stopping = true;
+    const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
+    const exits = workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve)));
+    for (const worker of workers) worker.process.kill('SIGTERM');
+    // A process that does not stop in time is killed: the database must still be stopped.
+    const kill = setTimeout(() => workers.forEach((worker) => worker.process.kill('SIGKILL')), STOP_TIMEOUT_MS);
+    await Promise.all(exits);
+    clearTimeout(kill);
+    await target.release();
+    return exitCode;
+  });
 }
