@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { stateCacheOptions } from './state-cache.ts';
 import type pg from 'pg';
 import { v5 as uuidv5 } from 'uuid';
 import { fold, type Aggregate, type DomainEvent } from '../domain/aggregate.ts';
@@ -44,7 +45,7 @@ export class CommandHandler {
    * stream. Made by folding stored events, so never ahead of the store; one that is behind
    * only costs a longer read, and the append's expected version still guards the write.
    */
-  readonly #latest = new LRUCache<string, { readonly state: unknown; readonly version: number }>({ max: 2000 });
+  readonly #latest = new LRUCache<string, { readonly state: unknown; readonly version: number }>(stateCacheOptions(2000, 64 * 1024 * 1024));
 
   constructor(store: EventStore) {
     this.#store = store;

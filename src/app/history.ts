@@ -4,6 +4,7 @@ import { badInput, notFound, refuseNul } from '../domain/errors.ts';
 import type { Bulkhead } from '../runtime/bulkhead.ts';
 import type { AuditFilter, ChainReport, ChainScope, EventStore, LogFilter, LogPosition, StoredEvent, StreamId } from '../store/event-store.ts';
 import { AGGREGATES } from './aggregates.ts';
+import { stateCacheOptions } from './state-cache.ts';
 import { isUuid } from './ids.ts';
 
 const MAX_TYPES = 50;
@@ -43,7 +44,7 @@ export class History {
    * folding their events and never written anywhere. Events are immutable and states are not
    * mutated by a fold, so a snapshot stays right as long as it is kept.
    */
-  readonly #snapshots = new LRUCache<string, { readonly state: unknown }>({ max: 2000 });
+  readonly #snapshots = new LRUCache<string, { readonly state: unknown }>(stateCacheOptions(2000, 128 * 1024 * 1024));
 
   constructor(store: EventStore, heavy: Bulkhead) {
     this.#store = store;
