@@ -115,11 +115,7 @@ async function appends(server: BenchServer, ids: readonly string[], seeder: Seed
       let id = pick(targets);
       while (Date.now() < end) {
         const started = performance.now();
-        const response = await fetch(server.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${server.key}` },
-          body: body(UPDATE, { id, v: versions.get(id), d: `bench ${Math.random()}` }),
-        });
+        const response = await server.post(body(UPDATE, { id, v: versions.get(id), d: `bench ${Math.random()}` }));
         const result = (await response.json()) as { data?: { updateWorkflow: { version: number } }; errors?: { extensions: { code: string; actualVersion?: number } }[] };
         latencies.push(performance.now() - started);
         const error = result.errors?.[0]?.extensions;
@@ -168,11 +164,7 @@ async function sampleLatency(server: BenchServer, count: number, concurrency: nu
       while (next < count) {
         next += 1;
         const started = performance.now();
-        const response = await fetch(server.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${server.key}` },
-          body: request(),
-        });
+        const response = await server.post(request());
         const text = await response.text();
         if (text.includes('"errors"')) throw new Error(`a sampled read failed: ${text.slice(0, 300)}`);
         latencies.push(performance.now() - started);

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { loadConfig } from './config.ts';
-import { startApp, stopOnSignals } from './runtime/app.ts';
-import { announceBootstrap, runPrimary } from './runtime/cluster.ts';
+import { announceBootstrap, startApp, stopOnSignals } from './runtime/app.ts';
+import { runPrimary } from './runtime/cluster.ts';
 
 // `npm start`: serve (and run executions, unless RUN_EXECUTIONS=false) until SIGINT or SIGTERM;
 // with CLUSTER_WORKERS > 1, as that many processes on one port.

@@ -63,6 +63,7 @@ describe('npm run admin', () => {
     expect(noWorkspace.stderr).toMatch(/workspace .* was not found/);
     const taken = await cli((e, o) => admin(['create-workspace', '--name', 'default'], e, o));
     expect(taken.code).toBe(1);
+    expect(taken.stderr).toMatch(/a workspace named "default" exists already/);
     const usage = await cli((e, o) => admin(['create-user', '--name', 'Bob'], e, o));
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/usage/);

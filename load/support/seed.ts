@@ -38,17 +38,17 @@ export class Seeder {
   }
 
   /**
-   * `perWorkflow` WorkflowUpdated events on each of `workflowIds` (or every seeded workflow),
-   * in rounds so that the log interleaves streams, as real traffic does.
+   * `perWorkflow` WorkflowUpdated events on each of `workflowIds`, in rounds (of about 100,000
+   * events a statement) so that the log interleaves streams, as real traffic does.
    */
-  async updateWorkflows(perWorkflow: number, workflowIds?: readonly string[]): Promise<void> {
-    const round = Math.max(1, Math.min(perWorkflow, Math.floor(100_000 / Math.max(1, workflowIds?.length ?? 10_000))));
+  async updateWorkflows(perWorkflow: number, workflowIds: readonly string[]): Promise<void> {
+    const round = Math.max(1, Math.min(perWorkflow, Math.floor(100_000 / workflowIds.length)));
     for (let done = 0; done < perWorkflow; done += round) {
       const times = Math.min(round, perWorkflow - done);
       await this.#pool.query(
         `WITH w AS (
            SELECT s.aggregate_id AS id, s.version FROM streams s
-           WHERE s.aggregate_type = 'Workflow' AND s.workspace_id = $1 AND ($4::uuid[] IS NULL OR s.aggregate_id = ANY($4))
+           WHERE s.aggregate_type = 'Workflow' AND s.workspace_id = $1 AND s.aggregate_id = ANY($4)
          ), e AS (
            INSERT INTO events (event_id, workspace_id, aggregate_type, aggregate_id, version, event_type, data, metadata, actor_id, created_at, hash)
            SELECT gen_random_uuid(), $1, 'Workflow', w.id, w.version + k, 'WorkflowUpdated',
@@ -62,7 +62,7 @@ export class Seeder {
          )
          UPDATE workflows SET version = w.version + $3, description = 'revision ' || (w.version + $3), updated_at = clock_timestamp()
          FROM w WHERE workflows.id = w.id`,
-        [this.#workspaceId, this.#actorId, times, workflowIds ?? null],
+        [this.#workspaceId, this.#actorId, times, workflowIds],
       );
     }
   }

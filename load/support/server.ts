@@ -16,6 +16,8 @@ export interface BenchServer {
   rssMiB(): number;
   /** CPU seconds the server process has used so far (user and system). */
   cpuSeconds(): number;
+  /** POSTs a GraphQL request body with the key. */
+  post(body: string): Promise<Response>;
   gql(query: string, variables?: Record<string, unknown>): Promise<any>;
   stop(): Promise<void>;
 }
@@ -68,6 +70,8 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     await new Promise((done) => setTimeout(done, 100));
   }
   const url = `http://127.0.0.1:${port}/graphql`;
+  const post = (body: string) =>
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });
   return {
     url,
     wsUrl: url.replace('http', 'ws'),
@@ -80,12 +84,9 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
       const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       return (Number(fields[11]) + Number(fields[12])) / 100;
     },
+    post,
     async gql(query, variables = {}) {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-        body: JSON.stringify({ query, variables }),
-      });
+      const response = await post(JSON.stringify({ query, variables }));
       const body = (await response.json()) as { data?: unknown; errors?: unknown };
       if (body.errors) throw new Error(JSON.stringify(body.errors));
       return body.data;

@@ -56,11 +56,14 @@ export class IdentityService {
 
   async createWorkspace(name: string): Promise<CreatedWorkspace> {
     const checked = checkName(name);
-    if (await this.#db.prisma.workspace.findUnique({ where: { name: checked } })) {
-      throw badInput('name', `a workspace named "${checked}" exists already`);
+    try {
+      const workspace = await this.#db.prisma.workspace.create({ data: { id: randomUUID(), name: checked } });
+      return { workspaceId: workspace.id, name: workspace.name };
+    } catch (error) {
+      // The name's unique index decides, also between two admins creating it at once.
+      if ((error as { code?: string }).code === 'P2002') throw badInput('name', `a workspace named "${checked}" exists already`);
+      throw error;
     }
-    const workspace = await this.#db.prisma.workspace.create({ data: { id: randomUUID(), name: checked } });
-    return { workspaceId: workspace.id, name: workspace.name };
   }
 
   listWorkspaces() {

@@ -48,6 +48,10 @@ export interface EngineStats {
   readonly breakers: { host: string; state: BreakerState }[];
 }
 
+/** Runs ended, by how. */
+type Ended = { -readonly [K in 'succeeded' | 'failed' | 'cancelled' | 'timedOut']: EngineStats[K] };
+const noneEnded = (): Ended => ({ succeeded: 0, failed: 0, cancelled: 0, timedOut: 0 });
+
 /** Why a run was stopped: each leaves the execution as it is, except the deadline. */
 class Stop extends Error {
   readonly why: 'deadline' | 'lease lost' | 'shutdown' | 'cancelled';
@@ -71,10 +75,10 @@ export class Engine {
   readonly #breakers: Breakers;
   readonly #conditions: Conditions;
   readonly #steps: ReturnType<typeof pLimit>;
-  readonly #running = new Map<string, { stop: AbortController; done: Promise<void>; renewedAt: number }>();
-  /** Runs ended, and running, by workspace: a workspace's admin sees only its own. */
-  readonly #counts = new Map<string, { succeeded: number; failed: number; cancelled: number; timedOut: number }>();
-  readonly #activeIn = new Map<string, number>();
+  /** Runs by execution id; a run's workspace is known once its history is read. */
+  readonly #running = new Map<string, { stop: AbortController; done: Promise<void>; renewedAt: number; workspaceId?: string }>();
+  /** Runs ended, by workspace: a workspace's admin sees only its own. */
+  readonly #counts = new Map<string, Ended>();
   #queued = 0;
   #timers: NodeJS.Timeout[] = [];
   #filling: Promise<void> | null = null;
@@ -138,8 +142,8 @@ export class Engine {
 
   /** The process's figures, over every workspace. */
   stats(): EngineStats {
-    const ended = { succeeded: 0, failed: 0, cancelled: 0, timedOut: 0 };
-    for (const counts of this.#counts.values()) for (const key of Object.keys(ended) as (keyof typeof ended)[]) ended[key] += counts[key];
+    const ended = noneEnded();
+    for (const counts of this.#counts.values()) for (const key of Object.keys(ended) as (keyof Ended)[]) ended[key] += counts[key];
     return this.#stats(this.#running.size, this.#queued, ended, undefined);
   }
 
@@ -148,11 +152,11 @@ export class Engine {
    * breakers. Steps in flight and the limits are the process's capacity, shared by all.
    */
   async statsOf(workspaceId: string): Promise<EngineStats> {
-    const ended = this.#counts.get(workspaceId) ?? { succeeded: 0, failed: 0, cancelled: 0, timedOut: 0 };
-    return this.#stats(this.#activeIn.get(workspaceId) ?? 0, await this.#jobs.waiting(workspaceId), ended, workspaceId);
+    const active = [...this.#running.values()].filter((run) => run.workspaceId === workspaceId).length;
+    return this.#stats(active, await this.#jobs.waiting(workspaceId), this.#counts.get(workspaceId) ?? noneEnded(), workspaceId);
   }
 
-  #stats(active: number, queued: number, ended: Pick<EngineStats, 'succeeded' | 'failed' | 'cancelled' | 'timedOut'>, workspaceId: string | undefined): EngineStats {
+  #stats(active: number, queued: number, ended: Ended, workspaceId: string | undefined): EngineStats {
     return {
       active,
       queued,
@@ -222,7 +226,8 @@ export class Engine {
       const state = fold(executionAggregate, history);
       if (state === null || isFinished(state)) return;
       workspaceId = state.workspaceId;
-      this.#activeIn.set(workspaceId, (this.#activeIn.get(workspaceId) ?? 0) + 1);
+      // Set just after #run started, before its first read returned.
+      this.#running.get(id)!.workspaceId = workspaceId;
       const started = history[0]!.metadata;
       journal = new Journal(this.#store, state, this.owner, {
         workspaceId: state.workspaceId,
@@ -250,18 +255,13 @@ export class Engine {
       // A lost lease or a conflict: a cancel, or another process, has the execution now.
     } finally {
       clearTimeout(deadline);
-      if (workspaceId !== undefined) {
-        const active = this.#activeIn.get(workspaceId)! - 1;
-        if (active === 0) this.#activeIn.delete(workspaceId);
-        else this.#activeIn.set(workspaceId, active);
-        this.#count(workspaceId, journal?.stored(), stop.signal.reason);
-      }
+      if (workspaceId !== undefined) this.#count(workspaceId, journal?.stored(), stop.signal.reason);
     }
   }
 
   #count(workspaceId: string, state: Execution | undefined, stopped: unknown): void {
     let counts = this.#counts.get(workspaceId);
-    if (!counts) this.#counts.set(workspaceId, (counts = { succeeded: 0, failed: 0, cancelled: 0, timedOut: 0 }));
+    if (!counts) this.#counts.set(workspaceId, (counts = noneEnded()));
     const status = state?.status;
     if (stopped instanceof Stop && stopped.why === 'cancelled') counts.cancelled += 1;
     else if (status === 'SUCCEEDED') counts.succeeded += 1;

@@ -94,20 +94,19 @@ export function createMetrics(services: Services): Metrics {
   });
 
   const started = new WeakMap<Request, { at: number; operation: string }>();
+  // Queries and mutations are executed, subscriptions subscribed: either names the request's operation.
+  const named = ({ args }: { args: { contextValue: unknown; document: DocumentNode; operationName?: string | null } }) => {
+    const entry = started.get((args.contextValue as { request: Request }).request);
+    if (entry) entry.operation = operationLabel(args.document, args.operationName);
+  };
   return {
     contentType: registry.contentType,
     plugin: (done) => ({
       onRequest({ request }) {
         started.set(request, { at: performance.now(), operation: 'none' });
       },
-      onExecute({ args }) {
-        const entry = started.get((args.contextValue as { request?: Request }).request!);
-        if (entry) entry.operation = operationLabel(args.document, args.operationName);
-      },
-      onSubscribe({ args }) {
-        const entry = started.get((args.contextValue as { request?: Request }).request!);
-        if (entry) entry.operation = operationLabel(args.document, args.operationName);
-      },
+      onExecute: named,
+      onSubscribe: named,
       onResponse({ request, response }) {
         const entry = started.get(request);
         if (!entry) return;

