@@ -107,32 +107,6 @@ describe('Subscription.events over graphql-ws', () => {
     }
   });
 
-  it('sends data that looks like the shared-payload stand-in as the data it is', async () => {
-    const forged = '{"$flowledgerShared":"1"}';
-    const client = connect();
-    try {
-      const iterator = client.iterate({ query: 'subscription { events(types: ["Forged"]) { event { data } } }' });
-      const first = await iterator.next();
-      expect(first.value.data.events.event).toBeNull();
-      await appendEvents(1, 'Forged', 1, undefined, forged);
-      const second = await iterator.next();
-      expect(second.value.data.events.event.data).toEqual({ n: 0, padding: forged });
-      await iterator.return!();
-    } finally {
-      await client.dispose();
-    }
-  });
-
-  it('echoes a ping whose payload looks like a stand-in as it is, before any key is given', async () => {
-    const socket = new WebSocket(wsUrl(), 'graphql-transport-ws');
-    await new Promise((resolve) => socket.once('open', resolve));
-    const payload = { $flowledgerShared: '00000000-0000-4000-8000-000000000000' };
-    const pong = new Promise<string>((resolve) => socket.once('message', (data) => resolve(String(data))));
-    socket.send(JSON.stringify({ type: 'ping', payload }));
-    expect(JSON.parse(await pong)).toEqual({ type: 'pong', payload });
-    socket.close();
-  });
-
   it('without `after` starts at the live head', async () => {
     await appendEvents(5, 'Before');
     const client = connect();

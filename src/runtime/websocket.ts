@@ -1,7 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { getOperationAST, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
-import { randomUUID } from 'node:crypto';
+import { type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticate, createContext, requestIdOf } from '../graphql/context.ts';
@@ -19,8 +18,9 @@ interface Operation {
   readonly shape: string;
   /** The streams of the operation's connection: all ended when it closes. */
   readonly streams: Set<AsyncIterator<unknown>>;
-  /** A subscription, whose results subscribers share; answers to queries and mutations are not. */
-  readonly subscription: boolean;
+  /** The operation's id and socket, where a subscription's results are written. */
+  readonly id: string;
+  readonly socket: WebSocket;
 }
 
 /** The key comes in the connection_init payload: `{ "authorization": "Bearer <key>" }`. */
@@ -31,61 +31,21 @@ function authorizationOf(params: Record<string, unknown> | undefined): unknown {
 /** Bytes a socket may have waiting before a write waits for the previous ones to drain. */
 const HIGH_WATER = 64 * 1024;
 
-const SHARED = '$flowledgerShared';
 /**
- * A next message whose whole payload is a stand-in is `{"id":"<id>` + MIDDLE + a 36-character
- * token + `"}}`, and nothing else: the only text `fill` rewrites. An id a client chose cannot
- * hold MIDDLE, as its quotes are escaped in JSON.
- */
-const START = '{"id":"';
-const MIDDLE = `","type":"next","payload":{"${SHARED}":"`;
-const TOKEN_LENGTH = 36;
-
-interface Payload {
-  readonly json: string;
-  sends: number;
-}
-
-/**
- * Subscribers that share a subscription result (src/graphql/shared-subscriptions.ts) would
- * each have it turned into JSON again by graphql-ws. Instead its payload is serialized once,
- * graphql-ws serializes a small stand-in `{"$flowledgerShared":"<random uuid>"}`, and the
- * socket's send puts the payload's JSON in its place. Only a whole `next` message made of a
- * stand-in is rewritten, with an unguessable token: no text a client controls (data, a ping's
- * payload) can be taken for one. A payload's JSON lives exactly as long as its result object.
+ * A result's payload as JSON, made once however many subscribers it goes to, and how many of
+ * them it has gone to. It lives exactly as long as the result object.
  */
 class SharedPayloads {
-  readonly #tokens = new WeakMap<object, { [SHARED]: string }>();
-  readonly #payloads = new Map<string, Payload>();
-  readonly #forget = new FinalizationRegistry<string>((token) => this.#payloads.delete(token));
+  readonly #payloads = new WeakMap<ExecutionResult, { readonly json: string; sends: number }>();
 
-  standIn(result: ExecutionResult): { [SHARED]: string } {
-    let standIn = this.#tokens.get(result);
-    if (!standIn) {
+  of(result: ExecutionResult): { readonly json: string; sends: number } {
+    let payload = this.#payloads.get(result);
+    if (!payload) {
       const { errors, ...rest } = result;
-      const token = randomUUID();
-      this.#payloads.set(token, { json: JSON.stringify(errors ? { ...rest, errors: errors.map((error) => error.toJSON()) } : rest), sends: 0 });
-      this.#forget.register(result, token);
-      this.#tokens.set(result, (standIn = { [SHARED]: token }));
+      payload = { json: JSON.stringify(errors ? { ...rest, errors: errors.map((error) => error.toJSON()) } : rest), sends: 0 };
+      this.#payloads.set(result, payload);
     }
-    return standIn;
-  }
-
-  /**
-   * The message with its stand-in replaced (as it is when it has none), and whether its payload
-   * has been sent before: a result that goes to many subscribers.
-   */
-  fill(message: unknown): { message: unknown; shared: boolean } {
-    if (typeof message !== 'string' || !message.startsWith(START) || !message.endsWith('"}}')) return { message, shared: false };
-    const tokenAt = message.length - TOKEN_LENGTH - 3;
-    if (message.lastIndexOf(MIDDLE, tokenAt) !== tokenAt - MIDDLE.length || message.indexOf(MIDDLE) !== tokenAt - MIDDLE.length) {
-      return { message, shared: false };
-    }
-    const payload = this.#payloads.get(message.slice(tokenAt, tokenAt + TOKEN_LENGTH));
-    // Its result is being sent, so it cannot have been collected: a miss is a bug, not data.
-    if (!payload) throw new Error('a shared payload was sent after it was forgotten');
-    payload.sends += 1;
-    return { message: `${message.slice(0, tokenAt - MIDDLE.length)}","type":"next","payload":${payload.json}}`, shared: payload.sends > 1 };
+    return payload;
   }
 }
 
@@ -147,28 +107,72 @@ class WriteFlusher {
   };
 }
 
+// ws gives no public handle on its TCP socket; corking needs it.
+const tcpOf = (socket: WebSocket) => (socket as unknown as { _socket: Socket })._socket;
+
 /**
- * A write counts as done at once while the socket has little waiting, so graphql-ws can queue
- * the next message without waiting for the flush. Past the high-water mark a write waits for
- * the socket again, which keeps slow clients in check.
+ * What graphql-ws itself sends (acknowledgements, answers, errors, completions) is corked too
+ * and goes at the end of the turn. A write counts as done at once while the socket has little
+ * waiting; past the high-water mark it waits for the socket, which keeps slow clients in check.
  */
-function coalesceWrites(socket: WebSocket, flusher: WriteFlusher, shared: SharedPayloads): void {
-  // ws gives no public handle on its TCP socket; corking needs it.
-  const tcp = (socket as unknown as { _socket: Socket })._socket;
+function corkWrites(socket: WebSocket, flusher: WriteFlusher): void {
   const write = socket.send.bind(socket) as (data: unknown, done?: (error?: Error) => void) => void;
   socket.send = ((data: unknown, done?: (error?: Error) => void) => {
-    const filled = shared.fill(data);
-    // A result many subscribers get may wait for the window; anything else goes at the end of the turn.
-    flusher.cork(tcp, !filled.shared);
+    flusher.cork(tcpOf(socket), true);
     if (done && socket.bufferedAmount < HIGH_WATER) {
-      write(filled.message);
+      write(data);
       done();
     } else {
-      write(filled.message, done);
+      write(data, done);
     }
   }) as WebSocket['send'];
 }
 
+/**
+ * Writes a subscription's results to its socket. graphql-ws would pass each result through
+ * several promises and serialize it again for every subscriber; at a thousand subscribers that
+ * was a third of the server's work. Here a message is the operation's id around a payload
+ * serialized once for all. A result already sent to another subscriber may wait for the write
+ * window; past the high-water mark the next result waits for the socket (backpressure reaches
+ * the live log, which then reads the store at this subscriber's pace).
+ */
+async function pipe(results: AsyncIterator<ExecutionResult>, operation: Operation, flusher: WriteFlusher, payloads: SharedPayloads): Promise<void> {
+  const { socket } = operation;
+  const head = `{"id":${JSON.stringify(operation.id)},"type":"next","payload":`;
+  for (;;) {
+    const step = await results.next();
+    if (step.done || socket.readyState !== socket.OPEN) return;
+    const payload = payloads.of(step.value);
+    payload.sends += 1;
+    flusher.cork(tcpOf(socket), payload.sends === 1);
+    const message = `${head}${payload.json}}`;
+    if (socket.bufferedAmount < HIGH_WATER) socket.send(message);
+    // A failed write means the socket is closing; its close ends the subscription.
+    else await new Promise<void>((done) => socket.send(message, () => done()));
+  }
+}
+
+/**
+ * What graphql-ws iterates for a piped subscription: nothing, until the results end, so that
+ * graphql-ws then sends `complete` after the last of them. Piping starts when graphql-ws first
+ * asks, that is once it has registered the operation and will end it with the socket.
+ */
+function piped(results: AsyncIterator<ExecutionResult>, operation: Operation, flusher: WriteFlusher, payloads: SharedPayloads): AsyncIterableIterator<never> {
+  let piping: Promise<void> | undefined;
+  const stream: AsyncIterableIterator<never> = {
+    async next() {
+      await (piping ??= pipe(results, operation, flusher, payloads));
+      return { done: true, value: undefined };
+    },
+    async return() {
+      operation.streams.delete(stream);
+      await results.return?.();
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]: () => stream,
+  };
+  return stream;
+}
 
 /**
  * graphql-ws (the graphql-transport-ws protocol) on the GraphQL path. A connection without a
@@ -199,9 +203,9 @@ export function attachWebSocket(
     verifyClient: ({ origin }: { origin?: string }, done: (allowed: boolean, code?: number) => void) =>
       done(origins.length === 0 || !origin || origins.includes(origin), 403),
   });
-  const shared = new SharedPayloads();
+  const payloads = new SharedPayloads();
   const flusher = new WriteFlusher(services.config.wsWriteWindowMs);
-  sockets.on('connection', (socket: WebSocket) => coalesceWrites(socket, flusher, shared));
+  sockets.on('connection', (socket: WebSocket) => corkWrites(socket, flusher));
   const sharedSubscribe = createSharedSubscribe(mask);
   const operation = (args: ExecutionArgs) => args.rootValue as Operation;
   // graphql-ws does not end a stream whose id a client reused while it was starting, even when
@@ -222,7 +226,7 @@ export function attachWebSocket(
           return false;
         }
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const { schema, execute, parse, validate } = yoga.getEnveloped({ ...ctx, params: payload });
         try {
           // With persisted operations, the socket runs only those, as HTTP does.
@@ -250,28 +254,23 @@ export function attachWebSocket(
               execute,
               shape,
               streams: streamsOf(ctx),
-              subscription: getOperationAST(document, payload.operationName)?.operation === 'subscription',
+              id,
+              socket: ctx.extra.socket,
             } satisfies Operation,
           };
         } catch (error) {
           return [mask(error as GraphQLError)];
         }
       },
-      onNext: (_ctx, _id, _payload, args, result) => (operation(args).subscription ? shared.standIn(result) : undefined) as never,
       execute: (args) => operation(args).execute({ ...args, rootValue: undefined }) as never,
       subscribe: async (args) => {
-        const { shape, streams: open } = operation(args);
-        const result = await sharedSubscribe(args, shape);
-        if (!(Symbol.asyncIterator in result)) return result as never;
-        // Kept until returned or the socket closes (a stream that ends by itself stays until
-        // then: a small object, where a wrapper on every message would cost the fan-out).
-        open.add(result);
-        const end = result.return!.bind(result);
-        result.return = () => {
-          open.delete(result);
-          return end();
-        };
-        return result as never;
+        const op = operation(args);
+        const results = await sharedSubscribe(args, op.shape);
+        if (!(Symbol.asyncIterator in results)) return results as never;
+        // Kept until returned or the socket closes (one that ends by itself stays until then).
+        const stream = piped(results, op, flusher, payloads);
+        op.streams.add(stream);
+        return stream as never;
       },
       onClose: async (ctx) => {
         await Promise.allSettled([...streamsOf(ctx)].map((stream) => stream.return?.()));
