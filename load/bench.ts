@@ -1,11 +1,16 @@
 import { cpus } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
-import autocannon from 'autocannon';
 import pg from 'pg';
 import { cursors } from '../src/graphql/connections.ts';
+import { appendLoad } from './append.ts';
+import { DEFINITION, readMix } from './read-mix.ts';
+import { replayLoad } from './replay.ts';
+import { httpLoad, type HttpLoadResult } from './support/http-load.ts';
 import { Seeder } from './support/seed.ts';
 import { startBenchServer, type BenchServer } from './support/server.ts';
+import { sample } from './support/sample.ts';
 import { ms, percentile } from './support/stats.ts';
+import { body, pick } from './support/target.ts';
 
 // npm run bench: the service next to the ceilings of the parts under it (issue 6).
 // A server on a fresh embedded PostgreSQL, seeded in three stages (10^4, 10^5, 10^6 events);
@@ -20,56 +25,14 @@ const WRITERS = Number(process.env.WRITERS ?? 50);
 const WORKERS = process.env.CLUSTER_WORKERS ?? '1';
 const GROWTH = process.env.GROWTH !== 'false';
 const DOCS = new URL('../docs/benchmarks.md', import.meta.url);
-const DEFINITION = { startAt: 'Done', nodes: { Done: { type: 'succeed' } } };
 
-const LIST = 'query { workflows(first: 20) { edges { node { id name version updatedAt } } } }';
-const GET = 'query($id: ID!) { workflow(id: $id) { id name description version definition } }';
-const CREATE = 'mutation($d: JSON!, $n: String!) { createWorkflow(input: { name: $n, definition: $d }) { id version } }';
-const UPDATE = 'mutation($id: ID!, $v: Int!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: $v, description: $d }) { version } }';
-
-interface LoadResult {
-  readonly requestsPerSecond: number;
-  readonly p50Ms: number;
-  readonly p95Ms: number;
-  readonly p99Ms: number;
-  readonly errors: number;
-  readonly requests: number;
-  /** Of one core: the server process's CPU over the phase. */
-  readonly serverCpuPercent: number;
-  readonly serverRssMiB: number;
-}
-
-const body = (query: string, variables: Record<string, unknown> = {}) => JSON.stringify({ query, variables });
-const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
-
-/** autocannon at CONNECTIONS connections for SECONDS, cycling through `requests`; GraphQL errors count as errors. */
-async function load(server: BenchServer, requests: autocannon.Request[]): Promise<LoadResult> {
-  const latencies: number[] = [];
+/** A load phase at CONNECTIONS for SECONDS, with the server's CPU (of one core) and memory over it. */
+async function measured(server: BenchServer, run: () => Promise<HttpLoadResult>) {
   const cpu = server.cpuSeconds();
-  const result = await new Promise<autocannon.Result>((done, fail) => {
-    const instance = autocannon(
-      {
-        url: server.url,
-        connections: CONNECTIONS,
-        duration: SECONDS,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${server.key}` },
-        requests: requests.map((request) => ({ method: 'POST', ...request, verifyBody: (text: string) => !text.includes('"errors"') })),
-      },
-      (error, finished) => (error ? fail(error) : done(finished)),
-    );
-    instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
-  });
-  return {
-    requestsPerSecond: Math.round(result.requests.total / SECONDS),
-    p50Ms: ms(percentile(latencies, 50)),
-    p95Ms: ms(percentile(latencies, 95)),
-    p99Ms: ms(percentile(latencies, 99)),
-    errors: result.errors + result.non2xx + result.mismatches + result.timeouts,
-    requests: result.requests.total,
-    serverCpuPercent: Math.round(((server.cpuSeconds() - cpu) / SECONDS) * 100),
-    serverRssMiB: Math.round(server.rssMiB()),
-  };
+  const result = await run();
+  return { ...result, serverCpuPercent: Math.round(((server.cpuSeconds() - cpu) / SECONDS) * 100), serverRssMiB: Math.round(server.rssMiB()) };
 }
+const phase = [{ connections: CONNECTIONS, seconds: SECONDS }];
 
 /** The same work straight on a `pg` pool at the same concurrency: what the database alone does. */
 async function databaseCeiling(databaseUrl: string, workspaceId: string, ids: readonly string[]): Promise<{ requestsPerSecond: number; p99Ms: number }> {
@@ -96,92 +59,34 @@ async function databaseCeiling(databaseUrl: string, workspaceId: string, ids: re
   return { requestsPerSecond: Math.round(latencies.length / SECONDS), p99Ms: ms(percentile(latencies, 99)) };
 }
 
-/** WRITERS clients updating workflows with expected versions; a conflict is re-read and retried, as a client would. */
-async function appends(server: BenchServer, ids: readonly string[], seeder: Seeder) {
-  const targets = ids.slice(0, WRITERS * 4);
-  const versions = new Map<string, number>();
-  for (const row of (await seeder.pool.query<{ id: string; version: number }>('SELECT id, version FROM workflows WHERE id = ANY($1)', [targets])).rows) {
-    versions.set(row.id, row.version);
-  }
-  const before = (await seeder.pool.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE aggregate_id = ANY($1)', [targets])).rows[0]!.n;
-  const latencies: number[] = [];
-  let committed = 0;
-  let conflicts = 0;
-  let errors = 0;
+/** The append load, checked in the database too: every stream's version counts its events, and the events added are the updates acknowledged. */
+async function appends(server: BenchServer, targets: readonly string[], seeder: Seeder) {
+  const count = async () => Number((await seeder.pool.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE aggregate_id = ANY($1)', [targets])).rows[0]!.n);
+  const before = await count();
   const cpu = server.cpuSeconds();
-  const end = Date.now() + SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: WRITERS }, async () => {
-      let id = pick(targets);
-      while (Date.now() < end) {
-        const started = performance.now();
-        const response = await server.post(body(UPDATE, { id, v: versions.get(id), d: `bench ${Math.random()}` }));
-        const result = (await response.json()) as { data?: { updateWorkflow: { version: number } }; errors?: { extensions: { code: string; actualVersion?: number } }[] };
-        latencies.push(performance.now() - started);
-        const error = result.errors?.[0]?.extensions;
-        if (error?.code === 'VERSION_CONFLICT') {
-          // As a client would: take the version the error names, and try the same update again.
-          conflicts += 1;
-          versions.set(id, error.actualVersion!);
-          continue;
-        }
-        if (error || !result.data) errors += 1;
-        else {
-          committed += 1;
-          versions.set(id, Math.max(versions.get(id)!, result.data.updateWorkflow.version));
-        }
-        id = pick(targets);
-      }
-    }),
-  );
-  const seconds = SECONDS;
-  // Every committed update is one event, and every stream's version counts its events.
-  const { rows } = await seeder.pool.query<{ added: string; inconsistent: string }>(
-    `SELECT (SELECT count(*) FROM events WHERE aggregate_id = ANY($1)) - $2::bigint AS added,
-            (SELECT count(*) FROM streams s WHERE s.aggregate_id = ANY($1)
-               AND s.version <> (SELECT count(*) FROM events e WHERE e.aggregate_id = s.aggregate_id)) AS inconsistent`,
-    [targets, before],
+  const result = await appendLoad(server, targets, WRITERS, SECONDS);
+  const serverCpuPercent = Math.round(((server.cpuSeconds() - cpu) / SECONDS) * 100);
+  const { rows } = await seeder.pool.query<{ inconsistent: string }>(
+    `SELECT count(*) AS inconsistent FROM streams s WHERE s.aggregate_id = ANY($1)
+       AND s.version <> (SELECT count(*) FROM events e WHERE e.aggregate_id = s.aggregate_id)`,
+    [targets],
   );
   return {
-    writers: WRITERS,
-    committedPerSecond: Math.round(committed / seconds),
-    p50Ms: ms(percentile(latencies, 50)),
-    p99Ms: ms(percentile(latencies, 99)),
-    conflictsRetried: conflicts,
-    errors,
-    eventsLostOrDuplicated: Math.abs(Number(rows[0]!.added) - committed),
+    ...result,
+    eventsLostOrDuplicated: Math.abs((await count()) - before - result.committed),
     streamsInconsistent: Number(rows[0]!.inconsistent),
-    serverCpuPercent: Math.round(((server.cpuSeconds() - cpu) / seconds) * 100),
+    serverCpuPercent,
   };
-}
-
-/** `count` requests, `concurrency` at a time: p50 and p99 of one GraphQL read. */
-async function sampleLatency(server: BenchServer, count: number, concurrency: number, request: () => string) {
-  const latencies: number[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        next += 1;
-        const started = performance.now();
-        const response = await server.post(request());
-        const text = await response.text();
-        if (text.includes('"errors"')) throw new Error(`a sampled read failed: ${text.slice(0, 300)}`);
-        latencies.push(performance.now() - started);
-      }
-    }),
-  );
-  return { p50Ms: ms(percentile(latencies, 50)), p99Ms: ms(percentile(latencies, 99)) };
 }
 
 /** The reads whose growth with the log matters: one aggregate's events, the audit log, the global log. */
 async function growthReads(server: BenchServer, ids: readonly string[], cursors: readonly string[]) {
   return {
-    events: await sampleLatency(server, 400, 8, () =>
+    events: await sample(server, 400, 8, () =>
       body('query($id: ID!) { events(aggregateType: WORKFLOW, aggregateId: $id, first: 20) { edges { cursor } } }', { id: pick(ids) }),
     ),
-    auditLog: await sampleLatency(server, 400, 8, () => body('{ auditLog(first: 20) { edges { cursor } } }')),
-    eventLog: await sampleLatency(server, 400, 8, () =>
+    auditLog: await sample(server, 400, 8, () => body('{ auditLog(first: 20) { edges { cursor } } }')),
+    eventLog: await sample(server, 400, 8, () =>
       body('query($after: String) { eventLog(first: 20, after: $after) { edges { cursor } } }', { after: pick(cursors) }),
     ),
   };
@@ -221,23 +126,11 @@ try {
   results.seed = { events: await seeder.count(), workflows: ids.length, seconds: Math.round((Date.now() - started) / 1000) };
   results.growth = growth;
 
-  results.readMix = await load(server, [
-    { body: body(LIST) },
-    { body: body(LIST) },
-    { body: body(LIST) },
-    { setupRequest: (request) => ({ ...request, body: body(GET, { id: pick(ids) }) }) },
-    { setupRequest: (request) => ({ ...request, body: body(GET, { id: pick(ids) }) }) },
-    { setupRequest: (request) => ({ ...request, body: body(CREATE, { d: DEFINITION, n: `bench ${Math.random()}` }) }) },
-  ]);
-  results.frameworkCeiling = await load(server, [{ body: body('{ __typename }') }]);
+  results.readMix = await measured(server, () => readMix(server, ids, phase));
+  results.frameworkCeiling = await measured(server, () => httpLoad(server, [{ body: body('{ __typename }') }], phase));
   results.databaseCeiling = await databaseCeiling(server.databaseUrl, me.workspaceId, ids);
-  results.appends = await appends(server, ids.slice(1), seeder);
-  // The first replay of the long aggregate reads all of it (and leaves snapshots); the rest start from those.
-  const replay = (v: number) => body('query($id: ID!, $v: Int) { replay(aggregateType: WORKFLOW, aggregateId: $id, toVersion: $v) { version } }', { id: long, v });
-  results.replay = {
-    firstOfTheAggregate: await sampleLatency(server, 1, 1, () => replay(10_000)),
-    anyVersionAfter: await sampleLatency(server, 200, 4, () => replay(1 + Math.floor(Math.random() * 10_000))),
-  };
+  results.appends = await appends(server, ids.slice(1, 1 + WRITERS * 4), seeder);
+  results.replay = await replayLoad(server, long!, 200, 4);
   await seeder.close();
 } finally {
   await server.stop();

@@ -177,6 +177,7 @@ func main() {
 		"deliveries":   total,
 		"drainSeconds": time.Since(started).Seconds(),
 		"p50Ms":        percentile(50, total),
+		"p95Ms":        percentile(95, total),
 		"p99Ms":        percentile(99, total),
 		"maxMs":        percentile(100, total),
 		"missed":       missed,

@@ -4,21 +4,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
 import { urlFor } from '../../src/store/embedded-postgres.ts';
+import { targetAt, type Target } from './target.ts';
 
-export interface BenchServer {
-  readonly url: string;
-  readonly wsUrl: string;
+export interface BenchServer extends Target {
   readonly pid: number;
   /** The server's embedded PostgreSQL, for seeding and for the database ceiling. */
   readonly databaseUrl: string;
-  readonly key: string;
   /** The server process's resident memory, in MiB. */
   rssMiB(): number;
   /** CPU seconds the server process has used so far (user and system). */
   cpuSeconds(): number;
-  /** POSTs a GraphQL request body with the key. */
-  post(body: string): Promise<Response>;
-  gql(query: string, variables?: Record<string, unknown>): Promise<any>;
   stop(): Promise<void>;
 }
 
@@ -69,27 +64,15 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     if (waited > 30_000) throw new Error('the server did not get ready within 30 s');
     await new Promise((done) => setTimeout(done, 100));
   }
-  const url = `http://127.0.0.1:${port}/graphql`;
-  const post = (body: string) =>
-    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });
   return {
-    url,
-    wsUrl: url.replace('http', 'ws'),
+    ...targetAt(`http://127.0.0.1:${port}/graphql`, key),
     pid: child.pid!,
     databaseUrl: urlFor(databasePort),
-    key,
     rssMiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
     cpuSeconds: () => {
       // Fields 14 and 15 of /proc/<pid>/stat, after the command name in parentheses: clock ticks.
       const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       return (Number(fields[11]) + Number(fields[12])) / 100;
-    },
-    post,
-    async gql(query, variables = {}) {
-      const response = await post(JSON.stringify({ query, variables }));
-      const body = (await response.json()) as { data?: unknown; errors?: unknown };
-      if (body.errors) throw new Error(JSON.stringify(body.errors));
-      return body.data;
     },
     async stop() {
       const exited = new Promise((done) => child.once('exit', done));

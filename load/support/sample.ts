@@ -1,0 +1,21 @@
+import { ms, percentile } from './stats.ts';
+import type { Target } from './target.ts';
+
+/** `count` requests, `concurrency` at a time; a request whose answer has errors counts as one. */
+export async function sample(target: Target, count: number, concurrency: number, request: () => string) {
+  const latencies: number[] = [];
+  let errors = 0;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next += 1;
+        const started = performance.now();
+        const response = await target.post(request());
+        if (!response.ok || (await response.text()).includes('"errors"')) errors += 1;
+        latencies.push(performance.now() - started);
+      }
+    }),
+  );
+  return { p50Ms: ms(percentile(latencies, 50)), p95Ms: ms(percentile(latencies, 95)), p99Ms: ms(percentile(latencies, 99)), errors, requests: latencies.length };
+}
