@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getIntrospectionQuery } from 'graphql';
@@ -85,6 +86,29 @@ describe('body and message size', () => {
     expect(tooLarge).toMatchObject({ status: 413, body: { errors: [{ extensions: { code: 'PAYLOAD_TOO_LARGE' } }] } });
     const chunked = await raw(JSON.stringify({ query: '{ me { id } }' }), { 'transfer-encoding': 'chunked' });
     expect(chunked).toMatchObject({ status: 411, body: { errors: [{ extensions: { code: 'LENGTH_REQUIRED' } }] } });
+    expect(await app.database.snapshot()).toEqual(before);
+  });
+
+  it('refuses a body longer than its Content-Length says, or sent chunked beside one, writing nothing', async () => {
+    const before = await app.database.snapshot();
+    const big = JSON.stringify({ query: `mutation { createWorkflow(input: { name: "${'x'.repeat(70 * 1024)}", definition: ${DEFINITION} }) { id } }` });
+    const { host, pathname } = new URL(app.url);
+    const exchange = (head: string, body: string) =>
+      new Promise<string>((resolve) => {
+        const socket = connect(Number(host.split(':')[1]), '127.0.0.1', () => socket.end(`POST ${pathname} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\n${head}\r\n${body}`));
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk));
+        // The server may reset the connection while the rest is still being sent: what it answered counts.
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(text));
+      });
+    // Both headers: Node's parser refuses the request before it reaches the server's code.
+    const both = await exchange(`Content-Length: 20\r\nTransfer-Encoding: chunked\r\n`, `${big.length.toString(16)}\r\n${big}\r\n0\r\n\r\n`);
+    expect(both).toMatch(/^HTTP\/1\.1 400 /);
+    // A short Content-Length: only that much is the body (not JSON, so refused); the rest is no request.
+    const short = await exchange(`Content-Length: 20\r\n`, big);
+    expect(short).toMatch(/^HTTP\/1\.1 400 /);
+    expect(short).not.toContain('"createWorkflow"');
     expect(await app.database.snapshot()).toEqual(before);
   });
 
