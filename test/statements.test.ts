@@ -77,3 +77,30 @@ describe('authentication under a crowd', () => {
     expect(app.services.db.statementCount() - before).toBeLessThanOrEqual(2);
   });
 });
+
+describe('round trips of a command', () => {
+  /** Until this process's live log has read everything committed: it reads each new event once, in one statement. */
+  const settled = async () => {
+    const head = await app.services.store.logHead();
+    while (app.services.live.head.globalPosition < head.globalPosition) await new Promise((done) => setTimeout(done, 5));
+  };
+  const statementsFor = async (query: string, variables: Record<string, unknown>) => {
+    await app.gql('{ me { id } }');
+    await settled();
+    const before = app.services.db.statementCount();
+    const { data, errors } = await app.gql(query, variables);
+    expect(errors).toBeUndefined();
+    await settled();
+    // Less the live log's one read of the new event (and the statement that settled asks).
+    return { data: data!, statements: app.services.db.statementCount() - before - 2 };
+  };
+
+  it('creates, then updates a stream this process wrote last, without reading it first: begin, append, project, commit', async () => {
+    const created = await statementsFor('mutation { createWorkflow(input: { name: "trips", definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }', {});
+    expect(created.statements).toBe(4);
+    const updated = await statementsFor('mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "v2" }) { version } }', {
+      id: created.data.createWorkflow.id,
+    });
+    expect(updated).toMatchObject({ statements: 4, data: { updateWorkflow: { version: 2 } } });
+  });
+});

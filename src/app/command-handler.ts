@@ -40,10 +40,10 @@ export type Projection<State> = (tx: pg.PoolClient, state: State) => Promise<voi
 export class CommandHandler {
   readonly #store: EventStore;
   /**
-   * The state each recently changed stream reached, by workspace and stream: a command then
-   * reads only the events after it (none, unless another process wrote), not the whole
-   * stream. Made by folding stored events, so never ahead of the store; one that is behind
-   * only costs a longer read, and the append's expected version still guards the write.
+   * The state each recently changed stream reached, by workspace and stream: a command decides
+   * on it without reading the store, or reads only the events after it, not the whole stream.
+   * Made by folding stored events, so never ahead of the store; one that is behind only costs
+   * a second decision, and the append's expected version still guards the write.
    */
   readonly #latest = new LRUCache<string, { readonly state: unknown; readonly version: number }>(stateCacheOptions(2000, 64 * 1024 * 1024));
 
@@ -76,30 +76,43 @@ export class CommandHandler {
       return previousResult(await this.#store.findByEventIds(Array.from({ length: MAX_EVENTS_PER_COMMAND }, (_, i) => eventId(i))));
     }
     const cacheKey = `${stream.workspaceId}:${stream.type}:${id}`;
-    const cached = this.#latest.get(cacheKey) as { readonly state: State; readonly version: number } | undefined;
-    const tail = await this.#store.readStream(stream, { fromVersion: (cached?.version ?? 0) + 1 });
-    const state = fold(aggregate, tail, cached ? cached.state : aggregate.initialState);
-    const version = tail.at(-1)?.version ?? cached?.version ?? 0;
-    const decided = aggregate.decide(command, state);
-    if (decided.length === 0) return { state, version, events: [] };
-    if (decided.length > MAX_EVENTS_PER_COMMAND) throw new Error(`a command emitted more than ${MAX_EVENTS_PER_COMMAND} events`);
-
-    let next = state;
-    const result = await this.#store.append(
-      stream,
-      decided.map((event, index) => ({ eventId: eventId(index), type: event.type, data: event.data })),
-      {
-        expectedVersion: version === 0 ? 'NO_STREAM' : version,
-        metadata: metadataFor(scope),
-        onAppended: async (tx, stored) => {
-          next = fold(aggregate, stored, state);
-          await project(tx, next);
+    const decideAndAppend = async (state: State, version: number): Promise<CommandResult<State>> => {
+      const decided = aggregate.decide(command, state);
+      if (decided.length === 0) return { state, version, events: [] };
+      if (decided.length > MAX_EVENTS_PER_COMMAND) throw new Error(`a command emitted more than ${MAX_EVENTS_PER_COMMAND} events`);
+      let next = state;
+      const result = await this.#store.append(
+        stream,
+        decided.map((event, index) => ({ eventId: eventId(index), type: event.type, data: event.data })),
+        {
+          expectedVersion: version === 0 ? 'NO_STREAM' : version,
+          metadata: metadataFor(scope),
+          onAppended: async (tx, stored) => {
+            next = fold(aggregate, stored, state);
+            await project(tx, next);
+          },
         },
-      },
-    );
-    if (result.alreadyStored) return previousResult(result.events);
-    this.#latest.set(cacheKey, { state: next, version: result.version });
-    return { state: next, ...result };
+      );
+      if (result.alreadyStored) return previousResult(result.events);
+      this.#latest.set(cacheKey, { state: next, version: result.version });
+      return { state: next, ...result };
+    };
+    // A new stream starts empty, and a stream this process wrote last is as it left it unless
+    // another process wrote since: decide on that without reading the store, as the append's
+    // expected version catches the second case. A refusal (by decide, or that conflict) may
+    // then come from a state that was behind, so the stream is read and decided on again.
+    const known = options.createsStream
+      ? { state: aggregate.initialState, version: 0 }
+      : (this.#latest.get(cacheKey) as { readonly state: State; readonly version: number } | undefined);
+    if (known) {
+      try {
+        return await decideAndAppend(known.state, known.version);
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+      }
+    }
+    const tail = await this.#store.readStream(stream, { fromVersion: (known?.version ?? 0) + 1 });
+    return decideAndAppend(fold(aggregate, tail, known ? known.state : aggregate.initialState), tail.at(-1)?.version ?? known?.version ?? 0);
   }
 
   /** The state a previous call left: its stream folded up to that call's last event. */
