@@ -1,6 +1,11 @@
 import { cpus } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { projectWorkflow } from '../src/app/workflow-projection.ts';
+import { VersionConflictError } from '../src/domain/errors.ts';
+import { openDatabase } from '../src/store/database.ts';
+import { EventStore } from '../src/store/event-store.ts';
 import { cursors } from '../src/graphql/connections.ts';
 import { appendLoad } from './append.ts';
 import { DEFINITION, readMix } from './read-mix.ts';
@@ -57,6 +62,48 @@ async function databaseCeiling(databaseUrl: string, workspaceId: string, ids: re
   );
   await pool.end();
   return { requestsPerSecond: Math.round(latencies.length / SECONDS), p99Ms: ms(percentile(latencies, 99)) };
+}
+
+/**
+ * The appends' own SQL straight on the store, at WRITERS concurrency on the same workflows:
+ * the append statement and the projection in one transaction, a conflict retried at the
+ * version it names. What the database does for appends without HTTP, GraphQL or decide.
+ */
+async function appendCeiling(databaseUrl: string, actor: { id: string; workspaceId: string }, targets: readonly string[]) {
+  const db = openDatabase(databaseUrl, 20);
+  const store = new EventStore(db);
+  const { rows } = await db.pool.query<{ id: string; version: number; created_at: Date }>('SELECT id, version, created_at FROM workflows WHERE id = ANY($1)', [targets]);
+  const workflows = new Map(rows.map((row) => [row.id, row]));
+  const metadata = { workspaceId: actor.workspaceId, actorId: actor.id, requestId: 'ceiling', correlationId: 'ceiling', causationId: null };
+  let committed = 0;
+  const latencies: number[] = [];
+  const end = Date.now() + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: WRITERS }, async () => {
+      let workflow = workflows.get(pick(targets))!;
+      while (Date.now() < end) {
+        const started = performance.now();
+        const description = `ceiling ${Math.random()}`;
+        try {
+          const { version } = await store.append({ type: 'Workflow', id: workflow.id }, [{ eventId: randomUUID(), type: 'WorkflowUpdated', data: { description } }], {
+            expectedVersion: workflow.version,
+            metadata,
+            onAppended: (tx, [event]) =>
+              projectWorkflow(tx, { ...workflow, name: 'ceiling', description, definition: DEFINITION as never, status: 'ACTIVE', version: event!.version, createdAt: workflow.created_at, updatedAt: event!.createdAt, createdById: actor.id, workspaceId: actor.workspaceId }),
+          });
+          committed += 1;
+          workflow.version = version;
+          workflow = workflows.get(pick(targets))!;
+        } catch (error) {
+          if (!(error instanceof VersionConflictError)) throw error;
+          workflow.version = error.actualVersion;
+        }
+        latencies.push(performance.now() - started);
+      }
+    }),
+  );
+  await db.close();
+  return { committedPerSecond: Math.round(committed / SECONDS), p99Ms: ms(percentile(latencies, 99)) };
 }
 
 /** The append load, checked in the database too: every stream's version counts its events, and the events added are the updates acknowledged. */
@@ -130,6 +177,7 @@ try {
   results.frameworkCeiling = await measured(server, () => httpLoad(server, [{ body: body('{ __typename }') }], phase));
   results.databaseCeiling = await databaseCeiling(server.databaseUrl, me.workspaceId, ids);
   results.appends = await appends(server, ids.slice(1, 1 + WRITERS * 4), seeder);
+  results.appendCeiling = await appendCeiling(server.databaseUrl, me, ids.slice(1, 1 + WRITERS * 4));
   results.replay = await replayLoad(server, long!, 200, 4);
   await seeder.close();
 } finally {
