@@ -111,7 +111,7 @@ export class CommandHandler {
         if (!(error instanceof AppError)) throw error;
       }
     }
-    const tail = await this.#store.readStream(stream, { fromVersion: (known?.version ?? 0) + 1 });
+    const tail = await this.#store.readFoldable(stream, { fromVersion: (known?.version ?? 0) + 1 });
     return decideAndAppend(fold(aggregate, tail, known ? known.state : aggregate.initialState), tail.at(-1)?.version ?? known?.version ?? 0);
   }
 
@@ -121,7 +121,7 @@ export class CommandHandler {
     previous: readonly StoredEvent[],
   ): Promise<CommandResult<State>> {
     const last = previous.at(-1)!;
-    const history = await this.#store.readStream(
+    const history = await this.#store.readFoldable(
       { type: last.aggregateType, id: last.aggregateId },
       { toVersion: last.version },
     );

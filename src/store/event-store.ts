@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { EventEnvelope } from '../domain/aggregate.ts';
 import { AppError, VersionConflictError, type ExpectedVersion } from '../domain/errors.ts';
 import type { Database, Queryable } from './database.ts';
 import { EVENTS_CHANNEL } from './notifications.ts';
@@ -23,6 +24,12 @@ export interface EventMetadata {
   readonly requestId: string;
   readonly correlationId: string;
   readonly causationId: string | null;
+}
+
+/** What folding a stream needs of each event (see fold in src/domain/aggregate.ts). */
+export interface FoldableEvent extends EventEnvelope {
+  readonly type: string;
+  readonly data: unknown;
 }
 
 export interface StoredEvent {
@@ -333,14 +340,37 @@ export class EventStore {
 
   /** One stream in version order. */
   async readStream(stream: StreamId, range: StreamRange = {}): Promise<StoredEvent[]> {
-    const { rows } = await this.#db.pool.query<EventRow>(
-      `SELECT ${COLUMNS} FROM events
+    return (await this.#streamRows<EventRow>(COLUMNS, stream, range)).map(toEvent);
+  }
+
+  /**
+   * A stream's events as folding needs them: type, data and envelope, without the metadata
+   * JSON, hash and positions, which made a 10,000-event replay read take twice as long.
+   */
+  async readFoldable(stream: StreamId, range: StreamRange = {}): Promise<FoldableEvent[]> {
+    const rows = await this.#streamRows<{ version: number; event_type: string; data: unknown; actor_id: string | null; workspace_id: string; created_at: Date }>(
+      'version, event_type, data, actor_id, workspace_id, created_at',
+      stream,
+      range,
+    );
+    return rows.map((row) => ({
+      version: row.version,
+      type: row.event_type,
+      data: row.data,
+      createdAt: row.created_at,
+      metadata: { actorId: row.actor_id, workspaceId: row.workspace_id },
+    }));
+  }
+
+  async #streamRows<Row extends pg.QueryResultRow>(columns: string, stream: StreamId, range: StreamRange): Promise<Row[]> {
+    const { rows } = await this.#db.pool.query<Row>(
+      `SELECT ${columns} FROM events
        WHERE aggregate_type = $1 AND aggregate_id = $2 AND version >= $3
          AND ($4::int IS NULL OR version <= $4) AND ($6::uuid IS NULL OR workspace_id = $6)
        ORDER BY version LIMIT $5`,
       [stream.type, stream.id, range.fromVersion ?? 1, range.toVersion ?? null, range.limit ?? null, stream.workspaceId ?? null],
     );
-    return rows.map(toEvent);
+    return rows;
   }
 
   /**
