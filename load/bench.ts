@@ -173,12 +173,29 @@ try {
   results.seed = { events: await seeder.count(), workflows: ids.length, seconds: Math.round((Date.now() - started) / 1000) };
   results.growth = growth;
 
-  results.readMix = await measured(server, () => readMix(server, ids, phase));
-  results.frameworkCeiling = await measured(server, () => httpLoad(server, [{ body: body('{ __typename }') }], phase));
-  results.databaseCeiling = await databaseCeiling(server.databaseUrl, me.workspaceId, ids);
-  results.appends = await appends(server, ids.slice(1, 1 + WRITERS * 4), seeder);
-  results.appendCeiling = await appendCeiling(server.databaseUrl, me, ids.slice(1, 1 + WRITERS * 4));
-  results.replay = await replayLoad(server, long!, 200, 4);
+  const mix = (results.readMix = await measured(server, () => readMix(server, ids, phase)));
+  const framework = (results.frameworkCeiling = await measured(server, () => httpLoad(server, [{ body: body('{ __typename }') }], phase)));
+  const database = (results.databaseCeiling = await databaseCeiling(server.databaseUrl, me.workspaceId, ids));
+  const written = (results.appends = await appends(server, ids.slice(1, 1 + WRITERS * 4), seeder));
+  const writeCeiling = (results.appendCeiling = await appendCeiling(server.databaseUrl, me, ids.slice(1, 1 + WRITERS * 4)));
+  const replayed = (results.replay = await replayLoad(server, long!, 200, 4));
+  const ratio = (part: number, whole: number) => Math.round((part / whole) * 100) / 100;
+  results.ratios = {
+    readMixToFrameworkCeiling: ratio(mix.requestsPerSecond, framework.requestsPerSecond),
+    readMixToDatabaseCeiling: ratio(mix.requestsPerSecond, database.requestsPerSecond),
+    appendsToAppendCeiling: ratio(written.committedPerSecond, writeCeiling.committedPerSecond),
+  };
+  // Issue 6's targets on the 2-core machine.
+  const growthP99 = (reads: string) => Object.values(growth).map((stage) => (stage as Record<string, { p99Ms: number }>)[reads]!.p99Ms);
+  results.targets = {
+    readMix: mix.requestsPerSecond >= 3000 && mix.p95Ms <= 50 && mix.p99Ms <= 100 && mix.errors === 0,
+    appends: written.committedPerSecond >= 2000 && written.p99Ms <= 50 && written.eventsLostOrDuplicated === 0 && written.lost === 0,
+    replay: replayed.firstReplayMs <= 50 && replayed.replays.p99Ms <= 50,
+    growth: ['events', 'auditLog', 'eventLog'].every((reads) => {
+      const p99s = growthP99(reads);
+      return p99s.at(-1)! < 2 * p99s[0]!;
+    }),
+  };
   await seeder.close();
 } finally {
   await server.stop();
