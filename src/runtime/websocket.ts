@@ -110,68 +110,103 @@ class WriteFlusher {
 // ws gives no public handle on its TCP socket; corking needs it.
 const tcpOf = (socket: WebSocket) => (socket as unknown as { _socket: Socket })._socket;
 
-/**
- * What graphql-ws itself sends (acknowledgements, answers, errors, completions) is corked too
- * and goes at the end of the turn. A write counts as done at once while the socket has little
- * waiting; past the high-water mark it waits for the socket, which keeps slow clients in check.
- */
-function corkWrites(socket: WebSocket, flusher: WriteFlusher): void {
-  const write = socket.send.bind(socket) as (data: unknown, done?: (error?: Error) => void) => void;
-  socket.send = ((data: unknown, done?: (error?: Error) => void) => {
-    flusher.cork(tcpOf(socket), true);
-    if (done && socket.bufferedAmount < HIGH_WATER) {
-      write(data);
-      done();
-    } else {
-      write(data, done);
-    }
-  }) as WebSocket['send'];
-}
+type Send = (data: unknown, done?: (error?: Error) => void) => void;
 
 /**
- * Writes a subscription's results to its socket. graphql-ws would pass each result through
- * several promises and serialize it again for every subscriber; at a thousand subscribers that
- * was a third of the server's work. Here a message is the operation's id around a payload
- * serialized once for all. A result already sent to another subscriber may wait for the write
- * window; past the high-water mark the next result waits for the socket (backpressure reaches
- * the live log, which then reads the store at this subscriber's pace).
+ * Every write to a socket goes through here, corked (see WriteFlusher). A write counts as done
+ * at once while the socket has little waiting; past the high-water mark it waits for the
+ * socket, which keeps slow clients in check. What graphql-ws itself sends (acknowledgements,
+ * answers, errors, completions) is urgent: it goes at the end of the turn.
  */
-async function pipe(results: AsyncIterator<ExecutionResult>, operation: Operation, flusher: WriteFlusher, payloads: SharedPayloads): Promise<void> {
-  const { socket } = operation;
-  const head = `{"id":${JSON.stringify(operation.id)},"type":"next","payload":`;
-  for (;;) {
-    const step = await results.next();
-    if (step.done || socket.readyState !== socket.OPEN) return;
-    const payload = payloads.of(step.value);
-    payload.sends += 1;
-    flusher.cork(tcpOf(socket), payload.sends === 1);
-    const message = `${head}${payload.json}}`;
-    if (socket.bufferedAmount < HIGH_WATER) socket.send(message);
-    // A failed write means the socket is closing; its close ends the subscription.
-    else await new Promise<void>((done) => socket.send(message, () => done()));
+class SocketWriter {
+  readonly #flusher: WriteFlusher;
+  readonly #sends = new WeakMap<WebSocket, Send>();
+
+  constructor(flusher: WriteFlusher) {
+    this.#flusher = flusher;
+  }
+
+  /** Takes over the socket's send, which graphql-ws calls. */
+  adopt(socket: WebSocket): void {
+    this.#sends.set(socket, socket.send.bind(socket) as Send);
+    socket.send = ((data: unknown, done?: (error?: Error) => void) => {
+      const waiting = this.write(socket, data, true);
+      if (!done) return;
+      if (waiting) void waiting.then(() => done());
+      else done();
+    }) as WebSocket['send'];
+  }
+
+  /** undefined when the write counts as done at once, else a promise of its end (a failed write too: the socket is closing). */
+  write(socket: WebSocket, data: unknown, urgent: boolean): Promise<void> | undefined {
+    this.#flusher.cork(tcpOf(socket), urgent);
+    const send = this.#sends.get(socket)!;
+    if (socket.bufferedAmount < HIGH_WATER) {
+      send(data);
+      return undefined;
+    }
+    return new Promise<void>((done) => send(data, () => done()));
   }
 }
 
 /**
- * What graphql-ws iterates for a piped subscription: nothing, until the results end, so that
- * graphql-ws then sends `complete` after the last of them. Piping starts when graphql-ws first
- * asks, that is once it has registered the operation and will end it with the socket.
+ * Subscription results written straight to their sockets. graphql-ws would pass each result
+ * through several promises and serialize it again for every subscriber; at a thousand
+ * subscribers that was a third of the server's work. Here a message is the operation's id
+ * around a payload serialized once for all; a result already sent to another subscriber may
+ * wait for the write window, and a socket with much waiting holds the next result back
+ * (backpressure reaches the live log, which then reads the store at this subscriber's pace).
  */
-function piped(results: AsyncIterator<ExecutionResult>, operation: Operation, flusher: WriteFlusher, payloads: SharedPayloads): AsyncIterableIterator<never> {
-  let piping: Promise<void> | undefined;
-  const stream: AsyncIterableIterator<never> = {
-    async next() {
-      await (piping ??= pipe(results, operation, flusher, payloads));
-      return { done: true, value: undefined };
-    },
-    async return() {
-      operation.streams.delete(stream);
-      await results.return?.();
-      return { done: true, value: undefined };
-    },
-    [Symbol.asyncIterator]: () => stream,
-  };
-  return stream;
+class Pipes {
+  readonly #writer: SocketWriter;
+  readonly #payloads = new SharedPayloads();
+
+  constructor(writer: SocketWriter) {
+    this.#writer = writer;
+  }
+
+  /**
+   * What graphql-ws iterates for a piped subscription: nothing, until the results end, so that
+   * graphql-ws then sends `complete` after the last of them. Piping starts when graphql-ws first
+   * asks, that is once it has registered the operation and will end it with the socket.
+   */
+  stream(results: AsyncIterator<ExecutionResult>, operation: Operation): AsyncIterableIterator<never> {
+    let piping: Promise<void> | undefined;
+    let ended = false;
+    const stream: AsyncIterableIterator<never> = {
+      next: async () => {
+        await (piping ??= this.#pipe(results, operation, () => ended));
+        // Done by itself: the socket's close has nothing left to end.
+        operation.streams.delete(stream);
+        return { done: true, value: undefined };
+      },
+      return: async () => {
+        ended = true;
+        operation.streams.delete(stream);
+        await results.return?.();
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]: () => stream,
+    };
+    return stream;
+  }
+
+  async #pipe(results: AsyncIterator<ExecutionResult>, { socket, id }: Operation, ended: () => boolean): Promise<void> {
+    const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+    for (;;) {
+      const step = await results.next();
+      // After the client's complete (its id may be in use again) nothing more goes out.
+      if (step.done || ended()) return;
+      if (socket.readyState !== socket.OPEN) {
+        await results.return?.();
+        return;
+      }
+      const payload = this.#payloads.of(step.value);
+      payload.sends += 1;
+      const waiting = this.#writer.write(socket, `${head}${payload.json}}`, payload.sends === 1);
+      if (waiting) await waiting;
+    }
+  }
 }
 
 /**
@@ -203,9 +238,9 @@ export function attachWebSocket(
     verifyClient: ({ origin }: { origin?: string }, done: (allowed: boolean, code?: number) => void) =>
       done(origins.length === 0 || !origin || origins.includes(origin), 403),
   });
-  const payloads = new SharedPayloads();
-  const flusher = new WriteFlusher(services.config.wsWriteWindowMs);
-  sockets.on('connection', (socket: WebSocket) => corkWrites(socket, flusher));
+  const writer = new SocketWriter(new WriteFlusher(services.config.wsWriteWindowMs));
+  const pipes = new Pipes(writer);
+  sockets.on('connection', (socket: WebSocket) => writer.adopt(socket));
   const sharedSubscribe = createSharedSubscribe(mask);
   const operation = (args: ExecutionArgs) => args.rootValue as Operation;
   // graphql-ws does not end a stream whose id a client reused while it was starting, even when
@@ -268,7 +303,7 @@ export function attachWebSocket(
         const results = await sharedSubscribe(args, op.shape);
         if (!(Symbol.asyncIterator in results)) return results as never;
         // Kept until returned or the socket closes (one that ends by itself stays until then).
-        const stream = piped(results, op, flusher, payloads);
+        const stream = pipes.stream(results, op);
         op.streams.add(stream);
         return stream as never;
       },
