@@ -164,6 +164,21 @@ describe('the workflow lifecycle over HTTP', () => {
     expect(replay.data!.replay.state).toMatchObject({ name: 'On top', description: 'written elsewhere', version: 4 });
   });
 
+  it('checks a change that changes nothing against the store, not against what this process last wrote', async () => {
+    const workflow = await create('Quietly deleted');
+    expect((await app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 1, name: 'Kept here' } })).data!.updateWorkflow.version).toBe(2);
+    // Another process deletes it.
+    await app.services.store.append(
+      { type: 'Workflow', id: workflow.id },
+      [{ eventId: randomUUID(), type: 'WorkflowDeleted', data: {} }],
+      { expectedVersion: 2, metadata: { workspaceId: app.workspaceId, actorId: app.userIds.admin, requestId: 'r', correlationId: 'c', causationId: null } },
+    );
+    // The same name again would change nothing on the state this process kept (version 2).
+    const again = await app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 2, name: 'Kept here' } });
+    expect(again.data).toBeNull();
+    expect(again.errors![0]!.extensions).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
   it('returns the first result for a retried idempotency key and writes nothing more', async () => {
     const input = { name: 'Idempotent', definition: definition(), idempotencyKey: 'create-42' };
     const first = await app.gql(CREATE, { input });

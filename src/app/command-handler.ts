@@ -4,7 +4,7 @@ import { stateCacheOptions } from './state-cache.ts';
 import type pg from 'pg';
 import { v5 as uuidv5 } from 'uuid';
 import { fold, type Aggregate, type DomainEvent } from '../domain/aggregate.ts';
-import { AppError } from '../domain/errors.ts';
+import { AppError, VersionConflictError } from '../domain/errors.ts';
 import type { EventStore, StoredEvent } from '../store/event-store.ts';
 import { metadataFor, type RequestScope } from './request.ts';
 
@@ -22,6 +22,11 @@ interface HandleOptions extends CommandOptions {
   readonly operation: string;
   /** The command starts a new stream under a new id: a retry finds its first call's stream. */
   readonly createsStream?: boolean;
+  /**
+   * Something else in this process appends to these streams too (the engine's journal), so a
+   * state this handler kept would mostly be behind: read the stream before deciding, and keep nothing.
+   */
+  readonly otherWriters?: boolean;
 }
 
 export interface CommandResult<State> {
@@ -76,9 +81,7 @@ export class CommandHandler {
       return previousResult(await this.#store.findByEventIds(Array.from({ length: MAX_EVENTS_PER_COMMAND }, (_, i) => eventId(i))));
     }
     const cacheKey = `${stream.workspaceId}:${stream.type}:${id}`;
-    const decideAndAppend = async (state: State, version: number): Promise<CommandResult<State>> => {
-      const decided = aggregate.decide(command, state);
-      if (decided.length === 0) return { state, version, events: [] };
+    const append = async (decided: readonly Event[], state: State, version: number): Promise<CommandResult<State>> => {
       if (decided.length > MAX_EVENTS_PER_COMMAND) throw new Error(`a command emitted more than ${MAX_EVENTS_PER_COMMAND} events`);
       let next = state;
       const result = await this.#store.append(
@@ -94,25 +97,40 @@ export class CommandHandler {
         },
       );
       if (result.alreadyStored) return previousResult(result.events);
-      this.#latest.set(cacheKey, { state: next, version: result.version });
+      if (!options.otherWriters) this.#latest.set(cacheKey, { state: next, version: result.version });
       return { state: next, ...result };
     };
     // A new stream starts empty, and a stream this process wrote last is as it left it unless
-    // another process wrote since: decide on that without reading the store, as the append's
-    // expected version catches the second case. A refusal (by decide, or that conflict) may
-    // then come from a state that was behind, so the stream is read and decided on again.
+    // another process wrote since: decide on that without reading the store. The append's
+    // expected version catches a stream that moved meanwhile; only an append confirms such a
+    // decision, so a refusal or a no-op on a kept state (which may be behind) is made again
+    // on the stored stream, and so is a conflict.
     const known = options.createsStream
       ? { state: aggregate.initialState, version: 0 }
-      : (this.#latest.get(cacheKey) as { readonly state: State; readonly version: number } | undefined);
+      : options.otherWriters
+        ? undefined
+        : (this.#latest.get(cacheKey) as { readonly state: State; readonly version: number } | undefined);
     if (known) {
+      let decided: readonly Event[] = [];
       try {
-        return await decideAndAppend(known.state, known.version);
+        decided = aggregate.decide(command, known.state);
       } catch (error) {
-        if (!(error instanceof AppError)) throw error;
+        // An empty new stream is no guess: its refusals stand.
+        if (options.createsStream || !(error instanceof AppError)) throw error;
+      }
+      if (decided.length > 0) {
+        try {
+          return await append(decided, known.state, known.version);
+        } catch (error) {
+          if (!(error instanceof VersionConflictError)) throw error;
+        }
       }
     }
     const tail = await this.#store.readFoldable(stream, { fromVersion: (known?.version ?? 0) + 1 });
-    return decideAndAppend(fold(aggregate, tail, known ? known.state : aggregate.initialState), tail.at(-1)?.version ?? known?.version ?? 0);
+    const state = fold(aggregate, tail, known ? known.state : aggregate.initialState);
+    const version = tail.at(-1)?.version ?? known?.version ?? 0;
+    const decided = aggregate.decide(command, state);
+    return decided.length === 0 ? { state, version, events: [] } : append(decided, state, version);
   }
 
   /** The state a previous call left: its stream folded up to that call's last event. */

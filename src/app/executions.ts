@@ -96,6 +96,7 @@ export class ExecutionService {
         idempotencyKey,
         operation: command.kind,
         createsStream: command.kind === 'start',
+        otherWriters: true,
       })
       .catch((error: unknown) => {
         // decide knows no id: name the one asked for.
