@@ -38,8 +38,8 @@ const JSON_BODY = /^application\/json(;|$)/;
 
 /**
  * Request bodies past `maxBytes` are refused before anything reads them (413). A body must
- * say its length: one sent in chunks without it is refused (411), as its size could only be
- * learnt by reading it. A POST body must be JSON (415): a form or text/plain body is what a
+ * say its length: one sent in chunks is refused (411), as its size could only be learnt by
+ * reading it. A POST body must be JSON (415): a form or text/plain body is what a
  * browser sends cross-site without asking, and multipart uploads are not part of this API.
  */
 export function limitBodies(maxBytes: number, next: (request: IncomingMessage, response: ServerResponse) => void) {
@@ -47,11 +47,12 @@ export function limitBodies(maxBytes: number, next: (request: IncomingMessage, r
     if (request.method === 'POST' && !JSON_BODY.test(request.headers['content-type'] ?? '')) {
       return refuse(response, 415, 'UNSUPPORTED_MEDIA_TYPE', 'a request body must be JSON: send "Content-Type: application/json"');
     }
-    const length = request.headers['content-length'];
-    if (length === undefined && request.headers['transfer-encoding'] !== undefined) {
-      return refuse(response, 411, 'LENGTH_REQUIRED', 'a request body must come with a Content-Length');
+    // Any Transfer-Encoding is refused, not only one without a Content-Length: with both, a
+    // lenient HTTP parser would take the chunks, and the length checked here would not bound them.
+    if (request.headers['transfer-encoding'] !== undefined) {
+      return refuse(response, 411, 'LENGTH_REQUIRED', 'a request body must come with a Content-Length, not chunked');
     }
-    if (Number(length ?? 0) > maxBytes) {
+    if (Number(request.headers['content-length'] ?? 0) > maxBytes) {
       return refuse(response, 413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${maxBytes} bytes`);
     }
     next(request, response);
