@@ -6,10 +6,12 @@ import { startBenchServer } from './support/server.ts';
 // FANOUT_CLIENT=go runs the subscribers in a Go process (needs Go) instead of this one.
 const server = await startBenchServer();
 try {
-  const rssIdle = server.rssMiB();
-  let rssPeak = rssIdle;
+  let rssIdle = 0;
+  let rssPeak = 0;
   const sampling = setInterval(() => (rssPeak = Math.max(rssPeak, server.rssMiB())), 1000);
   const result = await subscriptionLoad(server, {
+    // Idle: every subscriber connected, no event yet.
+    onReady: () => (rssIdle = rssPeak = server.rssMiB()),
     subscribers: Number(process.env.SUBSCRIBERS ?? 1000),
     rate: Number(process.env.RATE ?? 100),
     seconds: Number(process.env.SECONDS ?? 30),

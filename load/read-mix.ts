@@ -1,11 +1,10 @@
 import { httpLoad, type HttpLoadResult, type Stage } from './support/http-load.ts';
+import { CREATE_WORKFLOW, DEFINITION } from './support/operations.ts';
 import { body, pick, type Target } from './support/target.ts';
 
 // The old system's user: list workflows (weight 3), get one (2), create one (1).
 const LIST = 'query { workflows(first: 20) { edges { node { id name version updatedAt } } } }';
 const GET = 'query($id: ID!) { workflow(id: $id) { id name description version definition } }';
-const CREATE = 'mutation($d: JSON!, $n: String!) { createWorkflow(input: { name: $n, definition: $d }) { id version } }';
-export const DEFINITION = { startAt: 'Done', nodes: { Done: { type: 'succeed' } } };
 
 /** Up to `max` ids of the caller's workflows; creates `max` when there are none, so gets have something to read. */
 export async function workflowIds(target: Target, max: number): Promise<string[]> {
@@ -19,7 +18,7 @@ export async function workflowIds(target: Target, max: number): Promise<string[]
   }
   if (ids.length > 0) return ids.slice(0, max);
   for (let n = 0; n < max; n += 1) {
-    ids.push((await target.gql(CREATE, { d: DEFINITION, n: `load ${n}` })).createWorkflow.id);
+    ids.push((await target.gql(CREATE_WORKFLOW, { d: DEFINITION, n: `load ${n}` })).createWorkflow.id);
   }
   return ids;
 }
@@ -27,7 +26,7 @@ export async function workflowIds(target: Target, max: number): Promise<string[]
 /** The read mix over `stages`, reading the workflows of `ids`. */
 export function readMix(target: Target, ids: readonly string[], stages: readonly Stage[]): Promise<HttpLoadResult> {
   const get = { setupRequest: (request: object) => ({ ...request, body: body(GET, { id: pick(ids) }) }) };
-  const create = { setupRequest: (request: object) => ({ ...request, body: body(CREATE, { d: DEFINITION, n: `load ${Math.random()}` }) }) };
+  const create = { setupRequest: (request: object) => ({ ...request, body: body(CREATE_WORKFLOW, { d: DEFINITION, n: `load ${Math.random()}` }) }) };
   return httpLoad(target, [{ body: body(LIST) }, { body: body(LIST) }, { body: body(LIST) }, get, get, create], stages);
 }
 

@@ -1,17 +1,13 @@
 import { sample } from './support/sample.ts';
 import { body, type Target } from './support/target.ts';
-import { DEFINITION } from './read-mix.ts';
+import { CREATE_WORKFLOW, DEFINITION, UPDATE_WORKFLOW } from './support/operations.ts';
 
 /** A workflow with `versions` events, made through the API one update after another. */
 export async function longWorkflow(target: Target, versions: number): Promise<string> {
-  const { createWorkflow } = await target.gql('mutation($d: JSON!) { createWorkflow(input: { name: "long", definition: $d }) { id } }', { d: DEFINITION });
+  const { createWorkflow } = await target.gql(CREATE_WORKFLOW, { n: 'long', d: DEFINITION });
   for (let version = 1; version < versions; version += 1) {
     // A different description each time: an update that changes nothing appends nothing.
-    await target.gql('mutation($id: ID!, $v: Int!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: $v, description: $d }) { version } }', {
-      id: createWorkflow.id,
-      v: version,
-      d: `version ${version + 1}`,
-    });
+    await target.gql(UPDATE_WORKFLOW, { id: createWorkflow.id, v: version, d: `version ${version + 1}` });
   }
   return createWorkflow.id;
 }

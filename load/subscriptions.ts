@@ -1,6 +1,6 @@
 import { startSubscribers } from './support/subscribers.ts';
 import type { Target } from './support/target.ts';
-import { DEFINITION } from './read-mix.ts';
+import { CREATE_WORKFLOW, DEFINITION } from './support/operations.ts';
 
 export interface SubscriptionLoadOptions {
   readonly subscribers: number;
@@ -9,6 +9,8 @@ export interface SubscriptionLoadOptions {
   readonly seconds: number;
   /** Where the subscribers run: this process, or a Go process (needs Go; far less CPU per message). */
   readonly client: 'node' | 'go';
+  /** Called once every subscriber is connected and caught up, before the first append. */
+  readonly onReady?: () => void;
 }
 
 /**
@@ -22,6 +24,7 @@ export async function subscriptionLoad(target: Target, options: SubscriptionLoad
   const events = options.rate * options.seconds;
   const query = 'subscription { events(types: ["WorkflowCreated"]) { cursor event { aggregateId createdAt } } }';
   const subscribers = await startSubscribers(options.client, target.wsUrl, target.key, query, options.subscribers, events);
+  options.onReady?.();
   const appended: string[] = [];
   let failedAppends = 0;
   const started = Date.now();
@@ -31,14 +34,15 @@ export async function subscriptionLoad(target: Target, options: SubscriptionLoad
     if (due > Date.now()) await new Promise((done) => setTimeout(done, due - Date.now()));
     appends.push(
       target
-        .gql('mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }', { n: `fan-out ${n}`, d: DEFINITION })
+        .gql(CREATE_WORKFLOW, { n: `fan-out ${n}`, d: DEFINITION })
         .then((data) => appended.push(data.createWorkflow.id), () => (failedAppends += 1)),
     );
   }
   await Promise.all(appends);
   const result = await subscribers.finish(appended);
+  const { onReady: _, ...settings } = options;
   return {
-    ...options,
+    ...settings,
     appended: appended.length,
     appendedPerSecond: Math.round(appended.length / options.seconds),
     failedAppends,

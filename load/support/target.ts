@@ -19,12 +19,14 @@ export function targetAt(url: string, key: string): Target {
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
   const post = (body: string) =>
     new Promise<Response>((resolve, reject) => {
-      const sent = request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (answer) => {
+      // A server that stops answering fails the request, rather than hanging the run.
+      const sent = request(url, { method: 'POST', agent, timeout: 30_000, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (answer) => {
         const chunks: Buffer[] = [];
         answer.on('data', (chunk: Buffer) => chunks.push(chunk));
         answer.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: answer.statusCode! })));
         answer.on('error', reject);
       });
+      sent.on('timeout', () => sent.destroy(new Error('no answer within 30 s')));
       sent.on('error', reject);
       sent.end(body);
     });
