@@ -173,15 +173,23 @@ class Pipes {
   stream(results: AsyncIterator<ExecutionResult>, operation: Operation): AsyncIterableIterator<never> {
     let piping: Promise<void> | undefined;
     let ended = false;
+    // The client's complete ends graphql-ws's wait at once, not when the pipe next wakes: its
+    // id may be reused meanwhile, and graphql-ws's late `complete` would end the new operation.
+    let end!: () => void;
+    const ending = new Promise<void>((resolve) => (end = resolve));
     const stream: AsyncIterableIterator<never> = {
       next: async () => {
-        await (piping ??= this.#pipe(results, operation, () => ended));
-        // Done by itself: the socket's close has nothing left to end.
-        operation.streams.delete(stream);
+        try {
+          await Promise.race([(piping ??= this.#pipe(results, operation, () => ended)), ending]);
+        } finally {
+          // Done, by itself or not: the socket's close has nothing left to end.
+          operation.streams.delete(stream);
+        }
         return { done: true, value: undefined };
       },
       return: async () => {
         ended = true;
+        end();
         operation.streams.delete(stream);
         await results.return?.();
         return { done: true, value: undefined };
