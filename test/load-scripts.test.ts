@@ -37,6 +37,17 @@ describe('npm run load', () => {
     expect(report(run.stdout).passed).toBe(false);
   });
 
+  it('counts answers with errors as errors: a viewer may list and get but not create', async () => {
+    // The first test left workflows to read, so the script creates none before the load.
+    const run = await load('read-mix', { VUS: '3' }, app.keys.viewer);
+    expect(run.code).toBe(1);
+    const result = report(run.stdout);
+    // One request in six creates; each of those is refused with FORBIDDEN.
+    expect(result.errors).toBeGreaterThan(0);
+    expect(Math.abs(result.errors / result.requests - 1 / 6)).toBeLessThan(0.05);
+    expect(run.stderr).toMatch(/threshold failed: errors [\d.]+%, not under 1%/);
+  });
+
   it('append retries conflicts like a client and finds nothing lost or duplicated', async () => {
     // Two workflows for four writers: conflicts are certain.
     const run = await load('append', { WRITERS: '4', VUS: '4' });
