@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getIntrospectionQuery } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { DEFINITION } from './support/definitions.ts';
@@ -112,10 +112,19 @@ describe('body and message size', () => {
     expect(await app.database.snapshot()).toEqual(before);
   });
 
-  it('closes a WebSocket that sends a message over the limit (1009), writing nothing', async () => {
+  it('closes a WebSocket that sends a message over the limit (1009), writing nothing, with a log line and not an internal error', async () => {
     const before = await app.database.snapshot();
-    const outcome = await overWebSocket(`mutation { createWorkflow(input: { name: "${'x'.repeat(70 * 1024)}", definition: ${DEFINITION} }) { id } }`);
-    expect(outcome.closed).toBe(1009);
+    const printed = vi.spyOn(console, 'error');
+    const logged = vi.spyOn(process.stderr, 'write');
+    try {
+      const outcome = await overWebSocket(`mutation { createWorkflow(input: { name: "${'x'.repeat(70 * 1024)}", definition: ${DEFINITION} }) { id } }`);
+      expect(outcome.closed).toBe(1009);
+      expect(printed).not.toHaveBeenCalled();
+      expect(logged.mock.calls.map(([line]) => JSON.parse(String(line)))).toContainEqual(expect.objectContaining({ level: 'warn', message: expect.stringContaining('over the size limit') }));
+    } finally {
+      printed.mockRestore();
+      logged.mockRestore();
+    }
     expect(await app.database.snapshot()).toEqual(before);
   });
 });

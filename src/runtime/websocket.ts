@@ -25,6 +25,21 @@ function authorizationOf(params: Record<string, unknown> | undefined): unknown {
 }
 
 /**
+ * A message over MAX_BODY_BYTES is the client's error: ws has closed the socket with 1009 when
+ * it emits it. graphql-ws would print it to stderr as an internal error, outside the JSON log;
+ * it is logged and counted as PAYLOAD_TOO_LARGE instead, as over HTTP.
+ */
+function quietOversizedMessages(socket: WebSocket, countError: (code: unknown) => void): void {
+  const emit = socket.emit.bind(socket);
+  socket.emit = ((event: string | symbol, ...args: unknown[]) => {
+    if (event !== 'error' || (args[0] as { code?: unknown } | undefined)?.code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return emit(event, ...args);
+    log('warn', 'a WebSocket message over the size limit closed its socket (1009)');
+    countError('PAYLOAD_TOO_LARGE');
+    return true;
+  }) as WebSocket['emit'];
+}
+
+/**
  * graphql-ws (the graphql-transport-ws protocol) on the GraphQL path. A connection without a
  * valid key is closed with 4403 Forbidden. Operations run through Yoga's envelop, so the
  * schema and error masking are the same as over HTTP.
@@ -55,7 +70,10 @@ export function attachWebSocket(
   });
   const writer = new SocketWriter(new WriteFlusher(services.config.wsWriteWindowMs));
   const pipes = new Pipes(writer);
-  sockets.on('connection', (socket: WebSocket) => writer.adopt(socket));
+  sockets.on('connection', (socket: WebSocket) => {
+    writer.adopt(socket);
+    quietOversizedMessages(socket, countError);
+  });
   const sharedSubscribe = createSharedSubscribe(mask);
   const operation = (args: ExecutionArgs) => args.rootValue as Operation;
   // graphql-ws does not end a stream whose id a client reused while it was starting, even when
