@@ -50,12 +50,13 @@ export async function authenticate(services: Services, authorization: unknown): 
   const credential = parts.length === 1 ? parts[0] : parts[0]!.toLowerCase() === 'bearer' ? parts[1] : undefined;
   if (!credential || parts.length > 2) throw unauthenticated('the Authorization header must be "Bearer <credential>"');
   if (services.tokens && looksLikeJwt(credential)) return tokenPrincipal(services, services.tokens, credential);
-  const actor = await services.identity.authenticate(credential);
+  const hash = hashApiKey(credential);
+  const actor = await services.identity.authenticate(credential, hash);
   if (!actor) throw unauthenticated('the API key is unknown, revoked or expired');
   return {
     actor,
-    quotaKey: hashApiKey(credential),
-    stillValid: async () => (await services.identity.authenticate(credential)) !== null,
+    quotaKey: hash,
+    stillValid: async () => (await services.identity.authenticate(credential, hash)) !== null,
   };
 }
 
