@@ -27,6 +27,7 @@ export async function subscriptionLoad(target: Target, options: SubscriptionLoad
   options.onReady?.();
   const appended: string[] = [];
   let failedAppends = 0;
+  let firstAppendError: string | undefined;
   const started = Date.now();
   const appends: Promise<unknown>[] = [];
   for (let n = 0; n < events; n += 1) {
@@ -35,7 +36,13 @@ export async function subscriptionLoad(target: Target, options: SubscriptionLoad
     appends.push(
       target
         .gql(CREATE_WORKFLOW, { n: `fan-out ${n}`, d: DEFINITION })
-        .then((data) => appended.push(data.createWorkflow.id), () => (failedAppends += 1)),
+        .then(
+          (data) => appended.push(data.createWorkflow.id),
+          (error: Error) => {
+            failedAppends += 1;
+            firstAppendError ??= error.message.slice(0, 300);
+          },
+        ),
     );
   }
   await Promise.all(appends);
@@ -46,6 +53,7 @@ export async function subscriptionLoad(target: Target, options: SubscriptionLoad
     appended: appended.length,
     appendedPerSecond: Math.round(appended.length / options.seconds),
     failedAppends,
+    firstAppendError,
     ...result,
     // Each (subscriber, event) pair is one expected delivery; an append that failed is an error for all of them.
     errors: failedAppends * options.subscribers,

@@ -17,7 +17,7 @@ export function targetAt(url: string, key: string): Target {
   // with the server, and fetch spent about twice the CPU per request.
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
-  const post = (body: string) =>
+  const post = (body: string, retry = true): Promise<Response> =>
     new Promise<Response>((resolve, reject) => {
       // A server that stops answering fails the request, rather than hanging the run.
       const sent = request(url, { method: 'POST', agent, timeout: 30_000, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (answer) => {
@@ -27,7 +27,12 @@ export function targetAt(url: string, key: string): Target {
         answer.on('error', reject);
       });
       sent.on('timeout', () => sent.destroy(new Error('no answer within 30 s')));
-      sent.on('error', reject);
+      sent.on('error', (error: NodeJS.ErrnoException) => {
+        // A kept-alive socket the server closed as idle just as it was reused: the request never
+        // reached the server, so it is sent again once (as Node's documentation advises).
+        if (retry && sent.reusedSocket && error.code === 'ECONNRESET') resolve(post(body, false));
+        else reject(error);
+      });
       sent.end(body);
     });
   return {
