@@ -76,20 +76,23 @@ export function createMetrics(services: Services): Metrics {
     set({ state: 'catching_up' }, stats.catchingUp);
     set({ state: 'buffered_events' }, stats.bufferedEvents);
   });
+  // One engine snapshot per scrape, read by the three gauges below: it adds up every
+  // workspace's counts and lists every breaker.
+  let engine: ReturnType<NonNullable<Services['engine']>['stats']> | undefined;
   gauge('flowledger_executions', "This process's engine: executions by state (finished ones since start)", ['state'], (set) => {
-    const stats = services.engine?.stats();
+    const stats = engine;
     if (!stats) return;
     for (const state of ['active', 'queued', 'succeeded', 'failed', 'cancelled', 'timedOut'] as const) set({ state }, stats[state]);
   });
   gauge('flowledger_steps', "This process's actions: running and waiting for a slot", ['state'], (set) => {
-    const stats = services.engine?.stats();
+    const stats = engine;
     if (!stats) return;
     set({ state: 'in_flight' }, stats.stepsInFlight);
     set({ state: 'queued' }, stats.stepsQueued);
   });
   gauge('flowledger_circuit_breakers', 'Circuit breakers of called hosts, by state', ['state'], (set) => {
     const counts = new Map<string, number>([['CLOSED', 0], ['OPEN', 0], ['HALF_OPEN', 0], ['ISOLATED', 0]]);
-    for (const { state } of services.engine?.stats().breakers ?? []) counts.set(state, counts.get(state)! + 1);
+    for (const { state } of engine?.breakers ?? []) counts.set(state, counts.get(state)! + 1);
     for (const [state, count] of counts) set({ state }, count);
   });
 
@@ -116,6 +119,9 @@ export function createMetrics(services: Services): Metrics {
       },
     }),
     countError: (code) => errors.inc({ code: typeof code === 'string' ? code : 'NO_CODE' }),
-    render: () => registry.metrics(),
+    render: () => {
+      engine = services.engine?.stats();
+      return registry.metrics();
+    },
   };
 }

@@ -59,11 +59,17 @@ async function withEngine<T>(
   }
 }
 
-async function migrationNames(): Promise<string[]> {
-  return (await readdir(MIGRATIONS_DIR, { withFileTypes: true }))
-    .filter((entry) => entry.isDirectory())
-    .map((entry) => entry.name)
-    .sort();
+let shipped: Promise<string[]> | undefined;
+
+/** The migrations this code ships: read once (/readyz asks on every probe), again after createMigration. */
+function migrationNames(): Promise<string[]> {
+  shipped ??= readdir(MIGRATIONS_DIR, { withFileTypes: true }).then((entries) =>
+    entries
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort(),
+  );
+  return shipped;
 }
 
 /** The migrations of this code that the database has not applied (all of them on a new one). */
@@ -144,5 +150,6 @@ export async function createMigration(
   const folder = `${stamp}_${name.replace(/\W+/g, '_')}`;
   await mkdir(join(MIGRATIONS_DIR, folder), { recursive: true });
   await writeFile(join(MIGRATIONS_DIR, folder, 'migration.sql'), sql);
+  shipped = undefined;
   return folder;
 }
