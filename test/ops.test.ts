@@ -62,6 +62,8 @@ describe('/metrics', () => {
     await live.next();
     const refused = await client.iterate({ query: '{ workflows(first: -1) { edges { cursor } } }' }).next();
     expect(refused.value!.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
+    // Refused before Yoga, by the body limits: counted all the same.
+    expect((await app.post('{ me { id } }', { 'content-type': 'text/plain' })).status).toBe(415);
     try {
       const after = await scrape();
       const me = 'flowledger_graphql_request_duration_seconds_count{operation="Query.me"}';
@@ -69,6 +71,8 @@ describe('/metrics', () => {
       const badInput = 'flowledger_graphql_errors_total{code="BAD_USER_INPUT"}';
       // One over HTTP (first: 1000), one over WebSocket (first: -1).
       expect(count(after, badInput) - count(before, badInput)).toBe(2);
+      const unsupported = 'flowledger_graphql_errors_total{code="UNSUPPORTED_MEDIA_TYPE"}';
+      expect(count(after, unsupported) - count(before, unsupported)).toBe(1);
       expect(count(after, 'flowledger_live_subscriptions{state="open"}')).toBe(1);
       expect(count(after, 'flowledger_db_pool_connections{state="total"}')).toBeGreaterThan(0);
       expect(sample(after, 'flowledger_executions{state="queued"}')).toMatch(/^\d+$/);

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { answer } from './answer.ts';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -28,11 +29,6 @@ export function documentLimits(config: Config): Plugin {
   }) as Plugin;
 }
 
-function refuse(response: ServerResponse, status: number, code: string, message: string): void {
-  response.writeHead(status, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
-  response.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
-}
-
 /** The media type a POST body must have, spelled as Yoga reads it. */
 const JSON_BODY = /^application\/json(;|$)/;
 
@@ -41,8 +37,13 @@ const JSON_BODY = /^application\/json(;|$)/;
  * say its length: one sent in chunks is refused (411), as its size could only be learnt by
  * reading it. A POST body must be JSON (415): a form or text/plain body is what a
  * browser sends cross-site without asking, and multipart uploads are not part of this API.
+ * Each refusal is counted by its code, as Yoga's errors are.
  */
-export function limitBodies(maxBytes: number, next: (request: IncomingMessage, response: ServerResponse) => void) {
+export function limitBodies(maxBytes: number, countError: (code: string) => void, next: (request: IncomingMessage, response: ServerResponse) => void) {
+  const refuse = (response: ServerResponse, status: number, code: string, message: string) => {
+    countError(code);
+    answer(response, status, 'application/json', JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+  };
   return (request: IncomingMessage, response: ServerResponse) => {
     if (request.method === 'POST' && !JSON_BODY.test(request.headers['content-type'] ?? '')) {
       return refuse(response, 415, 'UNSUPPORTED_MEDIA_TYPE', 'a request body must be JSON: send "Content-Type: application/json"');

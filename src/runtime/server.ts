@@ -7,6 +7,7 @@ import { toClientError } from '../graphql/errors.ts';
 import { schema } from '../graphql/schema/index.ts';
 import { describeError, log } from './log.ts';
 import type { Services } from './services.ts';
+import { answer } from './answer.ts';
 import { documentLimits, limitBodies } from './limits.ts';
 import { attachWebSocket } from './websocket.ts';
 import { liveness, readiness } from '../ops/health.ts';
@@ -104,11 +105,6 @@ export function createGraphQLHandler(services: Services, metrics: Metrics) {
 
 export type GraphQLHandler = ReturnType<typeof createGraphQLHandler>;
 
-function answer(response: ServerResponse, status: number, contentType: string, body: string): void {
-  response.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
-  response.end(body);
-}
-
 /**
  * The operational endpoints beside the API: /healthz, /readyz and /metrics (GET only).
  * With METRICS_TOKEN set, /metrics wants `Authorization: Bearer <token>`: its figures describe
@@ -139,7 +135,7 @@ function operational(services: Services, metrics: Metrics, next: (request: Incom
 export async function startServer(services: Services, port: number, host: string): Promise<RunningServer> {
   const metrics = createMetrics(services);
   const yoga = createGraphQLHandler(services, metrics);
-  const server = createServer(operational(services, metrics, limitBodies(services.config.maxBodyBytes, yoga)));
+  const server = createServer(operational(services, metrics, limitBodies(services.config.maxBodyBytes, metrics.countError, yoga)));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);
