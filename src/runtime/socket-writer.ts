@@ -67,6 +67,9 @@ const tcpOf = (socket: WebSocket) => (socket as unknown as { _socket: Socket }).
 
 type Send = (data: unknown, done?: (error?: Error) => void) => void;
 
+/** Writes to one socket: undefined when the write counts as done at once, else a promise of its end (a failed write too: the socket is closing). */
+export type SocketWrite = (data: unknown, urgent: boolean) => Promise<void> | undefined;
+
 /**
  * Every write to a socket goes through here, corked (see WriteFlusher). A write counts as done
  * at once while the socket has little waiting; past the high-water mark it waits for the
@@ -75,7 +78,7 @@ type Send = (data: unknown, done?: (error?: Error) => void) => void;
  */
 export class SocketWriter {
   readonly #flusher: WriteFlusher;
-  readonly #sends = new WeakMap<WebSocket, Send>();
+  readonly #writes = new WeakMap<WebSocket, SocketWrite>();
 
   constructor(flusher: WriteFlusher) {
     this.#flusher = flusher;
@@ -83,23 +86,27 @@ export class SocketWriter {
 
   /** Takes over the socket's send, which graphql-ws calls. */
   adopt(socket: WebSocket): void {
-    this.#sends.set(socket, socket.send.bind(socket) as Send);
+    const send = socket.send.bind(socket) as Send;
+    const tcp = tcpOf(socket);
+    const write: SocketWrite = (data, urgent) => {
+      this.#flusher.cork(tcp, urgent);
+      if (socket.bufferedAmount < HIGH_WATER) {
+        send(data);
+        return undefined;
+      }
+      return new Promise<void>((done) => send(data, () => done()));
+    };
+    this.#writes.set(socket, write);
     socket.send = ((data: unknown, done?: (error?: Error) => void) => {
-      const waiting = this.write(socket, data, true);
+      const waiting = write(data, true);
       if (!done) return;
       if (waiting) void waiting.then(() => done());
       else done();
     }) as WebSocket['send'];
   }
 
-  /** undefined when the write counts as done at once, else a promise of its end (a failed write too: the socket is closing). */
-  write(socket: WebSocket, data: unknown, urgent: boolean): Promise<void> | undefined {
-    this.#flusher.cork(tcpOf(socket), urgent);
-    const send = this.#sends.get(socket)!;
-    if (socket.bufferedAmount < HIGH_WATER) {
-      send(data);
-      return undefined;
-    }
-    return new Promise<void>((done) => send(data, () => done()));
+  /** How to write to an adopted socket (looked up once per operation, not per message). */
+  writeTo(socket: WebSocket): SocketWrite {
+    return this.#writes.get(socket)!;
   }
 }

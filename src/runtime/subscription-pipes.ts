@@ -48,7 +48,8 @@ export class Pipes {
   /**
    * What graphql-ws iterates for a piped subscription: nothing, until the results end, so that
    * graphql-ws then sends `complete` after the last of them. Piping starts when graphql-ws first
-   * asks, that is once it has registered the operation and will end it with the socket.
+   * asks, that is once it has registered the operation and will end it with the socket. The
+   * stream is in the operation's set until it ends, however it ends.
    */
   stream(results: AsyncIterator<ExecutionResult>, operation: PipedOperation): AsyncIterableIterator<never> {
     let piping: Promise<void> | undefined;
@@ -76,11 +77,13 @@ export class Pipes {
       },
       [Symbol.asyncIterator]: () => stream,
     };
+    operation.streams.add(stream);
     return stream;
   }
 
   async #pipe(results: AsyncIterator<ExecutionResult>, { socket, id }: PipedOperation, ended: () => boolean): Promise<void> {
     const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+    const write = this.#writer.writeTo(socket);
     for (;;) {
       const step = await results.next();
       // After the client's complete (its id may be in use again) nothing more goes out.
@@ -91,7 +94,7 @@ export class Pipes {
       }
       const payload = this.#payloads.of(step.value);
       payload.sends += 1;
-      const waiting = this.#writer.write(socket, `${head}${payload.json}}`, payload.sends === 1);
+      const waiting = write(`${head}${payload.json}}`, payload.sends === 1);
       if (waiting) await waiting;
     }
   }

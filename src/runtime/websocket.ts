@@ -135,10 +135,7 @@ export function attachWebSocket(
         const op = operation(args);
         const results = await sharedSubscribe(args, op.shape);
         if (!(Symbol.asyncIterator in results)) return results as never;
-        // Kept until returned or the socket closes (one that ends by itself stays until then).
-        const stream = pipes.stream(results, op);
-        op.streams.add(stream);
-        return stream as never;
+        return pipes.stream(results, op) as never;
       },
       onClose: async (ctx) => {
         await Promise.allSettled([...streamsOf(ctx)].map((stream) => stream.return?.()));
