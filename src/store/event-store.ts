@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import type { EventEnvelope } from '../domain/aggregate.ts';
+import type { FoldableEvent } from '../domain/aggregate.ts';
 import { AppError, VersionConflictError, type ExpectedVersion } from '../domain/errors.ts';
+import { Conditions } from './conditions.ts';
 import type { Database, Queryable } from './database.ts';
 import { EVENTS_CHANNEL } from './notifications.ts';
 
@@ -24,12 +25,6 @@ export interface EventMetadata {
   readonly requestId: string;
   readonly correlationId: string;
   readonly causationId: string | null;
-}
-
-/** What folding a stream needs of each event (see fold in src/domain/aggregate.ts). */
-export interface FoldableEvent extends EventEnvelope {
-  readonly type: string;
-  readonly data: unknown;
 }
 
 export interface StoredEvent {
@@ -204,26 +199,6 @@ function appendStatement(expected: Claim): string {
 
 /** How an append takes its versions: a new stream, or the next versions after a known one. */
 type Claim = 'NEW' | number;
-
-/** The optional conditions of a read, each added only when asked for: no `$n IS NULL OR` guards, which hide the right index from the planner. */
-class Conditions {
-  readonly params: unknown[];
-  #where = '';
-
-  constructor(params: unknown[]) {
-    this.params = params;
-  }
-
-  /** `sql` with a `?` per value, in order. */
-  add(sql: string, ...values: unknown[]): void {
-    let next = 0;
-    this.#where += ` AND ${sql.replace(/\?/g, () => `$${this.params.push(values[next++])}`)}`;
-  }
-
-  get where(): string {
-    return this.#where;
-  }
-}
 
 const UNIQUE_VIOLATION = '23505';
 

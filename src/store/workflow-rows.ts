@@ -1,4 +1,5 @@
 import type { Workflow } from '../generated/prisma/client.ts';
+import { Conditions, statementName } from './conditions.ts';
 import type { Database } from './database.ts';
 
 /** A page of the workflows read model, newest first; `take` < 0 pages backwards from `cursor`. */
@@ -68,16 +69,12 @@ export class WorkflowRows {
   /** Rows in the order Prisma gives for `orderBy: { id: 'desc' }` with this take and cursor. */
   async page(query: WorkflowPageQuery): Promise<Workflow[]> {
     const backward = query.take < 0;
-    const values: unknown[] = [query.workspaceId, Math.abs(query.take)];
-    const where = ["workspace_id = $1", "status = 'ACTIVE'"];
-    const add = (condition: string, value: unknown) => where.push(condition.replace('?', `$${values.push(value)}`));
-    if (query.cursor !== undefined) add(backward ? 'id > ?' : 'id < ?', query.cursor);
-    if (query.nameContains) add("name ILIKE '%' || ? || '%'", escapeLike(query.nameContains));
-    if (query.createdById !== undefined) add('created_by = ?', query.createdById);
-    const text = `SELECT ${COLUMNS} FROM workflows WHERE ${where.join(' AND ')} ORDER BY id ${backward ? 'ASC' : 'DESC'} LIMIT $2`;
-    // The statement's shape is the filters present and the direction: one name for each.
-    const shape = [backward, query.cursor !== undefined, Boolean(query.nameContains), query.createdById !== undefined].map(Number).join('');
-    const { rows } = await this.#db.pool.query<Row>({ name: `workflows-page-${shape}`, text, values });
+    const conditions = new Conditions([query.workspaceId, Math.abs(query.take)]);
+    if (query.cursor !== undefined) conditions.add(backward ? 'id > ?' : 'id < ?', query.cursor);
+    if (query.nameContains) conditions.add("name ILIKE '%' || ? || '%'", escapeLike(query.nameContains));
+    if (query.createdById !== undefined) conditions.add('created_by = ?', query.createdById);
+    const text = `SELECT ${COLUMNS} FROM workflows WHERE workspace_id = $1 AND status = 'ACTIVE'${conditions.where} ORDER BY id ${backward ? 'ASC' : 'DESC'} LIMIT $2`;
+    const { rows } = await this.#db.pool.query<Row>({ name: statementName('workflows-page', text), text, values: conditions.params });
     const workflows = rows.map(toWorkflow);
     return backward ? workflows.reverse() : workflows;
   }
