@@ -23,10 +23,16 @@ export interface Aggregate<State, Command, Event extends DomainEvent> {
   evolveAll?(state: State, events: readonly { event: Event; envelope: EventEnvelope }[]): State;
 }
 
+/** What folding needs of a stored event: its type and data, and its envelope. */
+export interface FoldableEvent extends EventEnvelope {
+  readonly type: string;
+  readonly data: unknown;
+}
+
 /** Folds stored events into state: the one path for command handling, replay and rebuilds. */
 export function fold<State, Event extends DomainEvent>(
   aggregate: Pick<Aggregate<State, never, Event>, 'initialState' | 'evolve' | 'evolveAll'>,
-  events: ReadonlyArray<{ readonly type: string; readonly data: unknown } & EventEnvelope>,
+  events: readonly FoldableEvent[],
   state: State = aggregate.initialState,
 ): State {
   if (aggregate.evolveAll) return aggregate.evolveAll(state, events.map((event) => ({ event: event as unknown as Event, envelope: event })));
