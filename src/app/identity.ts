@@ -70,12 +70,19 @@ export class IdentityService {
     return this.#db.prisma.workspace.findMany({ orderBy: { createdAt: 'asc' } });
   }
 
+  /** Refuses a workspace id that names no workspace (NOT_FOUND). */
+  async requireWorkspace(workspaceId: string): Promise<void> {
+    if (!(await this.#workspaceExists(workspaceId))) throw notFound('workspace', workspaceId);
+  }
+
+  async #workspaceExists(workspaceId: string): Promise<boolean> {
+    return isUuid(workspaceId) && (await this.#db.prisma.workspace.findUnique({ where: { id: workspaceId } })) !== null;
+  }
+
   async createUser(workspaceId: string, name: string, role: string, expiresAt?: Date): Promise<IssuedKey> {
     const checked = checkName(name);
     if (!isRole(role)) throw badInput('role', 'must be VIEWER, EDITOR or ADMIN');
-    if (!isUuid(workspaceId) || !(await this.#db.prisma.workspace.findUnique({ where: { id: workspaceId } }))) {
-      throw notFound('workspace', workspaceId);
-    }
+    await this.requireWorkspace(workspaceId);
     return insertUser(this.#db.prisma, workspaceId, checked, role, expiresAt);
   }
 
@@ -125,7 +132,7 @@ export class IdentityService {
   async recordSubject(actor: Actor, name: string): Promise<boolean> {
     const recorded = JSON.stringify([actor.role, name]);
     if (this.#subjects.get(actor.userId) === recorded) return true;
-    if (!(await this.#db.prisma.workspace.findUnique({ where: { id: actor.workspaceId } }))) return false;
+    if (!(await this.#workspaceExists(actor.workspaceId))) return false;
     const fields = { name: name.slice(0, MAX_NAME), role: actor.role };
     await this.#db.prisma.user.upsert({
       where: { id: actor.userId },

@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
 import { IdentityService } from '../app/identity.ts';
-import { isUuid } from '../app/ids.ts';
-import { notFound } from '../domain/errors.ts';
 import { EventStore } from '../store/event-store.ts';
 import { exitWith, Outcome, runCli, UsageError, type CliOutput } from './cli.ts';
 
@@ -52,9 +50,7 @@ export function admin(argv: string[], env = process.env, output?: CliOutput): Pr
       }
       if (command === 'verify-audit-trail' && values.workspace) {
         const workspaceId = values.workspace;
-        if (!isUuid(workspaceId) || !(await db.prisma.workspace.findUnique({ where: { id: workspaceId } }))) {
-          throw notFound('workspace', workspaceId);
-        }
+        await identity.requireWorkspace(workspaceId);
         const report = await new EventStore(db).verifyChain({ workspaceId });
         return new Outcome({ workspaceId, intact: report.firstBreak === null, ...report }, report.firstBreak ? CHAIN_BROKEN : 0);
       }
