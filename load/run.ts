@@ -24,10 +24,10 @@ const scripts: Record<string, (target: Target) => Promise<Run>> = {
     const ids = await workflowIds(target, 1000);
     return { measured: await readMix(target, ids, ramp(number('VUS', 200), number('SECONDS', 30))) };
   },
-  // WRITERS (50) concurrent writers for SECONDS (30), on the caller's first WRITERS * 4 workflows.
+  // WRITERS (50) concurrent writers for SECONDS (30), on the caller's first TARGETS (WRITERS * 4) workflows.
   append: async (target) => {
     const writers = number('WRITERS', 50);
-    const measured = await appendLoad(target, await workflowIds(target, writers * 4), writers, number('SECONDS', 30));
+    const measured = await appendLoad(target, await workflowIds(target, number('TARGETS', writers * 4)), writers, number('SECONDS', 30));
     return { measured, mustBeZero: { 'events lost': measured.lost, 'events duplicated': measured.duplicated } };
   },
   // WORKFLOW (an id) or a new workflow of VERSIONS (10000) events; REQUESTS (500) of each read, CONCURRENCY (8) at a time.

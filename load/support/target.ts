@@ -41,10 +41,10 @@ export function targetAt(url: string, key: string): Target {
     key,
     post,
     async gql(query, variables = {}) {
-      const response = await post(JSON.stringify({ query, variables }));
-      const body = (await response.json()) as { data?: unknown; errors?: unknown };
-      if (body.errors) throw new Error(JSON.stringify(body.errors));
-      return body.data;
+      const response = await post(body(query, variables));
+      const answer = (await response.json()) as { data?: unknown; errors?: unknown };
+      if (answer.errors) throw new Error(JSON.stringify(answer.errors));
+      return answer.data;
     },
   };
 }
