@@ -11,18 +11,20 @@ export interface PipedOperation {
   readonly streams: Set<AsyncIterator<unknown>>;
 }
 
+const TAIL = Buffer.from('}');
+
 /**
  * A result's payload as JSON, made once however many subscribers it goes to, and how many of
  * them it has gone to. It lives exactly as long as the result object.
  */
 class SharedPayloads {
-  readonly #payloads = new WeakMap<ExecutionResult, { readonly json: string; sends: number }>();
+  readonly #payloads = new WeakMap<ExecutionResult, { readonly json: Buffer; sends: number }>();
 
-  of(result: ExecutionResult): { readonly json: string; sends: number } {
+  of(result: ExecutionResult): { readonly json: Buffer; sends: number } {
     let payload = this.#payloads.get(result);
     if (!payload) {
       const { errors, ...rest } = result;
-      payload = { json: JSON.stringify(errors ? { ...rest, errors: errors.map((error) => error.toJSON()) } : rest), sends: 0 };
+      payload = { json: Buffer.from(JSON.stringify(errors ? { ...rest, errors: errors.map((error) => error.toJSON()) } : rest)), sends: 0 };
       this.#payloads.set(result, payload);
     }
     return payload;
@@ -82,7 +84,7 @@ export class Pipes {
   }
 
   async #pipe(results: AsyncIterator<ExecutionResult>, { socket, id }: PipedOperation, ended: () => boolean): Promise<void> {
-    const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+    const head = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
     const write = this.#writer.writeTo(socket);
     for (;;) {
       const step = await results.next();
@@ -94,7 +96,7 @@ export class Pipes {
       }
       const payload = this.#payloads.of(step.value);
       payload.sends += 1;
-      const waiting = write(`${head}${payload.json}}`, payload.sends === 1);
+      const waiting = write(Buffer.concat([head, payload.json, TAIL]), payload.sends === 1);
       if (waiting) await waiting;
     }
   }

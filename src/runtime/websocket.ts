@@ -8,7 +8,7 @@ import { createSharedSubscribe } from '../graphql/shared-subscriptions.ts';
 import { describeError, log } from './log.ts';
 import type { GraphQLHandler } from './server.ts';
 import type { Services } from './services.ts';
-import { SocketWriter, WriteFlusher } from './socket-writer.ts';
+import { SocketWriter } from './socket-writer.ts';
 import { Pipes, type PipedOperation } from './subscription-pipes.ts';
 
 /** What an operation carries from onSubscribe to execution. */
@@ -68,7 +68,7 @@ export function attachWebSocket(
     verifyClient: ({ origin }: { origin?: string }, done: (allowed: boolean, code?: number) => void) =>
       done(origins.length === 0 || !origin || origins.includes(origin), 403),
   });
-  const writer = new SocketWriter(new WriteFlusher(services.config.wsWriteWindowMs));
+  const writer = new SocketWriter(services.config.wsWriteWindowMs);
   const pipes = new Pipes(writer);
   sockets.on('connection', (socket: WebSocket) => {
     writer.adopt(socket);
