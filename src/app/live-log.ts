@@ -2,6 +2,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { AppError } from '../domain/errors.ts';
 import type { EventStore, LogFilter, LogPosition, StoredEvent } from '../store/event-store.ts';
 import { checkLogFilter } from './history.ts';
+import type { Pollable } from './pollable.ts';
 
 export interface LiveItem {
   /** Resumes the log right after this item (the same cursor as Query.eventLog). */
@@ -121,7 +122,7 @@ export class LiveLog {
    * asked again at every poll; when it answers false the subscription ends with
    * UNAUTHENTICATED. `onEnd` is called once when the subscription ends, however it ends.
    */
-  subscribe(after: LogPosition | null, filter: LiveFilter, allowed?: () => Promise<boolean>, onEnd?: () => void): AsyncIterableIterator<LiveItem> {
+  subscribe(after: LogPosition | null, filter: LiveFilter, allowed?: () => Promise<boolean>, onEnd?: () => void): LiveStream {
     checkLogFilter(filter);
     const subscription = new LiveSubscription(this, after ?? this.head, filter, allowed, onEnd);
     this.#subscriptions.add(subscription);
@@ -175,7 +176,12 @@ export class LiveLog {
   }
 }
 
-class LiveSubscription implements AsyncIterableIterator<LiveItem> {
+/** A subscription's items: iterated (Server-Sent Events, execution updates) or polled (WebSocket pipes). */
+export type LiveStream = AsyncIterableIterator<LiveItem> & Pollable<LiveItem>;
+
+const DONE = { done: true, value: undefined } as const;
+
+class LiveSubscription implements LiveStream {
   readonly #live: LiveLog;
   readonly #filter: LiveFilter;
   readonly #allowed: (() => Promise<boolean>) | undefined;
@@ -193,6 +199,9 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
   #checking = false;
   #ended = false;
   #waiting: (() => void) | undefined;
+  #listener: (() => void) | undefined;
+  /** The store read under way, while behind: one at a time. */
+  #reading: Promise<void> | undefined;
   readonly #onEnd: (() => void) | undefined;
 
   constructor(live: LiveLog, after: LogPosition, filter: LiveFilter, allowed: (() => Promise<boolean>) | undefined, onEnd?: () => void) {
@@ -249,11 +258,12 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
     this.#ready = [];
     this.#live.release(this);
     this.#notify();
+    this.#listener = undefined;
   }
 
-  async next(): Promise<IteratorResult<LiveItem>> {
+  poll(): IteratorResult<LiveItem> | undefined {
     for (;;) {
-      if (this.#ended) return { done: true, value: undefined };
+      if (this.#ended) return DONE;
       if (this.#failure) {
         // Delivered as an item, so each transport reports it as a GraphQL error, then ends.
         const failure = this.#failure;
@@ -263,17 +273,28 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
       const item = this.#ready.shift();
       if (item) return { done: false, value: item };
       if (this.#behind) {
-        // A failed read ends the subscription cleanly; the client resumes from its cursor.
-        await this.#readStore().catch((error: Error) => (this.#failure ??= error));
-      } else if (!this.#takeSlice()) {
-        await new Promise<void>((resolve) => (this.#waiting = resolve));
+        this.#readStoreSoon();
+        return undefined;
       }
+      if (!this.#takeSlice()) return undefined;
+    }
+  }
+
+  onReadable(listener: () => void): void {
+    this.#listener = listener;
+  }
+
+  async next(): Promise<IteratorResult<LiveItem>> {
+    for (;;) {
+      const step = this.poll();
+      if (step) return step;
+      await new Promise<void>((resolve) => (this.#waiting = resolve));
     }
   }
 
   async return(): Promise<IteratorResult<LiveItem>> {
     this.end();
-    return { done: true, value: undefined };
+    return DONE;
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<LiveItem> {
@@ -284,6 +305,17 @@ class LiveSubscription implements AsyncIterableIterator<LiveItem> {
     const waiting = this.#waiting;
     this.#waiting = undefined;
     waiting?.();
+    this.#listener?.();
+  }
+
+  /** Reads the next page from the store, then wakes the reader. A failed read ends the subscription cleanly; the client resumes from its cursor. */
+  #readStoreSoon(): void {
+    this.#reading ??= this.#readStore()
+      .catch((error: Error) => void (this.#failure ??= error))
+      .finally(() => {
+        this.#reading = undefined;
+        this.#notify();
+      });
   }
 
   #fallBehind(): void {

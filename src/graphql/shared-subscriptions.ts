@@ -1,4 +1,9 @@
 import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
+import { isPollable, toPollable, type Pollable } from '../app/pollable.ts';
+
+type Result = ExecutionResult | Promise<ExecutionResult>;
+
+const isPromise = (value: Result): value is Promise<ExecutionResult> => typeof (value as Promise<unknown>).then === 'function';
 
 /**
  * Subscription execution shared between subscribers. When a thousand dashboards watch the
@@ -6,39 +11,67 @@ import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionRes
  * its variables and the caller's role), not once per subscriber. Results are kept per
  * source item object in a WeakMap, so they live exactly as long as the item; a source that
  * hands each subscriber the same item object (the live log does) shares, others do not.
+ *
+ * The results are pollable: from a pollable source (the live log), a selection whose resolvers
+ * all answer at once (the usual case) gives each subscriber its result without a promise.
  */
 export function createSharedSubscribe(mask: (error: GraphQLError) => GraphQLError) {
-  const results = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+  const results = new WeakMap<object, Map<string, Result>>();
 
   /** One event's result, as graphql-js's subscribe makes it: the selection run on the item. */
-  async function run(item: object, args: ExecutionArgs): Promise<ExecutionResult> {
-    const result = await execute({ ...args, rootValue: item });
-    return result.errors ? { ...result, errors: result.errors.map(mask) } : result;
+  function run(item: object, args: ExecutionArgs): Result {
+    const masked = (result: ExecutionResult) => (result.errors ? { ...result, errors: result.errors.map(mask) } : result);
+    const result = execute({ ...args, rootValue: item });
+    return isPromise(result) ? result.then(masked) : masked(result);
   }
 
-  function resultFor(item: object, shape: string, args: ExecutionArgs): Promise<ExecutionResult> {
+  function resultFor(item: object, shape: string, args: ExecutionArgs): Result {
     let byShape = results.get(item);
     if (!byShape) results.set(item, (byShape = new Map()));
     let result = byShape.get(shape);
-    if (!result) byShape.set(shape, (result = run(item, args)));
+    if (result === undefined) {
+      result = run(item, args);
+      byShape.set(shape, result);
+      // Once it has arrived, later subscribers take it as it is.
+      if (isPromise(result)) void result.then((arrived) => byShape.set(shape, arrived));
+    }
     return result;
   }
 
-  return async function subscribe(args: ExecutionArgs, shape: string): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+  return async function subscribe(args: ExecutionArgs, shape: string): Promise<Pollable<ExecutionResult> | ExecutionResult> {
     const source = await createSourceEventStream({ ...args, rootValue: undefined });
     if (!(Symbol.asyncIterator in source)) return { errors: source.errors?.map(mask) };
-    const items = source[Symbol.asyncIterator]() as AsyncIterator<object>;
-    const results: AsyncIterableIterator<ExecutionResult> = {
-      async next() {
-        const step = await items.next();
-        return step.done ? step : { done: false, value: await resultFor(step.value, shape, args) };
+    const iterator = source[Symbol.asyncIterator]() as AsyncIterator<object>;
+    const items = isPollable<object>(iterator) ? iterator : toPollable(iterator);
+    let listener = () => {};
+    /** A result that was not ready when its item was taken: nothing else is taken until it has arrived. */
+    let awaited: Promise<ExecutionResult> | undefined;
+    let arrived: ExecutionResult | undefined;
+    return {
+      poll() {
+        if (arrived) {
+          const value = arrived;
+          arrived = undefined;
+          return { done: false, value };
+        }
+        if (awaited) return undefined;
+        const step = items.poll();
+        if (!step || step.done) return step;
+        const result = resultFor(step.value, shape, args);
+        if (!isPromise(result)) return { done: false, value: result };
+        awaited = result;
+        void result.then((value) => {
+          awaited = undefined;
+          arrived = value;
+          listener();
+        });
+        return undefined;
       },
-      async return() {
-        await items.return?.();
-        return { done: true, value: undefined };
+      onReadable(readable) {
+        listener = readable;
+        items.onReadable(readable);
       },
-      [Symbol.asyncIterator]: () => results,
+      return: () => items.return(),
     };
-    return results;
   };
 }

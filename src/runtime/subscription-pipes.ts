@@ -1,5 +1,6 @@
 import type { ExecutionResult } from 'graphql';
 import type { WebSocket } from 'ws';
+import type { Pollable } from '../app/pollable.ts';
 import type { SocketWriter } from './socket-writer.ts';
 
 /** A subscription operation on a socket, as the pipes see it. */
@@ -53,7 +54,7 @@ export class Pipes {
    * asks, that is once it has registered the operation and will end it with the socket. The
    * stream is in the operation's set until it ends, however it ends.
    */
-  stream(results: AsyncIterator<ExecutionResult>, operation: PipedOperation): AsyncIterableIterator<never> {
+  stream(results: Pollable<ExecutionResult>, operation: PipedOperation): AsyncIterableIterator<never> {
     let piping: Promise<void> | undefined;
     let ended = false;
     // The client's complete ends graphql-ws's wait at once, not when the pipe next wakes: its
@@ -74,7 +75,7 @@ export class Pipes {
         ended = true;
         end();
         operation.streams.delete(stream);
-        await results.return?.();
+        await results.return();
         return { done: true, value: undefined };
       },
       [Symbol.asyncIterator]: () => stream,
@@ -83,21 +84,54 @@ export class Pipes {
     return stream;
   }
 
-  async #pipe(results: AsyncIterator<ExecutionResult>, { socket, id }: PipedOperation, ended: () => boolean): Promise<void> {
+  /**
+   * Writes each result as soon as the results have it: in the live log's own call when it hands
+   * out new events, without a promise per result. Settles when the results end or fail.
+   */
+  #pipe(results: Pollable<ExecutionResult>, { socket, id }: PipedOperation, ended: () => boolean): Promise<void> {
     const head = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
     const write = this.#writer.writeTo(socket);
-    for (;;) {
-      const step = await results.next();
-      // After the client's complete (its id may be in use again) nothing more goes out.
-      if (step.done || ended()) return;
-      if (socket.readyState !== socket.OPEN) {
-        await results.return?.();
-        return;
-      }
-      const payload = this.#payloads.of(step.value);
-      payload.sends += 1;
-      const waiting = write(Buffer.concat([head, payload.json, TAIL]), payload.sends === 1);
-      if (waiting) await waiting;
-    }
+    return new Promise<void>((finish, fail) => {
+      // In the loop below, or waiting for the socket: a call meanwhile (a result that ends the
+      // results wakes them from within) has nothing to do that the loop will not.
+      let busy = false;
+      const drain = () => {
+        if (busy) return;
+        busy = true;
+        try {
+          for (;;) {
+            const step = results.poll();
+            if (step === undefined) break;
+            // After the client's complete (its id may be in use again) nothing more goes out.
+            if (step.done || ended()) {
+              finish();
+              break;
+            }
+            if (socket.readyState !== socket.OPEN) {
+              void results.return();
+              finish();
+              break;
+            }
+            const payload = this.#payloads.of(step.value);
+            payload.sends += 1;
+            const waiting = write(Buffer.concat([head, payload.json, TAIL]), payload.sends === 1);
+            if (waiting) {
+              // Much is waiting on the socket: the results wait too, and go on once it has drained.
+              void waiting.then(() => {
+                busy = false;
+                drain();
+              });
+              return;
+            }
+          }
+        } catch (error) {
+          void results.return();
+          fail(error);
+        }
+        busy = false;
+      };
+      results.onReadable(drain);
+      drain();
+    });
   }
 }

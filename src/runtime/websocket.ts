@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
-import type { ExecutionArgs, GraphQLError } from 'graphql';
+import type { ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
+import { isPollable } from '../app/pollable.ts';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticate, createContext, requestIdOf } from '../graphql/context.ts';
 import { toClientError } from '../graphql/errors.ts';
@@ -134,8 +135,7 @@ export function attachWebSocket(
       subscribe: async (args) => {
         const op = operation(args);
         const results = await sharedSubscribe(args, op.shape);
-        if (!(Symbol.asyncIterator in results)) return results as never;
-        return pipes.stream(results, op) as never;
+        return (isPollable<ExecutionResult>(results) ? pipes.stream(results, op) : results) as never;
       },
       onClose: async (ctx) => {
         await Promise.allSettled([...streamsOf(ctx)].map((stream) => stream.return?.()));
