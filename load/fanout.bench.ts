@@ -8,17 +8,25 @@ const server = await startBenchServer();
 try {
   let rssIdle = 0;
   let rssPeak = 0;
+  let cpuAtReady = 0;
+  let readyAt = 0;
   const sampling = setInterval(() => (rssPeak = Math.max(rssPeak, server.rssMiB())), 1000);
   const result = await subscriptionLoad(server, {
     // Idle: every subscriber connected, no event yet.
-    onReady: () => (rssIdle = rssPeak = server.rssMiB()),
+    onReady: () => {
+      rssIdle = rssPeak = server.rssMiB();
+      cpuAtReady = server.cpuSeconds();
+      readyAt = Date.now();
+    },
     subscribers: Number(process.env.SUBSCRIBERS ?? 1000),
     rate: Number(process.env.RATE ?? 100),
     seconds: Number(process.env.SECONDS ?? 30),
     client: process.env.FANOUT_CLIENT === 'go' ? 'go' : 'node',
   });
   clearInterval(sampling);
-  console.log(JSON.stringify({ ...result, serverRssIdleMiB: Math.round(rssIdle), serverRssPeakMiB: Math.round(rssPeak) }));
+  // The server's CPU from the first append to the last delivery, as a share of one core.
+  const serverCpuPercent = Math.round((100 * (server.cpuSeconds() - cpuAtReady)) / ((Date.now() - readyAt) / 1000));
+  console.log(JSON.stringify({ ...result, serverCpuPercent, serverRssIdleMiB: Math.round(rssIdle), serverRssPeakMiB: Math.round(rssPeak) }));
 } finally {
   await server.stop();
 }
