@@ -152,7 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
     livePollIntervalMs: integer(env, 'LIVE_POLL_INTERVAL_MS', 1000, 10),
     liveBufferLimit: integer(env, 'LIVE_BUFFER_LIMIT', 1000, 1),
     liveBatchSize: integer(env, 'LIVE_BATCH_SIZE', 500, 1),
-    wsWriteWindowMs: integer(env, 'WS_WRITE_WINDOW_MS', 25),
+    wsWriteWindowMs: integer(env, 'WS_WRITE_WINDOW_MS', 50),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1),
     rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 2000),
     allowedOrigins: (env.ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
