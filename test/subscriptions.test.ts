@@ -145,6 +145,29 @@ describe('Subscription.events over graphql-ws', () => {
     expect(ids).toEqual(await eventLogAfter(start, { types: ['Resume'] }));
   });
 
+  it('delivers results that wait for data (an event\'s actor) to every subscriber, in order', async () => {
+    // The actor is loaded from the database: the shared result is a promise, not a value.
+    const query = 'subscription { events(types: ["Acted"]) { caughtUp event { version actor { id name } } } }';
+    const clients = [connect(), connect()];
+    try {
+      const iterators = clients.map((client) => client.iterate({ query }) as AsyncIterableIterator<{ data?: any; errors?: any }>);
+      for (const iterator of iterators) expect((await iterator.next()).value.data.events.caughtUp).toBe(true);
+      const target = randomUUID();
+      for (let n = 0; n < 3; n += 1) {
+        await app.services.store.append({ type: 'Workflow', id: target }, [{ eventId: randomUUID(), type: 'Acted', data: { n } }], {
+          expectedVersion: 'ANY',
+          metadata: { ...metadata(), actorId: app.userIds.editor },
+        });
+      }
+      for (const iterator of iterators) {
+        const events = eventsOf(await collect(iterator, (so) => so.length === 3)) as unknown as { version: number; actor: { id: string; name: string } }[];
+        expect(events).toEqual([1, 2, 3].map((version) => ({ version, actor: { id: app.userIds.editor, name: 'editor' } })));
+      }
+    } finally {
+      await Promise.all(clients.map((client) => client.dispose()));
+    }
+  });
+
   it('filters by aggregate and by event type', async () => {
     const start = await logCursorNow();
     const target = randomUUID();
