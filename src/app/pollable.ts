@@ -6,9 +6,14 @@
 export interface Pollable<T> {
   /** The next step if one is ready now; undefined when there is none yet: the listener is called once there may be. */
   poll(): IteratorResult<T> | undefined;
-  /** Called synchronously whenever poll may have something new (the last listener given is the one called). */
+  /**
+   * Called when poll may have something new: by the live log, synchronously as it hands out
+   * events (so it must not throw, and may be called again from within poll, e.g. when the
+   * stream ends itself); by adapted iterators, when a step arrives. The last listener given is
+   * the one called.
+   */
   onReadable(listener: () => void): void;
-  /** Ends the stream: poll then answers done. */
+  /** Ends the stream. A step that had already arrived may still be polled: readers stop by themselves once they have ended it. */
   return(): Promise<unknown>;
 }
 

@@ -22,7 +22,8 @@ export function createSharedSubscribe(mask: (error: GraphQLError) => GraphQLErro
   function run(item: object, args: ExecutionArgs): Result {
     const masked = (result: ExecutionResult) => (result.errors ? { ...result, errors: result.errors.map(mask) } : result);
     const result = execute({ ...args, rootValue: item });
-    return isPromise(result) ? result.then(masked) : masked(result);
+    // execute reports failures in the result; a rejection would stall every subscriber of the shape.
+    return isPromise(result) ? result.then(masked, (error: GraphQLError) => ({ errors: [mask(error)] })) : masked(result);
   }
 
   function resultFor(item: object, shape: string, args: ExecutionArgs): Result {

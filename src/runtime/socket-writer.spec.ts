@@ -70,18 +70,29 @@ describe('SocketWriter', () => {
     expect(await until(sent)).toHaveLength(sent);
   });
 
-  it('sends nothing after the close frame of a closing socket', async () => {
-    const { socket, client, write } = await pair(new SocketWriter(5));
+  it('sends what waits before the close frame when the socket is closed, and nothing after it', async () => {
+    const { socket, client, write } = await pair(new SocketWriter(60_000));
     // The bytes as they arrive: the client itself ignores whatever follows a close frame.
     let raw = '';
     (client as unknown as { _socket: Socket })._socket.on('data', (chunk: Buffer) => (raw += chunk.toString('latin1')));
     write(Buffer.from('before'), true);
     await new Promise((resolve) => setTimeout(resolve, 20));
-    write(Buffer.from('after'), false);
+    write(Buffer.from('waiting'), false);
     socket.close(1000);
-    await once(client, 'close');
+    write(Buffer.from('after'), true);
+    const [code] = await once(client, 'close');
     await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(code).toBe(1000);
     expect(raw).toContain('before');
+    expect(raw).toContain('waiting');
     expect(raw).not.toContain('after');
+  });
+
+  it('reaches every socket of a flush, a hundred per turn', async () => {
+    const writer = new SocketWriter(5);
+    const pairs = [];
+    for (let n = 0; n < 250; n += 1) pairs.push(await pair(writer));
+    for (const [n, { write }] of pairs.entries()) write(Buffer.from(`to ${n}`), false);
+    for (const [n, { until }] of pairs.entries()) expect(await until(1)).toEqual([`to ${n}`]);
   });
 });

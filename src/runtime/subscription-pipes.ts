@@ -102,7 +102,8 @@ export class Pipes {
           for (;;) {
             const step = results.poll();
             if (step === undefined) break;
-            // After the client's complete (its id may be in use again) nothing more goes out.
+            // After the client's complete (its id may be in use again) nothing more is written for
+            // it; what was written may still wait for the window (clients give each operation a new id).
             if (step.done || ended()) {
               finish();
               break;
