@@ -305,6 +305,31 @@ describe('bounded and clean', () => {
     expect(ids).toEqual(await eventLogAfter(start, { types: ['Burst'] }));
   });
 
+  it('a client that drops while the server waits on its full socket leaves nothing behind', async () => {
+    const sockets: WebSocket[] = [];
+    class PausableSocket extends WebSocket {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args);
+        sockets.push(this);
+      }
+    }
+    const client = wsClient(app.url, app.keys.viewer, { webSocketImpl: PausableSocket });
+    const iterator = client.iterate({ query: SUBSCRIBE.replace('logCursor }', 'logCursor data }'), variables: { types: ['Dropped'] } });
+    expect((await iterator.next()).value!.data!.events.caughtUp).toBe(true);
+    sockets[0]!.pause();
+    // About 8 MB of events, more than the loopback buffers hold: the pipe ends up waiting on the socket.
+    await appendEvents(2000, 'Dropped', 50, undefined, 'x'.repeat(4000));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The pipe waits on the socket, so the subscription has fallen behind and reads nothing.
+    expect(app.services.live.stats()).toMatchObject({ subscriptions: 1, catchingUp: 1 });
+    sockets[0]!.terminate();
+    for (let waited = 0; app.services.live.stats().subscriptions > 0 && waited < 5000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(app.services.live.stats()).toMatchObject({ subscriptions: 0, bufferedEvents: 0 });
+    await client.dispose();
+  });
+
   it('1,000 subscribe/unsubscribe cycles leave no subscriptions or timers behind', async () => {
     const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
     const client = connect();
