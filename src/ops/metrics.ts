@@ -80,15 +80,13 @@ export function createMetrics(services: Services): Metrics {
   // workspace's counts and lists every breaker.
   let engine: ReturnType<NonNullable<Services['engine']>['stats']> | undefined;
   gauge('flowledger_executions', "This process's engine: executions by state (finished ones since start)", ['state'], (set) => {
-    const stats = engine;
-    if (!stats) return;
-    for (const state of ['active', 'queued', 'succeeded', 'failed', 'cancelled', 'timedOut'] as const) set({ state }, stats[state]);
+    if (!engine) return;
+    for (const state of ['active', 'queued', 'succeeded', 'failed', 'cancelled', 'timedOut'] as const) set({ state }, engine[state]);
   });
   gauge('flowledger_steps', "This process's actions: running and waiting for a slot", ['state'], (set) => {
-    const stats = engine;
-    if (!stats) return;
-    set({ state: 'in_flight' }, stats.stepsInFlight);
-    set({ state: 'queued' }, stats.stepsQueued);
+    if (!engine) return;
+    set({ state: 'in_flight' }, engine.stepsInFlight);
+    set({ state: 'queued' }, engine.stepsQueued);
   });
   gauge('flowledger_circuit_breakers', 'Circuit breakers of called hosts, by state', ['state'], (set) => {
     const counts = new Map<string, number>([['CLOSED', 0], ['OPEN', 0], ['HALF_OPEN', 0], ['ISOLATED', 0]]);

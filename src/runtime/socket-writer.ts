@@ -112,16 +112,15 @@ export class SocketWriter {
     const outbox = this.#outboxes.get(socket)!;
     return (message, urgent) => {
       // An outbox with frames is listed for a flush already; the first frame lists it.
-      if (outbox.empty) this.#list(outbox, urgent);
-      else if (urgent) this.#listUrgent(outbox);
+      if (urgent) this.#listUrgent(outbox);
+      else if (outbox.empty) this.#listForWindow(outbox);
       outbox.add(message);
       if (!outbox.full) return undefined;
       return new Promise<void>((done) => outbox.flush(done));
     };
   }
 
-  #list(outbox: Outbox, urgent: boolean): void {
-    if (urgent) return this.#listUrgent(outbox);
+  #listForWindow(outbox: Outbox): void {
     this.#pending.push(outbox);
     if (this.#windowScheduled) return;
     this.#windowScheduled = true;
