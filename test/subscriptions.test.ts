@@ -257,23 +257,32 @@ describe('Subscription.events over Server-Sent Events', () => {
   });
 });
 
+/**
+ * A viewer's subscription to the events of one type, with their data, caught up; then its
+ * socket stops reading, so that the server's writes to it back up.
+ */
+async function pausedSubscription(type: string) {
+  const sockets: WebSocket[] = [];
+  class PausableSocket extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      sockets.push(this);
+    }
+  }
+  const client = wsClient(app.url, app.keys.viewer, { webSocketImpl: PausableSocket });
+  const iterator = client.iterate({ query: SUBSCRIBE.replace('logCursor }', 'logCursor data }'), variables: { types: [type] } });
+  expect((await iterator.next()).value!.data!.events.caughtUp).toBe(true);
+  const socket = sockets[0]!;
+  socket.pause();
+  return { client, iterator, socket };
+}
+
 describe('bounded and clean', () => {
   it('a slow consumer during a burst of 10,000 events keeps memory bounded and still gets every event', async () => {
     const start = await logCursorNow();
-    const sockets: WebSocket[] = [];
-    class PausableSocket extends WebSocket {
-      constructor(...args: ConstructorParameters<typeof WebSocket>) {
-        super(...args);
-        sockets.push(this);
-      }
-    }
-    const client = wsClient(app.url, app.keys.viewer, { webSocketImpl: PausableSocket });
     // Events of about 4 KB, as workflow definitions are: 40 MB in all, far more than the
     // loopback socket buffers hold, so the pause really pushes back on the server.
-    const burstQuery = SUBSCRIBE.replace('logCursor }', 'logCursor data }');
-    const iterator = client.iterate({ query: burstQuery, variables: { types: ['Burst'] } });
-    expect((await iterator.next()).value!.data!.events.caughtUp).toBe(true);
-    sockets[0]!.pause();
+    const { client, iterator, socket } = await pausedSubscription('Burst');
 
     const heldHeap = () => {
       globalThis.gc!();
@@ -291,7 +300,7 @@ describe('bounded and clean', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const heapDuringBurst = heldHeap();
 
-    sockets[0]!.resume();
+    socket.resume();
     const items = await collect(iterator as never, (so) => eventsOf(so).length === 10_000);
     clearInterval(sampler);
     await client.dispose();
@@ -306,23 +315,13 @@ describe('bounded and clean', () => {
   });
 
   it('a client that drops while the server waits on its full socket leaves nothing behind', async () => {
-    const sockets: WebSocket[] = [];
-    class PausableSocket extends WebSocket {
-      constructor(...args: ConstructorParameters<typeof WebSocket>) {
-        super(...args);
-        sockets.push(this);
-      }
-    }
-    const client = wsClient(app.url, app.keys.viewer, { webSocketImpl: PausableSocket });
-    const iterator = client.iterate({ query: SUBSCRIBE.replace('logCursor }', 'logCursor data }'), variables: { types: ['Dropped'] } });
-    expect((await iterator.next()).value!.data!.events.caughtUp).toBe(true);
-    sockets[0]!.pause();
+    const { client, socket } = await pausedSubscription('Dropped');
     // About 8 MB of events, more than the loopback buffers hold: the pipe ends up waiting on the socket.
     await appendEvents(2000, 'Dropped', 50, undefined, 'x'.repeat(4000));
     await new Promise((resolve) => setTimeout(resolve, 300));
     // The pipe waits on the socket, so the subscription has fallen behind and reads nothing.
     expect(app.services.live.stats()).toMatchObject({ subscriptions: 1, catchingUp: 1 });
-    sockets[0]!.terminate();
+    socket.terminate();
     for (let waited = 0; app.services.live.stats().subscriptions > 0 && waited < 5000; waited += 50) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
