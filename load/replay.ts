@@ -1,6 +1,6 @@
 import { sample } from './support/sample.ts';
 import { body, type Target } from './support/target.ts';
-import { CREATE_WORKFLOW, DEFINITION, UPDATE_WORKFLOW } from './support/operations.ts';
+import { CREATE_WORKFLOW, DEFINITION, UPDATE_WORKFLOW, WORKFLOW_VERSION } from './support/operations.ts';
 
 /** A workflow with `versions` events, made through the API one update after another. */
 export async function longWorkflow(target: Target, versions: number): Promise<string> {
@@ -17,7 +17,7 @@ export async function longWorkflow(target: Target, versions: number): Promise<st
  * then replays to random versions and pages of its events from random versions.
  */
 export async function replayLoad(target: Target, id: string, count: number, concurrency: number) {
-  const { workflow } = await target.gql('query($id: ID!) { workflow(id: $id) { version } }', { id });
+  const { workflow } = await target.gql(WORKFLOW_VERSION, { id });
   const version = workflow.version as number;
   const random = () => 1 + Math.floor(Math.random() * version);
   const replay = (v: number) => body('query($id: ID!, $v: Int) { replay(aggregateType: WORKFLOW, aggregateId: $id, toVersion: $v) { version } }', { id, v });
