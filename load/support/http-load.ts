@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { ms, percentile } from './stats.ts';
+import { latencySummary } from './stats.ts';
 import type { Target } from './target.ts';
 
 /** Concurrent connections held for a while: a load run is one or more of these in turn. */
@@ -52,9 +52,7 @@ export async function httpLoad(target: Target, requests: autocannon.Request[], s
   const seconds = stages.reduce((sum, stage) => sum + stage.seconds, 0);
   return {
     requestsPerSecond: Math.round(total / seconds),
-    p50Ms: ms(percentile(latencies, 50)),
-    p95Ms: ms(percentile(latencies, 95)),
-    p99Ms: ms(percentile(latencies, 99)),
+    ...latencySummary(latencies),
     errors,
     requests: total,
   };

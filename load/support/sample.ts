@@ -1,4 +1,4 @@
-import { ms, percentile } from './stats.ts';
+import { latencySummary } from './stats.ts';
 import type { Target } from './target.ts';
 
 /** `count` requests, `concurrency` at a time; a request whose answer has errors counts as one. */
@@ -17,5 +17,5 @@ export async function sample(target: Target, count: number, concurrency: number,
       }
     }),
   );
-  return { p50Ms: ms(percentile(latencies, 50)), p95Ms: ms(percentile(latencies, 95)), p99Ms: ms(percentile(latencies, 99)), errors, requests: latencies.length };
+  return { ...latencySummary(latencies), errors, requests: latencies.length };
 }
