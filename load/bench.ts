@@ -3,6 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { projectWorkflow } from '../src/app/workflow-projection.ts';
+import { fold } from '../src/domain/aggregate.ts';
+import { evolve, workflowAggregate, type Workflow } from '../src/domain/workflows/workflow.ts';
 import { VersionConflictError } from '../src/domain/errors.ts';
 import { openDatabase } from '../src/store/database.ts';
 import { EventStore } from '../src/store/event-store.ts';
@@ -33,11 +35,13 @@ const WORKERS = process.env.CLUSTER_WORKERS ?? '1';
 const GROWTH = process.env.GROWTH !== 'false';
 const DOCS = new URL('../docs/benchmarks.md', import.meta.url);
 
-/** A load phase of SECONDS, with the server's CPU (of one core) and memory over it. */
+/** A load phase, with the server's CPU (as a share of one core, over the phase's own time) and memory. */
 async function measured<Result extends object>(server: BenchServer, run: () => Promise<Result>) {
   const cpu = server.cpuSeconds();
+  const began = performance.now();
   const result = await run();
-  return { ...result, serverCpuPercent: Math.round(((server.cpuSeconds() - cpu) / SECONDS) * 100), serverRssMiB: Math.round(server.rssMiB()) };
+  const seconds = (performance.now() - began) / 1000;
+  return { ...result, serverCpuPercent: Math.round(((server.cpuSeconds() - cpu) / seconds) * 100), serverRssMiB: Math.round(server.rssMiB()) };
 }
 const phase = [{ connections: CONNECTIONS, seconds: SECONDS }];
 
@@ -52,7 +56,7 @@ async function databaseCeiling(databaseUrl: string, workspaceId: string, ids: re
   // The read mix's weights: three lists, two gets (its writes are measured by the append phase).
   const cycle = [0, 0, 0, 1, 1];
   const latencies: number[] = [];
-  await loopFor(CONNECTIONS, SECONDS, (loop) => {
+  const elapsed = await loopFor(CONNECTIONS, SECONDS, (loop) => {
     let i = loop;
     return async () => {
       const started = performance.now();
@@ -61,7 +65,7 @@ async function databaseCeiling(databaseUrl: string, workspaceId: string, ids: re
     };
   });
   await pool.end();
-  return { requestsPerSecond: Math.round(latencies.length / SECONDS), p99Ms: ms(percentile(latencies, 99)) };
+  return { requestsPerSecond: Math.round(latencies.length / elapsed), p99Ms: ms(percentile(latencies, 99)) };
 }
 
 /**
@@ -72,54 +76,51 @@ async function databaseCeiling(databaseUrl: string, workspaceId: string, ids: re
 async function appendCeiling(databaseUrl: string, actor: { id: string; workspaceId: string }, targets: readonly string[]) {
   const db = openDatabase(databaseUrl, 20);
   const store = new EventStore(db);
-  const { rows } = await db.pool.query<{ id: string; version: number; created_at: Date }>('SELECT id, version, created_at FROM workflows WHERE id = ANY($1)', [targets]);
-  const workflows = new Map(rows.map((row) => [row.id, row]));
+  const workflows = new Map<string, Workflow>();
+  for (const id of targets) workflows.set(id, fold(workflowAggregate, await store.readFoldable({ type: 'Workflow', id }))!);
   const metadata = { workspaceId: actor.workspaceId, actorId: actor.id, requestId: 'ceiling', correlationId: 'ceiling', causationId: null };
-  let committed = 0;
   const latencies: number[] = [];
   // Timed as the append load is: from an update's first try to its commit.
-  await loopFor(WRITERS, SECONDS, () => {
-    let workflow = workflows.get(pick(targets))!;
+  const elapsed = await loopFor(WRITERS, SECONDS, () => {
+    let id = pick(targets);
     let started = performance.now();
     return async () => {
-      const description = `ceiling ${Math.random()}`;
+      const workflow = workflows.get(id)!;
+      const update = { type: 'WorkflowUpdated' as const, data: { description: `ceiling ${Math.random()}` } };
+      let next: Workflow | undefined;
       try {
-        const { version } = await store.append({ type: 'Workflow', id: workflow.id }, [{ eventId: randomUUID(), type: 'WorkflowUpdated', data: { description } }], {
+        await store.append({ type: 'Workflow', id }, [{ eventId: randomUUID(), ...update }], {
           expectedVersion: workflow.version,
           metadata,
-          onAppended: (tx, [event]) =>
-            projectWorkflow(tx, { ...workflow, name: 'ceiling', description, definition: DEFINITION as never, status: 'ACTIVE', version: event!.version, createdAt: workflow.created_at, updatedAt: event!.createdAt, createdById: actor.id, workspaceId: actor.workspaceId }),
+          onAppended: (tx, [event]) => projectWorkflow(tx, (next = evolve(workflow, update, event!)!)),
         });
-        committed += 1;
-        latencies.push(performance.now() - started);
-        workflow.version = version;
-        workflow = workflows.get(pick(targets))!;
-        started = performance.now();
       } catch (error) {
         if (!(error instanceof VersionConflictError)) throw error;
-        workflow.version = error.actualVersion;
+        workflows.set(id, { ...workflow, version: error.actualVersion });
+        return;
       }
+      latencies.push(performance.now() - started);
+      workflows.set(id, next!);
+      id = pick(targets);
+      started = performance.now();
     };
   });
   await db.close();
-  return { committedPerSecond: Math.round(committed / SECONDS), p99Ms: ms(percentile(latencies, 99)) };
+  return { committedPerSecond: Math.round(latencies.length / elapsed), p99Ms: ms(percentile(latencies, 99)) };
 }
 
-/** The append load, checked in the database too: every stream's version counts its events, and the events added are the updates acknowledged. */
+/**
+ * The append load (which checks through the API that nothing was lost or duplicated), checked
+ * in the database too: every stream's version counts its events, and its read model row agrees.
+ */
 async function appends(server: BenchServer, targets: readonly string[], seeder: Seeder) {
-  const count = async () => Number((await seeder.pool.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE aggregate_id = ANY($1)', [targets])).rows[0]!.n);
-  const before = await count();
   const result = await measured(server, () => appendLoad(server, targets, WRITERS, SECONDS));
   const { rows } = await seeder.pool.query<{ inconsistent: string }>(
-    `SELECT count(*) AS inconsistent FROM streams s WHERE s.aggregate_id = ANY($1)
-       AND s.version <> (SELECT count(*) FROM events e WHERE e.aggregate_id = s.aggregate_id)`,
+    `SELECT count(*) AS inconsistent FROM streams s JOIN workflows w ON w.id = s.aggregate_id WHERE s.aggregate_id = ANY($1)
+       AND (s.version <> (SELECT count(*) FROM events e WHERE e.aggregate_id = s.aggregate_id) OR w.version <> s.version)`,
     [targets],
   );
-  return {
-    ...result,
-    eventsLostOrDuplicated: Math.abs((await count()) - before - result.committed),
-    streamsInconsistent: Number(rows[0]!.inconsistent),
-  };
+  return { ...result, streamsInconsistent: Number(rows[0]!.inconsistent) };
 }
 
 /** The reads whose growth with the log matters: one aggregate's events, the audit log, the global log. */
@@ -172,8 +173,10 @@ try {
   const mix = (results.readMix = await measured(server, () => readMix(server, ids, phase)));
   const framework = (results.frameworkCeiling = await measured(server, () => httpLoad(server, [{ body: body('{ __typename }') }], phase)));
   const database = (results.databaseCeiling = await databaseCeiling(server.databaseUrl, me.workspaceId, ids));
-  const written = (results.appends = await appends(server, ids.slice(1, 1 + WRITERS * 4), seeder));
-  const writeCeiling = (results.appendCeiling = await appendCeiling(server.databaseUrl, me, ids.slice(1, 1 + WRITERS * 4)));
+  // Not the long workflow: its replays are measured next.
+  const writeTargets = ids.slice(1, 1 + WRITERS * 4);
+  const written = (results.appends = await appends(server, writeTargets, seeder));
+  const writeCeiling = (results.appendCeiling = await appendCeiling(server.databaseUrl, me, writeTargets));
   const replayed = (results.replay = await replayLoad(server, long!, 200, 4));
   const ratio = (part: number, whole: number) => Math.round((part / whole) * 100) / 100;
   results.ratios = {
@@ -186,7 +189,7 @@ try {
     readMix: mix.requestsPerSecond >= 3000 && mix.p95Ms <= 50 && mix.p99Ms <= 100 && mix.errors === 0,
     appends:
       written.committedPerSecond >= 2000 && written.p99Ms <= 50 && written.errors === 0 &&
-      written.lost === 0 && written.duplicated === 0 && written.eventsLostOrDuplicated === 0 && written.streamsInconsistent === 0,
+      written.lost === 0 && written.duplicated === 0 && written.streamsInconsistent === 0,
     replay: replayed.firstReplayMs <= 50 && replayed.replays.p99Ms <= 50 && replayed.errors === 0,
     growth: ['events', 'auditLog', 'eventLog'].every((reads) => {
       const stages = Object.values(growth).map((stage) => (stage as Record<string, { p99Ms: number; errors: number }>)[reads]!);
