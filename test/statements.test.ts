@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './support/app.ts';
+import { DEFINITION } from './support/definitions.ts';
 
 let app: TestApp;
 beforeAll(async () => {
   // No live-log poll and no engine: their background reads would land in the counts.
   app = await startTestApp({ livePollIntervalMs: 60_000, runExecutions: false });
   for (let i = 0; i < 100; i += 1) {
-    const { data } = await app.gql('mutation($n: String!) { createWorkflow(input: { name: $n, definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }', {
+    const { data } = await app.gql(`mutation($n: String!) { createWorkflow(input: { name: $n, definition: ${DEFINITION} }) { id } }`, {
       n: `wf ${i}`,
     });
     await app.gql('mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "v2" }) { id } }', {
@@ -23,18 +24,27 @@ const LIST = `query($first: Int) {
   }
 }`;
 
-/** SQL statements this process sent to PostgreSQL while running one query. */
-async function statementsFor(first: number): Promise<number> {
+/** What `run` returns, and the SQL statements this process sent to PostgreSQL meanwhile. */
+async function counted<T>(run: () => Promise<T>): Promise<{ result: T; statements: number }> {
   await app.gql('{ me { id } }'); // the key is then cached, so authentication adds nothing below
   const before = app.services.db.statementCount();
-  const { data, errors } = await app.gql(LIST, { first });
-  expect(errors).toBeUndefined();
-  expect(data!.workflows.edges).toHaveLength(first);
-  for (const { node } of data!.workflows.edges) {
+  const result = await run();
+  return { result, statements: app.services.db.statementCount() - before };
+}
+
+/** SQL statements sent while listing `first` workflows. */
+async function statementsFor(first: number): Promise<number> {
+  const { result: data, statements } = await counted(async () => {
+    const { data, errors } = await app.gql(LIST, { first });
+    expect(errors).toBeUndefined();
+    return data!;
+  });
+  expect(data.workflows.edges).toHaveLength(first);
+  for (const { node } of data.workflows.edges) {
     expect(node.latestEvents.map((e: any) => e.version)).toEqual([2, 1]);
     expect(node.createdBy.name).toBe('editor');
   }
-  return app.services.db.statementCount() - before;
+  return statements;
 }
 
 describe('no N+1', () => {
@@ -52,16 +62,17 @@ describe('no N+1 for executions', () => {
     const workflowId = (await app.gql('{ workflows(first: 1) { edges { node { id } } } }')).data!.workflows.edges[0].node.id;
     for (let i = 0; i < 30; i += 1) await app.gql('mutation($w: ID!) { executeWorkflow(input: { workflowId: $w }) { id } }', { w: workflowId });
     const statements = async (first: number) => {
-      await app.gql('{ me { id } }');
-      const before = app.services.db.statementCount();
-      const { data, errors } = await app.gql(
-        'query($first: Int) { executions(first: $first) { edges { node { id status steps { id } workflow { name } createdBy { name } } } } }',
-        { first },
-      );
-      expect(errors).toBeUndefined();
-      expect(data!.executions.edges).toHaveLength(first);
-      expect(data!.executions.edges[0].node).toMatchObject({ status: 'PENDING', steps: [], createdBy: { name: 'editor' } });
-      return app.services.db.statementCount() - before;
+      const { result: data, statements } = await counted(async () => {
+        const { data, errors } = await app.gql(
+          'query($first: Int) { executions(first: $first) { edges { node { id status steps { id } workflow { name } createdBy { name } } } } }',
+          { first },
+        );
+        expect(errors).toBeUndefined();
+        return data!;
+      });
+      expect(data.executions.edges).toHaveLength(first);
+      expect(data.executions.edges[0].node).toMatchObject({ status: 'PENDING', steps: [], createdBy: { name: 'editor' } });
+      return statements;
     };
     const forFive = await statements(5);
     expect(await statements(30)).toBe(forFive);
@@ -84,21 +95,22 @@ describe('round trips of a command', () => {
     const head = await app.services.store.logHead();
     while (app.services.live.head.globalPosition < head.globalPosition) await new Promise((done) => setTimeout(done, 5));
   };
-  const statementsFor = async (query: string, variables: Record<string, unknown>) => {
-    await app.gql('{ me { id } }');
+  const commandStatements = async (query: string, variables: Record<string, unknown>) => {
     await settled();
-    const before = app.services.db.statementCount();
-    const { data, errors } = await app.gql(query, variables);
-    expect(errors).toBeUndefined();
-    await settled();
+    const { result: data, statements } = await counted(async () => {
+      const { data, errors } = await app.gql(query, variables);
+      expect(errors).toBeUndefined();
+      await settled();
+      return data!;
+    });
     // Less the live log's one read of the new event (and the statement that settled asks).
-    return { data: data!, statements: app.services.db.statementCount() - before - 2 };
+    return { data, statements: statements - 2 };
   };
 
   it('creates, then updates a stream this process wrote last, without reading it first: begin, append, project, commit', async () => {
-    const created = await statementsFor('mutation { createWorkflow(input: { name: "trips", definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }', {});
+    const created = await commandStatements(`mutation { createWorkflow(input: { name: "trips", definition: ${DEFINITION} }) { id } }`, {});
     expect(created.statements).toBe(4);
-    const updated = await statementsFor('mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "v2" }) { version } }', {
+    const updated = await commandStatements('mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "v2" }) { version } }', {
       id: created.data.createWorkflow.id,
     });
     expect(updated).toMatchObject({ statements: 4, data: { updateWorkflow: { version: 2 } } });

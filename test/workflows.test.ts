@@ -146,16 +146,18 @@ describe('the workflow lifecycle over HTTP', () => {
     }
   });
 
+  /** Another process's write to a workflow's stream, straight to the store. */
+  const appendElsewhere = (id: string, expectedVersion: number, event: { type: string; data: unknown }) =>
+    app.services.store.append({ type: 'Workflow', id }, [{ eventId: randomUUID(), ...event }], {
+      expectedVersion,
+      metadata: { workspaceId: app.workspaceId, actorId: app.userIds.admin, requestId: 'r', correlationId: 'c', causationId: null },
+    });
+
   it('decides on what another process appended since this one last wrote the stream', async () => {
     const workflow = await create('Shared');
     const renamed = await app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 1, name: 'Renamed here' } });
     expect(renamed.data!.updateWorkflow.version).toBe(2);
-    // Another process's write, straight to the store.
-    await app.services.store.append(
-      { type: 'Workflow', id: workflow.id },
-      [{ eventId: randomUUID(), type: 'WorkflowUpdated', data: { description: 'written elsewhere' } }],
-      { expectedVersion: 2, metadata: { workspaceId: app.workspaceId, actorId: app.userIds.admin, requestId: 'r', correlationId: 'c', causationId: null } },
-    );
+    await appendElsewhere(workflow.id, 2, { type: 'WorkflowUpdated', data: { description: 'written elsewhere' } });
     const stale = await app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 2, name: 'Too late' } });
     expect(stale.errors![0]!.extensions).toMatchObject({ code: 'VERSION_CONFLICT', actualVersion: 3 });
     const fresh = await app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 3, name: 'On top' } });
@@ -168,11 +170,7 @@ describe('the workflow lifecycle over HTTP', () => {
     const workflow = await create('Quietly deleted');
     expect((await app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 1, name: 'Kept here' } })).data!.updateWorkflow.version).toBe(2);
     // Another process deletes it.
-    await app.services.store.append(
-      { type: 'Workflow', id: workflow.id },
-      [{ eventId: randomUUID(), type: 'WorkflowDeleted', data: {} }],
-      { expectedVersion: 2, metadata: { workspaceId: app.workspaceId, actorId: app.userIds.admin, requestId: 'r', correlationId: 'c', causationId: null } },
-    );
+    await appendElsewhere(workflow.id, 2, { type: 'WorkflowDeleted', data: {} });
     // The same name again would change nothing on the state this process kept (version 2).
     const again = await app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 2, name: 'Kept here' } });
     expect(again.data).toBeNull();
