@@ -1,37 +1,47 @@
+import { fold } from '../domain/aggregate.ts';
 import { notFound } from '../domain/errors.ts';
-import { EXECUTION, hasEnded } from '../domain/executions/execution.ts';
-import type { Execution as ExecutionRow } from '../generated/prisma/client.ts';
-import type { Database } from '../store/database.ts';
+import { EXECUTION, executionAggregate, hasEnded, type Execution } from '../domain/executions/execution.ts';
+import type { EventStore } from '../store/event-store.ts';
 import { isUuid } from './ids.ts';
-import type { LiveLog } from './live-log.ts';
+import type { LiveItem, LiveLog } from './live-log.ts';
 
 /**
- * An execution's summary now, then again after each of its events, until it ends. Failures
- * come as items (the subscription's resolver throws them), never from the iterator: the
- * transports do not call return() after a throw. return() ends it at once, even while it
- * waits for an event that may never come. `onEnd` is called once when it ends.
+ * An execution now, then again after each append to its stream, until it ends: folded from its
+ * events, each update exactly the state at the last event it includes (events that arrive
+ * together, such as those of one append, come as one update). Failures come as items (the subscription's resolver throws them),
+ * never from the iterator: the transports do not call return() after a throw. return() ends it
+ * at once, even while it waits for an event that may never come. `onEnd` is called once when it ends.
  */
 export function executionUpdates(
-  db: Database,
+  store: EventStore,
   live: LiveLog,
   workspaceId: string,
   id: string,
   allowed: () => Promise<boolean>,
   onEnd: () => void = () => {},
-): AsyncIterableIterator<ExecutionRow | Error> {
+): AsyncIterableIterator<Execution | Error> {
   const events = isUuid(id) ? live.subscribe(null, { workspaceId, aggregateType: EXECUTION, aggregateId: id }, allowed) : null;
-  const read = () => db.prisma.execution.findFirst({ where: { id, workspaceId } });
-  let last: ExecutionRow | null = null;
+  const read = async () => fold(executionAggregate, await store.readFoldable({ type: EXECUTION, id, workspaceId }));
+  /** The next event folded in; the stream read again if one is missing (events of a stream come in version order). */
+  const advance = async (state: Execution, item: LiveItem): Promise<Execution> => {
+    const event = item.event;
+    if (!event || event.version <= state.version) return state;
+    if (event.version === state.version + 1) return fold(executionAggregate, [event], state) ?? state;
+    return (await read()) ?? state;
+  };
+  let last: Execution | null = null;
+  /** A failure polled while gathering an update: reported with the next one. */
+  let held: LiveItem | undefined;
   let ended = false;
   const end = async () => {
     if (!ended) onEnd();
     ended = true;
     await events?.return?.();
   };
-  const item = (value: ExecutionRow | Error) => ({ done: false as const, value });
+  const item = (value: Execution | Error) => ({ done: false as const, value });
   const done = { done: true as const, value: undefined };
 
-  const updates: AsyncIterableIterator<ExecutionRow | Error> = {
+  const updates: AsyncIterableIterator<Execution | Error> = {
     async next() {
       if (ended) return done;
       try {
@@ -43,14 +53,28 @@ export function executionUpdates(
           return item(notFound('execution', id));
         }
         while (!hasEnded(last.status)) {
-          const next = await events!.next();
-          if (next.done || ended) break;
-          if (next.value.failure) {
-            await end();
-            return item(next.value.failure);
+          let next: LiveItem | undefined = held;
+          held = undefined;
+          if (!next) {
+            const step = await events!.next();
+            if (step.done) break;
+            next = step.value;
           }
-          const now = next.value.event ? await read() : null;
-          if (now && now.version > last.version) return item((last = now));
+          if (ended) break;
+          if (next.failure) {
+            await end();
+            return item(next.failure);
+          }
+          let state = await advance(last, next);
+          // What else has arrived joins this update: one per append, not one per event.
+          for (let more = events!.poll(); more && !more.done; more = events!.poll()) {
+            if (more.value.failure) {
+              held = more.value;
+              break;
+            }
+            state = await advance(state, more.value);
+          }
+          if (state.version > last.version) return item((last = state));
         }
         await end();
         return done;

@@ -68,6 +68,16 @@ async function tokenPrincipal(services: Services, tokens: TokenVerifier, credent
   return { actor, quotaKey: `jwt:${actor.userId}`, stillValid: async () => validUntil.getTime() > Date.now() };
 }
 
+/**
+ * The context one payload of a subscription resolves in: the subscription's, with loaders
+ * (and Pothos's relation loaders, which are kept per context object) of its own. Loaders
+ * cache for their context's life; a subscription's lasts for hours, and would serve every
+ * payload the rows its first payload read.
+ */
+export function payloadContext(context: GraphQLContext): GraphQLContext {
+  return { ...context, loaders: createLoaders(context.services, context.scope.actor.workspaceId) };
+}
+
 export interface RequestInfo {
   readonly authorization: unknown;
   readonly requestId: string;

@@ -13,19 +13,28 @@ export interface Loaders {
   latestEvents(aggregateType: string, count: number): DataLoader<string, StoredEvent[]>;
 }
 
-/** `workspaceId`: the caller's; users and streams of other workspaces read as missing. */
+/**
+ * `workspaceId`: the caller's; users and streams of other workspaces read as missing. Each
+ * loader is made when first used: a subscription makes a set per payload (context.ts).
+ */
 export function createLoaders(services: Services, workspaceId: string): Loaders {
   const latest = new Map<string, DataLoader<string, StoredEvent[]>>();
+  let user: Loaders['user'] | undefined;
+  let execution: Loaders['execution'] | undefined;
   return {
-    user: new DataLoader(async (ids) => {
-      const users = await services.db.prisma.user.findMany({ where: { id: { in: [...ids] }, workspaceId } });
-      const byId = new Map(users.map((user) => [user.id, user]));
-      return ids.map((id) => byId.get(id) ?? null);
-    }),
-    execution: new DataLoader(async (ids) => {
-      const byStream = Map.groupBy(await services.store.readStreams(workspaceId, EXECUTION, ids), (event) => event.aggregateId);
-      return ids.map((id) => fold(executionAggregate, byStream.get(id) ?? []));
-    }),
+    get user() {
+      return (user ??= new DataLoader(async (ids) => {
+        const users = await services.db.prisma.user.findMany({ where: { id: { in: [...ids] }, workspaceId } });
+        const byId = new Map(users.map((found) => [found.id, found]));
+        return ids.map((id) => byId.get(id) ?? null);
+      }));
+    },
+    get execution() {
+      return (execution ??= new DataLoader(async (ids) => {
+        const byStream = Map.groupBy(await services.store.readStreams(workspaceId, EXECUTION, ids), (event) => event.aggregateId);
+        return ids.map((id) => fold(executionAggregate, byStream.get(id) ?? []));
+      }));
+    },
     latestEvents(aggregateType, count) {
       const key = `${aggregateType}:${count}`;
       let loader = latest.get(key);

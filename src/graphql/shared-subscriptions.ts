@@ -1,5 +1,6 @@
-import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
+import { createSourceEventStream, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
 import { isPollable, toPollable, type Pollable } from '../app/pollable.ts';
+import { executePayload } from './payloads.ts';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
 
@@ -18,10 +19,10 @@ const isPromise = (value: Result): value is Promise<ExecutionResult> => typeof (
 export function createSharedSubscribe(mask: (error: GraphQLError) => GraphQLError) {
   const results = new WeakMap<object, Map<string, Result>>();
 
-  /** One event's result, as graphql-js's subscribe makes it: the selection run on the item. */
+  /** One event's result: the selection run on the item, as of that item (executePayload). */
   function run(item: object, args: ExecutionArgs): Result {
     const masked = (result: ExecutionResult) => (result.errors ? { ...result, errors: result.errors.map(mask) } : result);
-    const result = execute({ ...args, rootValue: item });
+    const result = executePayload(args, item);
     // execute reports failures in the result; a rejection would stall every subscriber of the shape.
     return isPromise(result) ? result.then(masked, (error: GraphQLError) => ({ errors: [mask(error)] })) : masked(result);
   }

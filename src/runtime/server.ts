@@ -4,6 +4,7 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { createContext, requestIdOf } from '../graphql/context.ts';
 import { toClientError } from '../graphql/errors.ts';
+import { subscribeWithPayloadContexts } from '../graphql/payloads.ts';
 import { schema } from '../graphql/schema/index.ts';
 import { describeError, log } from './log.ts';
 import type { Services } from './services.ts';
@@ -66,6 +67,15 @@ function endUnsentStreamsPlugin(): Plugin {
   };
 }
 
+/** Server-Sent Events subscriptions resolve each payload as of its own event (graphql/payloads.ts). */
+function payloadContextsPlugin(): Plugin {
+  return {
+    onSubscribe({ setSubscribeFn }) {
+      setSubscribeFn(subscribeWithPayloadContexts as never);
+    },
+  };
+}
+
 /** LOG_REQUESTS: a line per request, with the id its response and its events carry. */
 const logRequest = ({ request, operation, status, durationMs }: RequestDone) =>
   log('info', 'request', { requestId: requestIds.get(request), operation, status, durationMs: Math.round(durationMs * 10) / 10 });
@@ -100,7 +110,7 @@ export function createGraphQLHandler(services: Services, metrics: Metrics) {
         requestId: requestIds.get(request) ?? requestIdOf(null),
         correlationId: request.headers.get('x-correlation-id'),
       }),
-    plugins: [metrics.plugin(services.config.logRequests ? logRequest : undefined), requestIdPlugin(), securityHeadersPlugin(), endUnsentStreamsPlugin(), ...(persisted ? [persisted.plugin()] : []), documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
+    plugins: [metrics.plugin(services.config.logRequests ? logRequest : undefined), requestIdPlugin(), securityHeadersPlugin(), endUnsentStreamsPlugin(), payloadContextsPlugin(), ...(persisted ? [persisted.plugin()] : []), documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
   });
 }
 

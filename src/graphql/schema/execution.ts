@@ -57,7 +57,9 @@ export const ExecutionRef = builder.prismaObject('Execution', {
     steps: t.field({
       type: [StepRef],
       description: 'In the order they first started.',
-      resolve: async (execution, _args, { loaders }) => Object.values((await loaders.execution.load(execution.id))?.steps ?? {}),
+      // A folded execution (a mutation's result, a subscription's update) has its steps already.
+      resolve: async (execution, _args, { loaders }) =>
+        Object.values((execution as Partial<Execution>).steps ?? (await loaders.execution.load(execution.id))?.steps ?? {}),
     }),
   }),
 });
@@ -144,11 +146,11 @@ builder.subscriptionFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     subscribe: (_root, args, { services, scope, stillAuthorized, subscription }) =>
       subscription((onEnd) =>
-        executionUpdates(services.db, services.live, scope.actor.workspaceId, String(args.id), stillAuthorized, onEnd),
+        executionUpdates(services.store, services.live, scope.actor.workspaceId, String(args.id), stillAuthorized, onEnd),
       ),
     resolve: (update) => {
       if (update instanceof Error) throw update;
-      return update;
+      return asRow(update);
     },
   }),
 }));
