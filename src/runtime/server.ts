@@ -11,6 +11,7 @@ import type { Services } from './services.ts';
 import { answer } from './answer.ts';
 import { documentLimits, limitBodies } from './limits.ts';
 import { attachWebSocket } from './websocket.ts';
+import { GRAPHIQL_CSP, GRAPHIQL_OPTIONS, graphiqlAssets, renderGraphiQL } from './graphiql.ts';
 import { liveness, readiness } from '../ops/health.ts';
 import { createMetrics, type Metrics, type RequestDone } from '../ops/metrics.ts';
 
@@ -37,17 +38,17 @@ function requestIdPlugin(): Plugin {
 
 /**
  * Headers every answer carries: it is JSON or an event stream for programs, never a page to
- * frame, sniff or follow links from (GraphiQL, served in development only, is the exception).
+ * frame, sniff or follow links from. GraphiQL's page (development only) may load what this
+ * origin serves, and nothing from elsewhere.
  */
 function securityHeadersPlugin(): Plugin {
   return {
     onResponse({ response }) {
+      const page = response.headers.get('content-type')?.includes('text/html');
       response.headers.set('x-content-type-options', 'nosniff');
       response.headers.set('referrer-policy', 'no-referrer');
-      if (!response.headers.get('content-type')?.includes('text/html')) {
-        response.headers.set('x-frame-options', 'DENY');
-        response.headers.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
-      }
+      response.headers.set('x-frame-options', 'DENY');
+      response.headers.set('content-security-policy', page ? GRAPHIQL_CSP : "default-src 'none'; frame-ancestors 'none'");
     },
   };
 }
@@ -80,13 +81,17 @@ function payloadContextsPlugin(): Plugin {
 const logRequest = ({ request, operation, status, durationMs }: RequestDone) =>
   log('info', 'request', { requestId: requestIds.get(request), operation, status, durationMs: Math.round(durationMs * 10) / 10 });
 
+/** GraphiQL is served in development, where the schema may be introspected (it needs to). */
+const graphiqlEnabled = (services: Services) => services.config.environment === 'development' && services.config.introspection;
+
 /** GraphQL over HTTP: queries and mutations, and subscriptions as Server-Sent Events. */
 export function createGraphQLHandler(services: Services, metrics: Metrics) {
   const persisted = services.persistedOperations;
   return createYoga({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: services.config.environment === 'development' && services.config.introspection ? { subscriptionsProtocol: 'WS' } : false,
+    graphiql: graphiqlEnabled(services) ? GRAPHIQL_OPTIONS : false,
+    renderGraphiQL,
     landingPage: false,
     // limitBodies refuses chunked bodies and bodies whose Content-Length is over MAX_BODY_BYTES;
     // Node's parser holds a body to its Content-Length. Yoga's own limit would pipe every body
@@ -146,7 +151,8 @@ function operational(services: Services, metrics: Metrics, next: (request: Incom
 export async function startServer(services: Services, port: number, host: string): Promise<RunningServer> {
   const metrics = createMetrics(services);
   const yoga = createGraphQLHandler(services, metrics);
-  const server = createServer(operational(services, metrics, limitBodies(services.config.maxBodyBytes, metrics.countError, yoga)));
+  const api = limitBodies(services.config.maxBodyBytes, metrics.countError, yoga);
+  const server = createServer(operational(services, metrics, graphiqlEnabled(services) ? graphiqlAssets(api) : api));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);

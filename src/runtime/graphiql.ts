@@ -1,0 +1,120 @@
+import { createRequire } from 'node:module';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { css, editorWorkerService, favicon, graphqlWorker, js, jsonWorker } from '@graphql-yoga/render-graphiql/graphiql';
+import type { GraphiQLOptions } from 'graphql-yoga';
+
+// GraphiQL served from the server itself, from the npm package's bundle: Yoga's own page loads
+// its script from a CDN, which many networks block. The page is small; the bundle is served
+// once per release under a versioned path, cached for good.
+
+const { version } = createRequire(import.meta.url)('@graphql-yoga/render-graphiql/package.json') as { version: string };
+
+export const GRAPHIQL_ASSETS = `/graphiql/${version}`;
+
+/** Monaco's workers, by the label it asks for. */
+const WORKERS = { editorWorkerService: 'editor.worker.js', json: 'json.worker.js', graphql: 'graphql.worker.js' } as const;
+
+/**
+ * The page's script: Monaco told where its workers are, the bundle, then GraphiQL rendered
+ * with the options the page carries as JSON (no inline script, so the page's CSP allows none).
+ */
+const script = () => `self.MonacoEnvironment = { globalAPI: false, getWorkerUrl: (_id, label) => ${JSON.stringify(GRAPHIQL_ASSETS)} + '/' + ${JSON.stringify(WORKERS)}[label] };
+${js};
+YogaGraphiQL.renderYogaGraphiQL(document.getElementById('root'), JSON.parse(document.getElementById('graphiql-options').textContent));
+`;
+
+interface Asset {
+  readonly type: string;
+  readonly body: () => string | Buffer;
+}
+
+const JAVASCRIPT = 'text/javascript; charset=utf-8';
+
+const ASSETS = new Map<string, Asset>([
+  ['graphiql.js', { type: JAVASCRIPT, body: script }],
+  ['graphiql.css', { type: 'text/css; charset=utf-8', body: () => css }],
+  ['favicon.ico', { type: 'image/x-icon', body: () => Buffer.from(favicon.slice(favicon.indexOf(',') + 1), 'base64') }],
+  [WORKERS.editorWorkerService, { type: JAVASCRIPT, body: () => editorWorkerService }],
+  [WORKERS.json, { type: JAVASCRIPT, body: () => jsonWorker }],
+  [WORKERS.graphql, { type: JAVASCRIPT, body: () => graphqlWorker }],
+]);
+/** Each asset's bytes, made on first request. */
+const made = new Map<string, Buffer>();
+
+/** The page's Content-Security-Policy: nothing but this origin (styles inline, as Monaco sets them). */
+export const GRAPHIQL_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "worker-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const DEFAULT_QUERY = `# Every request needs an API key or a token:
+# in Headers below, put yours in place of
+# <your API key>, then run this (Ctrl-Enter).
+# The first \`npm start\` printed an admin key;
+# \`npm run admin -- issue-key\` makes more.
+{
+  me {
+    name
+    role
+  }
+}
+`;
+
+/** What the explorer starts with: a query that needs a key, and the header to put it in. */
+export const GRAPHIQL_OPTIONS: GraphiQLOptions = {
+  title: 'Flowledger GraphiQL',
+  defaultQuery: DEFAULT_QUERY,
+  headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }, null, 2),
+  defaultEditorToolsVisibility: 'headers',
+  // SSE carries the Authorization header of the editor, as queries do.
+  subscriptionsProtocol: 'SSE',
+};
+
+/** The page Yoga answers a browser's GET /graphql with. */
+export function renderGraphiQL(options: GraphiQLOptions): string {
+  // `<` escaped: the JSON sits in a script element, which a `</script>` inside it would end.
+  const json = JSON.stringify(options).replaceAll('<', '\\u003c');
+  return `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <title>${options.title}</title>
+    <link rel="icon" href="${GRAPHIQL_ASSETS}/favicon.ico" />
+    <link rel="stylesheet" href="${GRAPHIQL_ASSETS}/graphiql.css" />
+  </head>
+  <body id="body" class="no-focus-outline">
+    <noscript>GraphiQL needs JavaScript.</noscript>
+    <div id="root"></div>
+    <script type="application/json" id="graphiql-options">${json}</script>
+    <script src="${GRAPHIQL_ASSETS}/graphiql.js"></script>
+  </body>
+</html>
+`;
+}
+
+/** Serves GraphiQL's assets at GRAPHIQL_ASSETS; any other request goes on to `next`. */
+export function graphiqlAssets(next: (request: IncomingMessage, response: ServerResponse) => void) {
+  const prefix = `${GRAPHIQL_ASSETS}/`;
+  return (request: IncomingMessage, response: ServerResponse) => {
+    const path = request.url?.split('?')[0] ?? '';
+    const asset = request.method === 'GET' && path.startsWith(prefix) ? ASSETS.get(path.slice(prefix.length)) : undefined;
+    if (!asset) return next(request, response);
+    let body = made.get(path);
+    if (!body) made.set(path, (body = Buffer.from(asset.body())));
+    response.writeHead(200, {
+      'content-type': asset.type,
+      'content-length': body.length,
+      'cache-control': 'public, max-age=31536000, immutable',
+      'x-content-type-options': 'nosniff',
+    });
+    response.end(body);
+  };
+}
