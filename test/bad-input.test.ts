@@ -168,6 +168,28 @@ describe('bad input gets a clear error and writes nothing', () => {
     );
   });
 
+  it('a cursor or page argument that is wrong is named, with the same words on every list', async () => {
+    const lists = [
+      '{ workflows(ARGS) { edges { cursor } } }',
+      '{ executions(ARGS) { edges { cursor } } }',
+      '{ eventLog(ARGS) { edges { cursor } } }',
+    ];
+    for (const list of lists) {
+      const garbage = await app.gql(list.replace('ARGS', 'after: "garbage"'));
+      expect(garbage.errors?.[0], list).toMatchObject({ message: 'after: is not a cursor this field issued', extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
+    }
+    for (const list of lists.slice(0, 2)) {
+      const before = await app.gql(list.replace('ARGS', 'last: 2, before: "garbage"'));
+      expect(before.errors?.[0], list).toMatchObject({ message: 'before: is not a cursor this field issued', extensions: { field: 'before' } });
+      const both = await app.gql(list.replace('ARGS', 'first: 1, last: 1'));
+      expect(both.errors?.[0]?.extensions, list).toEqual({ code: 'BAD_USER_INPUT', field: 'last' });
+      const mixed = await app.gql(list.replace('ARGS', 'first: 1, before: "garbage"'));
+      expect(mixed.errors?.[0]?.extensions, list).toEqual({ code: 'BAD_USER_INPUT', field: 'before' });
+      const tooMany = await app.gql(list.replace('ARGS', 'last: 101'));
+      expect(tooMany.errors?.[0]?.extensions, list).toEqual({ code: 'BAD_USER_INPUT', field: 'last' });
+    }
+  });
+
   it('cursors out of range, NUL characters and impossible dates', async () => {
     const cursor = (text: string) => Buffer.from(text).toString('base64url');
     await refused('BAD_USER_INPUT', () => app.gql('query($a: String) { eventLog(after: $a) { edges { cursor } } }', { a: cursor('log:1:99999999999999999999') }));

@@ -349,6 +349,25 @@ describe('executions in the log', () => {
     ]);
   });
 
+  it('lists a workflow\'s executions newest first, forwards and backwards, by status', async () => {
+    const workflow = await createWorkflow(gql, { startAt: 'Done', nodes: { Done: { type: 'succeed' } } });
+    const ids: string[] = [];
+    for (let n = 0; n < 3; n += 1) ids.unshift((await ended(gql, (await execute(gql, workflow.id)).id)).id);
+    const page = async (args: string) => {
+      const { data, errors } = await gql(`query($w: ID!) { executions(workflowId: $w, ${args}) { edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`, { w: workflow.id });
+      expect(errors).toBeUndefined();
+      return { ids: data!.executions.edges.map((edge: any) => edge.node.id), info: data!.executions.pageInfo };
+    };
+    const first = await page('first: 2');
+    expect(first).toMatchObject({ ids: ids.slice(0, 2), info: { hasNextPage: true, hasPreviousPage: false } });
+    const rest = await page(`first: 2, after: "${first.info.endCursor}"`);
+    expect(rest).toMatchObject({ ids: ids.slice(2), info: { hasNextPage: false, hasPreviousPage: true } });
+    const back = await page(`last: 1, before: "${rest.info.startCursor}"`);
+    expect(back).toMatchObject({ ids: [ids[1]], info: { hasNextPage: true, hasPreviousPage: true } });
+    expect((await page('status: FAILED')).ids).toEqual([]);
+    expect((await page('status: SUCCEEDED, last: 5')).ids).toEqual(ids);
+  });
+
   it('streams an execution as it changes over graphql-ws, ending with it', async () => {
     const workflow = await createWorkflow(gql, { startAt: 'Pause', nodes: { Pause: { type: 'wait', ms: 200, next: 'Shape' }, Shape: { type: 'task', action: 'transform', input: { done: true }, end: true } } });
     const started = await execute(gql, workflow.id);

@@ -7,6 +7,7 @@ import { startApp } from '../src/runtime/app.ts';
 import { createEmptyDatabase, createTestDatabase } from './support/database.ts';
 import { freePort } from './support/ports.ts';
 import { startServerProcess } from './support/processes.ts';
+import { DEFINITION } from './support/definitions.ts';
 
 const ME = '{ me { name role } }';
 
@@ -43,6 +44,32 @@ describe('npm start', () => {
     expect((await second.gql(ME, {}, key)).data!.me).toEqual({ name: 'admin', role: 'ADMIN' });
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
+  });
+
+  it('logs JSON lines and nothing else, whatever it is asked', async () => {
+    const database = await createEmptyDatabase();
+    cleanups.push(() => database.drop());
+    const server = await startServerProcess({ DATABASE_URL: database.url, NODE_ENV: 'development', LOG_REQUESTS: 'true' }, { firstStart: true });
+    const created = await server.gql(`mutation { createWorkflow(input: { name: "Logged", definition: ${DEFINITION} }) { id } }`);
+    const id = created.data!.createWorkflow.id;
+    for (const query of [
+      `{ workflow(id: "${id}") { name createdBy { name } } }`,
+      '{ workflows(first: 5) { edges { node { createdBy { name } latestEvents { type } } } } }',
+      `{ executions(first: 5) { edges { node { id } } } }`,
+      '{ me { name } }',
+      '{ nope }',
+      '{ workflow(id: 1 }',
+    ]) {
+      await server.gql(query);
+    }
+    await server.gql('{ me { name } }', {}, 'flk_unknown');
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    const lines = server.stderr().trimEnd().split('\n');
+    expect(lines.length).toBeGreaterThan(8);
+    for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+    expect(lines.filter((line) => JSON.parse(line).level !== "info")).toEqual([]);
+    expect(lines.map((line) => JSON.parse(line).message)).not.toContain('a Prisma query was built but not used');
   });
 
   it('stops what it started when starting fails (port taken)', async () => {

@@ -89,6 +89,9 @@ describe('the workflow lifecycle over HTTP', () => {
     const next = await app.gql(EVENTS, { id: workflow.id, first: 2, after: first.data!.events.pageInfo.endCursor });
     expect(next.data!.events.edges.map((e: any) => e.node.version)).toEqual([4, 5]);
     expect(next.data!.events.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+    const count = 'query($id: ID!) { events(aggregateType: WORKFLOW, aggregateId: $id, first: 1) { totalCount } }';
+    expect((await app.gql(count, { id: workflow.id })).data!.events.totalCount).toBe(5);
+    expect((await app.gql(count, { id: randomUUID() })).data!.events.totalCount).toBe(0);
   });
 
   it('lists workflows newest first with a filter and cursors', async () => {
@@ -133,6 +136,8 @@ describe('the workflow lifecycle over HTTP', () => {
     expect(back).toMatchObject({ names: ['Leafed 3', 'Leafed 2'], info: { hasNextPage: true, hasPreviousPage: true } });
     const oldest = await page({ last: 2 });
     expect(oldest).toMatchObject({ names: ['Leafed 2', 'Leafed 1'], info: { hasNextPage: false, hasPreviousPage: true } });
+    const counted = await app.gql('{ all: workflows(first: 1, filter: { nameContains: "Leafed" }) { totalCount } none: workflows(filter: { nameContains: "Leafed", createdById: "nobody" }) { totalCount } }');
+    expect(counted.data).toEqual({ all: { totalCount: 5 }, none: { totalCount: 0 } });
 
     const like = async (nameContains: string) =>
       (await app.gql('query($n: String) { workflows(first: 100, filter: { nameContains: $n }) { edges { node { name } } } }', { n: nameContains })).data!.workflows.edges.map(

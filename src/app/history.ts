@@ -61,6 +61,11 @@ export class History {
     return this.#heavy(() => this.#store.readStream(stream, { fromVersion, limit }));
   }
 
+  /** How many events a stream of the caller's workspace holds: its version (0 for none). */
+  length(stream: StreamId & { workspaceId: string }): Promise<number> {
+    return isUuid(stream.id) ? this.#store.streamVersion(stream) : Promise.resolve(0);
+  }
+
   log(after: LogPosition, limit: number, filter: LogFilter & { workspaceId: string }): Promise<StoredEvent[]> {
     checkLogFilter(filter);
     return this.#heavy(() => this.#store.readLog(after, limit, filter));

@@ -50,19 +50,22 @@ export class WorkflowService {
 
   /** A page of the caller's workspace's active workflows, newest first. */
   async page(page: WorkflowPage, scope: RequestScope): Promise<WorkflowRow[]> {
-    refuseNul(page.nameContains, 'nameContains');
-    // Pothos decodes a cursor into whatever JSON it holds: only an id string is one of ours.
-    if (page.cursor !== undefined && (typeof page.cursor !== 'string' || !isUuid(page.cursor))) {
-      throw badInput(page.take < 0 ? 'before' : 'after', 'is not a cursor of this list');
-    }
-    if (page.createdById != null && !isUuid(page.createdById)) return [];
-    return this.#rows.page({
-      workspaceId: scope.actor.workspaceId,
-      take: page.take,
-      cursor: page.cursor as string | undefined,
-      nameContains: page.nameContains ?? undefined,
-      createdById: page.createdById ?? undefined,
-    });
+    const filter = this.#filter(page, scope);
+    if (page.cursor !== undefined && !isUuid(page.cursor)) throw badInput(page.take < 0 ? 'before' : 'after', 'is not a cursor of this list');
+    return filter ? this.#rows.page({ ...filter, take: page.take, cursor: page.cursor }) : [];
+  }
+
+  /** How many active workflows of the caller's workspace match the filter. */
+  async count(filter: WorkflowFilter, scope: RequestScope): Promise<number> {
+    const checked = this.#filter(filter, scope);
+    return checked ? this.#rows.count(checked) : 0;
+  }
+
+  /** The filter as the read model takes it; null when it can match nothing (a malformed user id). */
+  #filter(filter: WorkflowFilter, scope: RequestScope) {
+    refuseNul(filter.nameContains, 'nameContains');
+    if (filter.createdById != null && !isUuid(filter.createdById)) return null;
+    return { workspaceId: scope.actor.workspaceId, nameContains: filter.nameContains ?? undefined, createdById: filter.createdById ?? undefined };
   }
 
   async create(input: CreateWorkflowInput, scope: RequestScope): Promise<Workflow> {
@@ -91,12 +94,16 @@ export class WorkflowService {
   }
 }
 
-export interface WorkflowPage {
-  /** Rows to read, negative backwards (Relay's `last`), as the connection asks. */
-  readonly take: number;
-  readonly cursor?: unknown;
+export interface WorkflowFilter {
   readonly nameContains?: string | null | undefined;
   readonly createdById?: string | null | undefined;
+}
+
+export interface WorkflowPage extends WorkflowFilter {
+  /** Rows to read, negative backwards (towards newer ones), as the connection asks. */
+  readonly take: number;
+  /** A workflow id: the page starts after it (before it, backwards). */
+  readonly cursor?: string | undefined;
 }
 
 /** Matches no row: a malformed id finds nothing rather than failing the query. */

@@ -1,3 +1,4 @@
+import { isUuid } from '../app/ids.ts';
 import { badInput } from '../domain/errors.ts';
 
 export const MAX_PAGE_SIZE = 100;
@@ -8,10 +9,10 @@ export interface Page<T> {
   readonly pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
-/** `first` is 0 to 100: anything else is refused rather than quietly clamped. */
-export function pageSize(first: number | null | undefined): number {
+/** `first` (or `last`) is 0 to 100: anything else is refused rather than quietly clamped. */
+export function pageSize(first: number | null | undefined, field = 'first'): number {
   const size = first ?? DEFAULT_PAGE_SIZE;
-  if (size < 0 || size > MAX_PAGE_SIZE) throw badInput('first', `must be between 0 and ${MAX_PAGE_SIZE}`);
+  if (size < 0 || size > MAX_PAGE_SIZE) throw badInput(field, `must be between 0 and ${MAX_PAGE_SIZE}`);
   return size;
 }
 
@@ -35,14 +36,14 @@ const encode = (kind: string, parts: readonly (string | number | bigint)[]) =>
 const INT8_MAX = 2n ** 63n - 1n;
 const INT4_MAX = 2n ** 31n - 2n; // a version cursor reads from the version after it
 
+const notOurs = (field: string) => badInput(field, 'is not a cursor this field issued');
+
 /** Cursors are opaque to clients; a malformed or out-of-range one is bad input, never a server error. */
-function decode(kind: string, cursor: string, max: readonly bigint[]): bigint[] {
+function decode(kind: string, cursor: string, max: readonly bigint[], field = 'after'): bigint[] {
   const text = Buffer.from(cursor, 'base64url').toString();
   const [prefix, ...parts] = text.split(':');
   const values = parts.map((part) => (/^\d{1,20}$/.test(part) ? BigInt(part) : -1n));
-  if (prefix !== kind || values.length !== max.length || values.some((value, i) => value < 0n || value > max[i]!)) {
-    throw badInput('after', 'is not a cursor this field issued');
-  }
+  if (prefix !== kind || values.length !== max.length || values.some((value, i) => value < 0n || value > max[i]!)) throw notOurs(field);
   return values;
 }
 
@@ -62,4 +63,66 @@ export const cursors = {
     encode: (globalPosition: bigint) => encode('audit', [globalPosition]),
     decode: (cursor: string) => decode('audit', cursor, [INT8_MAX])[0]!,
   },
+  /** A row of a list ordered by id (workflows, executions: time-ordered ids, newest first). */
+  id: {
+    encode: (id: string) => encode('id', [id]),
+    decode: (cursor: string, field: 'after' | 'before') => {
+      const [prefix, id, ...rest] = Buffer.from(cursor, 'base64url').toString().split(':');
+      if (prefix !== 'id' || id === undefined || !isUuid(id) || rest.length > 0) throw notOurs(field);
+      return id;
+    },
+  },
 };
+
+/** How a newest-first list pages, as its schema description says it. */
+export const LIST_PAGES =
+  'Newest first. `first` and `after` page towards older rows, `last` and `before` towards newer ones; give one pair, not both.';
+
+/** A list page's arguments, as Relay's connections take them. */
+export interface ListPageArgs {
+  readonly first?: number | null | undefined;
+  readonly after?: string | null | undefined;
+  readonly last?: number | null | undefined;
+  readonly before?: string | null | undefined;
+}
+
+/** What a page of a newest-first list reads: `size` rows after `cursor`, or before it when `backward`. */
+export interface ListPage {
+  readonly size: number;
+  readonly backward: boolean;
+  readonly cursor: string | undefined;
+}
+
+/**
+ * `first`/`after` page forwards (older), `last`/`before` backwards (newer); one pair at a
+ * time, as mixing them has no single meaning.
+ */
+export function listPage(args: ListPageArgs): ListPage {
+  const backward = args.last != null || args.before != null;
+  if (backward && (args.first != null || args.after != null)) {
+    throw badInput(args.last != null ? 'last' : 'before', 'first and after page forwards, last and before backwards: give one pair');
+  }
+  const size = backward ? pageSize(args.last, 'last') : pageSize(args.first);
+  const cursor = backward ? args.before : args.after;
+  return { size, backward, cursor: cursor == null ? undefined : cursors.id.decode(cursor, backward ? 'before' : 'after') };
+}
+
+/**
+ * The page from up to size + 1 rows read in the page's direction and given newest first: the
+ * extra row, if any, only says there is more (older rows forwards, newer ones backwards).
+ */
+export function listConnection<T extends { readonly id: string }>(rows: readonly T[], page: ListPage): Page<T> {
+  const more = rows.length > page.size;
+  const kept = !more ? rows : page.backward ? rows.slice(rows.length - page.size) : rows.slice(0, page.size);
+  const edges = kept.map((node) => ({ cursor: cursors.id.encode(node.id), node }));
+  const hadCursor = page.cursor !== undefined;
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: page.backward ? hadCursor : more,
+      hasPreviousPage: page.backward ? more : hadCursor,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}

@@ -2,14 +2,18 @@ import type { Workflow } from '../generated/prisma/client.ts';
 import { Conditions, statementName } from './conditions.ts';
 import type { Database } from './database.ts';
 
-/** A page of the workflows read model, newest first; `take` < 0 pages backwards from `cursor`. */
-export interface WorkflowPageQuery {
+/** Which of a workspace's active workflows a read is about. */
+export interface WorkflowQuery {
   readonly workspaceId: string;
+  readonly nameContains?: string | undefined;
+  readonly createdById?: string | undefined;
+}
+
+/** A page of the workflows read model, newest first; `take` < 0 pages backwards from `cursor`. */
+export interface WorkflowPageQuery extends WorkflowQuery {
   readonly take: number;
   /** An id: the page starts after it (or ends before it, backwards). */
   readonly cursor?: string | undefined;
-  readonly nameContains?: string | undefined;
-  readonly createdById?: string | undefined;
 }
 
 interface Row {
@@ -69,13 +73,27 @@ export class WorkflowRows {
   /** Rows in the order Prisma gives for `orderBy: { id: 'desc' }` with this take and cursor. */
   async page(query: WorkflowPageQuery): Promise<Workflow[]> {
     const backward = query.take < 0;
-    const conditions = new Conditions([query.workspaceId, Math.abs(query.take)]);
+    const conditions = filtered(query, [query.workspaceId, Math.abs(query.take)]);
     if (query.cursor !== undefined) conditions.add(backward ? 'id > ?' : 'id < ?', query.cursor);
-    if (query.nameContains) conditions.add("name ILIKE '%' || ? || '%'", escapeLike(query.nameContains));
-    if (query.createdById !== undefined) conditions.add('created_by = ?', query.createdById);
     const text = `SELECT ${COLUMNS} FROM workflows WHERE workspace_id = $1 AND status = 'ACTIVE'${conditions.where} ORDER BY id ${backward ? 'ASC' : 'DESC'} LIMIT $2`;
     const { rows } = await this.#db.pool.query<Row>({ name: statementName('workflows-page', text), text, values: conditions.params });
     const workflows = rows.map(toWorkflow);
     return backward ? workflows.reverse() : workflows;
   }
+
+  /** How many rows a query matches (an index-only walk of the workspace's active workflows). */
+  async count(query: WorkflowQuery): Promise<number> {
+    const conditions = filtered(query, [query.workspaceId]);
+    const text = `SELECT count(*)::int AS n FROM workflows WHERE workspace_id = $1 AND status = 'ACTIVE'${conditions.where}`;
+    const { rows } = await this.#db.pool.query<{ n: number }>({ name: statementName('workflows-count', text), text, values: conditions.params });
+    return rows[0]!.n;
+  }
+}
+
+/** The filter's conditions, after the parameters given. */
+function filtered(query: WorkflowQuery, params: unknown[]): Conditions {
+  const conditions = new Conditions(params);
+  if (query.nameContains) conditions.add("name ILIKE '%' || ? || '%'", escapeLike(query.nameContains));
+  if (query.createdById !== undefined) conditions.add('created_by = ?', query.createdById);
+  return conditions;
 }

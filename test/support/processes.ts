@@ -37,17 +37,21 @@ export function startProcess(
   env: Record<string, string>,
   ready: RegExp,
   { group = false } = {},
-): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
+): Promise<{ child: ChildProcess; output: () => string; stderr: () => string; exited: Promise<number | null> }> {
   const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, detached: group });
   let output = '';
+  let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   return new Promise((resolve, reject) => {
     const check = (chunk: Buffer) => {
       output += chunk;
-      if (ready.test(output)) resolve({ child, output: () => output, exited });
+      if (ready.test(output)) resolve({ child, output: () => output, stderr: () => stderr, exited });
     };
     child.stdout!.on('data', check);
-    child.stderr!.on('data', check);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+      check(chunk);
+    });
     void exited.then((code) => reject(new Error(`exited with ${code} before it was ready:\n${output}`)));
   });
 }
@@ -58,7 +62,10 @@ export interface ServerProcess {
   /** The admin key the first start on an empty database prints. */
   readonly adminKey: string | undefined;
   readonly exited: Promise<number | null>;
+  /** stdout and stderr together, as they came. */
   output(): string;
+  /** The log. */
+  stderr(): string;
   gql(query: string, variables?: Record<string, unknown>, key?: string): Promise<{ data?: any; errors?: any[] }>;
 }
 

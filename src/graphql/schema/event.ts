@@ -49,11 +49,31 @@ export const EventRef = builder.objectRef<StoredEvent>('Event').implement({
   }),
 });
 
-export const EventConnection = builder.connectionObject({ type: EventRef, name: 'EventConnection' });
+export const EventConnection = builder.connectionObject({
+  type: EventRef,
+  name: 'EventConnection',
+  description: 'A page of the log. The log grows without bound, so it has no totalCount (counting would read all of it): page with cursors.',
+});
+
+const AggregateEventConnection = builder.connectionObject(
+  {
+    type: EventRef,
+    name: 'AggregateEventConnection',
+    description: "A page of one aggregate's events.",
+    fields: (t) => ({
+      totalCount: t.int({
+        description: "The aggregate's events in all: its version, read only when asked for.",
+        // Query.events returns its page with this thunk; the connection type knows only edges and pageInfo.
+        resolve: (connection) => (connection as unknown as { totalCount: () => Promise<number> }).totalCount(),
+      }),
+    }),
+  },
+  { name: 'AggregateEventConnectionEdge' },
+);
 
 builder.queryFields((t) => ({
   events: t.field({
-    type: EventConnection,
+    type: AggregateEventConnection,
     description: "One aggregate's events in version order.",
     args: {
       aggregateType: t.arg({ type: AggregateTypeEnum, required: true }),
@@ -67,7 +87,8 @@ builder.queryFields((t) => ({
       const from = Math.max(args.fromVersion ?? 1, args.after ? cursors.version.decode(args.after) + 1 : 1);
       const stream = { type: args.aggregateType, id: String(args.aggregateId), workspaceId: scope.actor.workspaceId };
       const rows = await services.history.stream(stream, from, size + 1);
-      return forwardPage(rows, size, Boolean(args.after), (event) => cursors.version.encode(event.version));
+      const page = forwardPage(rows, size, Boolean(args.after), (event) => cursors.version.encode(event.version));
+      return { ...page, totalCount: () => services.history.length(stream) };
     },
   }),
   eventLog: t.field({

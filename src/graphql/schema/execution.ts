@@ -3,7 +3,7 @@ import { isUuid } from '../../app/ids.ts';
 import { NO_ID } from '../../app/workflows.ts';
 import { type Execution, type ExecutionError, type Step } from '../../domain/executions/execution.ts';
 import { builder } from '../builder.ts';
-import { MAX_PAGE_SIZE, pageSize } from '../connections.ts';
+import { LIST_PAGES, listConnection, listPage } from '../connections.ts';
 
 const ExecutionStatusEnum = builder.enumType('ExecutionStatus', {
   values: ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'] as const,
@@ -95,29 +95,29 @@ builder.queryFields((t) => ({
         where: { id: isUuid(String(args.id)) ? String(args.id) : NO_ID, workspaceId: scope.actor.workspaceId },
       }),
   }),
-  executions: t.prismaConnection({
-    type: 'Execution',
-    cursor: 'id',
-    description: 'Newest first.',
-    defaultSize: 20,
-    maxSize: (args) => {
-      pageSize(args.first ?? args.last);
-      return MAX_PAGE_SIZE;
+  executions: t.connection(
+    {
+      type: ExecutionRef,
+      description: `${LIST_PAGES} Executions accumulate without bound, so this list has no totalCount (counting would walk them all): narrow it by workflow or status, and page.`,
+      args: { workflowId: t.arg.id(), status: t.arg({ type: ExecutionStatusEnum }) },
+      resolve: async (_root, args, { services, scope }) => {
+        const page = listPage(args);
+        const workflowId = args.workflowId == null ? undefined : String(args.workflowId);
+        const rows = await services.db.prisma.execution.findMany({
+          where: {
+            workspaceId: scope.actor.workspaceId,
+            ...(workflowId === undefined ? {} : { workflowId: isUuid(workflowId) ? workflowId : NO_ID }),
+            ...(args.status ? { status: args.status } : {}),
+            ...(page.cursor === undefined ? {} : { id: page.backward ? { gt: page.cursor } : { lt: page.cursor } }),
+          },
+          orderBy: { id: page.backward ? 'asc' : 'desc' },
+          take: page.size + 1,
+        });
+        return listConnection(page.backward ? rows.reverse() : rows, page);
+      },
     },
-    args: { workflowId: t.arg.id(), status: t.arg({ type: ExecutionStatusEnum }) },
-    resolve: (query, _root, args, { services, scope }) => {
-      const workflowId = args.workflowId == null ? undefined : String(args.workflowId);
-      return services.db.prisma.execution.findMany({
-        ...query,
-        where: {
-          workspaceId: scope.actor.workspaceId,
-          ...(workflowId === undefined ? {} : { workflowId: isUuid(workflowId) ? workflowId : NO_ID }),
-          ...(args.status ? { status: args.status } : {}),
-        },
-        orderBy: { id: 'desc' },
-      });
-    },
-  }),
+    { name: 'QueryExecutionsConnection' },
+  ),
 }));
 
 builder.mutationFields((t) => ({

@@ -1,6 +1,6 @@
 import { WORKFLOW, type Workflow } from '../../domain/workflows/workflow.ts';
 import { builder } from '../builder.ts';
-import { MAX_PAGE_SIZE, pageSize } from '../connections.ts';
+import { LIST_PAGES, listConnection, listPage, pageSize } from '../connections.ts';
 import { EventRef } from './event.ts';
 
 const WorkflowStatusEnum = builder.enumType('WorkflowStatus', { values: ['ACTIVE', 'DELETED'] as const });
@@ -34,36 +34,36 @@ const WorkflowFilter = builder.inputType('WorkflowFilter', {
 });
 
 builder.queryFields((t) => ({
-  workflow: t.prismaField({
-    type: 'Workflow',
+  // Read with plain SQL (store/workflow-rows.ts), not by a Prisma query; relations it selects
+  // (createdBy) are loaded by the Prisma plugin.
+  workflow: t.field({
+    type: WorkflowRef,
     nullable: true,
     description: 'null for an unknown or deleted workflow.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_query, _root, args, { services, scope }) => services.workflows.find(String(args.id), scope),
+    resolve: (_root, args, { services, scope }) => services.workflows.find(String(args.id), scope),
   }),
-  workflows: t.prismaConnection({
-    type: 'Workflow',
-    cursor: 'id',
-    description: 'Newest first.',
-    defaultSize: 20,
-    // Pothos would clamp an oversized page; we refuse it, as every other connection does.
-    maxSize: (args) => {
-      pageSize(args.first ?? args.last);
-      return MAX_PAGE_SIZE;
+  workflows: t.connection(
+    {
+      type: WorkflowRef,
+      description: LIST_PAGES,
+      args: { filter: t.arg({ type: WorkflowFilter }) },
+      resolve: async (_root, args, { services, scope }) => {
+        const page = listPage(args);
+        const filter = { nameContains: args.filter?.nameContains, createdById: args.filter?.createdById == null ? undefined : String(args.filter.createdById) };
+        const rows = await services.workflows.page({ ...filter, take: page.backward ? -(page.size + 1) : page.size + 1, cursor: page.cursor }, scope);
+        return { ...listConnection(rows, page), totalCount: () => services.workflows.count(filter, scope) };
+      },
     },
-    args: { filter: t.arg({ type: WorkflowFilter }) },
-    // Relations a page selects (createdBy) are then loaded by the Prisma plugin, batched.
-    resolve: (query, _root, args, { services, scope }) =>
-      services.workflows.page(
-        {
-          take: query.take,
-          cursor: query.cursor?.id,
-          nameContains: args.filter?.nameContains,
-          createdById: args.filter?.createdById == null ? undefined : String(args.filter.createdById),
-        },
-        scope,
-      ),
-  }),
+    {
+      fields: (t) => ({
+        totalCount: t.int({
+          description: "Active workflows that match the filter, over every page: one count over the workspace's workflows, made only when asked for.",
+          resolve: (connection) => connection.totalCount(),
+        }),
+      }),
+    },
+  ),
 }));
 
 const IDEMPOTENCY_KEY = 'Retrying with the same key returns the first result and writes nothing.';
