@@ -53,6 +53,29 @@ describe('npm run admin', () => {
     expect((await app.gql('{ me { id } }', {}, apiKey)).errors).toBeUndefined();
   });
 
+  it('prints its usage for --help, -h or no command, without a database, and exits 0', async () => {
+    for (const args of [['--help'], ['-h'], [], ['help']]) {
+      const help = await npmRun('admin', args, { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+      expect(help.code, help.stderr).toBe(0);
+      expect(help.stdout).toMatch(/^usage:\n {2}npm run admin -- create-workspace --name NAME\n/);
+      expect(help.stdout).toContain('npm run admin -- list-users --workspace WORKSPACE_ID');
+    }
+  });
+
+  it("lists a workspace's users with their keys, so that a lost admin key can be replaced and revoked", async () => {
+    const listed = await cli((e, o) => admin(['list-users', '--workspace', app.workspaceId], e, o));
+    expect(listed.code, listed.stderr).toBe(0);
+    const users = lastLine(listed.stdout) as { userId: string; name: string; role: string; keys: { keyId: string; revokedAt: string | null }[] }[];
+    const first = users[0]!;
+    expect(first).toMatchObject({ userId: app.userIds.admin, name: 'admin', role: 'ADMIN' });
+    expect(first.keys).toHaveLength(1);
+    expect(JSON.stringify(users)).not.toMatch(/flk_|hash/);
+    const issued = lastLine((await cli((e, o) => admin(['issue-key', '--user', first.userId], e, o))).stdout);
+    expect((await app.gql('{ me { role } }', {}, issued.apiKey)).data!.me.role).toBe('ADMIN');
+    const other = await cli((e, o) => admin(['list-users', '--workspace', app.userIds.viewer], e, o));
+    expect(other).toMatchObject({ code: 1, stderr: expect.stringMatching(/workspace .* was not found/) });
+  });
+
   it('refuses bad arguments without writing anything', async () => {
     const before = await app.database.snapshot();
     const badRole = await cli((e, o) => admin(['create-user', '--workspace', app.workspaceId, '--name', 'Bob', '--role', 'pilot'], e, o));
@@ -66,7 +89,15 @@ describe('npm run admin', () => {
     expect(taken.stderr).toMatch(/a workspace named "default" exists already/);
     const usage = await cli((e, o) => admin(['create-user', '--name', 'Bob'], e, o));
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toMatch(/usage/);
+    expect(usage.stderr).toMatch(/^create-user needs --workspace WORKSPACE_ID and --role VIEWER\|EDITOR\|ADMIN\nusage:/);
+    const unknownCommand = await cli((e, o) => admin(['create-usr', '--name', 'Bob'], e, o));
+    expect(unknownCommand).toMatchObject({ code: 2, stdout: '' });
+    expect(unknownCommand.stderr).toMatch(/^unknown command "create-usr": the commands are create-workspace, .*list-users/);
+    const unknownOption = await cli((e, o) => admin(['list-workspaces', '--nme', 'x'], e, o));
+    expect(unknownOption.code).toBe(2);
+    expect(unknownOption.stderr).toMatch(/--nme/);
+    const misplaced = await cli((e, o) => admin(['list-workspaces', '--role', 'ADMIN'], e, o));
+    expect(misplaced).toMatchObject({ code: 2, stderr: expect.stringMatching(/^list-workspaces takes no --role/) });
     const badDate = await cli((e, o) => admin(['issue-key', '--user', app.userIds.viewer, '--expires', 'soon'], e, o));
     expect(badDate.code).toBe(2);
     const unknown = await cli((e, o) => admin(['revoke-key', '--key', 'nope'], e, o));

@@ -70,6 +70,19 @@ export class IdentityService {
     return this.#db.prisma.workspace.findMany({ orderBy: { createdAt: 'asc' } });
   }
 
+  /** A workspace's users, oldest first, with their keys (never the keys themselves: only their hashes are stored). */
+  async listUsers(workspaceId: string) {
+    await this.requireWorkspace(workspaceId);
+    const users = await this.#db.prisma.user.findMany({ where: { workspaceId }, include: { apiKeys: { orderBy: { createdAt: 'asc' } } }, orderBy: { createdAt: 'asc' } });
+    return users.map(({ id, name, role, createdAt, apiKeys }) => ({
+      userId: id,
+      name,
+      role,
+      createdAt,
+      keys: apiKeys.map((key) => ({ keyId: key.id, createdAt: key.createdAt, expiresAt: key.expiresAt, revokedAt: key.revokedAt })),
+    }));
+  }
+
   /** Refuses a workspace id that names no workspace (NOT_FOUND). */
   async requireWorkspace(workspaceId: string): Promise<void> {
     if (!(await this.#workspaceExists(workspaceId))) throw notFound('workspace', workspaceId);

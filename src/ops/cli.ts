@@ -26,7 +26,7 @@ export interface CliOutput {
   err(line: string): void;
 }
 
-const stdio: CliOutput = {
+export const stdio: CliOutput = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 };
