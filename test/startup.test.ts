@@ -6,7 +6,8 @@ import { loadConfig } from '../src/config.ts';
 import { startApp } from '../src/runtime/app.ts';
 import { createEmptyDatabase, createTestDatabase } from './support/database.ts';
 import { freePort } from './support/ports.ts';
-import { startServerProcess } from './support/processes.ts';
+import { createServer } from 'node:net';
+import { npmRun, startServerProcess } from './support/processes.ts';
 import { DEFINITION } from './support/definitions.ts';
 
 const ME = '{ me { name role } }';
@@ -84,6 +85,21 @@ describe('npm start', () => {
       `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'flowledger-listener'`,
     );
     expect(rows[0].n).toBe(1);
+  });
+
+  it('says that the embedded PostgreSQL\'s port is taken, and names EMBEDDED_PG_PORT, in a JSON log line', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'flowledger-taken-'));
+    chmodSync(dataDir, 0o755);
+    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    // Another checkout's PostgreSQL, as far as this one can tell: something listens on the port.
+    const squatter = createServer((socket) => socket.destroy());
+    const port = await freePort();
+    await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => squatter.close(() => resolve())));
+    const started = await npmRun('start', [], { DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(port), PORT: String(await freePort()), DATABASE_URL: '' });
+    expect(started.code).toBe(1);
+    const lines = started.stderr.trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines.at(-1)).toMatchObject({ level: 'error', message: 'could not start', error: expect.stringMatching(new RegExp(`port ${port}.* is in use.*EMBEDDED_PG_PORT`)) });
   });
 
   it('without DATABASE_URL starts an embedded PostgreSQL that keeps its data across restarts', async () => {

@@ -50,6 +50,16 @@ export async function startApp(config: Config, { serve = true } = {}): Promise<R
   }
 }
 
+/** An entry point's start: a failure is said in the log, as a JSON line like any other (not a stack trace), and exits 1. */
+export async function startOrExit(start: () => Promise<void>): Promise<void> {
+  try {
+    await start();
+  } catch (error) {
+    log('error', 'could not start', describeError(error));
+    process.exit(1);
+  }
+}
+
 /** What the first start on an empty database prints: the only time the admin's key is shown. */
 export function announceBootstrap(issued: IssuedKey | null): void {
   if (!issued) return;

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import pg from 'pg';
@@ -31,6 +32,15 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
+/** Whether something listens on the loopback port already (another checkout's `npm start`, say). */
+function portTaken(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EADDRINUSE'));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(false)));
+  });
+}
+
 /**
  * A real PostgreSQL with its data under dataDir, kept across restarts. When another process
  * (the server, say) already runs it on that folder, this one connects to it instead.
@@ -40,6 +50,12 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
   const url = urlFor(port);
   if (existsSync(resolve(directory, 'postmaster.pid')) && (await answers(url))) {
     return { url, stop: async () => {} };
+  }
+  if (await portTaken(port)) {
+    throw new Error(
+      `port ${port}, where the embedded PostgreSQL listens, is in use (by another checkout's npm start, or another PostgreSQL): ` +
+        'set EMBEDDED_PG_PORT to a free port, and DATA_DIR to a folder of this checkout\'s own, or set DATABASE_URL',
+    );
   }
   // Imported only when needed: on import the library installs process-wide exit hooks. Its
   // beforeExit hook calls process.exit(0), overriding the exit code a process has set (a
