@@ -117,6 +117,15 @@ describe('validateDefinition', () => {
     expect(problemsOf(definition)).toContainEqual(expect.objectContaining({ node, field }));
   });
 
+  it('says that a choice needs its default, and a rule or case its next, rather than that they name no node', () => {
+    const { default: _default, ...noDefault } = valid().nodes.Check;
+    expect(problemsOf(withNode('Check', noDefault))).toContainEqual({ node: 'Check', field: 'default', message: 'is required: the node to go to when no case holds' });
+    const noNext = withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'true' }] });
+    expect(problemsOf(noNext)).toContainEqual({ node: 'Check', field: 'cases[0].next', message: 'is required: the node to go to when the condition holds' });
+    const noCatchNext = withNode('Fetch', { ...valid().nodes.Fetch, catch: [{ errors: ['*'] }] });
+    expect(problemsOf(noCatchNext)).toContainEqual({ node: 'Fetch', field: 'catch[0].next', message: 'is required: the node to go to when the rule catches an error' });
+  });
+
   it('refuses a start that names no node, and fields a definition does not have', () => {
     expect(problemsOf({ ...valid(), startAt: 'Nope' })).toContainEqual({ field: 'startAt', message: 'must name one of the nodes' });
     expect(problemsOf({ ...valid(), code: 'eval(1)' })).toContainEqual(expect.objectContaining({ field: 'code' }));

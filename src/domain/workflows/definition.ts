@@ -184,8 +184,9 @@ function checkNode(value: unknown, node: string, names: readonly string[], probl
   }
 
   const targets: string[] = [];
-  const target = (field: string, next: unknown) => {
+  const target = (field: string, next: unknown, required: string) => {
     if (typeof next === 'string' && names.includes(next)) targets.push(next);
+    else if (next === undefined) problems.add(node, field, `is required: ${required}`);
     else problems.add(node, field, `must name a node of this graph, got ${JSON.stringify(next)}`);
   };
   const path = (field: string, required = false) => {
@@ -203,7 +204,7 @@ function checkNode(value: unknown, node: string, names: readonly string[], probl
     if (value.end === true && value.next === undefined) {
       // the end of its graph
     } else if (value.end === undefined && value.next !== undefined) {
-      target('next', value.next);
+      target('next', value.next, 'the node to go to next');
     } else {
       problems.add(node, 'next', 'exactly one of next (a node) or end: true is required');
     }
@@ -238,7 +239,7 @@ function checkNode(value: unknown, node: string, names: readonly string[], probl
         }
       });
       checkRules(value.catch, node, 'catch', problems, (rule, field) => {
-        target(`${field}.next`, rule.next);
+        target(`${field}.next`, rule.next, 'the node to go to when the rule catches an error');
         if (rule.resultPath !== undefined && (typeof rule.resultPath !== 'string' || !PATH.test(rule.resultPath))) {
           problems.add(node, `${field}.resultPath`, 'must be a path such as $.error');
         }
@@ -257,10 +258,10 @@ function checkNode(value: unknown, node: string, names: readonly string[], probl
           if (!isObject(entry)) return problems.add(node, field, 'must be an object with condition and next');
           const problem = typeof entry.condition === 'string' ? conditionProblem(entry.condition) : 'must be a CEL expression';
           if (problem) problems.add(node, `${field}.condition`, problem);
-          target(`${field}.next`, entry.next);
+          target(`${field}.next`, entry.next, 'the node to go to when the condition holds');
         });
       }
-      target('default', value.default);
+      target('default', value.default, 'the node to go to when no case holds');
       break;
     }
     case 'map':
