@@ -204,6 +204,40 @@ describe('errors, retries and timeouts', () => {
   });
 });
 
+describe('a failure names its node', () => {
+  it('a data path that does not fit the data: in the execution\'s error and in its last event', async () => {
+    const failed = await run(gql, { startAt: 'Charge', nodes: { Charge: { type: 'task', action: 'transform', input: { amount: '$.amount' }, end: true } } });
+    expect(failed).toMatchObject({ status: 'FAILED', error: { name: 'DataPathError', node: 'Charge', message: '$.amount does not exist in the data' } });
+    const { rows } = await app.database.db.pool.query("SELECT data FROM events WHERE aggregate_id = $1 AND event_type = 'ExecutionFailed'", [failed.id]);
+    expect(rows[0].data.error).toEqual({ name: 'DataPathError', node: 'Charge', message: '$.amount does not exist in the data' });
+  });
+
+  it('inside a map: the innermost node, by its path; and a fail node, a choice and a step by their names', async () => {
+    const inMap = await run(
+      gql,
+      {
+        startAt: 'Each',
+        nodes: {
+          Each: {
+            type: 'map',
+            itemsPath: '$.items',
+            iterator: { startAt: 'Pick', nodes: { Pick: { type: 'task', action: 'transform', input: { v: '$.missing' }, end: true } } },
+            end: true,
+          },
+        },
+      },
+      { items: [1] },
+    );
+    expect(inMap.error).toMatchObject({ name: 'DataPathError', node: 'Each#1[0]/Pick' });
+    expect(inMap.steps).toMatchObject([{ node: 'Each', status: 'FAILED', error: { name: 'DataPathError', node: 'Each#1[0]/Pick' } }]);
+    const failNode = await run(gql, { startAt: 'Stop', nodes: { Stop: { type: 'fail', error: 'Refused' } } });
+    expect(failNode.error).toEqual({ name: 'Refused', message: 'Refused', node: 'Stop' });
+    const step = await run(gql, { startAt: 'Boom', nodes: { Boom: { type: 'task', action: 'fail', input: { error: 'Boom' }, end: true } } });
+    expect(step.error).toEqual({ name: 'Boom', message: 'Boom', node: 'Boom' });
+    expect(step.steps[0].error).toEqual({ name: 'Boom', message: 'Boom', node: null });
+  });
+});
+
 describe('map, parallel and wait', () => {
   it('runs a map over 20 items with never more than maxConcurrency 3 in flight', async () => {
     const concurrency = await startHttpTarget();

@@ -203,43 +203,59 @@ export async function runGraph(rt: Runtime, graph: Graph, input: unknown, scope:
   let name = graph.startAt;
   for (;;) {
     signal.throwIfAborted();
-    const node = graph.nodes[name]!;
-    const visit = (visits.get(name) ?? 0) + 1;
-    visits.set(name, visit);
-    if (node.maxVisits !== undefined && visit > node.maxVisits) {
-      throw new Failure({ name: 'MaxVisitsExceeded', message: `node ${scope}${name} would run more than its maxVisits of ${node.maxVisits}` });
-    }
-    const id = `${scope}${name}#${visit}`;
-    switch (node.type) {
-      case 'succeed':
-        return onData(() => readPath(data, node.outputPath ?? '$'));
-      case 'fail':
-        throw new Failure({ name: node.error, message: node.cause ?? node.error });
-      case 'choice': {
-        let next = rt.state().choices[id]?.next;
-        if (next === undefined) {
-          let taken = -1;
-          for (const [index, option] of node.cases.entries()) {
-            const holds = await rt.evaluate(option.condition, data).catch((error: unknown) => {
-              throw new Failure(errorOf(error));
-            });
-            if (holds) {
-              taken = index;
-              break;
-            }
+    const step = await runVisit(rt, graph, name, visits, data, scope, signal).catch((error: unknown) => {
+      // A failure names the node it arose at: the innermost one, for one from inside a map or branch.
+      throw error instanceof Failure && error.error.node === undefined ? new Failure({ ...error.error, node: `${scope}${name}` }) : error;
+    });
+    if ('output' in step) return step.output;
+    data = step.data;
+    name = step.next;
+  }
+}
+
+/** One visit of a node: its graph's output, or the data after it and the node to go to. */
+async function runVisit(
+  rt: Runtime,
+  graph: Graph,
+  name: string,
+  visits: Map<string, number>,
+  data: unknown,
+  scope: string,
+  signal: AbortSignal,
+): Promise<{ output: unknown } | { data: unknown; next: string }> {
+  const node = graph.nodes[name]!;
+  const visit = (visits.get(name) ?? 0) + 1;
+  visits.set(name, visit);
+  if (node.maxVisits !== undefined && visit > node.maxVisits) {
+    throw new Failure({ name: 'MaxVisitsExceeded', message: `node ${scope}${name} would run more than its maxVisits of ${node.maxVisits}` });
+  }
+  const id = `${scope}${name}#${visit}`;
+  switch (node.type) {
+    case 'succeed':
+      return { output: onData(() => readPath(data, node.outputPath ?? '$')) };
+    case 'fail':
+      throw new Failure({ name: node.error, message: node.cause ?? node.error });
+    case 'choice': {
+      let next = rt.state().choices[id]?.next;
+      if (next === undefined) {
+        let taken = -1;
+        for (const [index, option] of node.cases.entries()) {
+          const holds = await rt.evaluate(option.condition, data).catch((error: unknown) => {
+            throw new Failure(errorOf(error));
+          });
+          if (holds) {
+            taken = index;
+            break;
           }
-          next = taken === -1 ? node.default : node.cases[taken]!.next;
-          rt.note({ type: 'ChoiceTaken', data: { step: id, node: name, case: taken, next } });
         }
-        name = next;
-        break;
+        next = taken === -1 ? node.default : node.cases[taken]!.next;
+        rt.note({ type: 'ChoiceTaken', data: { step: id, node: name, case: taken, next } });
       }
-      default: {
-        const result = await runNode(rt, node, name, id, data, signal);
-        data = result.data;
-        if (result.next === undefined) return data;
-        name = result.next;
-      }
+      return { data, next };
+    }
+    default: {
+      const result = await runNode(rt, node, name, id, data, signal);
+      return result.next === undefined ? { output: result.data } : { data: result.data, next: result.next };
     }
   }
 }

@@ -1,8 +1,8 @@
 import { expect } from 'vitest';
 import type { TestApp } from './app.ts';
 
-export const EXECUTION_FIELDS = `id status workflowVersion input output version error { name message }
-  steps { id node attempt status input output error { name message } startedAt endedAt retryAt durationMs }`;
+export const EXECUTION_FIELDS = `id status workflowVersion input output version error { name message node }
+  steps { id node attempt status input output error { name message node } startedAt endedAt retryAt durationMs }`;
 
 const CREATE = 'mutation($input: CreateWorkflowInput!) { createWorkflow(input: $input) { id version } }';
 const EXECUTE = `mutation($input: ExecuteWorkflowInput!) { executeWorkflow(input: $input) { ${EXECUTION_FIELDS} } }`;

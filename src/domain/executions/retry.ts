@@ -4,6 +4,11 @@ export interface StepError {
   /** What retry and catch rules match on: an action's error name, Timeout, HttpError... */
   readonly name: string;
   readonly message: string;
+  /**
+   * Where it arose, once it fails a graph: the node's path through maps and branches
+   * ("Each#1[3]/Fetch"). A step's own errors leave it out: the step names its node.
+   */
+  readonly node?: string;
 }
 
 export const MAX_RETRY_DELAY_MS = 3_600_000;

@@ -15,7 +15,15 @@ const StepStatusEnum = builder.enumType('StepStatus', {
 
 const ExecutionErrorRef = builder.objectRef<ExecutionError>('ExecutionError').implement({
   description: 'What retry and catch rules match on (name), and what happened (message).',
-  fields: (t) => ({ name: t.exposeString('name'), message: t.exposeString('message') }),
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    message: t.exposeString('message'),
+    node: t.string({
+      nullable: true,
+      description: 'The node it arose at, as a path through maps and branches ("Each#1[3]/Fetch"): set on the error that failed an execution, or a map or parallel step.',
+      resolve: (error) => error.node ?? null,
+    }),
+  }),
 });
 
 const StepRef = builder.objectRef<Step>('ExecutionStep').implement({
