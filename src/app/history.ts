@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { fold } from '../domain/aggregate.ts';
-import { badInput, notFound, refuseNul } from '../domain/errors.ts';
+import { AppError, badInput, notFound, refuseNul } from '../domain/errors.ts';
 import type { Bulkhead } from '../runtime/bulkhead.ts';
 import type { AuditFilter, ChainReport, ChainScope, EventStore, LogFilter, LogPosition, StoredEvent, StreamId } from '../store/event-store.ts';
 import { AGGREGATES } from './aggregates.ts';
@@ -102,7 +102,14 @@ export class History {
       // The workspace's own stream, or none: snapshots are looked up only after this.
       const current = await this.#store.streamVersion(stream);
       if (current === 0) throw notFound(stream.type, stream.id);
-      let version = Math.min(target.toVersion ?? current, current);
+      // Refused rather than answered with the head: an answer for a version must not change later.
+      if (target.toVersion != null && target.toVersion > current) {
+        throw new AppError('BAD_USER_INPUT', `toVersion: the stream is at version ${current}, and has no version ${target.toVersion} yet`, {
+          field: 'toVersion',
+          streamVersion: current,
+        });
+      }
+      let version = target.toVersion ?? current;
       if (target.at) version = Math.min(version, await this.#store.versionAt(stream, target.at));
       let from = version - (version % SNAPSHOT_EVERY);
       while (from > 0 && !this.#snapshots.has(this.#key(stream, from))) from -= SNAPSHOT_EVERY;
