@@ -9,6 +9,9 @@ import { isUuid } from './ids.ts';
 
 const MAX_TYPES = 50;
 
+/** What an aggregate type is called in a message: "workflow", as everywhere else. */
+const noun = (type: string | undefined) => type?.toLowerCase() ?? 'aggregate';
+
 /** What a log reader may filter by; refused before it reaches SQL. */
 export function checkLogFilter(filter: LogFilter): void {
   if (filter.types && filter.types.length > MAX_TYPES) throw badInput('types', `at most ${MAX_TYPES} event types`);
@@ -83,9 +86,9 @@ export class History {
       throw badInput('aggregateType', `unknown aggregate type ${scope.aggregateType}`);
     }
     const id = scope.aggregateId;
-    if (id !== undefined && !isUuid(id)) throw notFound(scope.aggregateType ?? 'aggregate', id);
+    if (id !== undefined && !isUuid(id)) throw notFound(noun(scope.aggregateType), id);
     const report = await this.#heavy(() => this.#store.verifyChain(scope));
-    if (id !== undefined && report.eventsChecked === 0 && report.firstBreak === null) throw notFound(scope.aggregateType ?? 'aggregate', id);
+    if (id !== undefined && report.eventsChecked === 0 && report.firstBreak === null) throw notFound(noun(scope.aggregateType), id);
     return report;
   }
 
@@ -97,11 +100,11 @@ export class History {
     const aggregate = AGGREGATES.get(stream.type);
     if (!aggregate) throw badInput('aggregateType', `unknown aggregate type ${stream.type}`);
     if (target.toVersion != null && target.toVersion < 0) throw badInput('toVersion', 'must not be negative');
-    if (!isUuid(stream.id)) throw notFound(stream.type, stream.id);
+    if (!isUuid(stream.id)) throw notFound(noun(stream.type), stream.id);
     return this.#heavy(async () => {
       // The workspace's own stream, or none: snapshots are looked up only after this.
       const current = await this.#store.streamVersion(stream);
-      if (current === 0) throw notFound(stream.type, stream.id);
+      if (current === 0) throw notFound(noun(stream.type), stream.id);
       // Refused rather than answered with the head: an answer for a version must not change later.
       if (target.toVersion != null && target.toVersion > current) {
         throw new AppError('BAD_USER_INPUT', `toVersion: the stream is at version ${current}, and has no version ${target.toVersion} yet`, {
