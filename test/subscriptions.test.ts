@@ -215,6 +215,21 @@ describe('authentication on live transports', () => {
     expect(await closeCodeFor({ authorization: 'Basic abc' })).toBe(4403);
   });
 
+  it('refuses a key sent without "Bearer" on every transport, as it refuses no key', async () => {
+    const key = app.keys.viewer;
+    expect(await closeCodeFor({ authorization: key })).toBe(4403);
+    expect(await closeCodeFor({ apiKey: key })).toBe(4403);
+    const overSse = await sse(app.url, SUBSCRIBE, {}, { authorization: key }).next();
+    expect(overSse.value).toMatchObject({ event: 'http-error', data: { status: 401 } });
+    const overHttp = await app.post(JSON.stringify({ query: '{ me { id } }' }), { authorization: key });
+    expect(overHttp.status).toBe(401);
+    expect(((await overHttp.json()) as any).errors[0]).toMatchObject({
+      message: 'the Authorization header must be "Bearer <credential>"',
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
+    expect((await app.gql('{ me { name } }', {}, app.keys.viewer)).data!.me.name).toBe('viewer');
+  });
+
   it('refuses an SSE subscription without a valid key with 401', async () => {
     const missing = await sse(app.url, SUBSCRIBE, {}, {}).next();
     expect(missing.value).toMatchObject({ event: 'http-error', data: { status: 401 } });

@@ -40,15 +40,18 @@ export interface Principal {
 
 /**
  * The caller behind `Authorization: Bearer <credential>`: an API key, or a JWT when JWT keys
- * are configured. A bare credential is accepted too, for WebSocket clients.
+ * are configured. The same form on every transport (a header over HTTP and SSE, the
+ * `authorization` field of connection_init over WebSocket); a credential without `Bearer` is
+ * refused, as RFC 6750 has it.
  */
 export async function authenticate(services: Services, authorization: unknown): Promise<Principal> {
   if (typeof authorization !== 'string' || authorization.trim() === '') {
     throw unauthenticated('an API key or token is required: send "Authorization: Bearer <credential>"');
   }
-  const parts = authorization.trim().split(/\s+/);
-  const credential = parts.length === 1 ? parts[0] : parts[0]!.toLowerCase() === 'bearer' ? parts[1] : undefined;
-  if (!credential || parts.length > 2) throw unauthenticated('the Authorization header must be "Bearer <credential>"');
+  const [scheme, credential, ...rest] = authorization.trim().split(/\s+/);
+  if (scheme!.toLowerCase() !== 'bearer' || !credential || rest.length > 0) {
+    throw unauthenticated('the Authorization header must be "Bearer <credential>"');
+  }
   if (services.tokens && looksLikeJwt(credential)) return tokenPrincipal(services, services.tokens, credential);
   const hash = hashApiKey(credential);
   const actor = await services.identity.authenticate(credential, hash);

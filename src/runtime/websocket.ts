@@ -20,9 +20,9 @@ interface Operation extends PipedOperation {
   readonly shape: string;
 }
 
-/** The key comes in the connection_init payload: `{ "authorization": "Bearer <key>" }`. */
+/** The key comes in the connection_init payload as it would in a header: `{ "authorization": "Bearer <key>" }`. */
 function authorizationOf(params: Record<string, unknown> | undefined): unknown {
-  return params?.authorization ?? params?.Authorization ?? params?.apiKey;
+  return params?.authorization ?? params?.Authorization;
 }
 
 /**
