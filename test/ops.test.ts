@@ -4,6 +4,9 @@ import { startTestApp, type TestApp } from './support/app.ts';
 import { createTestDatabase } from './support/database.ts';
 import { startServerProcess } from './support/processes.ts';
 import { wsClient } from './support/ws.ts';
+import { readFileSync } from 'node:fs';
+
+const packageVersion = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
 let app: TestApp;
 beforeAll(async () => {
@@ -25,7 +28,7 @@ const sample = (text: string, series: string) => {
 
 describe('/healthz and /readyz', () => {
   it('say the process is up, and ready only with its database reachable and migrated', async () => {
-    expect(await (await get('/healthz')).json()).toEqual({ status: 'ok' });
+    expect(await (await get('/healthz')).json()).toEqual({ status: 'ok', version: packageVersion });
     const ready = await get('/readyz');
     expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
 
@@ -53,6 +56,7 @@ describe('/metrics', () => {
       return response.text();
     };
     const before = await scrape();
+    expect(sample(before, `flowledger_build_info{version="${packageVersion}"}`)).toBe('1');
     const count = (text: string, series: string) => Number(sample(text, series) ?? 0);
 
     for (let i = 0; i < 3; i += 1) await app.gql('{ me { id } }');

@@ -1,4 +1,4 @@
-import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
+import { mkdtempSync, chmodSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -71,6 +71,8 @@ describe('npm start', () => {
     for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
     expect(lines.filter((line) => JSON.parse(line).level !== "info")).toEqual([]);
     expect(lines.map((line) => JSON.parse(line).message)).not.toContain('a Prisma query was built but not used');
+    const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+    expect(lines.map((line) => JSON.parse(line)).find((line) => line.message === 'serving GraphQL')).toMatchObject({ version });
   });
 
   it('stops what it started when starting fails (port taken)', async () => {

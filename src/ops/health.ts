@@ -1,14 +1,15 @@
 import pg from 'pg';
 import { pendingMigrations } from '../store/migrations.ts';
+import { VERSION } from '../version.ts';
 
 export interface HealthAnswer {
   readonly status: number;
   readonly body: Record<string, unknown>;
 }
 
-/** /healthz: the process is up and its event loop answers. Nothing else is asked. */
+/** /healthz: the process is up and its event loop answers, and which release it runs. Nothing else is asked. */
 export function liveness(): HealthAnswer {
-  return { status: 200, body: { status: 'ok' } };
+  return { status: 200, body: { status: 'ok', version: VERSION } };
 }
 
 const READY_TIMEOUT_MS = 2000;

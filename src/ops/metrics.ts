@@ -2,6 +2,7 @@ import { getOperationAST, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Services } from '../runtime/services.ts';
+import { VERSION } from '../version.ts';
 
 /** One HTTP (or SSE) request, as it was answered. */
 export interface RequestDone {
@@ -47,6 +48,7 @@ export function createMetrics(services: Services): Metrics {
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5],
     registers,
   });
+  new Gauge({ name: 'flowledger_build_info', help: 'The release this process runs: always 1, the version in its label', labelNames: ['version'], registers }).set({ version: VERSION }, 1);
   const errors = new Counter({ name: 'flowledger_graphql_errors_total', help: 'Errors sent to clients, by code, on every transport', labelNames: ['code'], registers });
   const gauge = (name: string, help: string, labelNames: string[], collect: (set: (labels: Record<string, string>, value: number) => void) => void) =>
     new Gauge({

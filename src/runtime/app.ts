@@ -6,6 +6,7 @@ import { resolveDatabase } from './database-url.ts';
 import { describeError, log } from './log.ts';
 import { startServer } from './server.ts';
 import { startServices, type Services } from './services.ts';
+import { VERSION } from '../version.ts';
 
 export interface RunningApp {
   /** null for a worker, which serves no HTTP. */
@@ -36,13 +37,13 @@ export async function startApp(config: Config, { serve = true } = {}): Promise<R
     const services = await startServices(config, db);
     started.push(() => services.stop());
     if (!serve) {
-      log('info', 'running executions', { owner: services.engine?.owner, embeddedDatabase: !config.databaseUrl });
+      log('info', 'running executions', { version: VERSION, owner: services.engine?.owner, embeddedDatabase: !config.databaseUrl });
       return { url: null, services, bootstrapAdmin: null, stop };
     }
     const bootstrapAdmin = await services.identity.bootstrapAdmin();
     const server = await startServer(services, config.port, config.host);
     started.push(() => server.close());
-    log('info', 'serving GraphQL', { url: server.url, pid: process.pid, embeddedDatabase: !config.databaseUrl, runsExecutions: config.runExecutions });
+    log('info', 'serving GraphQL', { version: VERSION, url: server.url, pid: process.pid, embeddedDatabase: !config.databaseUrl, runsExecutions: config.runExecutions });
     return { url: server.url, services, bootstrapAdmin, stop };
   } catch (error) {
     await stop();
