@@ -21,7 +21,7 @@ import { sample } from './support/sample.ts';
 import { ms, percentile } from './support/stats.ts';
 import { body, pick } from './support/target.ts';
 
-// npm run bench: the service next to the ceilings of the parts under it (issue 6).
+// npm run bench: the service next to the ceilings of the parts under it.
 // A server on a fresh embedded PostgreSQL, seeded in three stages (10^4, 10^5, 10^6 events);
 // at each stage the growth reads; at the end the read mix (the old system's user), its two
 // ceilings, concurrent appends and replays of a long aggregate. Writes its section of
@@ -184,7 +184,7 @@ try {
     readMixToDatabaseCeiling: ratio(mix.requestsPerSecond, database.requestsPerSecond),
     appendsToAppendCeiling: ratio(written.committedPerSecond, writeCeiling.committedPerSecond),
   };
-  // Issue 6's targets on the 2-core machine.
+  // The old system's targets.
   results.targets = {
     readMix: mix.requestsPerSecond >= 3000 && mix.p95Ms <= 50 && mix.p99Ms <= 100 && mix.errors === 0,
     appends:
