@@ -15,6 +15,7 @@ beforeAll(async () => {
     maxBodyBytes: 16 * 1024 * 1024,
     maxStepsInFlight: 2,
     maxRunningExecutions: 2,
+    httpAllowedHosts: ['127.0.0.1'],
   });
   target = await startHttpTarget();
 });
@@ -72,6 +73,59 @@ describe('the circuit breaker of a host', () => {
 });
 
 describe('outbound hosts', () => {
+  it('refuses loopback, private, link-local and metadata addresses in every notation, after DNS too, unless named', async () => {
+    const open = await startTestApp({ executionPollIntervalMs: 50 });
+    const victim = await startHttpTarget();
+    try {
+      const port = new URL(victim.url).port;
+      const call = (url: string) => run((...args) => open.gql(...args), { startAt: 'Get', nodes: { Get: { type: 'task', action: 'http.request', input: { url }, end: true } } });
+      const own = new URL(open.url);
+      for (const url of [
+        `http://127.0.0.1:${port}/a`,
+        `http://[::ffff:127.0.0.1]:${port}/b`,
+        `http://2130706433:${port}/c`,
+        `http://0x7f.1:${port}/d`,
+        `http://017700000001:${port}/e`,
+        `http://localhost:${port}/f`,
+        `http://[::1]:${port}/g`,
+        `http://[::ffff:7f00:1]:${port}/h`,
+        `http://127.0.0.1:${own.port}/metrics`,
+        'http://169.254.169.254/latest/meta-data/',
+        'http://[fd00:ec2::254]/latest/meta-data/',
+        'http://10.0.0.1/',
+        'http://192.168.1.1/',
+        'http://0.0.0.0/',
+      ]) {
+        const execution = await call(url);
+        expect(execution, url).toMatchObject({ status: 'FAILED', error: { name: 'HostNotAllowed' } });
+        expect(JSON.stringify(execution)).not.toMatch(/flowledger_/);
+      }
+      for (const path of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']) expect(victim.calls(`/${path}`), path).toBe(0);
+    } finally {
+      await open.close();
+      await victim.close();
+    }
+  });
+
+  it('does not follow a redirect from a host it may call to one it may not', async () => {
+    const secret = await startHttpTarget();
+    const redirector = await startHttpTarget();
+    redirector.reply(() => ({ status: 302, headers: { location: `${secret.url}/secret` } }));
+    const fenced = await startTestApp({ executionPollIntervalMs: 50, httpAllowedHosts: [new URL(redirector.url).host] });
+    try {
+      const execution = await run((...args) => fenced.gql(...args), {
+        startAt: 'Get',
+        nodes: { Get: { type: 'task', action: 'http.request', input: { url: `${redirector.url}/go` }, resultPath: '$.got', end: true } },
+      });
+      expect(execution).toMatchObject({ status: 'SUCCEEDED', output: { got: { status: 302 } } });
+      expect(secret.calls('/secret')).toBe(0);
+    } finally {
+      await fenced.close();
+      await redirector.close();
+      await secret.close();
+    }
+  });
+
   it('calls only hosts in HTTP_ALLOWED_HOSTS when it is set', async () => {
     const host = await startHttpTarget();
     const fenced = await startTestApp({ executionPollIntervalMs: 50, httpAllowedHosts: ['api.example.test', new URL(host.url).host] });
@@ -92,7 +146,7 @@ describe('outbound hosts', () => {
 describe('calls the run stops itself', () => {
   it('do not count against the host: one 404 in a map aborts its siblings, and the breaker stays closed', async () => {
     // Its own server: a breaker that opens after 2 failures, and no bound on steps in flight.
-    const other = await startTestApp({ executionPollIntervalMs: 50, breakerFailures: 2 });
+    const other = await startTestApp({ executionPollIntervalMs: 50, breakerFailures: 2, httpAllowedHosts: ['127.0.0.1'] });
     const host = await startHttpTarget();
     const gql: TestApp['gql'] = (...args) => other.gql(...args);
     try {

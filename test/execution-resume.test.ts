@@ -9,10 +9,12 @@ afterAll(async () => {
 });
 
 const LEASE_MS = 1500;
+/** The test's HTTP target listens on loopback, which only a host HTTP_ALLOWED_HOSTS names may be. */
+const LOCAL_TARGETS = '127.0.0.1';
 
 /** `npm run worker`, as a user starts it, leading its own process group (see startProcess). */
 async function startWorker(databaseUrl: string) {
-  const env = { DATABASE_URL: databaseUrl, EXECUTION_LEASE_MS: String(LEASE_MS), EXECUTION_POLL_INTERVAL_MS: '100' };
+  const env = { DATABASE_URL: databaseUrl, EXECUTION_LEASE_MS: String(LEASE_MS), EXECUTION_POLL_INTERVAL_MS: '100', HTTP_ALLOWED_HOSTS: LOCAL_TARGETS };
   const started = await startProcess('npm', ['run', '--silent', 'worker'], env, /running executions/, { group: true });
   const signal = (name: NodeJS.Signals) => process.kill(-started.child.pid!, name);
   cleanups.push(async () => {
@@ -29,7 +31,7 @@ describe('an execution whose process is killed', () => {
     const target = await startHttpTarget();
     cleanups.push(() => target.close());
     // A server that runs executions, as `npm start` does by default.
-    const server = await startServerProcess({ DATABASE_URL: database.url, EXECUTION_LEASE_MS: String(LEASE_MS) }, { firstStart: true });
+    const server = await startServerProcess({ DATABASE_URL: database.url, EXECUTION_LEASE_MS: String(LEASE_MS), HTTP_ALLOWED_HOSTS: LOCAL_TARGETS }, { firstStart: true });
     cleanups.push(async () => {
       server.child.kill('SIGKILL');
       await server.exited;

@@ -7,7 +7,8 @@ import { EXECUTION_FIELDS, createWorkflow, ended, execute, run } from './support
 let app: TestApp;
 let target: HttpTarget;
 beforeAll(async () => {
-  app = await startTestApp({ executionPollIntervalMs: 50, breakerFailures: 1000 });
+  // The HTTP target listens on loopback: only a host HTTP_ALLOWED_HOSTS names may be local.
+  app = await startTestApp({ executionPollIntervalMs: 50, breakerFailures: 1000, httpAllowedHosts: ['127.0.0.1'] });
   target = await startHttpTarget();
 });
 afterAll(async () => {

@@ -13,6 +13,7 @@ import { ActionError, runAction } from './actions/action.ts';
 import { Breakers, type BreakerOptions, type BreakerState } from './breakers.ts';
 import { Conditions } from './conditions.ts';
 import { Journal } from './journal.ts';
+import { OutboundPolicy } from './actions/outbound.ts';
 import { runExecution, type Runtime } from './interpreter.ts';
 
 export interface EngineOptions {
@@ -29,7 +30,7 @@ export interface EngineOptions {
   /** An action's result larger than this as JSON fails the step (OutputTooLarge). */
   readonly maxOutputBytes: number;
   readonly breakers: BreakerOptions;
-  /** Hosts (host or host:port) http.request may call; empty: any. */
+  /** Hosts (host or host:port) http.request may call, local addresses included; empty: any public host. */
   readonly allowedHosts: readonly string[];
   readonly log: (level: 'info' | 'error', message: string, fields: Record<string, unknown>) => void;
 }
@@ -74,6 +75,7 @@ export class Engine {
   readonly #options: EngineOptions;
   readonly #breakers: Breakers;
   readonly #conditions: Conditions;
+  readonly #outbound: OutboundPolicy;
   readonly #steps: ReturnType<typeof pLimit>;
   /** Runs by execution id; a run's workspace is known once its history is read. */
   readonly #running = new Map<string, { stop: AbortController; done: Promise<void>; renewedAt: number; workspaceId?: string }>();
@@ -92,6 +94,7 @@ export class Engine {
     this.#options = options;
     this.#breakers = new Breakers(options.breakers);
     this.#conditions = new Conditions(options.conditionTimeoutMs);
+    this.#outbound = new OutboundPolicy(options.allowedHosts);
     this.#steps = pLimit(options.maxStepsInFlight);
   }
 
@@ -180,6 +183,7 @@ export class Engine {
     await Promise.allSettled(runs.map(([, run]) => run.done));
     await this.#jobs.release(this.owner, runs.map(([id]) => id)).catch(() => {});
     await this.#conditions.close();
+    await this.#outbound.close();
   }
 
   async #fill(): Promise<void> {
@@ -286,11 +290,6 @@ export class Engine {
     };
   }
 
-  #mayCall(url: URL): boolean {
-    const allowed = this.#options.allowedHosts;
-    return allowed.length === 0 || allowed.includes(url.host.toLowerCase()) || allowed.includes(url.hostname.toLowerCase());
-  }
-
   async #act(workspaceId: string, name: string, input: unknown, timeoutMs: number, signal: AbortSignal): Promise<unknown> {
     const action = ACTIONS.get(name);
     if (!action) throw new ActionError('UnknownAction', `no action is registered as ${name}`);
@@ -302,7 +301,7 @@ export class Engine {
             signal: stepSignal,
             cancelled: signal,
             breakers: this.#breakers.of(workspaceId),
-            mayCall: (url) => this.#mayCall(url),
+            outbound: this.#outbound,
             log: (message, fields) => this.#options.log('info', message, { ...fields, action: name }),
           }),
         signal,

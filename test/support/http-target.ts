@@ -5,6 +5,7 @@ export interface Reply {
   readonly status?: number;
   readonly body?: unknown;
   readonly delayMs?: number;
+  readonly headers?: Record<string, string>;
 }
 
 /**
@@ -37,7 +38,7 @@ export async function startHttpTarget(): Promise<HttpTarget> {
     const reply = handler(path, call, text ? JSON.parse(text) : null);
     if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
     inFlight -= 1;
-    response.writeHead(reply.status ?? 200, { 'content-type': 'application/json' });
+    response.writeHead(reply.status ?? 200, { 'content-type': 'application/json', ...reply.headers });
     response.end(JSON.stringify(reply.body ?? { path, call }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

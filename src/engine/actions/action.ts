@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { HostBreakers } from '../breakers.ts';
+import type { OutboundPolicy } from './outbound.ts';
 
 /** An error an action raises on purpose; its name is what retry and catch rules match. */
 export class ActionError extends Error {
@@ -15,8 +16,8 @@ export interface ActionContext {
   /** Aborted when the run stopped the step (not its timeout): the action's target did nothing wrong. */
   readonly cancelled: AbortSignal;
   readonly breakers: HostBreakers;
-  /** Whether an outbound call may go to this URL's host (HTTP_ALLOWED_HOSTS). */
-  readonly mayCall: (url: URL) => boolean;
+  /** Where an outbound call may connect (HTTP_ALLOWED_HOSTS, and no local address unless named). */
+  readonly outbound: OutboundPolicy;
   readonly log: (message: string, fields: Record<string, unknown>) => void;
 }
 

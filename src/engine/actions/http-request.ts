@@ -1,3 +1,4 @@
+import { fetch, type Response } from 'undici';
 import { z } from 'zod';
 import { ActionError, defineAction } from './action.ts';
 
@@ -31,9 +32,9 @@ async function readBody(response: Response): Promise<string> {
  * counts against the breaker and fails the step with HttpError or NetworkError; a 4xx fails
  * the step (HttpError) without counting, as the host itself is working.
  */
-export const httpRequest = defineAction('http.request', input, async ({ url, method, headers, body }, { signal, cancelled, breakers, mayCall }) => {
+export const httpRequest = defineAction('http.request', input, async ({ url, method, headers, body }, { signal, cancelled, breakers, outbound }) => {
   const target = new URL(url);
-  if (!mayCall(target)) throw new ActionError('HostNotAllowed', `${target.host} is not in HTTP_ALLOWED_HOSTS`);
+  const dispatcher = outbound.dispatcherFor(target);
   const host = target.host;
   const json = body !== undefined && typeof body !== 'string';
   return breakers.call(host, signal, cancelled, async (callSignal) => {
@@ -44,11 +45,13 @@ export const httpRequest = defineAction('http.request', input, async ({ url, met
         headers: json ? { 'content-type': 'application/json', ...headers } : headers,
         body: body === undefined ? undefined : json ? JSON.stringify(body) : (body as string),
         signal: callSignal,
+        // Not followed: each hop would need the same address checks.
         redirect: 'manual',
+        dispatcher,
       });
     } catch (error) {
       if (callSignal.aborted) throw error;
-      throw new ActionError('NetworkError', `${method} ${host}: ${(error as Error).cause ?? (error as Error).message}`);
+      throw outbound.explain(target, error) ?? new ActionError('NetworkError', `${method} ${host}: ${(error as Error).cause ?? (error as Error).message}`);
     }
     const text = await readBody(response);
     const type = response.headers.get('content-type') ?? '';
