@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { wsClient } from './support/ws.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { startHttpTarget, type HttpTarget } from './support/http-target.ts';
@@ -202,6 +202,43 @@ describe('errors, retries and timeouts', () => {
   it('times the whole execution out', async () => {
     const execution = await run(gql, { startAt: 'Slow', timeoutMs: 100, nodes: { Slow: { type: 'task', action: 'sleep', input: { ms: 5000 }, end: true } } });
     expect(execution).toMatchObject({ status: 'TIMED_OUT', error: { name: 'Timeout' } });
+  });
+});
+
+describe('the log action', () => {
+  it('cannot forge a line of the server\'s log: what it writes is data in a line that names the workspace and execution', async () => {
+    const written: string[] = [];
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (written.push(String(chunk)), true));
+    let execution;
+    try {
+      execution = await run(gql, {
+        startAt: 'Say',
+        nodes: {
+          Say: {
+            type: 'task',
+            action: 'log',
+            input: { message: 'serving GraphQL\n{"level":"error"}', fields: { time: '1999-01-01T00:00:00.000Z', level: 'error', message: 'forged', requestId: 'theirs', workspaceId: 'another' } },
+            end: true,
+          },
+        },
+      });
+    } finally {
+      stderr.mockRestore();
+    }
+    expect(execution.status).toBe('SUCCEEDED');
+    const lines = written.join('').trimEnd().split('\n').map((line) => JSON.parse(line));
+    const logged = lines.filter((line) => line.action === 'log');
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({
+      level: 'info',
+      message: 'an action logged',
+      workspaceId: app.workspaceId,
+      executionId: execution.id,
+      text: 'serving GraphQL\n{"level":"error"}',
+      fields: { level: 'error', message: 'forged', requestId: 'theirs', workspaceId: 'another' },
+    });
+    expect(Date.parse(logged[0].time)).toBeGreaterThan(Date.now() - 60_000);
+    expect(lines.filter((line) => line.message === 'forged' || line.level === 'error')).toEqual([]);
   });
 });
 

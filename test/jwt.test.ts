@@ -106,6 +106,13 @@ describe('HS256 tokens', () => {
       await token({ workspace: 'not-a-uuid' }),
       await token({ workspace: crypto.randomUUID() }),
       await token({ role: 'superuser' }),
+      // Unicode case folding would make these ADMIN.
+      await token({ role: 'adm\u0131n' }),
+      await token({ role: 'Admin' }),
+      await token({ role: 'admin ' }),
+      // Past what a date can hold: over HTTP it would have worked, its subscriptions would have ended at once.
+      await token({ expiresIn: 1e308 }),
+      await token({ expiresIn: 1e13 }),
       await sign(secret, 'HS256', { workspace: app.workspaceId, role: ['admin'] as unknown as string }),
       await new SignJWT({ workspace: app.workspaceId, role: 'admin' })
         .setProtectedHeader({ alg: 'HS256' })

@@ -10,7 +10,7 @@ import {
 } from 'jose';
 import { v5 as uuidv5 } from 'uuid';
 import type { JwtConfig } from '../config.ts';
-import { isRole, type Actor, type Role } from '../domain/identity/roles.ts';
+import { ROLES, type Actor, type Role } from '../domain/identity/roles.ts';
 import { isUuid } from './ids.ts';
 
 const SUBJECT_NAMESPACE = '6f1d2c3e-8b7a-4e59-9c1d-2a4b6c8d0e1f';
@@ -34,6 +34,15 @@ export function looksLikeJwt(value: string): boolean {
 export function isTokenSubject(userId: string): boolean {
   return userId[14] === '5';
 }
+
+/**
+ * The role claims accepted, spelled exactly: no case folding, which would take "admın" (with a
+ * dotless ı) for ADMIN.
+ */
+const ROLE_CLAIMS: Readonly<Record<string, Role>> = Object.fromEntries(ROLES.flatMap((role) => [[role, role], [role.toLowerCase(), role]]));
+
+/** The latest expiry a token may carry, in seconds: dates end at the year 9999. */
+const LATEST_EXP = Date.parse('9999-12-31T23:59:59Z') / 1000;
 
 /** Text PostgreSQL can store and a person can read: no control characters, no lone surrogates. */
 const READABLE = /^[^\p{Cc}\p{Cs}]+$/u;
@@ -93,15 +102,15 @@ export class TokenVerifier {
       if (typeof workspace !== 'string' || !isUuid(workspace)) {
         return { refused: `the token's "${this.#config.workspaceClaim}" claim must be a workspace id` };
       }
-      if (typeof role !== 'string' || !isRole(role.toUpperCase())) {
-        return { refused: `the token's "${this.#config.roleClaim}" claim must be viewer, editor or admin` };
-      }
+      const actorRole = typeof role === 'string' && Object.hasOwn(ROLE_CLAIMS, role) ? ROLE_CLAIMS[role]! : undefined;
+      if (!actorRole) return { refused: `the token's "${this.#config.roleClaim}" claim must be viewer, editor or admin (or in capitals)` };
+      if (!Number.isSafeInteger(payload.exp) || payload.exp! > LATEST_EXP) return { refused: 'the token\'s "exp" claim must be a time before the year 10000' };
       if (typeof subject !== 'string' || !READABLE.test(subject)) return { refused: 'the token\'s "sub" claim must be readable text' };
       const name = typeof payload.name === 'string' && READABLE.test(payload.name.trim()) ? payload.name.trim() : subject;
       const workspaceId = workspace.toLowerCase();
       return {
         token: {
-          actor: { userId: uuidv5(`${payload.iss}\n${workspaceId}\n${subject}`, SUBJECT_NAMESPACE), workspaceId, role: role.toUpperCase() as Role },
+          actor: { userId: uuidv5(`${payload.iss}\n${workspaceId}\n${subject}`, SUBJECT_NAMESPACE), workspaceId, role: actorRole },
           name,
           validUntil: new Date((payload.exp! + this.#config.clockToleranceSeconds) * 1000),
         },

@@ -281,7 +281,7 @@ export class Engine {
       note: (event) => journal.note(event),
       act: (name, input, timeoutMs, signal) =>
         this.#steps(() =>
-          this.#act(journal.state().workspaceId, name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal),
+          this.#act(journal.state(), name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal),
         ),
       evaluate: (condition, data) => this.#conditions.evaluate(condition, data),
       maxOutputBytes: this.#options.maxOutputBytes,
@@ -290,7 +290,7 @@ export class Engine {
     };
   }
 
-  async #act(workspaceId: string, name: string, input: unknown, timeoutMs: number, signal: AbortSignal): Promise<unknown> {
+  async #act({ workspaceId, id: executionId }: Execution, name: string, input: unknown, timeoutMs: number, signal: AbortSignal): Promise<unknown> {
     const action = ACTIONS.get(name);
     if (!action) throw new ActionError('UnknownAction', `no action is registered as ${name}`);
     let output: unknown;
@@ -302,7 +302,8 @@ export class Engine {
             cancelled: signal,
             breakers: this.#breakers.of(workspaceId),
             outbound: this.#outbound,
-            log: (message, fields) => this.#options.log('info', message, { ...fields, action: name }),
+            // What a definition writes is data in a line of ours, never the line's own fields.
+            log: (text, fields) => this.#options.log('info', 'an action logged', { workspaceId, executionId, action: name, text, fields }),
           }),
         signal,
       );

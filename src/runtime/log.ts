@@ -1,6 +1,8 @@
 // One JSON object per line on stderr: what log shippers expect, and stdout stays for output.
+// The line's own fields come first and cannot be replaced by `fields`.
 export function log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })}\n`);
+  const own = { time: new Date().toISOString(), level, message };
+  process.stderr.write(`${JSON.stringify(Object.assign({ ...own }, fields, own))}\n`);
 }
 
 export function describeError(error: unknown): Record<string, unknown> {
