@@ -178,6 +178,15 @@ describe('bad input gets a clear error and writes nothing', () => {
       const garbage = await app.gql(list.replace('ARGS', 'after: "garbage"'));
       expect(garbage.errors?.[0], list).toMatchObject({ message: 'after: is not a cursor this field issued', extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
     }
+    const { data } = await app.gql('{ workflows(first: 1) { edges { cursor } } }');
+    const workflowCursor = data!.workflows.edges[0].cursor;
+    for (const cursor of [`${workflowCursor}!!`, ` ${workflowCursor}`, workflowCursor.replace(/-/g, '+').replace(/_/g, '/')]) {
+      if (cursor === workflowCursor) continue;
+      const bent = await app.gql('query($a: String) { workflows(after: $a) { edges { cursor } } }', { a: cursor });
+      expect(bent.errors?.[0]?.extensions, cursor).toEqual({ code: 'BAD_USER_INPUT', field: 'after' });
+    }
+    const elsewhere = await app.gql('query($a: String) { executions(after: $a) { edges { cursor } } }', { a: workflowCursor });
+    expect(elsewhere.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'after' });
     for (const list of lists.slice(0, 2)) {
       const before = await app.gql(list.replace('ARGS', 'last: 2, before: "garbage"'));
       expect(before.errors?.[0], list).toMatchObject({ message: 'before: is not a cursor this field issued', extensions: { field: 'before' } });

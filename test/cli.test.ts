@@ -93,6 +93,9 @@ describe('npm run admin', () => {
     const unknownCommand = await cli((e, o) => admin(['create-usr', '--name', 'Bob'], e, o));
     expect(unknownCommand).toMatchObject({ code: 2, stdout: '' });
     expect(unknownCommand.stderr).toMatch(/^unknown command "create-usr": the commands are create-workspace, .*list-users/);
+    for (const inherited of ['constructor', 'toString', '__proto__']) {
+      expect((await cli((e, o) => admin([inherited], e, o))).stderr).toMatch(new RegExp(`^unknown command "${inherited}"`));
+    }
     const unknownOption = await cli((e, o) => admin(['list-workspaces', '--nme', 'x'], e, o));
     expect(unknownOption.code).toBe(2);
     expect(unknownOption.stderr).toMatch(/--nme/);

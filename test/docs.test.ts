@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './support/app.ts';
@@ -40,6 +40,7 @@ function runExample(code: string, done: (stdout: string) => boolean, nodeFlags: 
       if (finished) return;
       finished = true;
       child.kill();
+      rmSync(file, { force: true });
       resolve({ stdout, stderr, code });
     };
     child.stdout.on('data', (chunk) => {
@@ -77,6 +78,7 @@ describe("the README's examples", () => {
     for (const name of names) ids.push((await createWorkflow((...args) => app.gql(...args), definition(), name)).id);
     const example = examples.find((code) => code.includes('pageInfo'))!;
     // Two a page rather than fifty, so that the loop turns.
+    expect(example).toContain('first: 50');
     const { stdout, stderr, code } = await runExample(example.replace('first: 50', 'first: 2'), () => false);
     expect(stderr).toBe('');
     expect(code).toBe(0);

@@ -108,6 +108,27 @@ describe('executionUpdated', () => {
 });
 
 describe('Subscription.events', () => {
+  it("loads the actors of the events one read of the log brings in one statement, not one per event", async () => {
+    const client = wsClient(app.url, app.keys.viewer);
+    try {
+      const items = client.iterate({ query: 'subscription { events(types: ["Batched"]) { event { version actor { name } } } }' });
+      expect((await items.next()).value).toMatchObject({ data: { events: { event: null } } });
+      const before = app.database.db.statementCount();
+      const events = Array.from({ length: 50 }, (_, n) => ({ eventId: crypto.randomUUID(), type: 'Batched', data: { n } }));
+      await app.services.store.append({ type: 'Workflow', id: crypto.randomUUID() }, events, {
+        expectedVersion: 'ANY',
+        metadata: { workspaceId: app.workspaceId, actorId: app.userIds.editor, requestId: 'r', correlationId: 'c', causationId: null },
+      });
+      for (let n = 1; n <= 50; n += 1) {
+        expect((await items.next()).value.data.events.event).toEqual({ version: n, actor: { name: 'editor' } });
+      }
+      // The append (a handful of statements), the tail's read, and the actors' load.
+      expect(app.database.db.statementCount() - before).toBeLessThan(15);
+    } finally {
+      await client.dispose();
+    }
+  });
+
   const WATCH = 'subscription { events(types: ["WorkflowCreated"]) { caughtUp event { aggregateId actor { name } } } }';
 
   for (const transport of ['ws', 'sse'] as const) {

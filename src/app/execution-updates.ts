@@ -1,7 +1,7 @@
 import { fold } from '../domain/aggregate.ts';
 import { notFound } from '../domain/errors.ts';
 import { EXECUTION, executionAggregate, hasEnded, type Execution } from '../domain/executions/execution.ts';
-import type { EventStore } from '../store/event-store.ts';
+import type { History } from './history.ts';
 import { isUuid } from './ids.ts';
 import type { LiveItem, LiveLog } from './live-log.ts';
 
@@ -13,7 +13,7 @@ import type { LiveItem, LiveLog } from './live-log.ts';
  * at once, even while it waits for an event that may never come. `onEnd` is called once when it ends.
  */
 export function executionUpdates(
-  store: EventStore,
+  history: History,
   live: LiveLog,
   workspaceId: string,
   id: string,
@@ -21,13 +21,19 @@ export function executionUpdates(
   onEnd: () => void = () => {},
 ): AsyncIterableIterator<Execution | Error> {
   const events = isUuid(id) ? live.subscribe(null, { workspaceId, aggregateType: EXECUTION, aggregateId: id }, allowed) : null;
-  const read = async () => fold(executionAggregate, await store.readFoldable({ type: EXECUTION, id, workspaceId }));
-  /** The next event folded in; the stream read again if one is missing (events of a stream come in version order). */
-  const advance = async (state: Execution, item: LiveItem): Promise<Execution> => {
-    const event = item.event;
-    if (!event || event.version <= state.version) return state;
-    if (event.version === state.version + 1) return fold(executionAggregate, [event], state) ?? state;
-    return (await read()) ?? state;
+  // From the nearest snapshot (History.replay), not the whole stream: many dashboards may follow one long execution.
+  const read = async () =>
+    (await history.replay({ type: EXECUTION, id, workspaceId }, {}).catch((error: unknown) => {
+      if ((error as { code?: string }).code === 'NOT_FOUND') return null;
+      throw error;
+    }))?.state as Execution | null;
+  /** The events after `state`, folded at once (one copy of its records, not one per event); the stream read again if one is missing. */
+  const advance = async (state: Execution, items: readonly LiveItem[]): Promise<Execution> => {
+    const newer = items.flatMap((item) => (item.event && item.event.version > state.version ? [item.event] : []));
+    if (newer.length === 0) return state;
+    // A stream's events come in version order: a gap means some were missed.
+    if (newer.some((event, index) => event.version !== state.version + index + 1)) return (await read()) ?? state;
+    return fold(executionAggregate, newer, state) ?? state;
   };
   let last: Execution | null = null;
   /** A failure polled while gathering an update: reported with the next one. */
@@ -65,15 +71,16 @@ export function executionUpdates(
             await end();
             return item(next.failure);
           }
-          let state = await advance(last, next);
           // What else has arrived joins this update: one per append, not one per event.
+          const arrived = [next];
           for (let more = events!.poll(); more && !more.done; more = events!.poll()) {
             if (more.value.failure) {
               held = more.value;
               break;
             }
-            state = await advance(state, more.value);
+            arrived.push(more.value);
           }
+          const state = await advance(last, arrived);
           if (state.version > last.version) return item((last = state));
         }
         await end();

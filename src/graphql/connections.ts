@@ -38,14 +38,34 @@ const INT4_MAX = 2n ** 31n - 2n; // a version cursor reads from the version afte
 
 const notOurs = (field: string) => badInput(field, 'is not a cursor this field issued');
 
-/** Cursors are opaque to clients; a malformed or out-of-range one is bad input, never a server error. */
-function decode(kind: string, cursor: string, max: readonly bigint[], field = 'after'): bigint[] {
+/**
+ * A cursor's parts, if it is one of `kind` written exactly as this server writes it (base64url
+ * decoding alone would pass stray characters and the other alphabet). Cursors are opaque to
+ * clients; a malformed one is bad input, never a server error.
+ */
+function partsOf(kind: string, cursor: string, field: string): string[] {
   const text = Buffer.from(cursor, 'base64url').toString();
   const [prefix, ...parts] = text.split(':');
-  const values = parts.map((part) => (/^\d{1,20}$/.test(part) ? BigInt(part) : -1n));
-  if (prefix !== kind || values.length !== max.length || values.some((value, i) => value < 0n || value > max[i]!)) throw notOurs(field);
+  if (prefix !== kind || Buffer.from(text).toString('base64url') !== cursor) throw notOurs(field);
+  return parts;
+}
+
+/** A cursor of integers, each at most its maximum. */
+function decode(kind: string, cursor: string, max: readonly bigint[], field = 'after'): bigint[] {
+  const values = partsOf(kind, cursor, field).map((part) => (/^\d{1,20}$/.test(part) ? BigInt(part) : -1n));
+  if (values.length !== max.length || values.some((value, i) => value < 0n || value > max[i]!)) throw notOurs(field);
   return values;
 }
+
+/** A row of a list ordered by id (time-ordered ids, newest first); each list's cursors are its own. */
+const idCursors = (kind: string) => ({
+  encode: (id: string) => encode(kind, [id]),
+  decode: (cursor: string, field: 'after' | 'before') => {
+    const parts = partsOf(kind, cursor, field);
+    if (parts.length !== 1 || !isUuid(parts[0]!) || parts[0] !== parts[0]!.toLowerCase()) throw notOurs(field);
+    return parts[0]!;
+  },
+});
 
 export const cursors = {
   log: {
@@ -63,16 +83,11 @@ export const cursors = {
     encode: (globalPosition: bigint) => encode('audit', [globalPosition]),
     decode: (cursor: string) => decode('audit', cursor, [INT8_MAX])[0]!,
   },
-  /** A row of a list ordered by id (workflows, executions: time-ordered ids, newest first). */
-  id: {
-    encode: (id: string) => encode('id', [id]),
-    decode: (cursor: string, field: 'after' | 'before') => {
-      const [prefix, id, ...rest] = Buffer.from(cursor, 'base64url').toString().split(':');
-      if (prefix !== 'id' || id === undefined || !isUuid(id) || rest.length > 0) throw notOurs(field);
-      return id;
-    },
-  },
+  workflow: idCursors('workflow'),
+  execution: idCursors('execution'),
 };
+
+export type ListCursors = ReturnType<typeof idCursors>;
 
 /** How a newest-first list pages, as its schema description says it. */
 export const LIST_PAGES =
@@ -91,20 +106,21 @@ export interface ListPage {
   readonly size: number;
   readonly backward: boolean;
   readonly cursor: string | undefined;
+  readonly cursors: ListCursors;
 }
 
 /**
  * `first`/`after` page forwards (older), `last`/`before` backwards (newer); one pair at a
  * time, as mixing them has no single meaning.
  */
-export function listPage(args: ListPageArgs): ListPage {
+export function listPage(args: ListPageArgs, cursors: ListCursors): ListPage {
   const backward = args.last != null || args.before != null;
   if (backward && (args.first != null || args.after != null)) {
     throw badInput(args.last != null ? 'last' : 'before', 'first and after page forwards, last and before backwards: give one pair');
   }
   const size = backward ? pageSize(args.last, 'last') : pageSize(args.first);
   const cursor = backward ? args.before : args.after;
-  return { size, backward, cursor: cursor == null ? undefined : cursors.id.decode(cursor, backward ? 'before' : 'after') };
+  return { size, backward, cursors, cursor: cursor == null ? undefined : cursors.decode(cursor, backward ? 'before' : 'after') };
 }
 
 /**
@@ -114,7 +130,7 @@ export function listPage(args: ListPageArgs): ListPage {
 export function listConnection<T extends { readonly id: string }>(rows: readonly T[], page: ListPage): Page<T> {
   const more = rows.length > page.size;
   const kept = !more ? rows : page.backward ? rows.slice(rows.length - page.size) : rows.slice(0, page.size);
-  const edges = kept.map((node) => ({ cursor: cursors.id.encode(node.id), node }));
+  const edges = kept.map((node) => ({ cursor: page.cursors.encode(node.id), node }));
   const hadCursor = page.cursor !== undefined;
   return {
     edges,

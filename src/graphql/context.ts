@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
+import { initContextCache } from '@pothos/core';
 import type { RequestScope } from '../app/request.ts';
 import type { Actor } from '../domain/identity/roles.ts';
 import type { Services } from '../runtime/services.ts';
@@ -71,14 +72,27 @@ async function tokenPrincipal(services: Services, tokens: TokenVerifier, credent
   return { actor, quotaKey: `jwt:${actor.userId}`, stillValid: async () => validUntil.getTime() > Date.now() };
 }
 
+/** Payload contexts made in this turn of the event loop, by the subscription's context. */
+let payloadContexts: WeakMap<GraphQLContext, GraphQLContext> | undefined;
+
 /**
- * The context one payload of a subscription resolves in: the subscription's, with loaders
- * (and Pothos's relation loaders, which are kept per context object) of its own. Loaders
- * cache for their context's life; a subscription's lasts for hours, and would serve every
- * payload the rows its first payload read.
+ * The context a payload of a subscription resolves in: the subscription's, with loaders (and
+ * Pothos's relation cache) of its own. Loaders cache for their context's life; a
+ * subscription's lasts for hours, and would serve every payload the rows its first payload
+ * read. The payloads of one turn of the event loop (the events of one read of the log) share
+ * one, so that their loads batch into one statement: each reads the store after its event.
  */
 export function payloadContext(context: GraphQLContext): GraphQLContext {
-  return { ...context, loaders: createLoaders(context.services, context.scope.actor.workspaceId) };
+  if (!payloadContexts) {
+    payloadContexts = new WeakMap();
+    setImmediate(() => (payloadContexts = undefined));
+  }
+  let payload = payloadContexts.get(context);
+  if (!payload) {
+    payload = { ...context, ...initContextCache(), loaders: createLoaders(context.services, context.scope.actor.workspaceId) };
+    payloadContexts.set(context, payload);
+  }
+  return payload;
 }
 
 export interface RequestInfo {

@@ -21,7 +21,14 @@ export async function subscribeWithPayloadContexts(args: ExecutionArgs): Promise
   const results: AsyncIterableIterator<ExecutionResult> = {
     async next() {
       const step = await events.next();
-      return step.done ? step : { done: false, value: await executePayload(args, step.value) };
+      if (step.done) return step;
+      try {
+        return { done: false, value: await executePayload(args, step.value) };
+      } catch (error) {
+        // The transport calls no return() after a throw: the source is ended here.
+        await events.return?.();
+        throw error;
+      }
     },
     return: async () => {
       await events.return?.();

@@ -4,6 +4,9 @@ import { executePayload } from './payloads.ts';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
 
+/** Results one subscriber may have under way at once, ahead of the one it waits for. */
+const AHEAD = 64;
+
 const isPromise = (value: Result): value is Promise<ExecutionResult> => typeof (value as Promise<unknown>).then === 'function';
 
 /**
@@ -46,28 +49,38 @@ export function createSharedSubscribe(mask: (error: GraphQLError) => GraphQLErro
     const iterator = source[Symbol.asyncIterator]() as AsyncIterator<object>;
     const items = isPollable<object>(iterator) ? iterator : toPollable(iterator);
     let listener = () => {};
-    /** A result that was not ready when its item was taken: nothing else is taken until it has arrived. */
-    let awaited: Promise<ExecutionResult> | undefined;
-    let arrived: ExecutionResult | undefined;
+    /**
+     * Results taken from the source and not yet handed over, in order. While the first waits
+     * for data, the items behind it are started too (up to AHEAD), so that their loads batch
+     * with its own rather than run one round trip after another.
+     */
+    const queue: { result: Result; arrived?: ExecutionResult }[] = [];
+    let ended: IteratorResult<ExecutionResult> | undefined;
     return {
       poll() {
-        if (arrived) {
-          const value = arrived;
-          arrived = undefined;
-          return { done: false, value };
+        while (!ended && queue.length < AHEAD) {
+          const step = items.poll();
+          if (!step) break;
+          if (step.done) {
+            ended = step;
+            break;
+          }
+          const entry: (typeof queue)[number] = { result: resultFor(step.value, shape, args) };
+          if (isPromise(entry.result)) {
+            void entry.result.then((value) => {
+              entry.arrived = value;
+              if (queue[0] === entry) listener();
+            });
+          } else {
+            entry.arrived = entry.result;
+          }
+          queue.push(entry);
         }
-        if (awaited) return undefined;
-        const step = items.poll();
-        if (!step || step.done) return step;
-        const result = resultFor(step.value, shape, args);
-        if (!isPromise(result)) return { done: false, value: result };
-        awaited = result;
-        void result.then((value) => {
-          awaited = undefined;
-          arrived = value;
-          listener();
-        });
-        return undefined;
+        const head = queue[0];
+        if (!head) return ended;
+        if (!head.arrived) return undefined;
+        queue.shift();
+        return { done: false, value: head.arrived };
       },
       onReadable(readable) {
         listener = readable;

@@ -83,7 +83,7 @@ function parse(argv: string[]): { help: true } | { command: Command; values: Val
   const { positionals, values } = parsed;
   const [name, ...extra] = positionals;
   if (values.help || name === 'help' || name === undefined) return { help: true };
-  const command = COMMANDS[name];
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) throw new UsageError(`unknown command "${name}": the commands are ${Object.keys(COMMANDS).join(', ')}\n${USAGE}`);
   if (extra.length > 0) throw new UsageError(`${name} takes no argument ${JSON.stringify(extra[0])}\n${USAGE}`);
   const missing = command.needs.filter((option) => !values[option]);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { css, editorWorkerService, favicon, graphqlWorker, js, jsonWorker } from '@graphql-yoga/render-graphiql/graphiql';
@@ -9,19 +10,21 @@ import type { GraphiQLOptions } from 'graphql-yoga';
 
 const { version } = createRequire(import.meta.url)('@graphql-yoga/render-graphiql/package.json') as { version: string };
 
-export const GRAPHIQL_ASSETS = `/graphiql/${version}`;
-
 /** Monaco's workers, by the label it asks for. */
 const WORKERS = { editorWorkerService: 'editor.worker.js', json: 'json.worker.js', graphql: 'graphql.worker.js' } as const;
 
 /**
- * The page's script: Monaco told where its workers are, the bundle, then GraphiQL rendered
- * with the options the page carries as JSON (no inline script, so the page's CSP allows none).
+ * The page's script is the bundle between two lines of ours: Monaco told where its workers are,
+ * then GraphiQL rendered with the options the page carries as JSON (no inline script, so the
+ * page's CSP allows none). The path names the bundle's version and these lines, so that a
+ * browser's cached copy is never one of another release.
  */
-const script = () => `self.MonacoEnvironment = { globalAPI: false, getWorkerUrl: (_id, label) => ${JSON.stringify(GRAPHIQL_ASSETS)} + '/' + ${JSON.stringify(WORKERS)}[label] };
-${js};
-YogaGraphiQL.renderYogaGraphiQL(document.getElementById('root'), JSON.parse(document.getElementById('graphiql-options').textContent));
-`;
+const before = (base: string) => `self.MonacoEnvironment = { globalAPI: false, getWorkerUrl: (_id, label) => ${JSON.stringify(base)} + '/' + ${JSON.stringify(WORKERS)}[label] };\n`;
+const AFTER = ";\nYogaGraphiQL.renderYogaGraphiQL(document.getElementById('root'), JSON.parse(document.getElementById('graphiql-options').textContent));\n";
+
+export const GRAPHIQL_ASSETS = `/graphiql/${version}-${createHash('sha256').update(before('')).update(AFTER).digest('hex').slice(0, 12)}`;
+
+const script = () => `${before(GRAPHIQL_ASSETS)}${js}${AFTER}`;
 
 interface Asset {
   readonly type: string;
@@ -41,7 +44,7 @@ const ASSETS = new Map<string, Asset>([
 /** Each asset's bytes, made on first request. */
 const made = new Map<string, Buffer>();
 
-/** The page's Content-Security-Policy: nothing but this origin (styles inline, as Monaco sets them). */
+/** The page's Content-Security-Policy, and its workers': nothing but this origin (styles inline, as Monaco sets them). */
 export const GRAPHIQL_CSP = [
   "default-src 'none'",
   "script-src 'self'",
@@ -114,6 +117,8 @@ export function graphiqlAssets(next: (request: IncomingMessage, response: Server
       'content-length': body.length,
       'cache-control': 'public, max-age=31536000, immutable',
       'x-content-type-options': 'nosniff',
+      // A worker takes its CSP from its own script's response.
+      'content-security-policy': GRAPHIQL_CSP,
     });
     response.end(body);
   };

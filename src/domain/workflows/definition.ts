@@ -184,9 +184,10 @@ function checkNode(value: unknown, node: string, names: readonly string[], probl
   }
 
   const targets: string[] = [];
-  const target = (field: string, next: unknown, required: string) => {
+  /** `next` names a node; `what` says what the node is for, should `next` be missing. */
+  const target = (field: string, next: unknown, what?: string) => {
     if (typeof next === 'string' && names.includes(next)) targets.push(next);
-    else if (next === undefined) problems.add(node, field, `is required: ${required}`);
+    else if (next === undefined && what) problems.add(node, field, `is required: ${what}`);
     else problems.add(node, field, `must name a node of this graph, got ${JSON.stringify(next)}`);
   };
   const path = (field: string, required = false) => {
@@ -204,7 +205,7 @@ function checkNode(value: unknown, node: string, names: readonly string[], probl
     if (value.end === true && value.next === undefined) {
       // the end of its graph
     } else if (value.end === undefined && value.next !== undefined) {
-      target('next', value.next, 'the node to go to next');
+      target('next', value.next);
     } else {
       problems.add(node, 'next', 'exactly one of next (a node) or end: true is required');
     }

@@ -3,7 +3,7 @@ import { isUuid } from '../../app/ids.ts';
 import { NO_ID } from '../../app/workflows.ts';
 import { type Execution, type ExecutionError, type Step } from '../../domain/executions/execution.ts';
 import { builder } from '../builder.ts';
-import { LIST_PAGES, listConnection, listPage } from '../connections.ts';
+import { cursors, LIST_PAGES, listConnection, listPage } from '../connections.ts';
 
 const ExecutionStatusEnum = builder.enumType('ExecutionStatus', {
   values: ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'] as const,
@@ -109,7 +109,7 @@ builder.queryFields((t) => ({
       description: `${LIST_PAGES} Executions accumulate without bound, so this list has no totalCount (counting would walk them all): narrow it by workflow or status, and page.`,
       args: { workflowId: t.arg.id(), status: t.arg({ type: ExecutionStatusEnum }) },
       resolve: async (_root, args, { services, scope }) => {
-        const page = listPage(args);
+        const page = listPage(args, cursors.execution);
         const workflowId = args.workflowId == null ? undefined : String(args.workflowId);
         const rows = await services.db.prisma.execution.findMany({
           where: {
@@ -154,7 +154,7 @@ builder.subscriptionFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     subscribe: (_root, args, { services, scope, stillAuthorized, subscription }) =>
       subscription((onEnd) =>
-        executionUpdates(services.store, services.live, scope.actor.workspaceId, String(args.id), stillAuthorized, onEnd),
+        executionUpdates(services.history, services.live, scope.actor.workspaceId, String(args.id), stillAuthorized, onEnd),
       ),
     resolve: (update) => {
       if (update instanceof Error) throw update;

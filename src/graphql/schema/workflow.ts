@@ -1,6 +1,6 @@
 import { WORKFLOW, type Workflow } from '../../domain/workflows/workflow.ts';
 import { builder } from '../builder.ts';
-import { LIST_PAGES, listConnection, listPage, pageSize } from '../connections.ts';
+import { cursors, LIST_PAGES, listConnection, listPage, pageSize } from '../connections.ts';
 import { EventRef } from './event.ts';
 
 const WorkflowStatusEnum = builder.enumType('WorkflowStatus', { values: ['ACTIVE', 'DELETED'] as const });
@@ -49,7 +49,7 @@ builder.queryFields((t) => ({
       description: LIST_PAGES,
       args: { filter: t.arg({ type: WorkflowFilter }) },
       resolve: async (_root, args, { services, scope }) => {
-        const page = listPage(args);
+        const page = listPage(args, cursors.workflow);
         const filter = { nameContains: args.filter?.nameContains, createdById: args.filter?.createdById == null ? undefined : String(args.filter.createdById) };
         const rows = await services.workflows.page({ ...filter, take: page.backward ? -(page.size + 1) : page.size + 1, cursor: page.cursor }, scope);
         return { ...listConnection(rows, page), totalCount: () => services.workflows.count(filter, scope) };
