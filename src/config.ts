@@ -29,6 +29,8 @@ export interface Config {
   readonly liveBatchSize: number;
   /** Largest HTTP request body and WebSocket message. */
   readonly maxBodyBytes: number;
+  /** Most data (event data, states, definitions, inputs, outputs) one answer may hold. */
+  readonly maxResponseBytes: number;
   readonly maxQueryDepth: number;
   readonly maxQueryAliases: number;
   readonly maxQueryTokens: number;
@@ -154,6 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
     liveBatchSize: integer(env, 'LIVE_BATCH_SIZE', 500, 1),
     wsWriteWindowMs: integer(env, 'WS_WRITE_WINDOW_MS', 50),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1),
+    maxResponseBytes: integer(env, 'MAX_RESPONSE_BYTES', 16 * 1024 * 1024, 1024),
     rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 2000),
     allowedOrigins: (env.ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
     maxSubscriptionsPerKey: integer(env, 'MAX_SUBSCRIPTIONS_PER_KEY', 100, 1),

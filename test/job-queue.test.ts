@@ -13,7 +13,7 @@ afterAll(() => database.drop());
 
 const job = async () => {
   const id = randomUUID();
-  await database.db.pool.query('INSERT INTO execution_jobs (execution_id) VALUES ($1)', [id]);
+  await database.db.pool.query('INSERT INTO execution_jobs (execution_id, workspace_id) VALUES ($1, $2)', [id, randomUUID()]);
   return id;
 };
 

@@ -77,23 +77,25 @@ async function scansOf(call: () => Promise<unknown>): Promise<{ scans: string[];
 }
 
 describe('the hot reads of the event store', () => {
+  // The bound every request's read carries: an answer's worth of event data.
+  const BYTES = 16 * 1024 * 1024;
   const cases: [string, () => Promise<unknown>][] = [
     ['one stream (events, replay, commands)', () => store.readStream({ type: 'Workflow', id: streamId, workspaceId })],
     ['the version of a stream at an instant (replay at)', () => store.versionAt({ type: 'Workflow', id: streamId, workspaceId }, new Date(Date.now() - 30_000))],
     ['audit of an old, busy workspace in a past time range', () => store.readAudit({ workspaceId: busyWorkspaceId, from: new Date(Date.now() - 60_000), to: new Date(Date.now() - 45_000) }, 21)],
     ["an old, busy workspace's log", () => store.readLog(LOG_START, 21, { workspaceId: busyWorkspaceId })],
-    ["a workspace's log (eventLog)", () => store.readLog(LOG_START, 21, { workspaceId })],
-    ["a workspace's log by aggregate type", () => store.readLog(LOG_START, 21, { workspaceId, aggregateType: 'Workflow' })],
-    ["a workspace's log by event type", () => store.readLog(LOG_START, 21, { workspaceId, types: ['WorkflowCreated'] })],
-    ["a workspace's log of one aggregate (subscriptions)", () => store.readLog(LOG_START, 21, { workspaceId, aggregateId: streamId })],
-    ['the shared live tail', () => store.readLog(LOG_START, 500)],
+    ["a workspace's log (eventLog)", () => store.readLog(LOG_START, 21, { workspaceId }, BYTES)],
+    ["a workspace's log by aggregate type", () => store.readLog(LOG_START, 21, { workspaceId, aggregateType: 'Workflow' }, BYTES)],
+    ["a workspace's log by event type", () => store.readLog(LOG_START, 21, { workspaceId, types: ['WorkflowCreated'] }, BYTES)],
+    ["a workspace's log of one aggregate (subscriptions)", () => store.readLog(LOG_START, 21, { workspaceId, aggregateId: streamId }, BYTES)],
+    ['the shared live tail', () => store.readLog(LOG_START, 500, {}, BYTES)],
     ['the log head', () => store.logHead()],
-    ['audit, newest first', () => store.readAudit({ workspaceId }, 21)],
-    ['audit by actor', () => store.readAudit({ workspaceId, actorId }, 21)],
-    ['audit by event type', () => store.readAudit({ workspaceId, type: 'WorkflowCreated' }, 21)],
-    ['audit in a time range', () => store.readAudit({ workspaceId, from: new Date(Date.now() - 5000), to: new Date() }, 21)],
-    ['latest events of a page of workflows', () => store.latestOfStreams(workspaceId, 'Workflow', [streamId, randomUUID()], 5)],
-    ['executions of a page (steps)', () => store.readStreams(workspaceId, 'Workflow', [streamId])],
+    ['audit, newest first', () => store.readAudit({ workspaceId }, 21, BYTES)],
+    ['audit by actor', () => store.readAudit({ workspaceId, actorId }, 21, BYTES)],
+    ['audit by event type', () => store.readAudit({ workspaceId, type: 'WorkflowCreated' }, 21, BYTES)],
+    ['audit in a time range', () => store.readAudit({ workspaceId, from: new Date(Date.now() - 5000), to: new Date() }, 21, BYTES)],
+    ['latest events of a page of workflows', () => store.latestOfStreams(workspaceId, 'Workflow', [streamId, randomUUID()], 5, BYTES)],
+    ['executions of a page (steps)', () => store.readStreams(workspaceId, 'Workflow', [streamId], BYTES)],
   ];
   for (const [name, call] of cases) {
     it(`${name}: no sequential scan of events, and few rows read in vain`, async () => {

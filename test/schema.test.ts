@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { printSortedSchema } from '../src/graphql/schema/index.ts';
+import { getNullableType, isListType, isObjectType, Kind, parse, validate, type FieldNode } from 'graphql';
+import { costLimit, itemsOf, UNDECLARED_LIST } from '../src/graphql/cost.ts';
+import { printSortedSchema, schema } from '../src/graphql/schema/index.ts';
 import { schemaChangesSql } from '../src/store/migrations.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 
@@ -11,6 +13,34 @@ describe('graphql', () => {
     const users = ['graphql-yoga', '@escape.tech/graphql-armor', '@pothos/core', 'graphql-ws', '@graphql-yoga/plugin-persisted-operations'];
     const copies = new Set(users.map((name) => createRequire(createRequire(import.meta.url).resolve(name)).resolve('graphql')));
     expect([...copies]).toEqual([createRequire(import.meta.url).resolve('graphql')]);
+  });
+});
+
+describe('the cost of a document', () => {
+  it('knows how many items every list field may hold: a page argument, a declared bound, or a connection\'s page', () => {
+    const unbounded: string[] = [];
+    for (const type of Object.values(schema.getTypeMap())) {
+      if (!isObjectType(type) || type.name.startsWith('__')) continue;
+      for (const field of Object.values(type.getFields())) {
+        if (!isListType(getNullableType(field.type))) continue;
+        const node = { kind: Kind.FIELD, name: { kind: Kind.NAME, value: field.name } } as FieldNode;
+        if (itemsOf(field, node, type) === UNDECLARED_LIST) unbounded.push(`${type.name}.${field.name}`);
+      }
+    }
+    expect(unbounded).toEqual([]);
+  });
+
+  it('counts each field once per item of the lists around it, a variable page as the largest', () => {
+    const cost = (document: string) => {
+      const errors = validate(schema, parse(document), [costLimit(0)]);
+      return errors[0]?.extensions.cost;
+    };
+    expect(cost('{ workflows(first: 100) { edges { node { id latestEvents(first: 5) { type } } } } }')).toBe(1 + 100 * 3 + 100 * 5 * 2);
+    expect(cost('query($n: Int) { workflows(first: $n) { edges { node { id } } } }')).toBe(1 + 100 * 3);
+    expect(cost('{ workflows { edges { node { id } } } }')).toBe(1 + 20 * 3);
+    expect(cost('query($id: ID!) { replay(aggregateType: EXECUTION, aggregateId: $id) { events { edges { node { data } } } } }')).toBe(1 + 1 + 20 * 3);
+    expect(cost('query($id: ID!) { execution(id: $id) { steps { output } } }')).toBe(1 + 100 * 2);
+    expect(cost('{ ...F } fragment F on Query { me { name } }')).toBe(2);
   });
 });
 

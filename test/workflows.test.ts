@@ -24,7 +24,7 @@ const EVENTS = `query($id: ID!, $from: Int, $first: Int, $after: String) {
   }
 }`;
 const REPLAY = `query($id: ID!, $v: Int, $at: DateTime) {
-  replay(aggregateType: WORKFLOW, aggregateId: $id, toVersion: $v, at: $at) { version state events { version type } }
+  replay(aggregateType: WORKFLOW, aggregateId: $id, toVersion: $v, at: $at) { version state events(first: 100) { totalCount edges { node { version type } } } }
 }`;
 
 async function create(name = 'Onboarding', content: unknown = definition()) {
@@ -282,13 +282,13 @@ describe('time travel', () => {
           updatedAt: state.updatedAt,
           createdAt: state.createdAt,
         });
-        expect(replay.data!.replay.events.map((e: any) => e.version)).toEqual(
+        expect(replay.data!.replay.events.edges.map((e: any) => e.node.version)).toEqual(
           Array.from({ length: state.version }, (_, i) => i + 1),
         );
       }
     }
     const before = await app.gql(REPLAY, { id: workflow.id, at: new Date(Date.parse(workflow.createdAt) - 1).toISOString() });
-    expect(before.data!.replay).toEqual({ version: 0, state: null, events: [] });
+    expect(before.data!.replay).toEqual({ version: 0, state: null, events: { totalCount: 0, edges: [] } });
     const both = await app.gql(REPLAY, { id: workflow.id, v: 3, at: states[1].updatedAt });
     expect(both.data!.replay.version).toBe(2);
     const head = states.at(-1)!.version;
@@ -317,7 +317,17 @@ describe('time travel', () => {
       const folded = JSON.parse(JSON.stringify(fold(workflowAggregate, all.slice(0, version))));
       expect(data!.replay).toEqual({ version, state: folded });
     }
-    const withEvents = await app.gql(REPLAY, { id: workflow.id, v: 2001 });
-    expect(withEvents.data!.replay.events.map((e: any) => e.version)).toEqual(Array.from({ length: 2001 }, (_, i) => i + 1));
+    // The events applied come a page at a time, and end at the version replayed to.
+    const PAGE = 'query($id: ID!, $v: Int, $after: String) { replay(aggregateType: WORKFLOW, aggregateId: $id, toVersion: $v) { events(first: 100, after: $after) { totalCount edges { node { version } } pageInfo { hasNextPage endCursor } } } }';
+    const versions: number[] = [];
+    for (let after: string | null = null; ; ) {
+      const { data } = await app.gql(PAGE, { id: workflow.id, v: 2001, after });
+      const events: any = data!.replay.events;
+      expect(events.totalCount).toBe(2001);
+      versions.push(...events.edges.map((e: any) => e.node.version));
+      if (!events.pageInfo.hasNextPage) break;
+      after = events.pageInfo.endCursor;
+    }
+    expect(versions).toEqual(Array.from({ length: 2001 }, (_, i) => i + 1));
   });
 });

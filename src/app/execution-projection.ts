@@ -19,11 +19,13 @@ export class LeaseLostError extends Error {
 export async function projectExecution(tx: Queryable, state: ExecutionState, leaseOwner: string | null = null): Promise<void> {
   if (state === null) return;
   const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
+  const input = JSON.stringify(state.input);
+  const output = json(state.output);
   const { rowCount } = await tx.query(
-    `INSERT INTO executions (id, workflow_id, workflow_version, status, input, output, error, version, created_at, updated_at, ended_at, created_by, workspace_id)
-     VALUES ($1, $2, $3, $4::"ExecutionStatus", $5, $6, $7, $8, $9, $10, $11, $12, $14)
+    `INSERT INTO executions (id, workflow_id, workflow_version, status, input, output, error, version, created_at, updated_at, ended_at, created_by, workspace_id, input_bytes, output_bytes)
+     VALUES ($1, $2, $3, $4::"ExecutionStatus", $5, $6, $7, $8, $9, $10, $11, $12, $14, $15, $16)
      ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, output = EXCLUDED.output, error = EXCLUDED.error,
-       version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, ended_at = EXCLUDED.ended_at
+       version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, ended_at = EXCLUDED.ended_at, output_bytes = EXCLUDED.output_bytes
      WHERE $13::text IS NULL OR EXISTS (SELECT 1 FROM execution_jobs WHERE execution_id = $1 AND lease_owner = $13)`,
     [
       state.id,
@@ -31,8 +33,8 @@ export async function projectExecution(tx: Queryable, state: ExecutionState, lea
       state.workflowVersion,
       state.status,
       // A runner's write only updates: the input (up to its size limit) is not sent again.
-      leaseOwner === null ? JSON.stringify(state.input) : '{}',
-      json(state.output),
+      leaseOwner === null ? input : '{}',
+      output,
       json(state.error),
       state.version,
       state.createdAt,
@@ -41,9 +43,13 @@ export async function projectExecution(tx: Queryable, state: ExecutionState, lea
       state.createdById,
       leaseOwner,
       state.workspaceId,
+      Buffer.byteLength(input),
+      output === null ? 0 : Buffer.byteLength(output),
     ],
   );
   if (rowCount === 0) throw new LeaseLostError(state.id);
   if (isFinished(state)) await tx.query('DELETE FROM execution_jobs WHERE execution_id = $1', [state.id]);
-  else if (leaseOwner === null) await tx.query('INSERT INTO execution_jobs (execution_id) VALUES ($1) ON CONFLICT DO NOTHING', [state.id]);
+  else if (leaseOwner === null) {
+    await tx.query('INSERT INTO execution_jobs (execution_id, workspace_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [state.id, state.workspaceId]);
+  }
 }

@@ -27,6 +27,7 @@ const stream: StoredEvent[] = [
   aggregateType: 'Execution',
   aggregateId: ID,
   version: index + 1,
+  dataBytes: JSON.stringify(event.data).length,
   metadata: { workspaceId: WORKSPACE, actorId: null, requestId: 'r', correlationId: 'c', causationId: null },
   createdAt: new Date(1_700_000_000_000 + index),
   hash: '',

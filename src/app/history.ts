@@ -1,8 +1,9 @@
 import { LRUCache } from 'lru-cache';
-import { fold } from '../domain/aggregate.ts';
+import { fold, type Aggregate, type DomainEvent } from '../domain/aggregate.ts';
 import { AppError, badInput, notFound, refuseNul } from '../domain/errors.ts';
 import type { Bulkhead } from '../runtime/bulkhead.ts';
-import type { AuditFilter, ChainReport, ChainScope, EventStore, LogFilter, LogPosition, StoredEvent, StreamId } from '../store/event-store.ts';
+import { spentBytes, type AuditFilter, type ChainReport, type ChainScope, type EventStore, type LogFilter, type LogPosition, type StoredEvent, type StreamId } from '../store/event-store.ts';
+import type { AnswerBudget } from './answer-budget.ts';
 import { AGGREGATES } from './aggregates.ts';
 import { stateCacheOptions } from './state-cache.ts';
 import { isUuid } from './ids.ts';
@@ -25,8 +26,8 @@ export interface Replay {
   /** The version reached: 0 when no event applies. */
   readonly version: number;
   readonly state: unknown;
-  /** The events applied, in order: read only when asked for, as a replay may start from a snapshot. */
-  events(): Promise<readonly StoredEvent[]>;
+  /** `limit` of the events applied, from `fromVersion`, in order: read only when asked for, as a replay may start from a snapshot. */
+  events(fromVersion: number, limit: number, budget: AnswerBudget): Promise<StoredEvent[]>;
 }
 
 /**
@@ -36,6 +37,9 @@ export interface Replay {
  * many of them would cost an execution's replay four times the serializing (not measured).
  */
 export const SNAPSHOT_EVERY = 1000;
+
+/** Event data one read of a replay's fold brings at most (the event that passes it included). */
+const FOLD_PAGE_BYTES = 4 * 1024 * 1024;
 
 export interface ReplayTarget {
   readonly toVersion?: number | null | undefined;
@@ -54,14 +58,24 @@ export class History {
    */
   readonly #snapshots = new LRUCache<string, { readonly state: unknown }>(stateCacheOptions(2000, 128 * 1024 * 1024));
 
+  /** Folds under way, by workspace, stream and version. */
+  readonly #folding = new Map<string, Promise<unknown>>();
+
   constructor(store: EventStore, heavy: Bulkhead) {
     this.#store = store;
     this.#heavy = heavy;
   }
 
-  stream(stream: StreamId & { workspaceId: string }, fromVersion: number, limit: number): Promise<StoredEvent[]> {
+  stream(stream: StreamId & { workspaceId: string }, fromVersion: number, limit: number, budget: AnswerBudget): Promise<StoredEvent[]> {
     if (!isUuid(stream.id)) return Promise.resolve([]);
-    return this.#heavy(() => this.#store.readStream(stream, { fromVersion, limit }));
+    return this.#bounded(budget, (maxBytes) => this.#store.readStream(stream, { fromVersion, limit, maxBytes }));
+  }
+
+  /** A heavy read bounded by what the answer may still hold, and charged to it. */
+  async #bounded(budget: AnswerBudget, read: (maxBytes: number) => Promise<StoredEvent[]>): Promise<StoredEvent[]> {
+    const events = await this.#heavy(() => read(budget.remaining));
+    budget.spend(spentBytes(events));
+    return events;
   }
 
   /** How many events a stream of the caller's workspace holds: its version (0 for none). */
@@ -69,15 +83,15 @@ export class History {
     return isUuid(stream.id) ? this.#store.streamVersion(stream) : Promise.resolve(0);
   }
 
-  log(after: LogPosition, limit: number, filter: LogFilter & { workspaceId: string }): Promise<StoredEvent[]> {
+  log(after: LogPosition, limit: number, filter: LogFilter & { workspaceId: string }, budget: AnswerBudget): Promise<StoredEvent[]> {
     checkLogFilter(filter);
-    return this.#heavy(() => this.#store.readLog(after, limit, filter));
+    return this.#bounded(budget, (maxBytes) => this.#store.readLog(after, limit, filter, maxBytes));
   }
 
-  audit(filter: AuditFilter, limit: number): Promise<StoredEvent[]> {
+  audit(filter: AuditFilter, limit: number, budget: AnswerBudget): Promise<StoredEvent[]> {
     if (filter.actorId !== undefined && !isUuid(filter.actorId)) throw badInput('userId', 'must be a UUID');
     refuseNul(filter.type, 'eventType');
-    return this.#heavy(() => this.#store.readAudit(filter, limit));
+    return this.#bounded(budget, (maxBytes) => this.#store.readAudit(filter, limit, maxBytes));
   }
 
   /** Recomputes the audit chain of one aggregate, or of every stream of the workspace. */
@@ -114,24 +128,45 @@ export class History {
       }
       let version = target.toVersion ?? current;
       if (target.at) version = Math.min(version, await this.#store.versionAt(stream, target.at));
-      let from = version - (version % SNAPSHOT_EVERY);
-      while (from > 0 && !this.#snapshots.has(this.#key(stream, from))) from -= SNAPSHOT_EVERY;
-      let state = from > 0 ? this.#snapshots.get(this.#key(stream, from))!.state : aggregate.initialState;
-      const events = version > from ? await this.#store.readFoldable(stream, { fromVersion: from + 1, toVersion: version }) : [];
-      for (let start = 0; start < events.length; start += SNAPSHOT_EVERY) {
-        const slice = events.slice(start, start + SNAPSHOT_EVERY);
-        state = fold(aggregate, slice, state);
-        const reached = slice.at(-1)!.version;
-        if (reached % SNAPSHOT_EVERY === 0) this.#snapshots.set(this.#key(stream, reached), { state });
+      // Replays of one state at once (a dozen aliases of one query, say) fold it once.
+      const key = `${stream.workspaceId}:${this.#key(stream, version)}`;
+      let folding = this.#folding.get(key);
+      if (!folding) {
+        this.#folding.set(key, (folding = this.#fold(aggregate, stream, version).finally(() => this.#folding.delete(key))));
       }
+      const state = await folding;
       return {
         aggregateType: stream.type,
         aggregateId: stream.id,
         version,
         state,
-        events: () => (version === 0 ? Promise.resolve([]) : this.#heavy(() => this.#store.readStream(stream, { toVersion: version }))),
+        events: (fromVersion, limit, eventsBudget) =>
+          version < fromVersion
+            ? Promise.resolve([])
+            : this.#bounded(eventsBudget, (maxBytes) => this.#store.readStream(stream, { fromVersion, toVersion: version, limit, maxBytes })),
       };
     });
+  }
+
+  /**
+   * The state at `version`, from the nearest snapshot below it, folded a page at a time: no
+   * page crosses a snapshot's version or holds more than FOLD_PAGE_BYTES of data, so a fold
+   * holds the state and one page, never the whole stream.
+   */
+  async #fold(aggregate: Aggregate<unknown, never, DomainEvent>, stream: StreamId & { workspaceId: string }, version: number): Promise<unknown> {
+    let from = version - (version % SNAPSHOT_EVERY);
+    while (from > 0 && !this.#snapshots.has(this.#key(stream, from))) from -= SNAPSHOT_EVERY;
+    let state = from > 0 ? this.#snapshots.get(this.#key(stream, from))!.state : aggregate.initialState;
+    for (let next = from + 1; next <= version; ) {
+      const boundary = Math.ceil(next / SNAPSHOT_EVERY) * SNAPSHOT_EVERY;
+      const page = await this.#store.readFoldable(stream, { fromVersion: next, toVersion: Math.min(version, boundary), maxBytes: FOLD_PAGE_BYTES });
+      if (page.length === 0) break;
+      state = fold(aggregate, page, state);
+      const reached = page.at(-1)!.version;
+      if (reached % SNAPSHOT_EVERY === 0) this.#snapshots.set(this.#key(stream, reached), { state });
+      next = reached + 1;
+    }
+    return state;
   }
 
   #key(stream: StreamId, version: number): string {

@@ -1,6 +1,6 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { AppError } from '../domain/errors.ts';
-import type { EventStore, LogFilter, LogPosition, StoredEvent } from '../store/event-store.ts';
+import { spentBytes, type EventStore, type LogFilter, type LogPosition, type StoredEvent } from '../store/event-store.ts';
 import { checkLogFilter } from './history.ts';
 import type { Pollable } from './pollable.ts';
 
@@ -21,6 +21,8 @@ export type LiveFilter = Pick<LogFilter, 'aggregateType' | 'aggregateId' | 'type
 export interface LiveLogOptions {
   /** Events read from the store per statement, by the shared tail and by catch-up reads. */
   readonly batchSize: number;
+  /** Event data read per statement at most (an answer's worth): a statement that reaches it ends early. */
+  readonly batchBytes: number;
   /** Events one subscription may hold in memory before it falls back to reading the store. */
   readonly bufferLimit: number;
   /** The fallback poll, for a lost notification or a transaction that held readers back. */
@@ -148,13 +150,13 @@ export class LiveLog {
   async #readNew(): Promise<void> {
     try {
       for (;;) {
-        const events = await this.#store.readLog(this.head, this.#options.batchSize);
+        const events = await this.#store.readLog(this.head, this.#options.batchSize, {}, this.#options.batchBytes);
         if (events.length === 0) break;
         const items = events.map((event) => ({ position: event, event, caughtUp: true }));
         const slice = { from: this.head, to: events.at(-1)!, items };
         this.#head = slice.to;
         for (const subscription of this.#subscriptions) subscription.offer(slice);
-        if (events.length < this.#options.batchSize) break;
+        if (!this.full(events)) break;
       }
     } catch {
       // The store is unreachable: the next notification or poll tries again.
@@ -163,7 +165,12 @@ export class LiveLog {
 
   /** @internal */
   readPage(after: LogPosition, filter: LiveFilter, upTo: LogPosition): Promise<StoredEvent[]> {
-    return this.#catchUp(() => this.#store.readLog(after, this.#options.batchSize, { ...filter, upTo }));
+    return this.#catchUp(() => this.#store.readLog(after, this.#options.batchSize, { ...filter, upTo }, this.#options.batchBytes));
+  }
+
+  /** @internal Whether a read ended at its bound (events or bytes) rather than at the end of what it could see: there may be more. */
+  full(events: readonly StoredEvent[]): boolean {
+    return events.length === this.#options.batchSize || spentBytes(events) > this.#options.batchBytes;
   }
 
   /** @internal */
@@ -346,7 +353,7 @@ class LiveSubscription implements LiveStream {
       const page = await this.#live.readPage(this.#cursor, this.#filter, horizon);
       if (this.#ended) return;
       this.#ready.push(...page.map((event) => ({ position: event, event, caughtUp: false })));
-      if (page.length === this.#live.options.batchSize) {
+      if (this.#live.full(page)) {
         this.#cursor = page.at(-1)!;
         return;
       }

@@ -9,7 +9,9 @@ export type ErrorCode =
   | 'OVERLOADED'
   | 'EXECUTION_FINISHED'
   | 'RATE_LIMITED'
-  | 'TOO_MANY_SUBSCRIPTIONS';
+  | 'TOO_MANY_SUBSCRIPTIONS'
+  | 'RESPONSE_TOO_LARGE'
+  | 'QUOTA_EXCEEDED';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

@@ -31,7 +31,7 @@ const hostFailure = handleWhen(
 class NotTheHost extends Error {}
 
 /** Breakers kept per workspace, and workspaces kept: definitions can name any number of hosts. */
-const MAX_HOSTS = 200;
+export const MAX_HOSTS = 200;
 const MAX_WORKSPACES = 1000;
 
 /** The breakers one workspace's executions call through. */

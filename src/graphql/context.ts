@@ -7,11 +7,14 @@ import type { Services } from '../runtime/services.ts';
 import { hashApiKey } from '../domain/identity/api-keys.ts';
 import { looksLikeJwt, type TokenVerifier } from '../app/tokens.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
+import { AnswerBudget } from '../app/answer-budget.ts';
 
 export interface GraphQLContext {
   readonly services: Services;
   readonly scope: RequestScope;
   readonly loaders: Loaders;
+  /** What this answer may still hold (MAX_RESPONSE_BYTES): a subscription's payloads each have their own. */
+  readonly answer: AnswerBudget;
   /** Whether the caller's key is still valid: long-lived subscriptions ask again and again. */
   stillAuthorized(): Promise<boolean>;
   /** Starts a subscription in one of the caller's key's slots (MAX_SUBSCRIPTIONS_PER_KEY). */
@@ -72,27 +75,27 @@ async function tokenPrincipal(services: Services, tokens: TokenVerifier, credent
   return { actor, quotaKey: `jwt:${actor.userId}`, stillValid: async () => validUntil.getTime() > Date.now() };
 }
 
-/** Payload contexts made in this turn of the event loop, by the subscription's context. */
-let payloadContexts: WeakMap<GraphQLContext, GraphQLContext> | undefined;
+/** Loaders and relation caches made in this turn of the event loop, by the subscription's context. */
+let payloadCaches: WeakMap<GraphQLContext, Pick<GraphQLContext, 'loaders'>> | undefined;
 
 /**
- * The context a payload of a subscription resolves in: the subscription's, with loaders (and
- * Pothos's relation cache) of its own. Loaders cache for their context's life; a
- * subscription's lasts for hours, and would serve every payload the rows its first payload
- * read. The payloads of one turn of the event loop (the events of one read of the log) share
- * one, so that their loads batch into one statement: each reads the store after its event.
+ * The context a payload of a subscription resolves in: the subscription's, with an answer
+ * budget of its own, and loaders (and Pothos's relation cache) newer than the payload's event.
+ * Loaders cache for their context's life; a subscription's lasts for hours, and would serve
+ * every payload the rows its first payload read. The payloads of one turn of the event loop
+ * (the events of one read of the log) share them, so that their loads batch into one statement.
  */
 export function payloadContext(context: GraphQLContext): GraphQLContext {
-  if (!payloadContexts) {
-    payloadContexts = new WeakMap();
-    setImmediate(() => (payloadContexts = undefined));
+  if (!payloadCaches) {
+    payloadCaches = new WeakMap();
+    setImmediate(() => (payloadCaches = undefined));
   }
-  let payload = payloadContexts.get(context);
-  if (!payload) {
-    payload = { ...context, ...initContextCache(), loaders: createLoaders(context.services, context.scope.actor.workspaceId) };
-    payloadContexts.set(context, payload);
+  let caches = payloadCaches.get(context);
+  if (!caches) {
+    caches = { ...initContextCache(), loaders: createLoaders(context.services, context.scope.actor.workspaceId) };
+    payloadCaches.set(context, caches);
   }
-  return payload;
+  return { ...context, ...caches, answer: new AnswerBudget(context.services.config.maxResponseBytes) };
 }
 
 export interface RequestInfo {
@@ -114,6 +117,7 @@ export async function createContext(services: Services, request: RequestInfo): P
         request.correlationId && TRACE_ID.test(request.correlationId) ? request.correlationId : request.requestId,
     },
     loaders: createLoaders(services, actor.workspaceId),
+    answer: new AnswerBudget(services.config.maxResponseBytes),
     stillAuthorized: stillValid,
     subscription: (start) => services.subscriptionQuota.hold(quotaKey, start),
   };

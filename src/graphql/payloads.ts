@@ -1,4 +1,5 @@
-import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { createSourceEventStream, execute, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { answerTooLarge } from '../app/answer-budget.ts';
 import { payloadContext, type GraphQLContext } from './context.ts';
 
 /**
@@ -6,7 +7,21 @@ import { payloadContext, type GraphQLContext } from './context.ts';
  * of its own (payloadContext), so that what it loads is read as of that event.
  */
 export function executePayload(args: ExecutionArgs, payload: unknown): ExecutionResult | Promise<ExecutionResult> {
-  return execute({ ...args, rootValue: payload, contextValue: payloadContext(args.contextValue as GraphQLContext) });
+  const contextValue = payloadContext(args.contextValue as GraphQLContext);
+  const result = execute({ ...args, rootValue: payload, contextValue });
+  return isPromise(result) ? result.then((done) => withinBudget(done, contextValue)) : withinBudget(result, contextValue);
+}
+
+const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => typeof (value as Promise<T>).then === 'function';
+
+/**
+ * An answer over its byte budget is that one error, not a part of the data with holes in it
+ * (each field that passed the budget failed on its own).
+ */
+export function withinBudget(result: ExecutionResult, context: GraphQLContext): ExecutionResult {
+  if (!context.answer.exceeded) return result;
+  const refused = answerTooLarge(context.services.config.maxResponseBytes);
+  return { data: null, errors: [new GraphQLError(refused.message, { extensions: { code: refused.code, ...refused.details } })] };
 }
 
 /**

@@ -4,29 +4,36 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config.ts';
+import { costLimit } from '../graphql/cost.ts';
 
 /**
  * What one document may ask for, on every transport (the WebSocket path runs the same
- * envelop): depth, aliases, tokens, directives and a static cost, checked before execution
- * (graphql-armor). The cost multiplies a selection by its literal `first`/`last`; a page size
- * given in a variable is not counted, but pages are at most 100 anyway. Refusals are GraphQL
- * errors with the code `QUERY_TOO_COMPLEX`. Introspection is exempt from the depth limit only
- * (codegen's query is deep); its cost and tokens are counted like any other document's.
+ * envelop): depth, aliases, tokens and directives (graphql-armor), and a cost computed from
+ * the schema (graphql/cost.ts: every list is paid for by how many items it may hold, a page
+ * size in a variable as the largest page), checked before execution. Refusals are GraphQL
+ * errors with the code `QUERY_TOO_COMPLEX`. Introspection is exempt from the depth limit
+ * (codegen's query is deep) and from the cost (its size is the schema's); its tokens count.
  */
-export function documentLimits(config: Config): Plugin {
+export function documentLimits(config: Config): Plugin[] {
   const tooComplex = (_context: unknown, error: GraphQLError) => {
     (error.extensions as Record<string, unknown>).code = 'QUERY_TOO_COMPLEX';
   };
   const limit = { exposeLimits: true, propagateOnRejection: true, onReject: [tooComplex] };
-  return EnvelopArmorPlugin({
+  const armor = EnvelopArmorPlugin({
     maxDepth: { n: config.maxQueryDepth, ignoreIntrospection: true, flattenFragments: true, ...limit },
     maxAliases: { n: config.maxQueryAliases, ...limit },
     maxTokens: { n: config.maxQueryTokens, ...limit },
     maxDirectives: { n: 20, ...limit },
-    costLimit: { maxCost: config.maxQueryCost, ...limit },
+    costLimit: { enabled: false },
     // Suggestions ("did you mean ...") describe the schema to whoever probes it.
     blockFieldSuggestion: { enabled: config.environment === 'production' },
   }) as Plugin;
+  const cost: Plugin = {
+    onValidate({ addValidationRule }) {
+      addValidationRule(costLimit(config.maxQueryCost));
+    },
+  };
+  return [armor, cost];
 }
 
 /** The media type a POST body must have, spelled as Yoga reads it. */

@@ -2,9 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { createContext, requestIdOf } from '../graphql/context.ts';
+import { createContext, requestIdOf, type GraphQLContext } from '../graphql/context.ts';
 import { toClientError } from '../graphql/errors.ts';
-import { subscribeWithPayloadContexts } from '../graphql/payloads.ts';
+import { subscribeWithPayloadContexts, withinBudget } from '../graphql/payloads.ts';
 import { schema } from '../graphql/schema/index.ts';
 import { describeError, log } from './log.ts';
 import type { Services } from './services.ts';
@@ -77,6 +77,17 @@ function payloadContextsPlugin(): Plugin {
   };
 }
 
+/** A query's or mutation's answer over its byte budget is one RESPONSE_TOO_LARGE error (graphql/payloads.ts). */
+function answerBudgetPlugin(): Plugin<GraphQLContext> {
+  return {
+    onExecute: () => ({
+      onExecuteDone({ args, result, setResult }) {
+        if (!(Symbol.asyncIterator in result)) setResult(withinBudget(result, args.contextValue));
+      },
+    }),
+  };
+}
+
 /** LOG_REQUESTS: a line per request, with the id its response and its events carry. */
 const logRequest = ({ request, operation, status, durationMs }: RequestDone) =>
   log('info', 'request', { requestId: requestIds.get(request), operation, status, durationMs: Math.round(durationMs * 10) / 10 });
@@ -115,7 +126,7 @@ export function createGraphQLHandler(services: Services, metrics: Metrics) {
         requestId: requestIds.get(request) ?? requestIdOf(null),
         correlationId: request.headers.get('x-correlation-id'),
       }),
-    plugins: [metrics.plugin(services.config.logRequests ? logRequest : undefined), requestIdPlugin(), securityHeadersPlugin(), endUnsentStreamsPlugin(), payloadContextsPlugin(), ...(persisted ? [persisted.plugin()] : []), documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
+    plugins: [metrics.plugin(services.config.logRequests ? logRequest : undefined), requestIdPlugin(), securityHeadersPlugin(), endUnsentStreamsPlugin(), payloadContextsPlugin(), answerBudgetPlugin(), ...(persisted ? [persisted.plugin()] : []), ...documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
   });
 }
 

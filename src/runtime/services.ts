@@ -52,6 +52,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
   const heavyReads = createBulkhead(config.heavyReadConcurrency, config.heavyReadQueue);
   const live = new LiveLog(store, {
     batchSize: config.liveBatchSize,
+    batchBytes: config.maxResponseBytes,
     bufferLimit: config.liveBufferLimit,
     pollIntervalMs: config.livePollIntervalMs,
     catchUpConcurrency: config.heavyReadConcurrency,

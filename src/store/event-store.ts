@@ -38,6 +38,8 @@ export interface StoredEvent {
   readonly version: number;
   readonly type: string;
   readonly data: unknown;
+  /** The size of data as JSON, in bytes. */
+  readonly dataBytes: number;
   readonly metadata: EventMetadata;
   readonly createdAt: Date;
   /** Hex SHA-256 over this event and the previous one's hash in its stream (the audit chain). */
@@ -115,12 +117,34 @@ export interface StreamRange {
   readonly fromVersion?: number | undefined;
   readonly toVersion?: number | undefined;
   readonly limit?: number | undefined;
+  /** See ByteBound. */
+  readonly maxBytes?: number | undefined;
+}
+
+/**
+ * A read of events that must not hold more than `maxBytes` of event data ends at the event that
+ * passes it (that one included, so a reader can tell, with spentBytes, and can always move on).
+ * The cut is made in the statement, from each event's stored size: what is not read is never
+ * in memory.
+ */
+export const spentBytes = (events: readonly Pick<StoredEvent, 'dataBytes'>[]): number => events.reduce((sum, event) => sum + event.dataBytes, 0);
+
+/**
+ * `SELECT columns <from> ORDER BY order LIMIT limit`, cut after `maxBytes` of event data when a
+ * bound is given (a parameter's placeholder). The running sum is a window over the same order,
+ * which PostgreSQL computes as it walks the index, so the LIMIT still ends the walk.
+ */
+function pageStatement(columns: string, from: string, order: string, limit: string, maxBytes: string | undefined): string {
+  if (maxBytes === undefined) return `SELECT ${columns} ${from} ORDER BY ${order} LIMIT ${limit}`;
+  return `SELECT * FROM (SELECT ${columns}, row_number() OVER w AS ordinal, sum(data_bytes) OVER w - data_bytes AS bytes_before ${from}
+      WINDOW w AS (ORDER BY ${order} ROWS UNBOUNDED PRECEDING) ORDER BY ${order} LIMIT ${limit}) page
+    WHERE bytes_before <= ${maxBytes} ORDER BY ordinal`;
 }
 
 // The xid is read as text under another name: an alias named transaction_id would make
 // ORDER BY transaction_id sort text, not xid8.
 const COLUMNS = `global_position, transaction_id::text AS xid, event_id, workspace_id, aggregate_type, aggregate_id,
-  version, event_type, data, metadata, created_at, encode(hash, 'hex') AS hash`;
+  version, event_type, data, data_bytes, metadata, created_at, encode(hash, 'hex') AS hash`;
 
 interface EventRow {
   global_position: string;
@@ -132,6 +156,7 @@ interface EventRow {
   version: number;
   event_type: string;
   data: unknown;
+  data_bytes: number;
   metadata: EventMetadata;
   created_at: Date;
   hash: string;
@@ -148,6 +173,7 @@ function toEvent(row: EventRow): StoredEvent {
     version: row.version,
     type: row.event_type,
     data: row.data,
+    dataBytes: row.data_bytes,
     metadata: row.metadata,
     createdAt: row.created_at,
     hash: row.hash,
@@ -161,10 +187,10 @@ function toEvent(row: EventRow): StoredEvent {
  */
 function claimStatement(expected: Claim): string {
   return expected === 'NEW'
-    ? `INSERT INTO streams (aggregate_type, aggregate_id, workspace_id, version) VALUES ($1, $2, $6, $3)
+    ? `INSERT INTO streams (aggregate_type, aggregate_id, workspace_id, version, bytes) VALUES ($1, $2, $6, $3, $7)
       ON CONFLICT DO NOTHING RETURNING version`
-    : `UPDATE streams SET version = version + $3
-      WHERE aggregate_type = $1 AND aggregate_id = $2 AND workspace_id = $6 AND version = $7 RETURNING version`;
+    : `UPDATE streams SET version = version + $3, bytes = bytes + $7
+      WHERE aggregate_type = $1 AND aggregate_id = $2 AND workspace_id = $6 AND version = $8 RETURNING version`;
 }
 
 /**
@@ -180,17 +206,17 @@ function appendStatement(expected: Claim): string {
       batch AS (SELECT e.value, e.ordinality::int AS n FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e),
       chain AS (
         SELECT 0 AS n, claim.version - $3 AS version, NULL::uuid AS event_id, NULL::text AS event_type,
-          NULL::jsonb AS data, NULL::timestamptz(3) AS created_at,
+          NULL::jsonb AS data, NULL::int AS bytes, NULL::timestamptz(3) AS created_at,
           (SELECT hash FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND version = claim.version - $3) AS hash
         FROM claim
         UNION ALL
-        SELECT b.n, c.version + 1, (b.value->>'eventId')::uuid, b.value->>'type', b.value->'data', now.at,
+        SELECT b.n, c.version + 1, (b.value->>'eventId')::uuid, b.value->>'type', b.value->'data', (b.value->>'bytes')::int, now.at,
           flowledger_event_hash(c.hash, (b.value->>'eventId')::uuid, $6, $1, $2, c.version + 1, b.value->>'type',
             b.value->'data', $4::jsonb, now.at)
         FROM chain c JOIN batch b ON b.n = c.n + 1, LATERAL (SELECT clock_timestamp()::timestamptz(3) AS at) now
       )
-    INSERT INTO events (event_id, workspace_id, aggregate_type, aggregate_id, version, event_type, data, metadata, actor_id, created_at, hash)
-    SELECT chain.event_id, $6, $1, $2, chain.version, chain.event_type, chain.data, $4::jsonb,
+    INSERT INTO events (event_id, workspace_id, aggregate_type, aggregate_id, version, event_type, data, data_bytes, metadata, actor_id, created_at, hash)
+    SELECT chain.event_id, $6, $1, $2, chain.version, chain.event_type, chain.data, chain.bytes, $4::jsonb,
       ($4::jsonb->>'actorId')::uuid, chain.created_at, chain.hash
     FROM chain, wake WHERE chain.n > 0
     ORDER BY chain.n
@@ -217,14 +243,15 @@ export class EventStore {
   async append(stream: StreamId, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
     const { expectedVersion, metadata } = options;
-    const params: unknown[] = [
-      stream.type,
-      stream.id,
-      events.length,
-      JSON.stringify(metadata),
-      JSON.stringify(events.map(({ eventId, type, data }) => ({ eventId, type, data }))),
-      metadata.workspaceId,
-    ];
+    // Each event's data is serialized once, which also measures it.
+    let bytes = 0;
+    const batch = events.map(({ eventId, type, data }) => {
+      const json = JSON.stringify(data ?? null);
+      const size = Buffer.byteLength(json);
+      bytes += size;
+      return `{"eventId":${JSON.stringify(eventId)},"type":${JSON.stringify(type)},"bytes":${size},"data":${json}}`;
+    });
+    const params: unknown[] = [stream.type, stream.id, events.length, JSON.stringify(metadata), `[${batch.join(',')}]`, metadata.workspaceId, bytes];
     const own = { ...stream, workspaceId: metadata.workspaceId };
     try {
       return await this.#db.transaction(async (tx) => {
@@ -338,12 +365,18 @@ export class EventStore {
   }
 
   async #streamRows<Row extends pg.QueryResultRow>(columns: string, stream: StreamId, range: StreamRange): Promise<Row[]> {
+    const params = [stream.type, stream.id, range.fromVersion ?? 1, range.toVersion ?? null, range.limit ?? null, stream.workspaceId ?? null];
+    if (range.maxBytes !== undefined) params.push(range.maxBytes);
     const { rows } = await this.#db.pool.query<Row>(
-      `SELECT ${columns} FROM events
-       WHERE aggregate_type = $1 AND aggregate_id = $2 AND version >= $3
-         AND ($4::int IS NULL OR version <= $4) AND ($6::uuid IS NULL OR workspace_id = $6)
-       ORDER BY version LIMIT $5`,
-      [stream.type, stream.id, range.fromVersion ?? 1, range.toVersion ?? null, range.limit ?? null, stream.workspaceId ?? null],
+      pageStatement(
+        columns,
+        `FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND version >= $3
+           AND ($4::int IS NULL OR version <= $4) AND ($6::uuid IS NULL OR workspace_id = $6)`,
+        'version',
+        '$5',
+        range.maxBytes === undefined ? undefined : '$7',
+      ),
+      params,
     );
     return rows;
   }
@@ -353,7 +386,7 @@ export class EventStore {
    * of transactions older than every transaction still open are read, so an event that an
    * open transaction commits later always sorts after what a reader has already seen.
    */
-  async readLog(after: LogPosition, limit: number, filter: LogFilter = {}): Promise<StoredEvent[]> {
+  async readLog(after: LogPosition, limit: number, filter: LogFilter = {}, maxBytes?: number): Promise<StoredEvent[]> {
     const query = new Conditions([after.transactionId.toString(), after.globalPosition.toString(), limit]);
     // A workspace's log must be read from the index that leads with the workspace. With
     // `workspace_id = $n` the planner drops the column from the ORDER BY (it is constant) and
@@ -372,11 +405,16 @@ export class EventStore {
     if (filter.upTo !== undefined) {
       query.add('(transaction_id, global_position) <= (?::text::xid8, ?::bigint)', filter.upTo.transactionId.toString(), filter.upTo.globalPosition.toString());
     }
+    const bound = maxBytes === undefined ? undefined : `$${query.params.push(maxBytes)}`;
     const { rows } = await this.#db.pool.query<EventRow>(
-      `SELECT ${COLUMNS} FROM events
-       WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-         AND (transaction_id, global_position) > ($1::text::xid8, $2::bigint) ${query.where}
-       ORDER BY ${[...order, 'transaction_id', 'global_position'].join(', ')} LIMIT $3`,
+      pageStatement(
+        COLUMNS,
+        `FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+           AND (transaction_id, global_position) > ($1::text::xid8, $2::bigint) ${query.where}`,
+        [...order, 'transaction_id', 'global_position'].join(', '),
+        '$3',
+        bound,
+      ),
       query.params,
     );
     return rows.map(toEvent);
@@ -396,7 +434,7 @@ export class EventStore {
   }
 
   /** Newest first, for audit reads. */
-  async readAudit(filter: AuditFilter, limit: number): Promise<StoredEvent[]> {
+  async readAudit(filter: AuditFilter, limit: number, maxBytes?: number): Promise<StoredEvent[]> {
     const query = new Conditions([[filter.workspaceId], limit]);
     // As in readLog: the workspace as = ANY(array), and an ORDER BY that names the index that
     // serves the filter (actor, or workspace and event type, or workspace), so that newest
@@ -408,9 +446,15 @@ export class EventStore {
     if (filter.from !== undefined) query.add('created_at >= ?::timestamptz', filter.from);
     if (filter.to !== undefined) query.add('created_at < ?::timestamptz', filter.to);
     if (filter.before !== undefined) query.add('global_position < ?::bigint', filter.before.toString());
+    const bound = maxBytes === undefined ? undefined : `$${query.params.push(maxBytes)}`;
     const { rows } = await this.#db.pool.query<EventRow>(
-      `SELECT ${COLUMNS} FROM events WHERE workspace_id = ANY($1::uuid[]) ${query.where}
-       ORDER BY ${[...order, 'global_position'].map((column) => `${column} DESC`).join(', ')} LIMIT $2`,
+      pageStatement(
+        COLUMNS,
+        `FROM events WHERE workspace_id = ANY($1::uuid[]) ${query.where}`,
+        [...order, 'global_position'].map((column) => `${column} DESC`).join(', '),
+        '$2',
+        bound,
+      ),
       query.params,
     );
     return rows.map(toEvent);
@@ -432,25 +476,30 @@ export class EventStore {
     return rows.map(toEvent);
   }
 
-  /** Whole streams of one type in one workspace, stream by stream, in one statement (no N+1). */
-  async readStreams(workspaceId: string, type: string, ids: readonly string[]): Promise<StoredEvent[]> {
+  /** Whole streams of one type in one workspace, stream by stream, in one statement (no N+1), up to maxBytes of data. */
+  async readStreams(workspaceId: string, type: string, ids: readonly string[], maxBytes: number): Promise<StoredEvent[]> {
     const { rows } = await this.#db.pool.query<EventRow>(
-      `SELECT ${COLUMNS} FROM events WHERE aggregate_type = $1 AND aggregate_id = ANY($2::uuid[]) AND workspace_id = $3
-       ORDER BY aggregate_id, version`,
-      [type, ids, workspaceId],
+      pageStatement(COLUMNS, 'FROM events WHERE aggregate_type = $1 AND aggregate_id = ANY($2::uuid[]) AND workspace_id = $3', 'aggregate_id, version', 'ALL', '$4'),
+      [type, ids, workspaceId, maxBytes],
     );
     return rows.map(toEvent);
   }
 
-  /** The latest `count` events of each stream of one workspace, in one statement (no N+1). */
-  async latestOfStreams(workspaceId: string, type: string, ids: readonly string[], count: number): Promise<StoredEvent[]> {
+  /** The latest `count` events of each stream of one workspace, in one statement (no N+1), up to maxBytes of data. */
+  async latestOfStreams(workspaceId: string, type: string, ids: readonly string[], count: number, maxBytes: number): Promise<StoredEvent[]> {
     const { rows } = await this.#db.pool.query<EventRow>(
-      `SELECT e.* FROM unnest($2::uuid[]) AS s(id)
-       CROSS JOIN LATERAL (
-         SELECT ${COLUMNS} FROM events
-         WHERE aggregate_type = $1 AND aggregate_id = s.id AND workspace_id = $4 ORDER BY version DESC LIMIT $3
-       ) e`,
-      [type, ids, count, workspaceId],
+      pageStatement(
+        'e.*',
+        `FROM unnest($2::uuid[]) WITH ORDINALITY AS s(id, place)
+         CROSS JOIN LATERAL (
+           SELECT ${COLUMNS} FROM events
+           WHERE aggregate_type = $1 AND aggregate_id = s.id AND workspace_id = $4 ORDER BY version DESC LIMIT $3
+         ) e`,
+        's.place, e.version DESC',
+        'ALL',
+        '$5',
+      ),
+      [type, ids, count, workspaceId, maxBytes],
     );
     return rows.map(toEvent);
   }

@@ -34,6 +34,7 @@ export const EventRef = builder.objectRef<StoredEvent>('Event').implement({
     aggregateId: t.exposeID('aggregateId'),
     version: t.exposeInt('version'),
     type: t.exposeString('type'),
+    // Charged to the answer where the event was read (History's reads, loaders, live items).
     data: t.field({ type: 'JSON', resolve: (event) => event.data }),
     metadata: t.field({ type: EventMetadataRef, resolve: (event) => event.metadata }),
     actor: t.field({
@@ -55,7 +56,7 @@ export const EventConnection = builder.connectionObject({
   description: 'A page of the log. The log grows without bound, so it has no totalCount (counting would read all of it): page with cursors.',
 });
 
-const AggregateEventConnection = builder.connectionObject(
+export const AggregateEventConnection = builder.connectionObject(
   {
     type: EventRef,
     name: 'AggregateEventConnection',
@@ -71,6 +72,21 @@ const AggregateEventConnection = builder.connectionObject(
   { name: 'AggregateEventConnectionEdge' },
 );
 
+/**
+ * A page of one stream's events in version order: `first` after the `after` cursor (or from
+ * version `from`), read by `read(fromVersion, limit)`, with the stream's length as totalCount.
+ */
+export async function streamPage(
+  args: { first?: number | null | undefined; after?: string | null | undefined },
+  read: (fromVersion: number, limit: number) => Promise<StoredEvent[]>,
+  length: () => Promise<number>,
+  from = 1,
+) {
+  const size = pageSize(args.first);
+  const rows = await read(Math.max(from, args.after ? cursors.version.decode(args.after) + 1 : 1), size + 1);
+  return { ...forwardPage(rows, size, Boolean(args.after), (event) => cursors.version.encode(event.version)), totalCount: length };
+}
+
 builder.queryFields((t) => ({
   events: t.field({
     type: AggregateEventConnection,
@@ -82,13 +98,9 @@ builder.queryFields((t) => ({
       first: t.arg.int(),
       after: t.arg.string(),
     },
-    resolve: async (_root, args, { services, scope }) => {
-      const size = pageSize(args.first);
-      const from = Math.max(args.fromVersion ?? 1, args.after ? cursors.version.decode(args.after) + 1 : 1);
+    resolve: (_root, args, { services, scope, answer }) => {
       const stream = { type: args.aggregateType, id: String(args.aggregateId), workspaceId: scope.actor.workspaceId };
-      const rows = await services.history.stream(stream, from, size + 1);
-      const page = forwardPage(rows, size, Boolean(args.after), (event) => cursors.version.encode(event.version));
-      return { ...page, totalCount: () => services.history.length(stream) };
+      return streamPage(args, (from, limit) => services.history.stream(stream, from, limit, answer), () => services.history.length(stream), args.fromVersion ?? 1);
     },
   }),
   eventLog: t.field({
@@ -101,14 +113,15 @@ builder.queryFields((t) => ({
       aggregateType: t.arg({ type: AggregateTypeEnum }),
       types: t.arg.stringList(),
     },
-    resolve: async (_root, args, { services, scope }) => {
+    resolve: async (_root, args, { services, scope, answer }) => {
       const size = pageSize(args.first);
       const after = args.after ? cursors.log.decode(args.after) : LOG_START;
-      const rows = await services.history.log(after, size + 1, {
-        workspaceId: scope.actor.workspaceId,
-        aggregateType: args.aggregateType ?? undefined,
-        types: args.types ?? undefined,
-      });
+      const rows = await services.history.log(
+        after,
+        size + 1,
+        { workspaceId: scope.actor.workspaceId, aggregateType: args.aggregateType ?? undefined, types: args.types ?? undefined },
+        answer,
+      );
       return forwardPage(rows, size, Boolean(args.after), cursors.log.encode);
     },
   }),
@@ -125,7 +138,7 @@ builder.queryFields((t) => ({
       first: t.arg.int(),
       after: t.arg.string(),
     },
-    resolve: async (_root, args, { services, scope }) => {
+    resolve: async (_root, args, { services, scope, answer }) => {
       const size = pageSize(args.first);
       const rows = await services.history.audit(
         {
@@ -138,6 +151,7 @@ builder.queryFields((t) => ({
           before: args.after ? cursors.audit.decode(args.after) : undefined,
         },
         size + 1,
+        answer,
       );
       return forwardPage(rows, size, Boolean(args.after), (event) => cursors.audit.encode(event.globalPosition));
     },

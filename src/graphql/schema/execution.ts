@@ -3,7 +3,11 @@ import { isUuid } from '../../app/ids.ts';
 import { NO_ID } from '../../app/workflows.ts';
 import { type Execution, type ExecutionError, type Step } from '../../domain/executions/execution.ts';
 import { builder } from '../builder.ts';
-import { cursors, LIST_PAGES, listConnection, listPage } from '../connections.ts';
+import { cursors, LIST_PAGES, listConnection, listPage, MAX_PAGE_SIZE, pageSize } from '../connections.ts';
+import type { ExecutionJson } from '../loaders.ts';
+import type { GraphQLContext } from '../context.ts';
+import type { Execution as ExecutionRow } from '../../generated/prisma/client.ts';
+import { badInput } from '../../domain/errors.ts';
 
 const ExecutionStatusEnum = builder.enumType('ExecutionStatus', {
   values: ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT'] as const,
@@ -54,8 +58,8 @@ export const ExecutionRef = builder.prismaObject('Execution', {
     workflow: t.relation('workflow'),
     workflowVersion: t.exposeInt('workflowVersion', { description: 'The workflow version it runs: later updates do not change it.' }),
     status: t.expose('status', { type: ExecutionStatusEnum }),
-    input: t.field({ type: 'JSON', resolve: (execution) => execution.input }),
-    output: t.field({ type: 'JSON', nullable: true, resolve: (execution) => execution.output }),
+    input: t.field({ type: 'JSON', resolve: (execution, _args, context) => jsonColumn(execution, 'input', context) }),
+    output: t.field({ type: 'JSON', nullable: true, resolve: (execution, _args, context) => jsonColumn(execution, 'output', context) }),
     error: t.field({ type: ExecutionErrorRef, nullable: true, resolve: (execution) => execution.error as ExecutionError | null }),
     version: t.exposeInt('version', { description: 'Its event stream\'s version.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -64,13 +68,44 @@ export const ExecutionRef = builder.prismaObject('Execution', {
     createdBy: t.relation('createdBy'),
     steps: t.field({
       type: [StepRef],
-      description: 'In the order they first started.',
-      // A folded execution (a mutation's result, a subscription's update) has its steps already.
-      resolve: async (execution, _args, { loaders }) =>
-        Object.values((execution as Partial<Execution>).steps ?? (await loaders.execution.load(execution.id))?.steps ?? {}),
+      description: 'In the order they first started: `first` (0 to 100) of them after the step whose id is `after`. stepCount says how many there are.',
+      args: { first: t.arg.int({ defaultValue: MAX_PAGE_SIZE }), after: t.arg.string({ description: "A step's id." }) },
+      resolve: async (execution, args, context) => {
+        const steps = Object.values(await stepsOf(execution, context));
+        const from = args.after == null ? 0 : steps.findIndex((step) => step.id === args.after) + 1;
+        if (from === 0 && args.after != null) throw badInput('after', 'is not a step of this execution');
+        return steps.slice(from, from + pageSize(args.first));
+      },
     }),
+    stepCount: t.int({ description: 'How many steps it has run (each across its attempts).', resolve: async (execution, _args, context) => Object.keys(await stepsOf(execution, context)).length }),
   }),
 });
+
+/**
+ * Its steps, charged to the answer: a folded execution (a mutation's result, a subscription's
+ * update) has them already; a row's are folded from its events, weighed by their data.
+ */
+async function stepsOf(execution: { id: string }, { loaders, answer }: GraphQLContext): Promise<Execution['steps']> {
+  const folded = (execution as Partial<Execution>).steps;
+  if (folded) return answer.take(folded);
+  const loaded = await loaders.execution.load(execution.id);
+  answer.spend(loaded.bytes);
+  return loaded.state?.steps ?? {};
+}
+
+/**
+ * An execution's input or output. Rows are read without them (they may be large): the answer
+ * is charged their stored size first, then they are loaded, a page's at once.
+ */
+async function jsonColumn(execution: ExecutionRow, column: ExecutionJson, { loaders, answer }: GraphQLContext): Promise<unknown> {
+  if (column in execution) return answer.take(execution[column]);
+  answer.spend(column === 'input' ? execution.inputBytes : execution.outputBytes);
+  return loaders.executionJson(column).load(execution.id);
+}
+
+/** Rows are read without their large JSON columns (jsonColumn); they stand in for whole rows. */
+const LIGHT = { omit: { input: true, output: true } } as const;
+const asLight = <T>(rows: T) => rows as unknown as T extends unknown[] ? ExecutionRow[] : ExecutionRow | null;
 
 const ExecuteWorkflowInput = builder.inputType('ExecuteWorkflowInput', {
   fields: (t) => ({
@@ -88,8 +123,9 @@ const CancelExecutionInput = builder.inputType('CancelExecutionInput', {
   }),
 });
 
-// The domain's Execution has the read model's shape (and more), so mutation results resolve as it.
-const asRow = (execution: Execution) => execution as unknown as Execution & { input: never; output: never; error: never };
+// The domain's Execution has the read model's shape (and more, but not the sizes, which only a
+// row without its input and output needs), so mutation results resolve as it.
+const asRow = (execution: Execution) => execution as unknown as ExecutionRow;
 
 builder.queryFields((t) => ({
   execution: t.prismaField({
@@ -97,11 +133,14 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'null for an unknown id.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, args, { services, scope }) =>
-      services.db.prisma.execution.findFirst({
-        ...query,
-        where: { id: isUuid(String(args.id)) ? String(args.id) : NO_ID, workspaceId: scope.actor.workspaceId },
-      }),
+    resolve: async (query, _root, args, { services, scope }) =>
+      asLight(
+        await services.db.prisma.execution.findFirst({
+          ...query,
+          ...LIGHT,
+          where: { id: isUuid(String(args.id)) ? String(args.id) : NO_ID, workspaceId: scope.actor.workspaceId },
+        }),
+      ),
   }),
   executions: t.connection(
     {
@@ -112,6 +151,7 @@ builder.queryFields((t) => ({
         const page = listPage(args, cursors.execution);
         const workflowId = args.workflowId == null ? undefined : String(args.workflowId);
         const rows = await services.db.prisma.execution.findMany({
+          ...LIGHT,
           where: {
             workspaceId: scope.actor.workspaceId,
             ...(workflowId === undefined ? {} : { workflowId: isUuid(workflowId) ? workflowId : NO_ID }),
@@ -121,7 +161,7 @@ builder.queryFields((t) => ({
           orderBy: { id: page.backward ? 'asc' : 'desc' },
           take: page.size + 1,
         });
-        return listConnection(page.backward ? rows.reverse() : rows, page);
+        return listConnection(asLight(page.backward ? rows.reverse() : rows), page);
       },
     },
     { name: 'QueryExecutionsConnection' },

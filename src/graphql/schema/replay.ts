@@ -1,6 +1,6 @@
 import type { Replay } from '../../app/history.ts';
 import { builder } from '../builder.ts';
-import { AggregateTypeEnum, EventRef } from './event.ts';
+import { AggregateEventConnection, AggregateTypeEnum, streamPage } from './event.ts';
 
 const ReplayRef = builder.objectRef<Replay>('Replay').implement({
   description: 'An aggregate as it was: its events folded up to a version or an instant.',
@@ -8,8 +8,13 @@ const ReplayRef = builder.objectRef<Replay>('Replay').implement({
     aggregateType: t.field({ type: AggregateTypeEnum, resolve: (replay) => replay.aggregateType }),
     aggregateId: t.exposeID('aggregateId'),
     version: t.exposeInt('version', { description: 'The version reached; 0 before the first event.' }),
-    state: t.field({ type: 'JSON', nullable: true, resolve: (replay) => replay.state }),
-    events: t.field({ type: [EventRef], description: 'The events applied, in order.', resolve: (replay) => replay.events() }),
+    state: t.field({ type: 'JSON', nullable: true, resolve: (replay, _args, { answer }) => answer.take(replay.state) }),
+    events: t.field({
+      type: AggregateEventConnection,
+      description: 'The events applied, in version order, a page at a time; totalCount is the version reached.',
+      args: { first: t.arg.int(), after: t.arg.string() },
+      resolve: (replay, args, { answer }) => streamPage(args, (from, limit) => replay.events(from, limit, answer), async () => replay.version),
+    }),
   }),
 });
 

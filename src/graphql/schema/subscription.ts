@@ -11,7 +11,15 @@ const EventStreamItemRef = builder.objectRef<LiveItem>('EventStreamItem').implem
       description: 'Resume here (Subscription.events or Query.eventLog `after`) to get exactly what follows.',
       resolve: (item) => cursors.log.encode(item.position),
     }),
-    event: t.field({ type: EventRef, nullable: true, description: 'null on the caught-up marker.', resolve: (item) => item.event }),
+    event: t.field({
+      type: EventRef,
+      nullable: true,
+      description: 'null on the caught-up marker.',
+      resolve: (item, _args, { answer }) => {
+        if (item.event) answer.spend(item.event.dataBytes);
+        return item.event;
+      },
+    }),
     caughtUp: t.boolean({
       description: 'true on the marker and on every event delivered live after it; false while reading stored events.',
       resolve: (item) => item.caughtUp,

@@ -1,5 +1,5 @@
 import type { EngineStats } from '../../engine/engine.ts';
-import type { BreakerState } from '../../engine/breakers.ts';
+import { MAX_HOSTS, type BreakerState } from '../../engine/breakers.ts';
 import { builder } from '../builder.ts';
 
 const BreakerStateEnum = builder.enumType('CircuitBreakerState', {
@@ -31,6 +31,7 @@ const EngineStatsRef = builder.objectRef<EngineStats>('ExecutionEngineStats').im
     maxStepsInFlight: t.exposeInt('maxStepsInFlight'),
     circuitBreakers: t.field({
       type: [BreakerRef],
+      extensions: { maxItems: MAX_HOSTS },
       description: "One per host your workspace's executions called in this process.",
       resolve: (stats) => stats.breakers,
     }),

@@ -2,6 +2,7 @@ import { WORKFLOW, type Workflow } from '../../domain/workflows/workflow.ts';
 import { builder } from '../builder.ts';
 import { cursors, LIST_PAGES, listConnection, listPage, pageSize } from '../connections.ts';
 import { EventRef } from './event.ts';
+import { spentBytes } from '../../store/event-store.ts';
 
 const WorkflowStatusEnum = builder.enumType('WorkflowStatus', { values: ['ACTIVE', 'DELETED'] as const });
 
@@ -11,7 +12,7 @@ const WorkflowRef = builder.prismaObject('Workflow', {
     id: t.exposeID('id'),
     name: t.exposeString('name'),
     description: t.exposeString('description'),
-    definition: t.field({ type: 'JSON', resolve: (workflow) => workflow.definition }),
+    definition: t.field({ type: 'JSON', resolve: (workflow, _args, { answer }) => answer.take(workflow.definition) }),
     status: t.expose('status', { type: WorkflowStatusEnum }),
     version: t.exposeInt('version'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -21,7 +22,11 @@ const WorkflowRef = builder.prismaObject('Workflow', {
       type: [EventRef],
       description: 'Its newest events, newest first.',
       args: { first: t.arg.int({ defaultValue: 5 }) },
-      resolve: (workflow, args, { loaders }) => loaders.latestEvents(WORKFLOW, pageSize(args.first)).load(workflow.id),
+      resolve: async (workflow, args, { loaders, answer }) => {
+        const events = await loaders.latestEvents(WORKFLOW, pageSize(args.first)).load(workflow.id);
+        answer.spend(spentBytes(events));
+        return events;
+      },
     }),
   }),
 });

@@ -1,0 +1,51 @@
+import { AppError } from '../domain/errors.ts';
+
+/** Sizes of values already measured: a value shared between answers is serialized once to weigh it. */
+const measured = new WeakMap<object, number>();
+
+/** A value's size as JSON, in bytes. */
+export function jsonBytes(value: unknown): number {
+  if (value === null || value === undefined) return 4;
+  if (typeof value !== 'object') return Buffer.byteLength(JSON.stringify(value));
+  let size = measured.get(value);
+  if (size === undefined) measured.set(value, (size = Buffer.byteLength(JSON.stringify(value))));
+  return size;
+}
+
+/**
+ * How much data one answer may still hold (MAX_RESPONSE_BYTES): event data, states,
+ * definitions, inputs and outputs. Reads take the remainder as their bound, so that what an
+ * answer could not hold is never read; past it, the answer is RESPONSE_TOO_LARGE.
+ */
+export class AnswerBudget {
+  readonly #max: number;
+  #spent = 0;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** What a read may still bring: a read that brings more has made the answer too large. */
+  get remaining(): number {
+    return Math.max(0, this.#max - this.#spent);
+  }
+
+  get exceeded(): boolean {
+    return this.#spent > this.#max;
+  }
+
+  /** Takes `bytes` from the budget; RESPONSE_TOO_LARGE past it. */
+  spend(bytes: number): void {
+    this.#spent += bytes;
+    if (this.exceeded) throw answerTooLarge(this.#max);
+  }
+
+  /** Takes a value's size from the budget, and gives the value back. */
+  take<T>(value: T): T {
+    this.spend(jsonBytes(value));
+    return value;
+  }
+}
+
+export const answerTooLarge = (max: number) =>
+  new AppError('RESPONSE_TOO_LARGE', `the answer would hold more than ${max} bytes of data: ask for fewer items or fields`, { limit: max });
