@@ -1,5 +1,6 @@
 // Every setting is an environment variable; README.md lists them.
 import { availableParallelism } from 'node:os';
+import { LIMIT_RANGES, type WorkspaceLimits } from './domain/workspaces/limits.ts';
 
 export interface Config {
   readonly environment: 'development' | 'production' | 'test';
@@ -52,7 +53,14 @@ export interface Config {
   /** Whether this process runs executions (a server may leave them to `npm run worker`s). */
   readonly runExecutions: boolean;
   readonly maxRunningExecutions: number;
+  /** Of those, one workspace's most: another workspace always finds a slot. */
+  readonly maxRunningExecutionsPerWorkspace: number;
   readonly maxStepsInFlight: number;
+  readonly maxStepsInFlightPerWorkspace: number;
+  /** Worker threads evaluating conditions, shared between workspaces. */
+  readonly conditionWorkers: number;
+  /** A wait or retry delay longer than this gives its execution's slot back until it is due. */
+  readonly waitParkMs: number;
   readonly executionLeaseMs: number;
   readonly executionPollIntervalMs: number;
   readonly defaultStepTimeoutMs: number;
@@ -61,6 +69,30 @@ export interface Config {
   readonly maxStepOutputBytes: number;
   readonly breakerFailures: number;
   readonly breakerHalfOpenMs: number;
+  /** Every workspace's budgets and quotas, unless its own limits say otherwise (docs/security.md). */
+  readonly limits: WorkspaceLimits;
+}
+
+/** Each limit's variable and default. */
+const LIMITS: Record<keyof WorkspaceLimits, readonly [string, number]> = {
+  maxSteps: ['EXECUTION_MAX_STEPS', 10_000],
+  maxEvents: ['EXECUTION_MAX_EVENTS', 50_000],
+  maxBytes: ['EXECUTION_MAX_BYTES', 16 * 1024 * 1024],
+  timeoutMs: ['EXECUTION_TIMEOUT_MS', 86_400_000],
+  maxConditionMs: ['EXECUTION_MAX_CONDITION_MS', 10_000],
+  maxActiveExecutions: ['WORKSPACE_MAX_ACTIVE_EXECUTIONS', 1000],
+  maxWorkflows: ['WORKSPACE_MAX_WORKFLOWS', 10_000],
+};
+
+function limits(env: Env): WorkspaceLimits {
+  return Object.fromEntries(
+    Object.entries(LIMITS).map(([name, [variable, fallback]]) => {
+      const [min, max] = LIMIT_RANGES[name as keyof WorkspaceLimits];
+      const value = integer(env, variable, fallback, min);
+      if (value > max) throw new Error(`${variable} must be at most ${max}, got "${env[variable]}"`);
+      return [name, value];
+    }),
+  ) as unknown as WorkspaceLimits;
 }
 
 export interface JwtConfig {
@@ -134,7 +166,16 @@ function environment(env: Env): Config['environment'] {
   throw new Error(`NODE_ENV must be development, production or test, got "${value}"`);
 }
 
+/** One workspace's part of a shared capacity: half by default, so that a second workspace always finds room. */
+function share(env: Env, name: string, of: number): number {
+  const value = integer(env, name, Math.max(1, Math.ceil(of / 2)), 1);
+  if (value > of) throw new Error(`${name} (${value}) must be at most its whole (${of})`);
+  return value;
+}
+
 export function loadConfig(env: Env = process.env): Config {
+  const maxRunningExecutions = integer(env, 'MAX_RUNNING_EXECUTIONS', 50, 1);
+  const maxStepsInFlight = integer(env, 'MAX_STEPS_IN_FLIGHT', 100, 1);
   const config: Config = {
     environment: environment(env),
     host: env.HOST ?? '0.0.0.0',
@@ -168,8 +209,12 @@ export function loadConfig(env: Env = process.env): Config {
     maxQueryCost: integer(env, 'MAX_QUERY_COST', 50_000, 1),
     runExecutions: flag(env, 'RUN_EXECUTIONS', true),
     httpAllowedHosts: (env.HTTP_ALLOWED_HOSTS ?? '').split(',').map((host) => host.trim().toLowerCase()).filter(Boolean),
-    maxRunningExecutions: integer(env, 'MAX_RUNNING_EXECUTIONS', 50, 1),
-    maxStepsInFlight: integer(env, 'MAX_STEPS_IN_FLIGHT', 100, 1),
+    maxRunningExecutions,
+    maxRunningExecutionsPerWorkspace: share(env, 'MAX_RUNNING_EXECUTIONS_PER_WORKSPACE', maxRunningExecutions),
+    maxStepsInFlight,
+    maxStepsInFlightPerWorkspace: share(env, 'MAX_STEPS_IN_FLIGHT_PER_WORKSPACE', maxStepsInFlight),
+    conditionWorkers: integer(env, 'CONDITION_WORKERS', 2, 1),
+    waitParkMs: integer(env, 'WAIT_PARK_MS', 5000, 0),
     executionLeaseMs: integer(env, 'EXECUTION_LEASE_MS', 15_000, 100),
     executionPollIntervalMs: integer(env, 'EXECUTION_POLL_INTERVAL_MS', 1000, 10),
     defaultStepTimeoutMs: integer(env, 'DEFAULT_STEP_TIMEOUT_MS', 60_000, 1),
@@ -178,6 +223,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxStepOutputBytes: integer(env, 'MAX_STEP_OUTPUT_BYTES', 1024 * 1024, 1),
     breakerFailures: integer(env, 'BREAKER_FAILURES', 5, 1),
     breakerHalfOpenMs: integer(env, 'BREAKER_HALF_OPEN_MS', 10_000, 1),
+    limits: limits(env),
   };
   // A buffer smaller than one read would overflow on every full slice: never live, never shared.
   if (config.liveBufferLimit < config.liveBatchSize) {

@@ -1,6 +1,8 @@
 import { v7 as uuidv7 } from 'uuid';
 import { VersionConflictError, notFound } from '../domain/errors.ts';
-import { executionAggregate, type Execution, type ExecutionCommand, type StartRules } from '../domain/executions/execution.ts';
+import { executionAggregate, type Execution, type ExecutionCommand } from '../domain/executions/execution.ts';
+import { budgetOf, type WorkspaceLimits } from '../domain/workspaces/limits.ts';
+import type { Limits } from './limits.ts';
 import type { Definition } from '../domain/workflows/definition.ts';
 import type { JobQueue } from '../store/job-queue.ts';
 import type { CommandHandler, CommandOptions } from './command-handler.ts';
@@ -33,22 +35,29 @@ export interface ExecutionHooks {
 export class ExecutionService {
   readonly #commands: CommandHandler;
   readonly #workflows: WorkflowService;
-  readonly #rules: StartRules;
+  readonly #limits: Limits;
+  readonly #maxInputBytes: number;
   readonly #hooks: ExecutionHooks;
   readonly #jobs: JobQueue;
 
-  constructor(commands: CommandHandler, workflows: WorkflowService, jobs: JobQueue, rules: StartRules, hooks: ExecutionHooks) {
+  constructor(commands: CommandHandler, workflows: WorkflowService, jobs: JobQueue, limits: Limits, maxInputBytes: number, hooks: ExecutionHooks) {
     this.#commands = commands;
     this.#workflows = workflows;
     this.#jobs = jobs;
-    this.#rules = rules;
+    this.#limits = limits;
+    this.#maxInputBytes = maxInputBytes;
     this.#hooks = hooks;
   }
 
-  /** Starts the workflow's current version. The definition is copied into the execution. */
+  /**
+   * Starts the workflow's current version, with the workspace's budget. The definition is
+   * copied into the execution. QUOTA_EXCEEDED when the workspace has as many executions under
+   * way as its quota allows.
+   */
   async execute(input: ExecuteWorkflowInput, scope: RequestScope): Promise<Execution> {
     const workflow = await this.#workflows.find(input.workflowId, scope);
     if (!workflow) throw notFound('workflow', input.workflowId);
+    const limits = await this.#limits.of(scope.actor.workspaceId);
     const id = uuidv7();
     const execution = await this.#run(
       id,
@@ -57,10 +66,11 @@ export class ExecutionService {
         id,
         workflow: { id: workflow.id, version: workflow.version, definition: workflow.definition as unknown as Definition },
         input: input.input,
-        rules: this.#rules,
+        rules: { maxInputBytes: this.#maxInputBytes, budget: budgetOf(limits) },
       },
       scope,
       input.idempotencyKey,
+      limits,
     );
     this.#hooks.started(execution.id);
     return execution;
@@ -90,9 +100,10 @@ export class ExecutionService {
     }
   }
 
-  async #run(id: string, command: ExecutionCommand, scope: RequestScope, idempotencyKey: CommandOptions['idempotencyKey']): Promise<Execution> {
+  /** `quota`: for a start, the limits its workspace's active executions are counted against. */
+  async #run(id: string, command: ExecutionCommand, scope: RequestScope, idempotencyKey: CommandOptions['idempotencyKey'], quota?: WorkspaceLimits): Promise<Execution> {
     const { state } = await this.#commands
-      .handle(executionAggregate, id, command, scope, (tx, next) => projectExecution(tx, next), {
+      .handle(executionAggregate, id, command, scope, (tx, next) => projectExecution(tx, next, null, quota?.maxActiveExecutions), {
         idempotencyKey,
         operation: command.kind,
         createsStream: command.kind === 'start',

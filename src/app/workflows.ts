@@ -1,10 +1,11 @@
 import { v7 as uuidv7 } from 'uuid';
 import { badInput, notFound, refuseNul } from '../domain/errors.ts';
+import type { Limits } from './limits.ts';
 import type { Workflow as WorkflowRow } from '../generated/prisma/client.ts';
 import type { WorkflowRows } from '../store/workflow-rows.ts';
-import { workflowAggregate, type Workflow, type WorkflowCommand } from '../domain/workflows/workflow.ts';
+import { workflowAggregate, type Workflow, type WorkflowCommand, type WorkflowState } from '../domain/workflows/workflow.ts';
 import type { DefinitionRules } from '../domain/workflows/definition.ts';
-import type { CommandHandler, CommandOptions } from './command-handler.ts';
+import type { CommandHandler, CommandOptions, Projection } from './command-handler.ts';
 import type { RequestScope } from './request.ts';
 import { projectWorkflow } from './workflow-projection.ts';
 import { isUuid } from './ids.ts';
@@ -34,13 +35,15 @@ export interface DeleteWorkflowInput extends CommandOptions {
  */
 export class WorkflowService {
   readonly #commands: CommandHandler;
-  readonly #rules: DefinitionRules;
+  readonly #rules: Omit<DefinitionRules, 'maxSteps'>;
   readonly #rows: WorkflowRows;
+  readonly #limits: Limits;
 
-  constructor(commands: CommandHandler, rules: DefinitionRules, rows: WorkflowRows) {
+  constructor(commands: CommandHandler, rules: Omit<DefinitionRules, 'maxSteps'>, rows: WorkflowRows, limits: Limits) {
     this.#commands = commands;
     this.#rules = rules;
     this.#rows = rows;
+    this.#limits = limits;
   }
 
   /** An active workflow of the caller's workspace, or null (a malformed id names none). */
@@ -68,23 +71,37 @@ export class WorkflowService {
     return { workspaceId: scope.actor.workspaceId, nameContains: filter.nameContains ?? undefined, createdById: filter.createdById ?? undefined };
   }
 
+  /** QUOTA_EXCEEDED when the workspace has as many workflows as its quota allows. */
   async create(input: CreateWorkflowInput, scope: RequestScope): Promise<Workflow> {
     // Time-ordered ids: listing by id is listing by creation.
     const id = uuidv7();
-    return this.#run(id, { kind: 'create', id, ...input, rules: this.#rules }, scope, input.idempotencyKey);
+    const limits = await this.#limits.of(scope.actor.workspaceId);
+    const project: Projection<WorkflowState> = (tx, state) => projectWorkflow(tx, state, limits.maxWorkflows);
+    return this.#run(id, { kind: 'create', id, ...input, rules: await this.#rulesFor(scope) }, scope, input.idempotencyKey, project);
   }
 
   async update(input: UpdateWorkflowInput, scope: RequestScope): Promise<Workflow> {
-    return this.#run(input.id, { kind: 'update', ...input, rules: this.#rules }, scope, input.idempotencyKey);
+    return this.#run(input.id, { kind: 'update', ...input, rules: await this.#rulesFor(scope) }, scope, input.idempotencyKey);
+  }
+
+  /** A definition is checked against the workspace's step budget too: what is sure to run past it is refused. */
+  async #rulesFor(scope: RequestScope): Promise<DefinitionRules> {
+    return { ...this.#rules, maxSteps: (await this.#limits.of(scope.actor.workspaceId)).maxSteps };
   }
 
   async delete(input: DeleteWorkflowInput, scope: RequestScope): Promise<Workflow> {
     return this.#run(input.id, { kind: 'delete', ...input }, scope, input.idempotencyKey);
   }
 
-  async #run(id: string, command: WorkflowCommand, scope: RequestScope, idempotencyKey: CommandOptions['idempotencyKey']): Promise<Workflow> {
+  async #run(
+    id: string,
+    command: WorkflowCommand,
+    scope: RequestScope,
+    idempotencyKey: CommandOptions['idempotencyKey'],
+    project: Projection<WorkflowState> = projectWorkflow,
+  ): Promise<Workflow> {
     if (!isUuid(id)) throw notFound('workflow', id);
-    const { state } = await this.#commands.handle(workflowAggregate, id, command, scope, projectWorkflow, {
+    const { state } = await this.#commands.handle(workflowAggregate, id, command, scope, project, {
       idempotencyKey,
       operation: command.kind,
       createsStream: command.kind === 'create',

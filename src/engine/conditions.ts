@@ -1,31 +1,39 @@
 import { Worker } from 'node:worker_threads';
 import { ActionError } from './actions/action.ts';
+import { FairLimit } from './fair-limit.ts';
 
 /**
- * Evaluates conditions in a worker thread under a time limit. Validation bounds an
+ * Evaluates conditions in worker threads under a time limit. Validation bounds an
  * expression's size and refuses nested comprehensions; this bounds what is left (a long
  * list walked with costly string work): past the limit the worker is terminated and
  * replaced, and the choice fails with ConditionTimeout.
+ *
+ * `workers` threads are shared fairly between workspaces: one workspace uses at most half of
+ * them, and workspaces with conditions waiting take turns, so costly conditions of one never
+ * queue another's behind them. What each execution may spend is its budget's (the journal's).
  */
 export class Conditions {
   readonly #timeoutMs: number;
-  /** Ready once its module has loaded, so start-up time never counts against a condition. */
-  #worker: Promise<Worker> | null = null;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #limit: FairLimit;
+  /** Workers ready and free; every worker alive, to end them all. */
+  readonly #idle: Worker[] = [];
+  readonly #alive = new Set<Worker>();
 
-  constructor(timeoutMs: number) {
+  constructor(timeoutMs: number, workers: number) {
     this.#timeoutMs = timeoutMs;
+    this.#limit = new FairLimit(workers, Math.max(1, Math.floor(workers / 2)));
   }
 
-  evaluate(expression: string, data: unknown): Promise<boolean> {
-    const result = this.#queue.then(() => this.#evaluate(expression, data));
-    this.#queue = result.catch(() => {});
-    return result;
+  evaluate(workspaceId: string, expression: string, data: unknown): Promise<boolean> {
+    return this.#limit.run(workspaceId, () => this.#evaluate(expression, data));
   }
 
+  /** A worker whose module has loaded, so that start-up time never counts against a condition. */
   #start(): Promise<Worker> {
     const worker = new Worker(new URL('./condition-worker.ts', import.meta.url));
     worker.unref();
+    this.#alive.add(worker);
+    worker.once('exit', () => this.#alive.delete(worker));
     return new Promise((resolve, reject) => {
       worker.once('message', () => resolve(worker));
       worker.once('error', reject);
@@ -33,11 +41,7 @@ export class Conditions {
   }
 
   async #evaluate(expression: string, data: unknown): Promise<boolean> {
-    const worker = await (this.#worker ??= this.#start()).catch((error: unknown) => {
-      // A start that failed is not kept: the next condition tries again.
-      this.#worker = null;
-      throw error;
-    });
+    const worker = this.#idle.pop() ?? (await this.#start());
     return new Promise((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
@@ -46,17 +50,17 @@ export class Conditions {
       };
       const onMessage = (message: { value?: boolean; error?: string }) => {
         done();
+        this.#idle.push(worker);
         if (message.error === undefined) resolve(message.value!);
         else reject(new ActionError('ConditionError', `${expression}: ${message.error}`));
       };
       const onError = (error: Error) => {
         done();
-        this.#worker = null;
+        void worker.terminate();
         reject(error);
       };
       const timer = setTimeout(() => {
         done();
-        this.#worker = null;
         void worker.terminate();
         reject(new ActionError('ConditionTimeout', `${expression}: took longer than ${this.#timeoutMs} ms`));
       }, this.#timeoutMs);
@@ -67,8 +71,7 @@ export class Conditions {
   }
 
   async close(): Promise<void> {
-    const worker = this.#worker;
-    this.#worker = null;
-    await (await worker?.catch(() => null))?.terminate();
+    this.#idle.length = 0;
+    await Promise.all([...this.#alive].map((worker) => worker.terminate()));
   }
 }

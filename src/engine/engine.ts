@@ -1,34 +1,40 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import pLimit from 'p-limit';
 import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel';
-import { fold } from '../domain/aggregate.ts';
-import { VersionConflictError, refuseNul } from '../domain/errors.ts';
-import { LeaseLostError } from '../app/execution-projection.ts';
-import { EXECUTION, executionAggregate, isFinished, type Execution } from '../domain/executions/execution.ts';
+import { refuseNul } from '../domain/errors.ts';
+import type { Execution } from '../domain/executions/execution.ts';
+import type { Budget } from '../domain/workspaces/limits.ts';
 import type { EventStore } from '../store/event-store.ts';
 import type { JobQueue } from '../store/job-queue.ts';
 import { ACTIONS } from './actions/index.ts';
-import { ActionError, runAction } from './actions/action.ts';
+import { ActionError, isTimer, parseInput, runAction } from './actions/action.ts';
+import { OutboundPolicy } from './actions/outbound.ts';
 import { Breakers, type BreakerOptions, type BreakerState } from './breakers.ts';
 import { Conditions } from './conditions.ts';
-import { Journal } from './journal.ts';
-import { OutboundPolicy } from './actions/outbound.ts';
-import { runExecution, type Runtime } from './interpreter.ts';
+import { runClaimed, Stop, type RunContext } from './execution-run.ts';
+import { FairLimit } from './fair-limit.ts';
 
 export interface EngineOptions {
-  /** Executions this process runs at once. */
+  /** Executions this process runs at once, and of one workspace. */
   readonly maxExecutions: number;
-  /** Actions this process runs at once, over all its executions. */
+  readonly maxExecutionsPerWorkspace: number;
+  /** Actions this process runs at once, over all its executions, and of one workspace. */
   readonly maxStepsInFlight: number;
+  readonly maxStepsPerWorkspace: number;
   readonly leaseMs: number;
   /** How often it looks for work besides being poked. */
   readonly pollIntervalMs: number;
   /** A task's timeout when its node sets none. */
   readonly defaultStepTimeoutMs: number;
   readonly conditionTimeoutMs: number;
+  /** Worker threads for conditions. */
+  readonly conditionWorkers: number;
   /** An action's result larger than this as JSON fails the step (OutputTooLarge). */
   readonly maxOutputBytes: number;
+  /** A wait or retry delay longer than this gives the execution's slot back until it is due. */
+  readonly parkAfterMs: number;
+  /** The budget of executions started before budgets were recorded with them. */
+  readonly defaultBudget: Budget;
   readonly breakers: BreakerOptions;
   /** Hosts (host or host:port) http.request may call, local addresses included; empty: any public host. */
   readonly allowedHosts: readonly string[];
@@ -38,6 +44,8 @@ export interface EngineOptions {
 export interface EngineStats {
   readonly active: number;
   readonly queued: number;
+  /** Executions set aside until a wait ends: they hold no slot meanwhile. */
+  readonly parked: number;
   readonly succeeded: number;
   readonly failed: number;
   readonly cancelled: number;
@@ -53,20 +61,19 @@ export interface EngineStats {
 type Ended = { -readonly [K in 'succeeded' | 'failed' | 'cancelled' | 'timedOut']: EngineStats[K] };
 const noneEnded = (): Ended => ({ succeeded: 0, failed: 0, cancelled: 0, timedOut: 0 });
 
-/** Why a run was stopped: each leaves the execution as it is, except the deadline. */
-class Stop extends Error {
-  readonly why: 'deadline' | 'lease lost' | 'shutdown' | 'cancelled';
-
-  constructor(why: Stop['why']) {
-    super(why);
-    this.why = why;
-  }
+interface Running {
+  readonly stop: AbortController;
+  readonly done: Promise<void>;
+  readonly workspaceId: string;
+  renewedAt: number;
 }
 
 /**
- * Runs executions in this process: claims them from the job queue up to its limit, keeps
- * their leases, and runs each through the interpreter with a journal. Any number of
- * processes (servers and `npm run worker`) can run engines on one database.
+ * Runs executions in this process: claims them from the job queue up to its limit (workspaces
+ * taking turns, none past its share), keeps their leases, and runs each (execution-run.ts).
+ * Actions share the process's step slots fairly between workspaces, and conditions its
+ * condition workers. Any number of processes (servers and `npm run worker`) can run engines
+ * on one database.
  */
 export class Engine {
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -76,13 +83,15 @@ export class Engine {
   readonly #breakers: Breakers;
   readonly #conditions: Conditions;
   readonly #outbound: OutboundPolicy;
-  readonly #steps: ReturnType<typeof pLimit>;
-  /** Runs by execution id; a run's workspace is known once its history is read. */
-  readonly #running = new Map<string, { stop: AbortController; done: Promise<void>; renewedAt: number; workspaceId?: string }>();
+  readonly #steps: FairLimit;
+  readonly #context: RunContext;
+  readonly #running = new Map<string, Running>();
   /** Runs ended, by workspace: a workspace's admin sees only its own. */
   readonly #counts = new Map<string, Ended>();
-  #queued = 0;
+  #waiting = { queued: 0, parked: 0 };
   #timers: NodeJS.Timeout[] = [];
+  /** When parked executions fall due: a claim is tried then, not at the next poll. */
+  readonly #dueTimers = new Set<NodeJS.Timeout>();
   #filling: Promise<void> | null = null;
   #wakeTimer: NodeJS.Timeout | null = null;
   #fillAgain = false;
@@ -93,9 +102,10 @@ export class Engine {
     this.#jobs = jobs;
     this.#options = options;
     this.#breakers = new Breakers(options.breakers);
-    this.#conditions = new Conditions(options.conditionTimeoutMs);
+    this.#conditions = new Conditions(options.conditionTimeoutMs, options.conditionWorkers);
     this.#outbound = new OutboundPolicy(options.allowedHosts);
-    this.#steps = pLimit(options.maxStepsInFlight);
+    this.#steps = new FairLimit(options.maxStepsInFlight, options.maxStepsPerWorkspace);
+    this.#context = this.#runContext();
   }
 
   start(): void {
@@ -106,7 +116,7 @@ export class Engine {
     };
     every(this.#options.pollIntervalMs, async () => {
       this.poke();
-      this.#queued = await this.#jobs.waiting();
+      this.#waiting = await this.#jobs.waiting();
     });
     every(Math.max(50, Math.floor(this.#options.leaseMs / 3)), () => this.#renew());
     this.poke();
@@ -147,7 +157,7 @@ export class Engine {
   stats(): EngineStats {
     const ended = noneEnded();
     for (const counts of this.#counts.values()) for (const key of Object.keys(ended) as (keyof Ended)[]) ended[key] += counts[key];
-    return this.#stats(this.#running.size, this.#queued, ended, undefined);
+    return this.#stats(this.#running.size, this.#waiting, ended, undefined);
   }
 
   /**
@@ -159,13 +169,13 @@ export class Engine {
     return this.#stats(active, await this.#jobs.waiting(workspaceId), this.#counts.get(workspaceId) ?? noneEnded(), workspaceId);
   }
 
-  #stats(active: number, queued: number, ended: Ended, workspaceId: string | undefined): EngineStats {
+  #stats(active: number, waiting: { queued: number; parked: number }, ended: Ended, workspaceId: string | undefined): EngineStats {
     return {
       active,
-      queued,
+      ...waiting,
       ...ended,
-      stepsInFlight: this.#steps.activeCount,
-      stepsQueued: this.#steps.pendingCount,
+      stepsInFlight: this.#steps.active,
+      stepsQueued: this.#steps.pending,
       maxExecutions: this.#options.maxExecutions,
       maxStepsInFlight: this.#options.maxStepsInFlight,
       breakers: this.#breakers.states(workspaceId),
@@ -176,6 +186,7 @@ export class Engine {
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const timer of this.#timers.splice(0)) clearInterval(timer);
+    for (const timer of this.#dueTimers) clearTimeout(timer);
     clearTimeout(this.#wakeTimer ?? undefined);
     await this.#filling;
     const runs = [...this.#running];
@@ -189,15 +200,22 @@ export class Engine {
   async #fill(): Promise<void> {
     const room = this.#options.maxExecutions - this.#running.size;
     if (room <= 0 || this.#stopped) return;
+    const held = new Map<string, number>();
+    for (const run of this.#running.values()) held.set(run.workspaceId, (held.get(run.workspaceId) ?? 0) + 1);
     // A run whose lease ran out (renewals failing) is still ours until it has stopped: never
     // claimed again alongside itself.
-    for (const id of await this.#jobs.claim(this.owner, room, this.#options.leaseMs, [...this.#running.keys()])) {
+    const claimed = await this.#jobs.claim(this.owner, room, this.#options.leaseMs, {
+      running: [...this.#running.keys()],
+      held,
+      share: this.#options.maxExecutionsPerWorkspace,
+    });
+    for (const { id, workspaceId } of claimed) {
       const stop = new AbortController();
       const done = this.#run(id, stop).finally(() => {
         this.#running.delete(id);
         this.poke();
       });
-      this.#running.set(id, { stop, done, renewedAt: Date.now() });
+      this.#running.set(id, { stop, done, workspaceId, renewedAt: Date.now() });
     }
   }
 
@@ -222,77 +240,60 @@ export class Engine {
   }
 
   async #run(id: string, stop: AbortController): Promise<void> {
-    let deadline: NodeJS.Timeout | undefined;
-    let journal: Journal | undefined;
-    let workspaceId: string | undefined;
-    try {
-      const history = await this.#store.readStream({ type: EXECUTION, id });
-      const state = fold(executionAggregate, history);
-      if (state === null || isFinished(state)) return;
-      workspaceId = state.workspaceId;
-      // Set just after #run started, before its first read returned.
-      this.#running.get(id)!.workspaceId = workspaceId;
-      const started = history[0]!.metadata;
-      journal = new Journal(this.#store, state, this.owner, {
-        workspaceId: state.workspaceId,
-        actorId: null,
-        requestId: `engine:${this.owner}`,
-        correlationId: started.correlationId,
-        causationId: history[0]!.eventId,
-      });
-      if (state.definition.timeoutMs !== undefined) {
-        const left = state.createdAt.getTime() + state.definition.timeoutMs - Date.now();
-        deadline = setTimeout(() => stop.abort(new Stop('deadline')), Math.max(0, left));
-      }
-      await runExecution(this.#runtime(journal), stop.signal);
-    } catch (error) {
-      const reason = stop.signal.reason;
-      if (reason instanceof Stop && reason.why === 'deadline' && journal) {
-        const { timeoutMs } = journal.state().definition;
-        await journal
-          .record({ type: 'ExecutionTimedOut', data: { error: { name: 'Timeout', message: `the execution ran longer than its timeoutMs of ${timeoutMs}` } } })
-          .catch(() => {});
-      } else if (!(reason instanceof Stop) && !(error instanceof LeaseLostError) && !(error instanceof VersionConflictError)) {
-        // Left to its lease: another claim runs it again from its history.
-        this.#options.log('error', 'an execution run failed', { executionId: id, error: String(error) });
-      }
-      // A lost lease or a conflict: a cancel, or another process, has the execution now.
-    } finally {
-      clearTimeout(deadline);
-      if (workspaceId !== undefined) this.#count(workspaceId, journal?.stored(), stop.signal.reason);
-    }
+    const outcome = await runClaimed(this.#context, id, stop).catch((error: unknown) => {
+      this.#options.log('error', 'an execution run failed', { executionId: id, error: String(error) });
+      return null;
+    });
+    if (outcome) this.#count(outcome.workspaceId, outcome.stored, outcome.stopped);
   }
 
-  #count(workspaceId: string, state: Execution | undefined, stopped: unknown): void {
+  #count(workspaceId: string, state: Execution, stopped: unknown): void {
     let counts = this.#counts.get(workspaceId);
     if (!counts) this.#counts.set(workspaceId, (counts = noneEnded()));
-    const status = state?.status;
     if (stopped instanceof Stop && stopped.why === 'cancelled') counts.cancelled += 1;
-    else if (status === 'SUCCEEDED') counts.succeeded += 1;
-    else if (status === 'FAILED') counts.failed += 1;
-    else if (status === 'CANCELLED') counts.cancelled += 1;
-    else if (status === 'TIMED_OUT') counts.timedOut += 1;
+    else if (state.status === 'SUCCEEDED') counts.succeeded += 1;
+    else if (state.status === 'FAILED') counts.failed += 1;
+    else if (state.status === 'CANCELLED') counts.cancelled += 1;
+    else if (state.status === 'TIMED_OUT') counts.timedOut += 1;
   }
 
-  #runtime(journal: Journal): Runtime {
+  /** What every run shares: the store, the step slots, the conditions, and parking. */
+  #runContext(): RunContext {
     return {
-      state: () => journal.state(),
-      record: (event) => journal.record(event),
-      note: (event) => journal.note(event),
-      act: (name, input, timeoutMs, signal) =>
-        this.#steps(() =>
-          this.#act(journal.state(), name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal),
-        ),
-      evaluate: (condition, data) => this.#conditions.evaluate(condition, data),
+      store: this.#store,
+      owner: this.owner,
+      defaultBudget: this.#options.defaultBudget,
+      parkAfterMs: this.#options.parkAfterMs,
       maxOutputBytes: this.#options.maxOutputBytes,
-      now: Date.now,
-      random: Math.random,
+      act: (execution, name, input, timeoutMs, signal) =>
+      this.#steps.run(execution.workspaceId, () => this.#act(execution, name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal), signal),
+    timer: (name, input) => {
+      const entry = ACTIONS.get(name);
+      return entry && isTimer(entry) ? entry.delayMs(parseInput(entry, input)) : null;
+    },
+    evaluate: (workspaceId, condition, data) => this.#conditions.evaluate(workspaceId, condition, data),
+    park: async (executionId, until) => {
+      const parked = await this.#jobs.park(executionId, this.owner, until);
+      if (parked) this.#dueAt(until);
+      return parked;
+    },
+      log: (level, message, fields) => this.#options.log(level, message, fields),
     };
+  }
+
+  /** Tries a claim when a parked execution falls due, rather than at the next poll. */
+  #dueAt(until: Date): void {
+    const timer = setTimeout(() => {
+      this.#dueTimers.delete(timer);
+      this.poke();
+    }, Math.max(0, until.getTime() - Date.now()));
+    timer.unref();
+    this.#dueTimers.add(timer);
   }
 
   async #act({ workspaceId, id: executionId }: Execution, name: string, input: unknown, timeoutMs: number, signal: AbortSignal): Promise<unknown> {
     const action = ACTIONS.get(name);
-    if (!action) throw new ActionError('UnknownAction', `no action is registered as ${name}`);
+    if (!action || isTimer(action)) throw new ActionError('UnknownAction', `no action is registered as ${name}`);
     let output: unknown;
     try {
       output = await timeout(timeoutMs, TimeoutStrategy.Aggressive).execute(

@@ -1,9 +1,9 @@
 import pLimit from 'p-limit';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DataPathError, buildInput, readPath, writePath } from '../domain/executions/data.ts';
 import type { Execution, ExecutionError, ProgressEvent } from '../domain/executions/execution.ts';
 import { catchRule, retryDelay } from '../domain/executions/retry.ts';
-import type { Graph, MapNode, Node, ParallelNode, RetryRule } from '../domain/workflows/definition.ts';
+import type { Graph, MapNode, Node, ParallelNode, RetryRule, TaskNode } from '../domain/workflows/definition.ts';
+import { ActionError } from './actions/action.ts';
 
 // Walks a definition for one execution. Everything it learns is recorded as an event before
 // it moves on, and everything it does is looked up in the execution first: started again
@@ -25,6 +25,13 @@ export interface Runtime {
   note(event: ProgressEvent): void;
   /** Runs a task's action under the step's timeout; output is plain JSON. */
   act(action: string, input: unknown, timeoutMs: number | undefined, signal: AbortSignal): Promise<unknown>;
+  /**
+   * The delay a timer action (sleep) asks for, from its input; null for an action that runs.
+   * A timer's step is a wait: it records its deadline, and holds nothing while it waits.
+   */
+  timer(action: string, input: unknown): number | null;
+  /** Waits until `until` (epoch ms). The process may set the execution aside meanwhile, to resume it at that time. */
+  pause(until: number, signal: AbortSignal): Promise<void>;
   evaluate(condition: string, data: unknown): Promise<boolean>;
   /** The largest result a step may give, as JSON; a map or parallel node's list included. */
   readonly maxOutputBytes: number;
@@ -40,6 +47,20 @@ export class Failure extends Error {
     super(error.message);
     this.error = error;
   }
+}
+
+/**
+ * The largest input a step's event records, as JSON: a task without `input` gets all of the
+ * execution's data, and recording it on every step (and attempt) would copy it again and again.
+ * A larger one is recorded as its size only; later attempts record nothing (it is the first's).
+ */
+export const MAX_RECORDED_INPUT_BYTES = 8192;
+
+/** What a step's start records of its input. */
+function recorded(input: unknown, attempt: number): { input?: unknown; omittedInputBytes?: number } {
+  if (attempt > 1) return {};
+  const bytes = Buffer.byteLength(JSON.stringify(input ?? null));
+  return bytes > MAX_RECORDED_INPUT_BYTES ? { omittedInputBytes: bytes } : { input };
 }
 
 /** Map iterations run at once when the node does not say. */
@@ -86,13 +107,13 @@ async function runStep(
     }
     let attempt = 1;
     if (step?.status === 'RETRY_SCHEDULED') {
-      await sleep(Math.max(0, step.retryAt!.getTime() - rt.now()), undefined, { signal });
+      await rt.pause(step.retryAt!.getTime(), signal);
       attempt = step.attempt + 1;
     } else if (step?.status === 'RUNNING') {
       // Its process stopped mid-attempt: that attempt runs again.
       attempt = step.attempt;
     }
-    await rt.record({ type: 'StepStarted', data: { step: id, node, attempt, input } });
+    await rt.record({ type: 'StepStarted', data: { step: id, node, attempt, ...recorded(input, attempt) } });
     try {
       const output = await work(signal);
       rt.note({ type: 'StepSucceeded', data: { step: id, output } });
@@ -101,6 +122,31 @@ async function runStep(
       rt.note({ type: 'StepFailed', data: { step: id, error: errorOf(error) } });
     }
   }
+}
+
+/**
+ * A step that waits `ms` (a wait node, a sleep task): its start records its deadline, which a
+ * resumed run keeps, and the wait is a pause, during which the process may set the execution
+ * aside. A task's timeoutMs and retry rules apply to it as to any task.
+ */
+function timedStep(rt: Runtime, signal: AbortSignal, id: string, node: string, ms: number, output: unknown, task?: TaskNode): Promise<Outcome> {
+  const recordedUntil = (rt.state().steps[id]?.input as { until?: string } | null | undefined)?.until;
+  const until = recordedUntil ?? new Date(rt.now() + ms).toISOString();
+  return runStep(
+    rt,
+    signal,
+    id,
+    node,
+    { ms, until },
+    async (inner) => {
+      const started = rt.state().steps[id]?.startedAt.getTime() ?? rt.now();
+      const limit = task?.timeoutMs === undefined ? Infinity : started + task.timeoutMs;
+      await rt.pause(Math.min(Date.parse(until), limit), inner);
+      if (limit < Date.parse(until)) throw new ActionError('Timeout', `${node} took longer than ${task!.timeoutMs} ms`);
+      return output;
+    },
+    task?.retry,
+  );
 }
 
 /** Runs count sub-graphs, at most `concurrency` at once; the first failure stops the rest. */
@@ -162,9 +208,14 @@ async function runNode(rt: Runtime, node: Exclude<Node, { type: 'choice' | 'succ
       let outcome: Outcome;
       try {
         const input = buildInput(node.input ?? '$', data);
-        outcome = await runStep(rt, signal, id, name, input, (inner) => rt.act(node.action, input, node.timeoutMs, inner), node.retry);
+        const delayMs = rt.timer(node.action, input);
+        outcome =
+          delayMs === null
+            ? await runStep(rt, signal, id, name, input, (inner) => rt.act(node.action, input, node.timeoutMs, inner), node.retry)
+            : await timedStep(rt, signal, id, name, delayMs, { sleptMs: delayMs }, node);
       } catch (error) {
-        if (!(error instanceof DataPathError)) throw error;
+        // A path that does not fit the data, or a timer's input its action refuses: the step fails before it starts.
+        if (!(error instanceof DataPathError) && !(error instanceof ActionError)) throw error;
         outcome = { ok: false, error: errorOf(error) };
       }
       if (outcome.ok) return after(outcome.output, node.resultPath);
@@ -173,13 +224,7 @@ async function runNode(rt: Runtime, node: Exclude<Node, { type: 'choice' | 'succ
       return { data: place(data, rule.resultPath, outcome.error), next: rule.next };
     }
     case 'wait': {
-      // A resumed wait keeps its first deadline.
-      const recorded = rt.state().steps[id]?.input as { until: string } | undefined;
-      const until = recorded?.until ?? new Date(rt.now() + node.ms).toISOString();
-      const outcome = await runStep(rt, signal, id, name, { ms: node.ms, until }, async (inner) => {
-        await sleep(Math.max(0, Date.parse(until) - rt.now()), undefined, { signal: inner });
-        return null;
-      });
+      const outcome = await timedStep(rt, signal, id, name, node.ms, null);
       return outcome.ok ? after(null) : failed(outcome);
     }
     case 'map': {
@@ -238,6 +283,7 @@ async function runVisit(
     case 'choice': {
       let next = rt.state().choices[id]?.next;
       if (next === undefined) {
+        const evaluating = rt.now();
         let taken = -1;
         for (const [index, option] of node.cases.entries()) {
           const holds = await rt.evaluate(option.condition, data).catch((error: unknown) => {
@@ -249,7 +295,8 @@ async function runVisit(
           }
         }
         next = taken === -1 ? node.default : node.cases[taken]!.next;
-        rt.note({ type: 'ChoiceTaken', data: { step: id, node: name, case: taken, next } });
+        // The conditions' time counts against the execution's budget.
+        rt.note({ type: 'ChoiceTaken', data: { step: id, node: name, case: taken, next, conditionMs: Math.round(rt.now() - evaluating) } });
       }
       return { data, next };
     }
@@ -265,7 +312,10 @@ export async function runExecution(rt: Runtime, signal: AbortSignal): Promise<vo
   const { definition, input } = rt.state();
   let outcome: ProgressEvent;
   try {
-    outcome = { type: 'ExecutionSucceeded', data: { output: await runGraph(rt, definition, input, '', signal) } };
+    const output = await runGraph(rt, definition, input, '', signal);
+    const bytes = Buffer.byteLength(JSON.stringify(output ?? null));
+    if (bytes > rt.maxOutputBytes) throw new Failure({ name: 'OutputTooLarge', message: `the output is ${bytes} bytes, more than ${rt.maxOutputBytes}` });
+    outcome = { type: 'ExecutionSucceeded', data: { output } };
   } catch (error) {
     if (!(error instanceof Failure)) throw error;
     outcome = { type: 'ExecutionFailed', data: { error: error.error } };

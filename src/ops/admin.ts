@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
 import { IdentityService } from '../app/identity.ts';
+import { Limits } from '../app/limits.ts';
 import type { Database } from '../store/database.ts';
 import { EventStore } from '../store/event-store.ts';
 import { exitWith, Outcome, runCli, stdio, UsageError, type CliOutput } from './cli.ts';
@@ -16,6 +17,7 @@ const PLACEHOLDERS = {
   key: 'KEY_ID',
   workspace: 'WORKSPACE_ID',
   expires: 'ISO-DATE',
+  limits: 'JSON',
 } as const;
 
 type Option = keyof typeof PLACEHOLDERS;
@@ -29,32 +31,45 @@ const OPTIONS = {
 interface Command {
   readonly needs: readonly Option[];
   readonly may?: readonly Option[];
-  readonly run: (values: Values & { expiresAt?: Date | undefined }, identity: IdentityService, db: Database) => Promise<unknown>;
+  readonly run: (values: Values & { expiresAt?: Date | undefined }, services: { identity: IdentityService; limits: Limits; db: Database }) => Promise<unknown>;
 }
 
 const COMMANDS: Record<string, Command> = {
-  'create-workspace': { needs: ['name'], run: (v, identity) => identity.createWorkspace(v.name!) },
+  'create-workspace': { needs: ['name'], run: (v, { identity }) => identity.createWorkspace(v.name!) },
   'list-workspaces': {
     needs: [],
-    run: async (_v, identity) => (await identity.listWorkspaces()).map(({ id, name, createdAt }) => ({ workspaceId: id, name, createdAt })),
+    run: async (_v, { identity }) =>
+      (await identity.listWorkspaces()).map(({ id, name, createdAt, limits }) => ({ workspaceId: id, name, createdAt, limits })),
+  },
+  'set-limits': {
+    needs: ['workspace', 'limits'],
+    run: async (v, { limits }) => {
+      let overrides: unknown;
+      try {
+        overrides = JSON.parse(v.limits!);
+      } catch {
+        throw new UsageError(`--limits is not JSON: ${v.limits}`);
+      }
+      return { workspaceId: v.workspace, limits: await limits.set(v.workspace!, overrides) };
+    },
   },
   'create-user': {
     needs: ['workspace', 'name', 'role'],
     may: ['expires'],
-    run: (v, identity) => identity.createUser(v.workspace!, v.name!, v.role!.toUpperCase(), v.expiresAt),
+    run: (v, { identity }) => identity.createUser(v.workspace!, v.name!, v.role!.toUpperCase(), v.expiresAt),
   },
-  'list-users': { needs: ['workspace'], run: (v, identity) => identity.listUsers(v.workspace!) },
-  'issue-key': { needs: ['user'], may: ['expires'], run: (v, identity) => identity.issueKey(v.user!, v.expiresAt) },
+  'list-users': { needs: ['workspace'], run: (v, { identity }) => identity.listUsers(v.workspace!) },
+  'issue-key': { needs: ['user'], may: ['expires'], run: (v, { identity }) => identity.issueKey(v.user!, v.expiresAt) },
   'revoke-key': {
     needs: ['key'],
-    run: async (v, identity) => {
+    run: async (v, { identity }) => {
       await identity.revokeKey(v.key!);
       return { revoked: v.key };
     },
   },
   'verify-audit-trail': {
     needs: ['workspace'],
-    run: async (v, identity, db) => {
+    run: async (v, { identity, db }) => {
       const workspaceId = v.workspace!;
       await identity.requireWorkspace(workspaceId);
       const report = await new EventStore(db).verifyChain({ workspaceId });
@@ -70,6 +85,7 @@ ${Object.entries(COMMANDS)
   .map(([name, { needs, may = [] }]) => `  npm run admin -- ${[name, ...needs.map(spelled), ...may.map((option) => `[${spelled(option)}]`)].join(' ')}`)
   .join('\n')}
 Each prints, as its last line on stdout, a JSON object. verify-audit-trail exits 3 when a chain is broken.
+set-limits replaces a workspace's overrides of the default budgets and quotas: --limits '{"maxSteps": 5000}' ('{}': the defaults).
 Lost the first admin's key? list-workspaces, then list-users --workspace, then issue-key --user with the admin's id.`;
 
 /** The command and its values, or a UsageError that says what is wrong. */
@@ -109,7 +125,8 @@ export async function admin(argv: string[], env = process.env, output: CliOutput
     return 0;
   }
   const { command, values } = parsed;
-  return runCli(({ db }) => command.run(values, new IdentityService(db, loadConfig(env).authCacheTtlMs), db), env, output);
+  const config = loadConfig(env);
+  return runCli(({ db }) => command.run(values, { identity: new IdentityService(db, config.authCacheTtlMs), limits: new Limits(db, config.limits), db }), env, output);
 }
 
 if (import.meta.main) await exitWith(admin(process.argv.slice(2)));

@@ -2,6 +2,7 @@ import type { Config } from '../config.ts';
 import { CommandHandler } from '../app/command-handler.ts';
 import { History } from '../app/history.ts';
 import { IdentityService } from '../app/identity.ts';
+import { Limits } from '../app/limits.ts';
 import { TokenVerifier } from '../app/tokens.ts';
 import { LiveLog } from '../app/live-log.ts';
 import { ExecutionService } from '../app/executions.ts';
@@ -9,6 +10,7 @@ import { WorkflowService } from '../app/workflows.ts';
 import { ACTIONS } from '../engine/actions/index.ts';
 import { EXECUTION } from '../domain/executions/execution.ts';
 import { Engine } from '../engine/engine.ts';
+import { budgetOf } from '../domain/workspaces/limits.ts';
 import { JobQueue } from '../store/job-queue.ts';
 import type { Database } from '../store/database.ts';
 import { EventStore } from '../store/event-store.ts';
@@ -30,6 +32,8 @@ export interface Services {
   /** null when this process leaves executions to other processes (RUN_EXECUTIONS=false). */
   readonly engine: Engine | null;
   readonly identity: IdentityService;
+  /** Each workspace's budgets and quotas. */
+  readonly limits: Limits;
   /** null when no JWT key is configured: only API keys are accepted. */
   readonly tokens: TokenVerifier | null;
   readonly history: History;
@@ -62,7 +66,12 @@ export async function startServices(config: Config, db: Database): Promise<Servi
   const engine = config.runExecutions
     ? new Engine(store, jobs, {
         maxExecutions: config.maxRunningExecutions,
+        maxExecutionsPerWorkspace: config.maxRunningExecutionsPerWorkspace,
         maxStepsInFlight: config.maxStepsInFlight,
+        maxStepsPerWorkspace: config.maxStepsInFlightPerWorkspace,
+        conditionWorkers: config.conditionWorkers,
+        parkAfterMs: config.waitParkMs,
+        defaultBudget: budgetOf(config.limits),
         leaseMs: config.executionLeaseMs,
         pollIntervalMs: config.executionPollIntervalMs,
         defaultStepTimeoutMs: config.defaultStepTimeoutMs,
@@ -81,18 +90,20 @@ export async function startServices(config: Config, db: Database): Promise<Servi
   await notifications.start();
   engine?.start();
   const commands = new CommandHandler(store);
-  const workflows = new WorkflowService(commands, { maxBytes: config.maxDefinitionBytes, actions: new Set(ACTIONS.keys()) }, new WorkflowRows(db));
+  const limits = new Limits(db, config.limits);
+  const workflows = new WorkflowService(commands, { maxBytes: config.maxDefinitionBytes, actions: new Set(ACTIONS.keys()) }, new WorkflowRows(db), limits);
   return {
     config,
     db,
     store,
     workflows,
-    executions: new ExecutionService(commands, workflows, jobs, { maxInputBytes: config.maxExecutionInputBytes }, {
+    executions: new ExecutionService(commands, workflows, jobs, limits, config.maxExecutionInputBytes, {
       started: () => engine?.poke(),
       cancelled: (id) => engine?.interrupt(id),
     }),
     engine,
     identity: new IdentityService(db, config.authCacheTtlMs),
+    limits,
     tokens,
     history: new History(store, heavyReads),
     live,

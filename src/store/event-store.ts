@@ -16,6 +16,8 @@ export interface NewEvent {
   readonly eventId: string;
   readonly type: string;
   readonly data: unknown;
+  /** data as JSON, when the caller has it already (it measured it). */
+  readonly json?: string | undefined;
 }
 
 export interface EventMetadata {
@@ -245,8 +247,8 @@ export class EventStore {
     const { expectedVersion, metadata } = options;
     // Each event's data is serialized once, which also measures it.
     let bytes = 0;
-    const batch = events.map(({ eventId, type, data }) => {
-      const json = JSON.stringify(data ?? null);
+    const batch = events.map(({ eventId, type, data, json: given }) => {
+      const json = given ?? JSON.stringify(data ?? null);
       const size = Buffer.byteLength(json);
       bytes += size;
       return `{"eventId":${JSON.stringify(eventId)},"type":${JSON.stringify(type)},"bytes":${size},"data":${json}}`;

@@ -13,18 +13,49 @@ export class JobQueue {
     this.#db = db;
   }
 
-  /** Claims up to `limit` executions whose lease is free or has run out; never one in `running`. */
-  async claim(owner: string, limit: number, leaseMs: number, running: readonly string[] = []): Promise<string[]> {
-    const { rows } = await this.#db.pool.query<{ execution_id: string }>(
-      `UPDATE execution_jobs SET lease_owner = $1, lease_expires_at = now() + $3 * interval '1 millisecond', claims = claims + 1
-       WHERE execution_id IN (
-         SELECT execution_id FROM execution_jobs
-         WHERE (lease_expires_at IS NULL OR lease_expires_at < now()) AND execution_id <> ALL($4::uuid[])
-         ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-       RETURNING execution_id`,
-      [owner, limit, leaseMs, running],
+  /**
+   * Claims up to `limit` executions whose lease is free or has run out and that are due (not
+   * parked until later); never one in `running`. Workspaces take turns: each one's oldest job
+   * first, then each one's second, and a workspace gets no more than `share` in all, counting
+   * the `held` it runs here already. So one workspace's backlog never keeps another's first
+   * execution waiting behind it.
+   */
+  async claim(owner: string, limit: number, leaseMs: number, fairness: ClaimShare = NO_SHARE): Promise<Claimed[]> {
+    const held = [...fairness.held];
+    const { rows } = await this.#db.pool.query<{ execution_id: string; workspace_id: string }>(
+      `WITH due AS (
+         SELECT execution_id, workspace_id, created_at, row_number() OVER (PARTITION BY workspace_id ORDER BY created_at, execution_id) AS turn
+         FROM execution_jobs
+         WHERE (lease_expires_at IS NULL OR lease_expires_at < now()) AND (not_before IS NULL OR not_before <= now())
+           AND execution_id <> ALL($4::uuid[])
+       ), fair AS (
+         SELECT due.execution_id, due.turn + coalesce(h.held, 0) AS place, due.created_at
+         FROM due LEFT JOIN unnest($5::uuid[], $6::int[]) AS h(workspace_id, held) ON h.workspace_id = due.workspace_id
+         WHERE due.turn + coalesce(h.held, 0) <= $7
+       )
+       UPDATE execution_jobs j SET lease_owner = $1, lease_expires_at = now() + $3 * interval '1 millisecond', not_before = NULL, claims = claims + 1
+       FROM (
+         SELECT j.execution_id FROM execution_jobs j JOIN fair USING (execution_id)
+         WHERE (j.lease_expires_at IS NULL OR j.lease_expires_at < now()) AND (j.not_before IS NULL OR j.not_before <= now())
+         ORDER BY fair.place, fair.created_at, fair.execution_id LIMIT $2 FOR UPDATE OF j SKIP LOCKED
+       ) chosen
+       WHERE j.execution_id = chosen.execution_id
+       RETURNING j.execution_id, j.workspace_id`,
+      [owner, limit, leaseMs, fairness.running, held.map(([id]) => id), held.map(([, count]) => count), fairness.share],
     );
-    return rows.map((row) => row.execution_id);
+    return rows.map((row) => ({ id: row.execution_id, workspaceId: row.workspace_id }));
+  }
+
+  /**
+   * Sets a running execution aside until `until` (a long wait): its lease is given back, and no
+   * process claims it before then. False when this owner no longer held it.
+   */
+  async park(id: string, owner: string, until: Date): Promise<boolean> {
+    const { rowCount } = await this.#db.pool.query(
+      'UPDATE execution_jobs SET lease_owner = NULL, lease_expires_at = NULL, not_before = $3 WHERE execution_id = $1 AND lease_owner = $2',
+      [id, owner, until],
+    );
+    return rowCount === 1;
   }
 
   /** Renews the leases still held; returns those ids. A missing one was lost: taken over, or its execution ended. */
@@ -58,14 +89,28 @@ export class JobQueue {
     );
   }
 
-  /** Executions no process holds: waiting for a claim (of one workspace, when given). */
-  async waiting(workspaceId?: string): Promise<number> {
-    const { rows } = await this.#db.pool.query<{ count: string }>(
-      `SELECT count(*) FROM execution_jobs j
-       WHERE (j.lease_expires_at IS NULL OR j.lease_expires_at < now())
-         AND ($1::uuid IS NULL OR EXISTS (SELECT 1 FROM executions e WHERE e.id = j.execution_id AND e.workspace_id = $1))`,
+  /** Executions no process holds, of one workspace when given: due and waiting for a claim, and parked until a later time. */
+  async waiting(workspaceId?: string): Promise<{ queued: number; parked: number }> {
+    const { rows } = await this.#db.pool.query<{ queued: number; parked: number }>(
+      `SELECT count(*) FILTER (WHERE not_before IS NULL OR not_before <= now())::int AS queued,
+              count(*) FILTER (WHERE not_before > now())::int AS parked
+       FROM execution_jobs WHERE (lease_expires_at IS NULL OR lease_expires_at < now()) AND ($1::uuid IS NULL OR workspace_id = $1)`,
       [workspaceId ?? null],
     );
-    return Number(rows[0]!.count);
+    return rows[0]!;
   }
 }
+
+export interface Claimed {
+  readonly id: string;
+  readonly workspaceId: string;
+}
+
+/** What a claim takes turns with: the executions a process runs already, by workspace, and a workspace's most. */
+export interface ClaimShare {
+  readonly running: readonly string[];
+  readonly held: ReadonlyMap<string, number>;
+  readonly share: number;
+}
+
+const NO_SHARE: ClaimShare = { running: [], held: new Map(), share: 2 ** 31 - 1 };

@@ -5,7 +5,8 @@ import { decide, evolve, executionAggregate, type ExecutionEvent, type Execution
 
 const id = '0193a000-0000-7000-8000-000000000001';
 const definition = { startAt: 'Done', nodes: { Done: { type: 'succeed' as const } } };
-const start = { kind: 'start' as const, id, workflow: { id: '0193a000-0000-7000-8000-000000000002', version: 3, definition }, input: { a: 1 }, rules: { maxInputBytes: 100 } };
+const budget = { maxSteps: 10, maxEvents: 100, maxBytes: 10_000, timeoutMs: 60_000, maxConditionMs: 1000 };
+const start = { kind: 'start' as const, id, workflow: { id: '0193a000-0000-7000-8000-000000000002', version: 3, definition }, input: { a: 1 }, rules: { maxInputBytes: 100, budget } };
 
 /** Folds events as the store would hand them back: versions in order, one second apart. */
 function replay(events: ExecutionEvent[]): ExecutionState {
@@ -31,8 +32,9 @@ describe('the Execution aggregate', () => {
   const failed: ProgressEvent = { type: 'StepFailed', data: { step: 'A#1', error: { name: 'Timeout', message: 'slow' } } };
 
   it('starts PENDING with the workflow version and a copy of its definition, and runs once anything happens', () => {
-    expect(started).toEqual([{ type: 'ExecutionStarted', data: { id, workflowId: start.workflow.id, workflowVersion: 3, definition, input: { a: 1 } } }]);
-    expect(replay(started)).toMatchObject({ status: 'PENDING', version: 1, createdById: 'u1' });
+    expect(started).toEqual([{ type: 'ExecutionStarted', data: { id, workflowId: start.workflow.id, workflowVersion: 3, definition, input: { a: 1 }, budget } }]);
+    expect(replay(started)).toMatchObject({ status: 'PENDING', version: 1, createdById: 'u1', budget, stepsStarted: 0 });
+    expect(replay([...started, stepStarted])).toMatchObject({ stepsStarted: 1 });
     expect(replay([...started, stepStarted])).toMatchObject({ status: 'RUNNING', steps: { 'A#1': { status: 'RUNNING', attempt: 1 } } });
   });
 

@@ -1,6 +1,7 @@
 import type { Aggregate, DomainEvent, EventEnvelope } from '../aggregate.ts';
 import { AppError, badInput, refuseNul } from '../errors.ts';
 import type { Definition } from '../workflows/definition.ts';
+import type { Budget } from '../workspaces/limits.ts';
 import type { StepError } from './retry.ts';
 
 export const EXECUTION = 'Execution';
@@ -19,7 +20,9 @@ export interface Step {
   readonly node: string;
   readonly attempt: number;
   readonly status: StepStatus;
+  /** null when it was larger than a step records (omittedInputBytes says how large). */
   readonly input: unknown;
+  readonly omittedInputBytes: number | null;
   readonly output: unknown;
   readonly error: ExecutionError | null;
   readonly startedAt: Date;
@@ -38,6 +41,11 @@ export interface Execution {
   readonly status: ExecutionStatus;
   readonly output: unknown;
   readonly error: ExecutionError | null;
+  /** What it may spend; null for an execution started before budgets were recorded (the process's defaults apply). */
+  readonly budget: Budget | null;
+  /** Step attempts started, and the time its conditions took: what it has spent of its budget. */
+  readonly stepsStarted: number;
+  readonly conditionMs: number;
   /** By id, in the order they first started. */
   readonly steps: Readonly<Record<string, Step>>;
   /** The case a choice took, by step id ("Check#2"): -1 for its default. */
@@ -57,13 +65,14 @@ export type ExecutionState = Execution | null;
 type Event<Type extends string, Data> = DomainEvent<Type, Data>;
 export type ExecutionStarted = Event<
   'ExecutionStarted',
-  { id: string; workflowId: string; workflowVersion: number; definition: Definition; input: unknown }
+  { id: string; workflowId: string; workflowVersion: number; definition: Definition; input: unknown; budget?: Budget }
 >;
-export type StepStarted = Event<'StepStarted', { step: string; node: string; attempt: number; input: unknown }>;
+/** `input` is left out on later attempts (it is the first's) and past what a step records (omittedInputBytes). */
+export type StepStarted = Event<'StepStarted', { step: string; node: string; attempt: number; input?: unknown; omittedInputBytes?: number }>;
 export type StepSucceeded = Event<'StepSucceeded', { step: string; output: unknown }>;
 export type StepFailed = Event<'StepFailed', { step: string; error: ExecutionError }>;
 export type StepRetryScheduled = Event<'StepRetryScheduled', { step: string; attempt: number; delayMs: number; retryAt: string }>;
-export type ChoiceTaken = Event<'ChoiceTaken', { step: string; node: string; case: number; next: string }>;
+export type ChoiceTaken = Event<'ChoiceTaken', { step: string; node: string; case: number; next: string; conditionMs?: number }>;
 export type MapIterationStarted = Event<'MapIterationStarted', { step: string; index: number }>;
 export type MapIterationCompleted = Event<'MapIterationCompleted', { step: string; index: number; output: unknown }>;
 export type ExecutionSucceeded = Event<'ExecutionSucceeded', { output: unknown }>;
@@ -87,6 +96,8 @@ export type ExecutionEvent = ExecutionStarted | ExecutionCancelled | ProgressEve
 
 export interface StartRules {
   readonly maxInputBytes: number;
+  /** The workspace's budget, recorded with the start. */
+  readonly budget: Budget;
 }
 
 export type ExecutionCommand =
@@ -148,11 +159,15 @@ export function decide(command: ExecutionCommand, state: ExecutionState): Execut
       if (bytes > command.rules.maxInputBytes) {
         throw badInput('input', `is ${bytes} bytes, more than the limit of ${command.rules.maxInputBytes}`);
       }
+      // The input is the stream's first event data: an execution that could not write one more event is refused now.
+      if (bytes >= command.rules.budget.maxBytes) {
+        throw badInput('input', `is ${bytes} bytes, more than the execution's budget of ${command.rules.budget.maxBytes} bytes of event data`);
+      }
       const { workflow } = command;
       return [
         {
           type: 'ExecutionStarted',
-          data: { id: command.id, workflowId: workflow.id, workflowVersion: workflow.version, definition: workflow.definition, input },
+          data: { id: command.id, workflowId: workflow.id, workflowVersion: workflow.version, definition: workflow.definition, input, budget: command.rules.budget },
         },
       ];
     }
@@ -196,12 +211,14 @@ function apply(state: Execution, event: ExecutionEvent, at: Date, put: Put): Exe
     case 'ExecutionStarted':
       return state;
     case 'StepStarted': {
-      const { node, attempt, input } = event.data;
-      return step(event.data.step, (previous) => ({
+      const { node, attempt } = event.data;
+      const recorded = 'input' in event.data || event.data.omittedInputBytes !== undefined;
+      const next = step(event.data.step, (previous) => ({
         id: event.data.step,
         node,
         attempt,
-        input,
+        input: recorded ? (event.data.input ?? null) : (previous?.input ?? null),
+        omittedInputBytes: recorded ? (event.data.omittedInputBytes ?? null) : (previous?.omittedInputBytes ?? null),
         status: 'RUNNING',
         output: null,
         error: null,
@@ -209,6 +226,7 @@ function apply(state: Execution, event: ExecutionEvent, at: Date, put: Put): Exe
         endedAt: null,
         retryAt: null,
       }));
+      return { ...next, stepsStarted: next.stepsStarted + 1 };
     }
     case 'StepSucceeded':
       return step(event.data.step, (current) => ({ ...current!, status: 'SUCCEEDED', output: event.data.output, endedAt: at }));
@@ -216,8 +234,10 @@ function apply(state: Execution, event: ExecutionEvent, at: Date, put: Put): Exe
       return step(event.data.step, (current) => ({ ...current!, status: 'FAILED', error: event.data.error, endedAt: at }));
     case 'StepRetryScheduled':
       return step(event.data.step, (current) => ({ ...current!, status: 'RETRY_SCHEDULED', retryAt: new Date(event.data.retryAt) }));
-    case 'ChoiceTaken':
-      return put(state, 'choices', event.data.step, { next: event.data.next });
+    case 'ChoiceTaken': {
+      const next = put(state, 'choices', event.data.step, { next: event.data.next });
+      return { ...next, conditionMs: next.conditionMs + (event.data.conditionMs ?? 0) };
+    }
     case 'MapIterationStarted':
       return put(state, 'iterations', `${event.data.step}[${event.data.index}]`, { completed: false, output: null });
     case 'MapIterationCompleted':
@@ -236,11 +256,15 @@ function apply(state: Execution, event: ExecutionEvent, at: Date, put: Put): Exe
 function evolveWith(state: ExecutionState, event: ExecutionEvent, envelope: EventEnvelope, put: Put): ExecutionState {
   const at = envelope.createdAt;
   if (event.type === 'ExecutionStarted') {
+    const { budget, ...started } = event.data;
     return {
-      ...event.data,
+      ...started,
       status: 'PENDING',
       output: null,
       error: null,
+      budget: budget ?? null,
+      stepsStarted: 0,
+      conditionMs: 0,
       steps: {},
       choices: {},
       iterations: {},

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AppError } from '../errors.ts';
 import { validateDefinition, type DefinitionProblem } from './definition.ts';
 
-const RULES = { maxBytes: 64 * 1024, actions: new Set(['http.request', 'transform', 'sleep', 'log', 'fail']) };
+const RULES = { maxBytes: 64 * 1024, actions: new Set(['http.request', 'transform', 'sleep', 'log', 'fail']), maxSteps: 10_000 };
 
 /** Uses every node type: a retried task with a catch, a bounded loop, map, parallel, wait. */
 const valid = () => ({
@@ -151,6 +151,43 @@ describe('validateDefinition', () => {
       expect((error as AppError).details.problems).toHaveLength(2);
       expect((error as AppError).message).toBe('definition: node Pause, next must name a node of this graph, got "Nowhere" (and 1 more)');
     }
+  });
+
+  describe('the work validation can count', () => {
+    const list = (n: number) => Array.from({ length: n }, (_, i) => i);
+    /** Maps nested `sizes.length` deep, each over a literal list a transform task writes just before it. */
+    const nested = (sizes: number[]): Record<string, unknown> => {
+      const [size, ...inner] = sizes;
+      const body = inner.length === 0 ? { startAt: 'Leaf', nodes: { Leaf: { type: 'task', action: 'transform', input: { at: '$' }, end: true } } } : nested(inner);
+      return {
+        startAt: 'Make',
+        nodes: {
+          Make: { type: 'task', action: 'transform', input: { items: list(size!) }, resultPath: '$.made', next: 'Each' },
+          Each: { type: 'map', itemsPath: '$.made.items', iterator: body, end: true },
+        },
+      };
+    };
+
+    it('refuses nested maps over literal lists past the step budget, naming the outer map', () => {
+      const problems = problemsOf(nested([100, 100, 100]));
+      expect(problems).toEqual([
+        { node: 'Each', field: 'itemsPath', message: expect.stringMatching(/^runs \d+ steps or more over the lists the definition writes, past the 10000 an execution may run$/) },
+      ]);
+      expect(Number(/runs (\d+)/.exec(problems[0]!.message)![1])).toBeGreaterThan(1_000_000);
+    });
+
+    it('accepts the same shape under the budget, and any shape over lists that come from the input', () => {
+      expect(() => validateDefinition(nested([20, 20, 20]), RULES)).not.toThrow();
+      const fromInput = { startAt: 'Each', nodes: { Each: { type: 'map', itemsPath: '$.items', iterator: nested([50, 50]), end: true } } };
+      expect(() => validateDefinition(fromInput, RULES)).not.toThrow();
+      expect(() => validateDefinition(nested([100, 100]), { ...RULES, maxSteps: 5000 })).toThrow(/past the 5000/);
+    });
+
+    it('counts retries and bounded loops', () => {
+      const retried = withNode('Fetch', { ...valid().nodes.Fetch, maxVisits: 5, retry: [{ errors: ['*'], maxAttempts: 10 }] });
+      expect(() => validateDefinition(retried, { ...RULES, maxSteps: 40 })).toThrow(/past the 40/);
+      expect(() => validateDefinition(retried, { ...RULES, maxSteps: 500 })).not.toThrow();
+    });
   });
 
   it('accepts a loop bounded by any one of its nodes', () => {

@@ -1,5 +1,6 @@
 import { AppError, badInput, refuseNul } from '../errors.ts';
 import { conditionProblem } from './expressions.ts';
+import { stepBound } from './bound.ts';
 
 // The definition language: docs/definitions.md describes it for users. Validation is pure
 // and reports every problem at once, each with the node and the field it is about.
@@ -89,6 +90,8 @@ export interface DefinitionRules {
   readonly maxBytes: number;
   /** The action names the engine has registered. */
   readonly actions: ReadonlySet<string>;
+  /** The workspace's step budget per execution: a definition sure to run more steps is refused. */
+  readonly maxSteps: number;
 }
 
 export interface DefinitionProblem {
@@ -359,6 +362,14 @@ export function validateDefinition(value: unknown, rules: DefinitionRules): Defi
     problems.add(undefined, 'timeoutMs', 'must be an integer from 1 to 86400000');
   }
   checkGraph(value, undefined, problems, rules);
+  // Only a definition that holds together can be walked for its work.
+  if (problems.list.length === 0) {
+    const bound = stepBound(value as unknown as Definition);
+    if (bound.steps > rules.maxSteps && bound.node !== undefined) {
+      const field = (value.nodes as Json)[bound.node] && ((value.nodes as Json)[bound.node] as Json).type === 'map' ? 'itemsPath' : 'type';
+      problems.add(bound.node, field, `runs ${bound.steps} steps or more over the lists the definition writes, past the ${rules.maxSteps} an execution may run`);
+    }
+  }
   if (problems.list.length > 0) {
     const [first] = problems.list;
     const where = first!.node ? `node ${first!.node}, ${first!.field}` : first!.field;

@@ -3,7 +3,7 @@ import { fold } from '../aggregate.ts';
 import { AppError, VersionConflictError } from '../errors.ts';
 import { decide, evolve, workflowAggregate, type WorkflowEvent, type WorkflowState } from './workflow.ts';
 
-const rules = { maxBytes: 1000, actions: new Set(['transform', 'log']) };
+const rules = { maxBytes: 1000, actions: new Set(['transform', 'log']), maxSteps: 10_000 };
 const id = '0190a000-0000-7000-8000-000000000001';
 const actor = '0190a000-0000-7000-8000-0000000000aa';
 

@@ -36,11 +36,32 @@ export function defineAction<Schema extends z.ZodType>(
   return { name, input: input as z.ZodType<z.output<Schema>>, run };
 }
 
-/** Runs an action on an input built from the data: an input the schema refuses fails the step. */
-export async function runAction(action: Action, input: unknown, context: ActionContext): Promise<unknown> {
+/**
+ * An action that only waits: its step is a wait (its deadline recorded, nothing held while it
+ * waits), not work that takes one of the process's step slots.
+ */
+export interface Timer<Input = unknown> {
+  readonly name: string;
+  readonly input: z.ZodType<Input>;
+  delayMs(input: Input): number;
+}
+
+export function defineTimer<Schema extends z.ZodType>(name: string, input: Schema, delayMs: (input: z.output<Schema>) => number): Timer<z.output<Schema>> {
+  return { name, input: input as z.ZodType<z.output<Schema>>, delayMs };
+}
+
+export const isTimer = (entry: Action | Timer): entry is Timer => 'delayMs' in entry;
+
+/** An input built from the data, as the action's schema takes it: one it refuses fails the step. */
+export function parseInput<Input>(action: Action<Input> | Timer<Input>, input: unknown): Input {
   const parsed = action.input.safeParse(input);
   if (!parsed.success) {
     throw new ActionError('InvalidInput', `${action.name}: ${z.prettifyError(parsed.error).replaceAll('\n', '; ')}`);
   }
-  return action.run(parsed.data, context);
+  return parsed.data;
+}
+
+/** Runs an action on an input built from the data: an input the schema refuses fails the step. */
+export async function runAction(action: Action, input: unknown, context: ActionContext): Promise<unknown> {
+  return action.run(parseInput(action, input), context);
 }

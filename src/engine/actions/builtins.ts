@@ -1,13 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { ActionError, defineAction } from './action.ts';
+import { ActionError, defineAction, defineTimer } from './action.ts';
 
 export const transform = defineAction('transform', z.record(z.string(), z.unknown()), async (input) => input);
 
-export const sleepAction = defineAction('sleep', z.object({ ms: z.number().int().min(0).max(3_600_000) }).strict(), async ({ ms }, { signal }) => {
-  await sleep(ms, undefined, { signal });
-  return { sleptMs: ms };
-});
+/** Waits `ms` (at most an hour) as a wait node does; its result is `{ sleptMs }`. */
+export const sleepAction = defineTimer('sleep', z.object({ ms: z.number().int().min(0).max(3_600_000) }).strict(), ({ ms }) => ms);
 
 export const log = defineAction(
   'log',

@@ -37,7 +37,12 @@ const StepRef = builder.objectRef<Step>('ExecutionStep').implement({
     node: t.exposeString('node'),
     attempt: t.exposeInt('attempt'),
     status: t.field({ type: StepStatusEnum, resolve: (step) => step.status }),
-    input: t.field({ type: 'JSON', nullable: true, resolve: (step) => step.input }),
+    input: t.field({ type: 'JSON', nullable: true, description: 'null when it was larger than a step records: see omittedInputBytes.', resolve: (step) => step.input }),
+    omittedInputBytes: t.int({
+      nullable: true,
+      description: 'Set when its input was larger than a step records (8 KiB as JSON): its size. Later attempts had the same input.',
+      resolve: (step) => step.omittedInputBytes ?? null,
+    }),
     output: t.field({ type: 'JSON', nullable: true, resolve: (step) => step.output }),
     error: t.field({ type: ExecutionErrorRef, nullable: true, resolve: (step) => step.error }),
     startedAt: t.expose('startedAt', { type: 'DateTime', description: 'Its first attempt\'s start.' }),

@@ -1,5 +1,6 @@
 import type { EngineStats } from '../../engine/engine.ts';
 import { MAX_HOSTS, type BreakerState } from '../../engine/breakers.ts';
+import type { WorkspaceLimits } from '../../domain/workspaces/limits.ts';
 import { builder } from '../builder.ts';
 
 const BreakerStateEnum = builder.enumType('CircuitBreakerState', {
@@ -20,7 +21,8 @@ const EngineStatsRef = builder.objectRef<EngineStats>('ExecutionEngineStats').im
     'capacity (steps and limits). Counts are since the process started.',
   fields: (t) => ({
     active: t.exposeInt('active', { description: "Your workspace's executions running in this process." }),
-    queued: t.exposeInt('queued', { description: "Your workspace's executions no process holds yet (all processes)." }),
+    queued: t.exposeInt('queued', { description: "Your workspace's executions due and waiting for a process (all processes)." }),
+    parked: t.exposeInt('parked', { description: "Your workspace's executions set aside until a long wait ends: they hold no slot meanwhile (all processes)." }),
     succeeded: t.exposeInt('succeeded'),
     failed: t.exposeInt('failed'),
     cancelled: t.exposeInt('cancelled', { description: 'Runs this process stopped because their execution was cancelled here.' }),
@@ -38,9 +40,23 @@ const EngineStatsRef = builder.objectRef<EngineStats>('ExecutionEngineStats').im
   }),
 });
 
-const SystemStatusRef = builder.objectRef<{ engine: EngineStats | null }>('SystemStatus').implement({
+const LimitsRef = builder.objectRef<WorkspaceLimits>('WorkspaceLimits').implement({
+  description: "Your workspace's budgets per execution and quotas (docs/security.md), as operators set them.",
+  fields: (t) => ({
+    maxSteps: t.exposeInt('maxSteps', { description: 'Step attempts one execution may start.' }),
+    maxEvents: t.exposeInt('maxEvents', { description: 'Events one execution may write.' }),
+    maxBytes: t.exposeInt('maxBytes', { description: 'Event data one execution may write, in bytes.' }),
+    timeoutMs: t.exposeInt('timeoutMs', { description: 'The deadline of an execution whose definition sets none.' }),
+    maxConditionMs: t.exposeInt('maxConditionMs', { description: "Time one execution's conditions may take in all." }),
+    maxActiveExecutions: t.exposeInt('maxActiveExecutions', { description: 'Executions under way at once.' }),
+    maxWorkflows: t.exposeInt('maxWorkflows', { description: 'Workflows, deleted ones aside.' }),
+  }),
+});
+
+const SystemStatusRef = builder.objectRef<{ engine: EngineStats | null; limits: WorkspaceLimits }>('SystemStatus').implement({
   description: 'The process that answers this query.',
   fields: (t) => ({
+    limits: t.field({ type: LimitsRef, resolve: (status) => status.limits }),
     engine: t.field({
       type: EngineStatsRef,
       nullable: true,
@@ -56,6 +72,7 @@ builder.queryFields((t) => ({
     authScopes: { role: 'ADMIN' },
     resolve: async (_root, _args, { services, scope }) => ({
       engine: (await services.engine?.statsOf(scope.actor.workspaceId)) ?? null,
+      limits: await services.limits.of(scope.actor.workspaceId),
     }),
   }),
 }));
