@@ -38,10 +38,12 @@ export interface Config {
   readonly maxQueryCost: number;
   /** Browser origins allowed to call the API (CORS) and to open WebSockets; empty: no CORS, any WebSocket origin. */
   readonly allowedOrigins: readonly string[];
-  /** Subscriptions one API key may have open at once in one process. */
+  /** Subscriptions one API key may have open at once in one process, and one workspace, all its keys together. */
   readonly maxSubscriptionsPerKey: number;
-  /** Operations one API key may start per second in one process (0: no limit). */
+  readonly maxSubscriptionsPerWorkspace: number;
+  /** Operations one API key may start per second in one process (0: no limit), and one workspace, all its keys together. */
   readonly rateLimitPerSecond: number;
+  readonly rateLimitPerWorkspacePerSecond: number;
   /** A JSON file of allowed operations by SHA-256; when set, no other operation runs. */
   readonly persistedOperationsFile: string | undefined;
   /** Whether the schema may be introspected (GraphiQL, codegen); off by default in production. */
@@ -176,6 +178,8 @@ function share(env: Env, name: string, of: number): number {
 export function loadConfig(env: Env = process.env): Config {
   const maxRunningExecutions = integer(env, 'MAX_RUNNING_EXECUTIONS', 50, 1);
   const maxStepsInFlight = integer(env, 'MAX_STEPS_IN_FLIGHT', 100, 1);
+  const rateLimitPerSecond = integer(env, 'RATE_LIMIT_PER_SECOND', 2000);
+  const maxSubscriptionsPerKey = integer(env, 'MAX_SUBSCRIPTIONS_PER_KEY', 100, 1);
   const config: Config = {
     environment: environment(env),
     host: env.HOST ?? '0.0.0.0',
@@ -198,9 +202,11 @@ export function loadConfig(env: Env = process.env): Config {
     wsWriteWindowMs: integer(env, 'WS_WRITE_WINDOW_MS', 50),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1),
     maxResponseBytes: integer(env, 'MAX_RESPONSE_BYTES', 16 * 1024 * 1024, 1024),
-    rateLimitPerSecond: integer(env, 'RATE_LIMIT_PER_SECOND', 2000),
+    rateLimitPerSecond,
+    rateLimitPerWorkspacePerSecond: integer(env, 'RATE_LIMIT_PER_WORKSPACE_PER_SECOND', rateLimitPerSecond * 2, 1),
     allowedOrigins: (env.ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
-    maxSubscriptionsPerKey: integer(env, 'MAX_SUBSCRIPTIONS_PER_KEY', 100, 1),
+    maxSubscriptionsPerKey,
+    maxSubscriptionsPerWorkspace: integer(env, 'MAX_SUBSCRIPTIONS_PER_WORKSPACE', maxSubscriptionsPerKey * 10, 1),
     introspection: flag(env, 'INTROSPECTION', environment(env) !== 'production'),
     persistedOperationsFile: env.PERSISTED_OPERATIONS || undefined,
     maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 12, 1),

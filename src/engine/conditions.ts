@@ -2,6 +2,11 @@ import { Worker } from 'node:worker_threads';
 import { ActionError } from './actions/action.ts';
 import { FairLimit } from './fair-limit.ts';
 
+export interface Evaluated {
+  readonly holds: boolean;
+  readonly ms: number;
+}
+
 /**
  * Evaluates conditions in worker threads under a time limit. Validation bounds an
  * expression's size and refuses nested comprehensions; this bounds what is left (a long
@@ -24,7 +29,8 @@ export class Conditions {
     this.#limit = new FairLimit(workers, Math.max(1, Math.floor(workers / 2)));
   }
 
-  evaluate(workspaceId: string, expression: string, data: unknown): Promise<boolean> {
+  /** Whether the condition holds, and how long a worker took to say (waiting for one aside). */
+  evaluate(workspaceId: string, expression: string, data: unknown): Promise<Evaluated> {
     return this.#limit.run(workspaceId, () => this.#evaluate(expression, data));
   }
 
@@ -40,8 +46,9 @@ export class Conditions {
     });
   }
 
-  async #evaluate(expression: string, data: unknown): Promise<boolean> {
+  async #evaluate(expression: string, data: unknown): Promise<Evaluated> {
     const worker = this.#idle.pop() ?? (await this.#start());
+    const started = performance.now();
     return new Promise((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
@@ -51,7 +58,7 @@ export class Conditions {
       const onMessage = (message: { value?: boolean; error?: string }) => {
         done();
         this.#idle.push(worker);
-        if (message.error === undefined) resolve(message.value!);
+        if (message.error === undefined) resolve({ holds: message.value!, ms: performance.now() - started });
         else reject(new ActionError('ConditionError', `${expression}: ${message.error}`));
       };
       const onError = (error: Error) => {

@@ -28,7 +28,7 @@ export interface RunContext {
   readonly maxOutputBytes: number;
   act(execution: Execution, action: string, input: unknown, timeoutMs: number | undefined, signal: AbortSignal): Promise<unknown>;
   timer(action: string, input: unknown): number | null;
-  evaluate(workspaceId: string, condition: string, data: unknown): Promise<boolean>;
+  evaluate(workspaceId: string, condition: string, data: unknown): Promise<{ holds: boolean; ms: number }>;
   /** Gives the execution back until `until`; false when its lease was lost meanwhile. */
   park(executionId: string, until: Date): Promise<boolean>;
   log(level: 'info' | 'error', message: string, fields: Record<string, unknown>): void;

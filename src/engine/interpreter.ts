@@ -32,7 +32,8 @@ export interface Runtime {
   timer(action: string, input: unknown): number | null;
   /** Waits until `until` (epoch ms). The process may set the execution aside meanwhile, to resume it at that time. */
   pause(until: number, signal: AbortSignal): Promise<void>;
-  evaluate(condition: string, data: unknown): Promise<boolean>;
+  /** Whether a condition holds, and how long it took (waiting for a worker aside): that counts against the budget. */
+  evaluate(condition: string, data: unknown): Promise<{ holds: boolean; ms: number }>;
   /** The largest result a step may give, as JSON; a map or parallel node's list included. */
   readonly maxOutputBytes: number;
   now(): number;
@@ -283,12 +284,13 @@ async function runVisit(
     case 'choice': {
       let next = rt.state().choices[id]?.next;
       if (next === undefined) {
-        const evaluating = rt.now();
+        let conditionMs = 0;
         let taken = -1;
         for (const [index, option] of node.cases.entries()) {
-          const holds = await rt.evaluate(option.condition, data).catch((error: unknown) => {
+          const { holds, ms } = await rt.evaluate(option.condition, data).catch((error: unknown) => {
             throw new Failure(errorOf(error));
           });
+          conditionMs += ms;
           if (holds) {
             taken = index;
             break;
@@ -296,7 +298,7 @@ async function runVisit(
         }
         next = taken === -1 ? node.default : node.cases[taken]!.next;
         // The conditions' time counts against the execution's budget.
-        rt.note({ type: 'ChoiceTaken', data: { step: id, node: name, case: taken, next, conditionMs: Math.round(rt.now() - evaluating) } });
+        rt.note({ type: 'ChoiceTaken', data: { step: id, node: name, case: taken, next, conditionMs: Math.round(conditionMs) } });
       }
       return { data, next };
     }

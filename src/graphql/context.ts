@@ -107,7 +107,7 @@ export interface RequestInfo {
 /** Every operation needs an API key, on every transport, and counts against its rate limit. */
 export async function createContext(services: Services, request: RequestInfo): Promise<GraphQLContext> {
   const { actor, quotaKey, stillValid } = await authenticate(services, request.authorization);
-  await services.rateLimit?.take(quotaKey);
+  await services.rateLimit?.take(quotaKey, actor.workspaceId);
   return {
     services,
     scope: {
@@ -119,6 +119,6 @@ export async function createContext(services: Services, request: RequestInfo): P
     loaders: createLoaders(services, actor.workspaceId),
     answer: new AnswerBudget(services.config.maxResponseBytes),
     stillAuthorized: stillValid,
-    subscription: (start) => services.subscriptionQuota.hold(quotaKey, start),
+    subscription: (start) => services.subscriptionQuota.hold(quotaKey, actor.workspaceId, start),
   };
 }

@@ -109,9 +109,9 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     live,
     notifications,
     heavyReads,
-    subscriptionQuota: new SubscriptionQuota(config.maxSubscriptionsPerKey),
+    subscriptionQuota: new SubscriptionQuota(config.maxSubscriptionsPerKey, config.maxSubscriptionsPerWorkspace),
     persistedOperations: config.persistedOperationsFile ? PersistedOperations.fromFile(config.persistedOperationsFile) : null,
-    rateLimit: config.rateLimitPerSecond > 0 ? new RateLimit(config.rateLimitPerSecond) : null,
+    rateLimit: config.rateLimitPerSecond > 0 ? new RateLimit(config.rateLimitPerSecond, config.rateLimitPerWorkspacePerSecond) : null,
     async stop() {
       await engine?.stop();
       await notifications.stop();

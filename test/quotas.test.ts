@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from './support/app.ts';
+import { DEFINITION } from './support/definitions.ts';
+import { createWorkflow, execute } from './support/executions.ts';
+import { wsClient } from './support/ws.ts';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({
+    executionPollIntervalMs: 50,
+    rateLimitPerSecond: 40,
+    rateLimitPerWorkspacePerSecond: 50,
+    maxSubscriptionsPerKey: 3,
+    maxSubscriptionsPerWorkspace: 4,
+  });
+});
+afterAll(() => app.close());
+
+const gql: TestApp['gql'] = (...args) => app.gql(...args);
+const CREATE = `mutation($n: String!) { createWorkflow(input: { name: $n, definition: ${DEFINITION} }) { id version } }`;
+const codeOf = (response: { errors?: { extensions: Record<string, unknown> }[] | undefined }) => response.errors?.[0]?.extensions;
+
+describe('quotas per workspace', () => {
+  it('holds at most maxWorkflows workflows: one more is QUOTA_EXCEEDED and writes nothing, a delete makes room', async () => {
+    const tenant = await app.createWorkspace('workflow quota');
+    await app.services.limits.set(tenant.workspaceId, { maxWorkflows: 3 });
+    const as = (query: string, variables: Record<string, unknown>) => app.gql(query, variables, tenant.keys.editor);
+    const made = [];
+    for (let n = 0; n < 3; n += 1) made.push((await as(CREATE, { n: `w${n}` })).data!.createWorkflow);
+    const before = await app.database.snapshot();
+    expect(codeOf(await as(CREATE, { n: 'one too many' }))).toEqual({ code: 'QUOTA_EXCEEDED', quota: 'maxWorkflows', limit: 3 });
+    expect(await app.database.snapshot()).toEqual(before);
+    // Another workspace is not counted against it.
+    expect(codeOf(await gql(CREATE, { n: 'elsewhere' }))).toBeUndefined();
+    await as('mutation($id: ID!) { deleteWorkflow(input: { id: $id, expectedVersion: 1 }) { status } }', { id: made[0].id });
+    expect(codeOf(await as(CREATE, { n: 'room again' }))).toBeUndefined();
+  });
+
+  it('has at most maxActiveExecutions under way: one more start is QUOTA_EXCEEDED and writes nothing, an end makes room', async () => {
+    const tenant = await app.createWorkspace('execution quota');
+    await app.services.limits.set(tenant.workspaceId, { maxActiveExecutions: 2 });
+    const as: TestApp['gql'] = (query, variables) => app.gql(query, variables, tenant.keys.editor);
+    const workflow = await createWorkflow(as, { startAt: 'Pause', nodes: { Pause: { type: 'wait', ms: 600_000, end: true } } });
+    const running = [await execute(as, workflow.id), await execute(as, workflow.id)];
+    // Both are waiting (their step started, and parked), so that nothing else writes meanwhile.
+    for (const execution of running) {
+      for (;;) {
+        const { rows } = await app.database.db.pool.query('SELECT not_before FROM execution_jobs WHERE execution_id = $1', [execution.id]);
+        if (rows[0]?.not_before) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    const before = await app.database.snapshot();
+    const refused = await as('mutation($w: ID!) { executeWorkflow(input: { workflowId: $w }) { id } }', { w: workflow.id });
+    expect(codeOf(refused)).toEqual({ code: 'QUOTA_EXCEEDED', quota: 'maxActiveExecutions', limit: 2 });
+    expect(refused.errors![0]!.message).toBe('this workspace has 2 executions under way, the most its quota allows');
+    expect(await app.database.snapshot()).toEqual(before);
+    await as('mutation($id: ID!) { cancelExecution(input: { id: $id }) { status } }', { id: running[0].id });
+    const third = await execute(as, workflow.id);
+    for (const execution of [running[1], third]) await as('mutation($id: ID!) { cancelExecution(input: { id: $id }) { status } }', { id: execution.id });
+  });
+});
+
+describe('rate and subscriptions per workspace, whatever its number of keys', () => {
+  it("counts every key of a workspace against the workspace's rate", async () => {
+    const tenant = await app.createWorkspace('many keys');
+    const keys = [tenant.keys.viewer, tenant.keys.editor, tenant.keys.admin];
+    const results = await Promise.all(keys.flatMap((key) => Array.from({ length: 30 }, () => app.gql('{ me { id } }', {}, key))));
+    const limited = results.filter((result) => codeOf(result)?.code === 'RATE_LIMITED');
+    // 90 requests, 30 a key (under the key's 40), 50 a second for the workspace.
+    expect(limited.length).toBeGreaterThanOrEqual(30);
+    expect(limited[0]!.errors![0]!.message).toMatch(/too many requests for this workspace/);
+    expect(codeOf(await app.gql('{ me { id } }', {}, app.keys.viewer))).toBeUndefined();
+  });
+
+  it("counts every key of a workspace against the workspace's open subscriptions", async () => {
+    const tenant = await app.createWorkspace('many subscribers');
+    const clients = [wsClient(app.url, tenant.keys.viewer), wsClient(app.url, tenant.keys.editor)];
+    try {
+      const open = [];
+      for (const [index, client] of [0, 0, 1, 1].map((i) => [i, clients[i]!] as const)) {
+        const iterator = client.iterate({ query: 'subscription { events { caughtUp } }' });
+        expect((await iterator.next()).value.data.events.caughtUp, `subscription of key ${index}`).toBe(true);
+        open.push(iterator);
+      }
+      const fifth = await clients[1]!.iterate({ query: 'subscription { events { caughtUp } }' }).next();
+      expect(fifth.value.errors[0]).toMatchObject({ message: 'this workspace has 4 subscriptions open, the most it may have', extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: 4 } });
+      await open[0]!.return!();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await clients[1]!.iterate({ query: 'subscription { events { caughtUp } }' }).next()).value.data.events.caughtUp).toBe(true);
+    } finally {
+      await Promise.all(clients.map((client) => client.dispose()));
+    }
+  });
+});
