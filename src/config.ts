@@ -84,6 +84,9 @@ const LIMITS: Record<keyof WorkspaceLimits, readonly [string, number]> = {
   maxConditionMs: ['EXECUTION_MAX_CONDITION_MS', 10_000],
   maxActiveExecutions: ['WORKSPACE_MAX_ACTIVE_EXECUTIONS', 1000],
   maxWorkflows: ['WORKSPACE_MAX_WORKFLOWS', 10_000],
+  maxStepsPerSecond: ['WORKSPACE_MAX_STEPS_PER_SECOND', 100],
+  maxReadBytesPerSecond: ['WORKSPACE_MAX_READ_BYTES_PER_SECOND', 2 * 1024 * 1024],
+  maxConditionMsPerSecond: ['WORKSPACE_MAX_CONDITION_MS_PER_SECOND', 100],
 };
 
 function limits(env: Env): WorkspaceLimits {

@@ -16,10 +16,11 @@ const until = async (condition: () => boolean | Promise<boolean>) => {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 };
-const append = () =>
-  new EventStore(database.db).append({ type: 'Workflow', id: randomUUID() }, [{ eventId: randomUUID(), type: 'Ping', data: {} }], {
-    expectedVersion: 'NO_STREAM',
-    metadata: { workspaceId: randomUUID(), actorId: null, requestId: 'r', correlationId: 'c', causationId: null },
+const workspaceId = randomUUID();
+const append = (id = randomUUID(), expectedVersion: 'NO_STREAM' | number = 'NO_STREAM') =>
+  new EventStore(database.db).append({ type: 'Workflow', id }, [{ eventId: randomUUID(), type: 'Ping', data: {} }], {
+    expectedVersion,
+    metadata: { workspaceId, actorId: null, requestId: 'r', correlationId: 'c', causationId: null },
   });
 const listenerPids = async () =>
   (await database.db.pool.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [
@@ -36,17 +37,18 @@ describe('append notifications', () => {
     }, 50);
     await notifications.start();
     try {
-      await append();
+      const stream = randomUUID();
+      await append(stream);
       await until(() => wakes === 1);
 
       const [pid] = await listenerPids();
       await database.db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
       await until(() => notifications.connections === 2);
       expect(wakes).toBe(2); // the reconnect itself wakes: notifications may have been missed
-      await append();
+      await append(stream, 1);
       await until(() => wakes === 3);
-      // The reconnect's wake names no type: anything may have been missed.
-      expect(types).toEqual(['Workflow', null, 'Workflow']);
+      // The reconnect's wake names no type: anything may have been missed. An append that begins a stream says so.
+      expect(types).toEqual(['Workflow:new', null, 'Workflow']);
     } finally {
       await notifications.stop();
     }
@@ -68,7 +70,8 @@ describe('append notifications', () => {
           },
         })
         .catch(() => {});
-      await append();
+      const stream = randomUUID();
+      await append(stream);
       await until(() => wakes === 1);
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(wakes).toBe(1);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { DEFINITION } from './support/definitions.ts';
-import { createWorkflow, execute } from './support/executions.ts';
+import { createWorkflow, ended, execute } from './support/executions.ts';
 import { wsClient } from './support/ws.ts';
 
 let app: TestApp;
@@ -91,5 +91,49 @@ describe('rate and subscriptions per workspace, whatever its number of keys', ()
     } finally {
       await Promise.all(clients.map((client) => client.dispose()));
     }
+  });
+});
+
+describe('rates per workspace, kept by pacing', () => {
+  const MAP = {
+    startAt: 'Each',
+    nodes: { Each: { type: 'map', itemsPath: '$.items', maxConcurrency: 10, iterator: { startAt: 'Echo', nodes: { Echo: { type: 'task', action: 'transform', input: { at: '$' }, end: true } } }, end: true } },
+  };
+
+  it("paces a workspace's steps at maxStepsPerSecond; another workspace's execution is not held behind them", async () => {
+    const tenant = await app.createWorkspace('paced steps');
+    await app.services.limits.set(tenant.workspaceId, { maxStepsPerSecond: 10 });
+    const as: TestApp['gql'] = (query, variables) => app.gql(query, variables, tenant.keys.editor);
+    const items = { items: Array.from({ length: 40 }, (_, i) => i) };
+    const began = performance.now();
+    const paced = await execute(as, (await createWorkflow(as, MAP)).id, items);
+    const other = await ended(gql, (await execute(gql, (await createWorkflow(gql, MAP)).id, items)).id);
+    expect(other.status).toBe('SUCCEEDED');
+    const { data } = await as('query($id: ID!) { execution(id: $id) { status } }', { id: paced.id });
+    expect(data!.execution.status, 'the paced execution, as the other ended').toBe('RUNNING');
+    expect((await ended(as, paced.id)).status).toBe('SUCCEEDED');
+    // Forty steps past the first second's ten, at ten a second: three seconds at the least.
+    expect(performance.now() - began).toBeGreaterThan(2900);
+  });
+
+  it("paces a workspace's heavy reads at maxReadBytesPerSecond: a read that would wait too long is RATE_LIMITED, and others read on", async () => {
+    const tenant = await app.createWorkspace('paced reads');
+    await app.services.limits.set(tenant.workspaceId, { maxReadBytesPerSecond: 1024 });
+    const as: TestApp['gql'] = (query, variables) => app.gql(query, variables, tenant.keys.editor);
+    const definition = { startAt: 'Done', nodes: { Done: { type: 'succeed' } }, metadata: { padding: 'p'.repeat(30 * 1024) } };
+    const workflow = await createWorkflow(as, definition);
+    const REPLAY = 'query($id: ID!) { replay(aggregateType: WORKFLOW, aggregateId: $id) { version state } }';
+    // The first read is within the rate; what it brought (30 KB at 1 KB a second) is waited for by the next.
+    expect((await as(REPLAY, { id: workflow.id })).errors).toBeUndefined();
+    const refused = await as(REPLAY, { id: workflow.id });
+    expect(codeOf(refused)).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(codeOf(refused)!.retryAfterSeconds).toBeGreaterThan(20);
+    expect(refused.errors![0]!.message).toMatch(/read rate \(maxReadBytesPerSecond\)/);
+    const events = await as('query($id: ID!) { events(aggregateType: WORKFLOW, aggregateId: $id, first: 10) { edges { node { data } } } }', { id: workflow.id });
+    expect(codeOf(events)).toMatchObject({ code: 'RATE_LIMITED' });
+    // Another workspace reads as before.
+    const mine = await createWorkflow(gql, definition);
+    expect((await gql(REPLAY, { id: mine.id })).errors).toBeUndefined();
+    expect((await gql(REPLAY, { id: mine.id })).errors).toBeUndefined();
   });
 });

@@ -52,10 +52,11 @@ async function logCursorNow(): Promise<string> {
 async function eventLogAfter(after: string, filter: Record<string, unknown> = {}): Promise<string[]> {
   const ids: string[] = [];
   for (let cursor: string | null = after; ; ) {
-    const { data }: { data: any } = await app.gql(
+    const { data, errors }: { data: any; errors?: unknown } = await app.gql(
       'query($after: String, $types: [String!]) { eventLog(after: $after, first: 100, types: $types) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }',
       { after: cursor, ...filter },
     );
+    if (errors) throw new Error(JSON.stringify(errors));
     ids.push(...data!.eventLog.edges.map((e: any) => e.node.id));
     if (!data!.eventLog.pageInfo.hasNextPage) return ids;
     cursor = data!.eventLog.pageInfo.endCursor;

@@ -12,6 +12,12 @@ export function jsonBytes(value: unknown): number {
   return size;
 }
 
+/** The workspace's read rate (Pace): reads wait their turn, and what an answer holds is charged to it. */
+export interface ReadPace {
+  turn(): Promise<void>;
+  charge(bytes: number): void;
+}
+
 /**
  * How much data one answer may still hold (MAX_RESPONSE_BYTES): event data, states,
  * definitions, inputs and outputs. Reads take the remainder as their bound, so that what an
@@ -19,10 +25,26 @@ export function jsonBytes(value: unknown): number {
  */
 export class AnswerBudget {
   readonly #max: number;
+  readonly #pace: ReadPace | undefined;
   #spent = 0;
 
-  constructor(max: number) {
+  constructor(max: number, pace?: ReadPace) {
     this.#max = max;
+    this.#pace = pace;
+  }
+
+  /**
+   * A budget of its own for a subscription's next payload. Payloads are pushed as writes happen,
+   * bounded by the writes and the subscriptions: they do not count against the read rate,
+   * which paces what a workspace asks for.
+   */
+  renewed(): AnswerBudget {
+    return new AnswerBudget(this.#max);
+  }
+
+  /** Waits until the workspace's reads are within its rate: what a heavy read does before it reads. */
+  turn(): Promise<void> {
+    return this.#pace?.turn() ?? Promise.resolve();
   }
 
   /** What a read may still bring: a read that brings more has made the answer too large. */
@@ -37,6 +59,7 @@ export class AnswerBudget {
   /** Takes `bytes` from the budget; RESPONSE_TOO_LARGE past it. */
   spend(bytes: number): void {
     this.#spent += bytes;
+    this.#pace?.charge(bytes);
     if (this.exceeded) throw answerTooLarge(this.#max);
   }
 

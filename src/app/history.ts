@@ -73,6 +73,7 @@ export class History {
 
   /** A heavy read bounded by what the answer may still hold, and charged to it. */
   async #bounded(budget: AnswerBudget, read: (maxBytes: number) => Promise<StoredEvent[]>): Promise<StoredEvent[]> {
+    await budget.turn();
     const events = await this.#heavy(() => read(budget.remaining));
     budget.spend(spentBytes(events));
     return events;

@@ -79,6 +79,8 @@ export class LiveLog {
   #timer: NodeJS.Timeout | undefined;
   #reading: Promise<void> | undefined;
   #readAgain = false;
+  /** A read put off while nobody is subscribed. */
+  #deferred: NodeJS.Timeout | undefined;
   readonly #catchUp: LimitFunction;
 
   constructor(store: EventStore, options: LiveLogOptions) {
@@ -101,6 +103,7 @@ export class LiveLog {
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    clearTimeout(this.#deferred);
     for (const subscription of this.#subscriptions) subscription.end();
     await this.#reading;
   }
@@ -127,13 +130,35 @@ export class LiveLog {
    */
   subscribe(after: LogPosition | null, filter: LiveFilter, allowed?: () => Promise<boolean>, onEnd?: () => void): LiveStream {
     checkLogFilter(filter);
-    const subscription = new LiveSubscription(this, after ?? this.head, filter, allowed, onEnd);
+    // Reads were put off while nobody listened, so the head may be behind: the tail catches up
+    // at once, the subscription reads the store only after it has, and one from now on starts
+    // at the log's real head.
+    let behind: { read: Promise<void>; head: Promise<LogPosition> | undefined } | undefined;
+    if (this.#deferred) {
+      clearTimeout(this.#deferred);
+      this.#deferred = undefined;
+      this.#read();
+      behind = { read: this.#reading!, head: after === null ? this.#store.logHead() : undefined };
+    }
+    const subscription = new LiveSubscription(this, after ?? this.head, filter, allowed, onEnd, behind);
     this.#subscriptions.add(subscription);
     return subscription;
   }
 
-  /** Reads whatever the log has past the head; called on notifications and by the poll. */
+  /**
+   * Reads whatever the log has past the head; called on notifications and by the poll. With
+   * nobody subscribed, at most every IDLE_READ_MS: under a stream of appends each notification
+   * would otherwise cost a read that nobody takes.
+   */
   wake(): void {
+    if (this.#subscriptions.size > 0) return this.#read();
+    this.#deferred ??= setTimeout(() => {
+      this.#deferred = undefined;
+      this.#read();
+    }, IDLE_READ_MS).unref();
+  }
+
+  #read(): void {
     if (this.#reading) {
       this.#readAgain = true;
       return;
@@ -142,7 +167,7 @@ export class LiveLog {
       this.#reading = undefined;
       if (this.#readAgain) {
         this.#readAgain = false;
-        this.wake();
+        this.#read();
       }
     });
   }
@@ -189,6 +214,9 @@ export type LiveStream = AsyncIterableIterator<LiveItem> & Pollable<LiveItem>;
 
 const DONE = { done: true, value: undefined } as const;
 
+/** How often the shared tail reads, at most, while nobody is subscribed. */
+const IDLE_READ_MS = 100;
+
 class LiveSubscription implements LiveStream {
   readonly #live: LiveLog;
   readonly #filter: LiveFilter;
@@ -212,8 +240,19 @@ class LiveSubscription implements LiveStream {
   #reading: Promise<void> | undefined;
   readonly #onEnd: (() => void) | undefined;
 
-  constructor(live: LiveLog, after: LogPosition, filter: LiveFilter, allowed: (() => Promise<boolean>) | undefined, onEnd?: () => void) {
+  /** When the tail's head was behind as it began: the tail's catching up, and where one from now on really starts. */
+  #tailBehind: { read: Promise<void>; head: Promise<LogPosition> | undefined } | undefined;
+
+  constructor(
+    live: LiveLog,
+    after: LogPosition,
+    filter: LiveFilter,
+    allowed: (() => Promise<boolean>) | undefined,
+    onEnd?: () => void,
+    tailBehind?: { read: Promise<void>; head: Promise<LogPosition> | undefined },
+  ) {
     this.#live = live;
+    this.#tailBehind = tailBehind;
     this.#onEnd = onEnd;
     this.#cursor = after;
     this.#filter = filter;
@@ -346,6 +385,13 @@ class LiveSubscription implements LiveStream {
 
   /** One page from the store, up to the shared head; level with it, switch to the slices. */
   async #readStore(): Promise<void> {
+    if (this.#tailBehind) {
+      const { read, head } = this.#tailBehind;
+      this.#tailBehind = undefined;
+      const start = await head;
+      await read;
+      if (start && compare(start, this.#cursor) > 0) this.#cursor = start;
+    }
     const horizon = this.#live.head;
     const drops = this.#drops;
     // A client may resume from a cursor this process's tail has not reached yet.

@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel';
 import { refuseNul } from '../domain/errors.ts';
 import type { Execution } from '../domain/executions/execution.ts';
-import type { Budget } from '../domain/workspaces/limits.ts';
+import type { Budget, WorkspaceLimits } from '../domain/workspaces/limits.ts';
+import { Pace } from '../app/pace.ts';
 import type { EventStore } from '../store/event-store.ts';
 import type { JobQueue } from '../store/job-queue.ts';
 import { ACTIONS } from './actions/index.ts';
@@ -35,6 +36,8 @@ export interface EngineOptions {
   readonly parkAfterMs: number;
   /** The budget of executions started before budgets were recorded with them. */
   readonly defaultBudget: Budget;
+  /** A workspace's limits: its steps per second, here. */
+  readonly limitsOf: (workspaceId: string) => Promise<WorkspaceLimits>;
   readonly breakers: BreakerOptions;
   /** Hosts (host or host:port) http.request may call, local addresses included; empty: any public host. */
   readonly allowedHosts: readonly string[];
@@ -84,6 +87,10 @@ export class Engine {
   readonly #conditions: Conditions;
   readonly #outbound: OutboundPolicy;
   readonly #steps: FairLimit;
+  /** Each workspace's steps per second (maxStepsPerSecond): past it, its steps wait. */
+  readonly #stepPace = new Pace('steps per second (maxStepsPerSecond)', Infinity);
+  /** Each workspace's condition time per second (maxConditionMsPerSecond): past it, its choices wait. */
+  readonly #conditionPace = new Pace('condition time per second (maxConditionMsPerSecond)', Infinity);
   readonly #context: RunContext;
   readonly #running = new Map<string, Running>();
   /** Runs ended, by workspace: a workspace's admin sees only its own. */
@@ -257,7 +264,7 @@ export class Engine {
     else if (state.status === 'TIMED_OUT') counts.timedOut += 1;
   }
 
-  /** What every run shares: the store, the step slots, the conditions, and parking. */
+  /** What every run shares: the store, the step slots and rates, the conditions, and parking. */
   #runContext(): RunContext {
     return {
       store: this.#store,
@@ -266,17 +273,25 @@ export class Engine {
       parkAfterMs: this.#options.parkAfterMs,
       maxOutputBytes: this.#options.maxOutputBytes,
       act: (execution, name, input, timeoutMs, signal) =>
-      this.#steps.run(execution.workspaceId, () => this.#act(execution, name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal), signal),
-    timer: (name, input) => {
-      const entry = ACTIONS.get(name);
-      return entry && isTimer(entry) ? entry.delayMs(parseInput(entry, input)) : null;
-    },
-    evaluate: (workspaceId, condition, data) => this.#conditions.evaluate(workspaceId, condition, data),
-    park: async (executionId, until) => {
-      const parked = await this.#jobs.park(executionId, this.owner, until);
-      if (parked) this.#dueAt(until);
-      return parked;
-    },
+        this.#steps.run(execution.workspaceId, () => this.#act(execution, name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal), signal),
+      paceStep: async (workspaceId, signal) =>
+        this.#stepPace.take(workspaceId, 1, (await this.#options.limitsOf(workspaceId)).maxStepsPerSecond, signal),
+      timer: (name, input) => {
+        const entry = ACTIONS.get(name);
+        return entry && isTimer(entry) ? entry.delayMs(parseInput(entry, input)) : null;
+      },
+      evaluate: async (workspaceId, condition, data) => {
+        const { maxConditionMsPerSecond } = await this.#options.limitsOf(workspaceId);
+        await this.#conditionPace.turn(workspaceId, maxConditionMsPerSecond);
+        const evaluated = await this.#conditions.evaluate(workspaceId, condition, data);
+        this.#conditionPace.charge(workspaceId, evaluated.ms, maxConditionMsPerSecond);
+        return evaluated;
+      },
+      park: async (executionId, until) => {
+        const parked = await this.#jobs.park(executionId, this.owner, until);
+        if (parked) this.#dueAt(until);
+        return parked;
+      },
       log: (level, message, fields) => this.#options.log(level, message, fields),
     };
   }

@@ -28,6 +28,8 @@ export interface RunContext {
   readonly maxOutputBytes: number;
   act(execution: Execution, action: string, input: unknown, timeoutMs: number | undefined, signal: AbortSignal): Promise<unknown>;
   timer(action: string, input: unknown): number | null;
+  /** Waits for the workspace's next step, within its steps per second. */
+  paceStep(workspaceId: string, signal: AbortSignal): Promise<void>;
   evaluate(workspaceId: string, condition: string, data: unknown): Promise<{ holds: boolean; ms: number }>;
   /** Gives the execution back until `until`; false when its lease was lost meanwhile. */
   park(executionId: string, until: Date): Promise<boolean>;
@@ -124,7 +126,9 @@ export async function runClaimed(context: RunContext, id: string, stop: AbortCon
   };
   const runtime: Runtime = {
     state: () => journal.state(),
-    record: (event) => activity.busy(journal.record(event)),
+    // Each step waits for its turn in the workspace's steps per second before it is recorded.
+    record: (event) =>
+      activity.busy(event.type === 'StepStarted' ? context.paceStep(state.workspaceId, stop.signal).then(() => journal.record(event)) : journal.record(event)),
     note: (event) => journal.note(event),
     act: (name, input, timeoutMs, signal) => activity.busy(context.act(journal.state(), name, input, timeoutMs, signal)),
     timer: (name, input) => context.timer(name, input),

@@ -95,7 +95,7 @@ export function payloadContext(context: GraphQLContext): GraphQLContext {
     caches = { ...initContextCache(), loaders: createLoaders(context.services, context.scope.actor.workspaceId) };
     payloadCaches.set(context, caches);
   }
-  return { ...context, ...caches, answer: new AnswerBudget(context.services.config.maxResponseBytes) };
+  return { ...context, ...caches, answer: context.answer.renewed() };
 }
 
 export interface RequestInfo {
@@ -108,6 +108,11 @@ export interface RequestInfo {
 export async function createContext(services: Services, request: RequestInfo): Promise<GraphQLContext> {
   const { actor, quotaKey, stillValid } = await authenticate(services, request.authorization);
   await services.rateLimit?.take(quotaKey, actor.workspaceId);
+  const { maxReadBytesPerSecond } = await services.limits.of(actor.workspaceId);
+  const pace = {
+    turn: () => services.readPace.turn(actor.workspaceId, maxReadBytesPerSecond),
+    charge: (bytes: number) => services.readPace.charge(actor.workspaceId, bytes, maxReadBytesPerSecond),
+  };
   return {
     services,
     scope: {
@@ -117,7 +122,7 @@ export async function createContext(services: Services, request: RequestInfo): P
         request.correlationId && TRACE_ID.test(request.correlationId) ? request.correlationId : request.requestId,
     },
     loaders: createLoaders(services, actor.workspaceId),
-    answer: new AnswerBudget(services.config.maxResponseBytes),
+    answer: new AnswerBudget(services.config.maxResponseBytes, pace),
     stillAuthorized: stillValid,
     subscription: (start) => services.subscriptionQuota.hold(quotaKey, actor.workspaceId, start),
   };

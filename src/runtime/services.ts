@@ -3,6 +3,7 @@ import { CommandHandler } from '../app/command-handler.ts';
 import { History } from '../app/history.ts';
 import { IdentityService } from '../app/identity.ts';
 import { Limits } from '../app/limits.ts';
+import { Pace } from '../app/pace.ts';
 import { TokenVerifier } from '../app/tokens.ts';
 import { LiveLog } from '../app/live-log.ts';
 import { ExecutionService } from '../app/executions.ts';
@@ -13,7 +14,7 @@ import { Engine } from '../engine/engine.ts';
 import { budgetOf } from '../domain/workspaces/limits.ts';
 import { JobQueue } from '../store/job-queue.ts';
 import type { Database } from '../store/database.ts';
-import { EventStore } from '../store/event-store.ts';
+import { EventStore, NEW_STREAM } from '../store/event-store.ts';
 import { WorkflowRows } from '../store/workflow-rows.ts';
 import { AppendNotifications } from '../store/notifications.ts';
 import { createBulkhead, type Bulkhead, type BulkheadStats } from './bulkhead.ts';
@@ -34,6 +35,8 @@ export interface Services {
   readonly identity: IdentityService;
   /** Each workspace's budgets and quotas. */
   readonly limits: Limits;
+  /** Each workspace's read rate (maxReadBytesPerSecond): heavy reads wait their turn. */
+  readonly readPace: Pace;
   /** null when no JWT key is configured: only API keys are accepted. */
   readonly tokens: TokenVerifier | null;
   readonly history: History;
@@ -63,6 +66,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
   });
   await live.start();
   const jobs = new JobQueue(db);
+  const limits = new Limits(db, config.limits);
   const engine = config.runExecutions
     ? new Engine(store, jobs, {
         maxExecutions: config.maxRunningExecutions,
@@ -72,6 +76,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
         conditionWorkers: config.conditionWorkers,
         parkAfterMs: config.waitParkMs,
         defaultBudget: budgetOf(config.limits),
+        limitsOf: (workspaceId) => limits.of(workspaceId),
         leaseMs: config.executionLeaseMs,
         pollIntervalMs: config.executionPollIntervalMs,
         defaultStepTimeoutMs: config.defaultStepTimeoutMs,
@@ -84,13 +89,12 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     : null;
   const notifications = new AppendNotifications(db.connectionString, (aggregateType) => {
     live.wake();
-    // Only executions' appends can bring an engine work (a new or a released execution).
-    if (aggregateType === null || aggregateType === EXECUTION) engine?.wake();
+    // Only a new execution brings an engine work it would not find at its poll: not a running one's progress.
+    if (aggregateType === null || aggregateType === `${EXECUTION}${NEW_STREAM}`) engine?.wake();
   });
   await notifications.start();
   engine?.start();
   const commands = new CommandHandler(store);
-  const limits = new Limits(db, config.limits);
   const workflows = new WorkflowService(commands, { maxBytes: config.maxDefinitionBytes, actions: new Set(ACTIONS.keys()) }, new WorkflowRows(db), limits);
   return {
     config,
@@ -104,6 +108,8 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     engine,
     identity: new IdentityService(db, config.authCacheTtlMs),
     limits,
+    // A read that would wait longer than this is refused (RATE_LIMITED) rather than held.
+    readPace: new Pace('read rate (maxReadBytesPerSecond)', 10_000),
     tokens,
     history: new History(store, heavyReads),
     live,

@@ -204,7 +204,7 @@ function claimStatement(expected: Claim): string {
  */
 function appendStatement(expected: Claim): string {
   return `WITH RECURSIVE claim AS (${claimStatement(expected)}),
-      wake AS (SELECT pg_notify('${EVENTS_CHANNEL}', $1) AS sent),
+      wake AS (SELECT pg_notify('${EVENTS_CHANNEL}', ${expected === 'NEW' ? `$1 || '${NEW_STREAM}'` : '$1'}) AS sent),
       batch AS (SELECT e.value, e.ordinality::int AS n FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e),
       chain AS (
         SELECT 0 AS n, claim.version - $3 AS version, NULL::uuid AS event_id, NULL::text AS event_type,
@@ -224,6 +224,9 @@ function appendStatement(expected: Claim): string {
     ORDER BY chain.n
     RETURNING ${COLUMNS}`;
 }
+
+/** Appended to a notification's aggregate type when the append began a stream: an execution's start is new work for engines, its progress is not. */
+export const NEW_STREAM = ':new';
 
 /** How an append takes its versions: a new stream, or the next versions after a known one. */
 type Claim = 'NEW' | number;

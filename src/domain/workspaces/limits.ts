@@ -17,12 +17,18 @@ export interface Budget {
   readonly maxConditionMs: number;
 }
 
-/** What one workspace may hold at once. */
+/** What one workspace may hold at once, and spend per second. */
 export interface Quotas {
   /** Executions not yet ended (pending, running, waiting). */
   readonly maxActiveExecutions: number;
   /** Workflows not deleted. */
   readonly maxWorkflows: number;
+  /** Steps its executions start per second, in each process that runs them: past it, they wait their turn. */
+  readonly maxStepsPerSecond: number;
+  /** Data its reads bring per second (event data, states, definitions, inputs, outputs), in each process: past it, reads wait. */
+  readonly maxReadBytesPerSecond: number;
+  /** Time its conditions take per second, in each process: past it, its choices wait. */
+  readonly maxConditionMsPerSecond: number;
 }
 
 export type WorkspaceLimits = Budget & Quotas;
@@ -38,6 +44,9 @@ export const LIMIT_RANGES: Readonly<Record<keyof WorkspaceLimits, readonly [numb
   maxConditionMs: [1, DAY],
   maxActiveExecutions: [1, 1_000_000],
   maxWorkflows: [1, 1_000_000],
+  maxStepsPerSecond: [1, 1_000_000],
+  maxReadBytesPerSecond: [1024, 1024 ** 3],
+  maxConditionMsPerSecond: [1, 1000],
 };
 
 export const LIMIT_NAMES = Object.keys(LIMIT_RANGES) as (keyof WorkspaceLimits)[];

@@ -28,10 +28,13 @@ builder.queryFields((t) => ({
       toVersion: t.arg.int(),
       at: t.arg({ type: 'DateTime' }),
     },
-    resolve: (_root, args, { services, scope }) =>
-      services.history.replay(
+    // A fold is a heavy read: it waits for the workspace's read rate, and its state is charged when selected.
+    resolve: async (_root, args, { services, scope, answer }) => {
+      await answer.turn();
+      return services.history.replay(
         { type: args.aggregateType, id: String(args.aggregateId), workspaceId: scope.actor.workspaceId },
         { toVersion: args.toVersion, at: args.at },
-      ),
+      );
+    },
   }),
 }));

@@ -50,6 +50,9 @@ const LimitsRef = builder.objectRef<WorkspaceLimits>('WorkspaceLimits').implemen
     maxConditionMs: t.exposeInt('maxConditionMs', { description: "Time one execution's conditions may take in all." }),
     maxActiveExecutions: t.exposeInt('maxActiveExecutions', { description: 'Executions under way at once.' }),
     maxWorkflows: t.exposeInt('maxWorkflows', { description: 'Workflows, deleted ones aside.' }),
+    maxStepsPerSecond: t.exposeInt('maxStepsPerSecond', { description: 'Steps its executions start per second, in each process: past it they wait their turn.' }),
+    maxReadBytesPerSecond: t.exposeInt('maxReadBytesPerSecond', { description: 'Data its reads bring per second, in each process: past it reads wait their turn.' }),
+    maxConditionMsPerSecond: t.exposeInt('maxConditionMsPerSecond', { description: 'Time its conditions take per second, in each process: past it its choices wait their turn.' }),
   }),
 });
 
