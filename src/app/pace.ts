@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../domain/errors.ts';
 
-/** A workspace's allowance of something per second (steps, bytes read): a second's worth may be spent at once. */
+/** A workspace's allowance of something per second (steps, bytes read, operations): up to its burst may be spent at once. */
 interface Allowance {
   /** What is left now; below zero, what callers have taken ahead of time. */
   tokens: number;
@@ -10,28 +10,31 @@ interface Allowance {
 
 /**
  * Rates per workspace, kept by making callers wait rather than by refusing them: each
- * workspace gets `perSecond` a second, what one takes ahead of its rate is waited for by its
- * next callers, in order, and other workspaces are not concerned. A wait longer than
- * `maxWaitMs` is refused with RATE_LIMITED instead.
+ * workspace gets `perSecond` a second, of which `burstSeconds`' worth may go at once; what one
+ * takes ahead of its rate is waited for by its next callers, in order, and other workspaces
+ * are not concerned. A wait longer than `maxWaitMs` is refused with RATE_LIMITED instead.
  */
 export class Pace {
   readonly #allowances = new Map<string, Allowance>();
   readonly #maxWaitMs: number;
+  readonly #burstSeconds: number;
   readonly #what: string;
 
-  constructor(what: string, maxWaitMs: number) {
+  constructor(what: string, maxWaitMs: number, burstSeconds = 1) {
     this.#what = what;
     this.#maxWaitMs = maxWaitMs;
+    this.#burstSeconds = burstSeconds;
   }
 
   #refilled(key: string, perSecond: number): Allowance {
     const now = performance.now();
+    const burst = Math.max(1, perSecond * this.#burstSeconds);
     let allowance = this.#allowances.get(key);
-    if (!allowance) this.#allowances.set(key, (allowance = { tokens: perSecond, at: now }));
-    allowance.tokens = Math.min(perSecond, allowance.tokens + ((now - allowance.at) / 1000) * perSecond);
+    if (!allowance) this.#allowances.set(key, (allowance = { tokens: burst, at: now }));
+    allowance.tokens = Math.min(burst, allowance.tokens + ((now - allowance.at) / 1000) * perSecond);
     allowance.at = now;
     // Full allowances are forgotten: a workspace that stopped costs no memory.
-    if (allowance.tokens >= perSecond && this.#allowances.size > 10_000) this.#allowances.delete(key);
+    if (allowance.tokens >= burst && this.#allowances.size > 10_000) this.#allowances.delete(key);
     return allowance;
   }
 
