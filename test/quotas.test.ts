@@ -9,7 +9,7 @@ beforeAll(async () => {
   app = await startTestApp({
     executionPollIntervalMs: 50,
     rateLimitPerSecond: 40,
-    rateLimitPerWorkspacePerSecond: 50,
+    rateLimitPerWorkspacePerSecond: 20,
     maxSubscriptionsPerKey: 3,
     maxSubscriptionsPerWorkspace: 4,
   });
@@ -69,11 +69,13 @@ describe('rate and subscriptions per workspace, whatever its number of keys', ()
     const results = await Promise.all(keys.flatMap((key) => Array.from({ length: 30 }, () => app.gql('{ me { id } }', {}, key))));
     const elapsed = performance.now() - began;
     const limited = results.filter((result) => codeOf(result)?.code === 'RATE_LIMITED');
-    // 90 requests at once, 30 a key (under the key's 40), 50 a second for the workspace: a
-    // tenth of a second's worth goes at once, the others wait their turn for up to a second.
-    expect(limited.length).toBeGreaterThanOrEqual(30);
-    expect(results.length - limited.length).toBeGreaterThanOrEqual(50);
-    expect(elapsed).toBeGreaterThan(900);
+    const admitted = results.length - limited.length;
+    // 90 requests at once, 30 a key (under the key's 40), 20 a second for the workspace: a tenth
+    // of a second's worth goes at once, the others wait their turn for up to a second. However
+    // slowly they arrive, what went through was spread at the workspace's rate.
+    expect(limited.length).toBeGreaterThanOrEqual(20);
+    expect(admitted).toBeGreaterThanOrEqual(20);
+    expect(elapsed).toBeGreaterThan(((admitted - 2) / 20) * 1000 - 100);
     expect(limited[0]!.errors![0]!.message).toMatch(/this workspace has used its operations per second/);
     expect(codeOf(await app.gql('{ me { id } }', {}, app.keys.viewer))).toBeUndefined();
   });
