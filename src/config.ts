@@ -69,6 +69,7 @@ export interface Config {
   readonly conditionTimeoutMs: number;
   readonly maxExecutionInputBytes: number;
   readonly maxStepOutputBytes: number;
+  readonly maxStepInputBytes: number;
   readonly breakerFailures: number;
   readonly breakerHalfOpenMs: number;
   /** Every workspace's budgets and quotas, unless its own limits say otherwise (docs/security.md). */
@@ -87,6 +88,7 @@ const LIMITS: Record<keyof WorkspaceLimits, readonly [string, number]> = {
   maxStepsPerSecond: ['WORKSPACE_MAX_STEPS_PER_SECOND', 100],
   maxReadBytesPerSecond: ['WORKSPACE_MAX_READ_BYTES_PER_SECOND', 2 * 1024 * 1024],
   maxConditionMsPerSecond: ['WORKSPACE_MAX_CONDITION_MS_PER_SECOND', 100],
+  maxWriteBytesPerSecond: ['WORKSPACE_MAX_WRITE_BYTES_PER_SECOND', 4 * 1024 * 1024],
 };
 
 function limits(env: Env): WorkspaceLimits {
@@ -230,6 +232,7 @@ export function loadConfig(env: Env = process.env): Config {
     conditionTimeoutMs: integer(env, 'CONDITION_TIMEOUT_MS', 250, 1),
     maxExecutionInputBytes: integer(env, 'MAX_EXECUTION_INPUT_BYTES', 256 * 1024, 1),
     maxStepOutputBytes: integer(env, 'MAX_STEP_OUTPUT_BYTES', 1024 * 1024, 1),
+    maxStepInputBytes: integer(env, 'MAX_STEP_INPUT_BYTES', 1024 * 1024, 1),
     breakerFailures: integer(env, 'BREAKER_FAILURES', 5, 1),
     breakerHalfOpenMs: integer(env, 'BREAKER_HALF_OPEN_MS', 10_000, 1),
     limits: limits(env),

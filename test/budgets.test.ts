@@ -151,6 +151,26 @@ describe('budgets per execution', () => {
     expect(started).toHaveLength(5);
     expect(started.reduce((sum, event) => sum + event.data_bytes, 0)).toBeLessThan(2048);
   });
+
+  it('fails a task whose input reads the same large data thousands of times (InputTooLarge) before it starts, never building its text', async () => {
+    // 4,000 paths to one 200 KB string: 800 MB as JSON, past what a string can hold.
+    const input = Object.fromEntries(Array.from({ length: 4000 }, (_, i) => [`a${i}`, '$.s']));
+    const execution = await run(gql, { startAt: 'Boom', nodes: { Boom: { type: 'task', action: 'transform', input, end: true } } }, { s: 'x'.repeat(200_000) });
+    expect(execution).toMatchObject({ status: 'FAILED', error: { name: 'InputTooLarge', node: 'Boom' }, steps: [] });
+    expect(execution.error.message).toBe('Boom: the input is more than 1048576 bytes');
+    // A transform that gives the shared data back as its output, under the input bound but far over the output's as text.
+    const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`a${i}`, '$.s']));
+    const echoed = await run(gql, { startAt: 'Echo', nodes: { Echo: { type: 'task', action: 'transform', input: many, end: true } } }, { s: 'y'.repeat(20_000) });
+    expect(echoed).toMatchObject({ status: 'SUCCEEDED', steps: [{ input: null }] });
+    const { data } = await gql('query($id: ID!) { execution(id: $id) { steps { omittedInputBytes } } }', { id: echoed.id });
+    expect(data!.execution.steps[0].omittedInputBytes).toBe(Buffer.byteLength(JSON.stringify(many).replaceAll('"$.s"', JSON.stringify('y'.repeat(20_000)))));
+  });
+
+  it("bounds the log action's fields like its message", async () => {
+    const execution = await run(gql, { startAt: 'Say', nodes: { Say: { type: 'task', action: 'log', input: { message: 'hi', fields: { big: '$.s' } }, end: true } } }, { s: 'z'.repeat(9000) });
+    expect(execution).toMatchObject({ status: 'FAILED', error: { name: 'InvalidInput' } });
+    expect(execution.error.message).toMatch(/at most 8192 bytes as JSON/);
+  });
 });
 
 describe("a workspace's limits", () => {

@@ -144,12 +144,12 @@ describe('reads', () => {
     expect((await store.readStream(s, { fromVersion: 1, limit: 1 })).map((e) => e.type)).toEqual(['A']);
   });
 
-  it('reads a stream for folding: the same types, data, versions, times and actor as the whole events, over the same range', async () => {
+  it('reads a stream for folding: the same types, data, sizes, versions, times and actor as the whole events, over the same range', async () => {
     const s = stream();
     await append(s, events('A', 'B', 'C'), 'NO_STREAM');
     const whole = await store.readStream(s, { fromVersion: 2 });
     expect(await store.readFoldable(s, { fromVersion: 2 })).toEqual(
-      whole.map((e) => ({ version: e.version, type: e.type, data: e.data, createdAt: e.createdAt, metadata: { actorId, workspaceId } })),
+      whole.map((e) => ({ version: e.version, type: e.type, data: e.data, dataBytes: e.dataBytes, createdAt: e.createdAt, metadata: { actorId, workspaceId } })),
     );
     expect(await store.readFoldable({ ...s, workspaceId: randomUUID() })).toEqual([]);
   });

@@ -3,27 +3,32 @@ import { createBulkhead } from '../src/runtime/bulkhead.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 
 describe('the heavy-read bulkhead', () => {
-  it('runs at most its concurrency, queues up to its bound, refuses the rest at once', async () => {
-    const bulkhead = createBulkhead(2, 1);
-    let running = 0;
+  it('runs at most its concurrency and queues up to its bound, a workspace at most half of each; refuses the rest at once', async () => {
+    const bulkhead = createBulkhead(4, 2);
+    const running = new Map<string, number>();
     let peak = 0;
     const gates: (() => void)[] = [];
-    const work = () =>
-      bulkhead(async () => {
-        running += 1;
-        peak = Math.max(peak, running);
+    const work = (workspace: string) =>
+      bulkhead(workspace, async () => {
+        running.set(workspace, (running.get(workspace) ?? 0) + 1);
+        peak = Math.max(peak, running.get(workspace)!);
         await new Promise<void>((resolve) => gates.push(resolve));
-        running -= 1;
-        return 'done';
+        running.set(workspace, running.get(workspace)! - 1);
+        return workspace;
       });
-    const accepted = [work(), work(), work()];
-    await expect(work()).rejects.toMatchObject({ code: 'OVERLOADED' });
+    // One workspace takes its half of the places and of the queue, and no more, however much it asks.
+    const accepted = [work('a'), work('a'), work('a')];
+    await expect(work('a')).rejects.toMatchObject({ code: 'OVERLOADED' });
     expect(bulkhead.stats()).toEqual({ active: 2, queued: 1, rejected: 1 });
-    while (gates.length > 0 || running > 0) {
+    // Another finds room beside it.
+    accepted.push(work('b'), work('b'), work('b'));
+    expect(bulkhead.stats()).toEqual({ active: 4, queued: 2, rejected: 1 });
+    await expect(work('c')).rejects.toMatchObject({ code: 'OVERLOADED' });
+    while (gates.length > 0 || [...running.values()].some((count) => count > 0)) {
       gates.splice(0).forEach((release) => release());
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    expect(await Promise.all(accepted)).toEqual(['done', 'done', 'done']);
+    expect(await Promise.all(accepted)).toEqual(['a', 'a', 'a', 'b', 'b', 'b']);
     expect(peak).toBe(2);
   });
 });
@@ -39,7 +44,7 @@ describe('OVERLOADED over HTTP', () => {
     const { data } = await app.gql('mutation { createWorkflow(input: { name: "w", definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }');
     const id = data!.createWorkflow.id;
     let release!: () => void;
-    const occupied = app.services.heavyReads(() => new Promise<void>((resolve) => (release = resolve)));
+    const occupied = app.services.heavyReads(app.workspaceId, () => new Promise<void>((resolve) => (release = resolve)));
     const queries = [
       ['{ eventLog { edges { cursor } } }', {}],
       ['query($id: ID!) { replay(aggregateType: WORKFLOW, aggregateId: $id) { version } }', { id }],

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { DEFINITION } from './support/definitions.ts';
@@ -142,5 +143,55 @@ describe('rates per workspace, kept by pacing', () => {
     const mine = await createWorkflow(gql, definition);
     expect((await gql(REPLAY, { id: mine.id })).errors).toBeUndefined();
     expect((await gql(REPLAY, { id: mine.id })).errors).toBeUndefined();
+  });
+
+  it('charges every read of event data to that rate, whether or not the answer holds it: folds, steps, latest events, subscriptions', async () => {
+    /** A workspace at 1 KB a second, with a workflow and an execution of 30 KB of events each. */
+    const paced = async (name: string) => {
+      const tenant = await app.createWorkspace(name);
+      const as: TestApp['gql'] = (query, variables) => app.gql(query, variables, tenant.keys.editor);
+      const workflow = await createWorkflow(as, { startAt: 'Done', nodes: { Done: { type: 'succeed' } }, metadata: { padding: 'p'.repeat(30 * 1024) } });
+      const execution = await ended(as, (await execute(as, workflow.id, { padding: 'q'.repeat(30 * 1024) })).id);
+      await app.services.limits.set(tenant.workspaceId, { maxReadBytesPerSecond: 1024 });
+      return { tenant, as, workflow, execution };
+    };
+    const spentBy = async (first: string, then: string) => {
+      const { tenant, as, workflow, execution } = await paced(`paced ${randomUUID()}`);
+      const variables = { w: workflow.id, e: execution.id };
+      expect((await as(first, variables)).errors, first).toBeUndefined();
+      expect(codeOf(await as(then, variables)), `${then} after ${first}`).toMatchObject({ code: 'RATE_LIMITED' });
+      return { tenant, variables };
+    };
+    const NEXT = 'query($w: ID!) { events(aggregateType: WORKFLOW, aggregateId: $w, first: 1) { edges { cursor } } }';
+    // A replay's fold reads the stream even when only its version is asked for.
+    await spentBy('query($w: ID!) { replay(aggregateType: WORKFLOW, aggregateId: $w) { version } }', NEXT);
+    // Steps are folded from the execution's events: counting them reads them.
+    await spentBy('query($e: ID!) { execution(id: $e) { stepCount } }', 'query($e: ID!) { execution(id: $e) { stepCount } }');
+    await spentBy('query($w: ID!) { workflow(id: $w) { latestEvents(first: 1) { type } } }', 'query($w: ID!) { workflow(id: $w) { latestEvents(first: 1) { type } } }');
+    // A subscription of the execution starts with a replay of it: refused the same way, as its payload.
+    const { tenant, variables } = await spentBy('query($e: ID!) { execution(id: $e) { stepCount } }', NEXT);
+    const client = wsClient(app.url, tenant.keys.viewer);
+    try {
+      const first = await client.iterate({ query: 'subscription($e: ID!) { executionUpdated(id: $e) { version } }', variables: { e: variables.e } }).next();
+      expect(first.value.errors[0].extensions.code).toBe('RATE_LIMITED');
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it("charges what a workspace's subscriptions are sent to the same rate", async () => {
+    const tenant = await app.createWorkspace('paced payloads');
+    await app.services.limits.set(tenant.workspaceId, { maxReadBytesPerSecond: 1024 });
+    const client = wsClient(app.url, tenant.keys.viewer);
+    try {
+      const live = client.iterate({ query: 'subscription { events(types: ["WorkflowCreated"]) { event { data } } }' });
+      expect((await live.next()).value.data.events.event).toBeNull(); // caught up
+      await createWorkflow((query, variables) => app.gql(query, variables, tenant.keys.editor), { startAt: 'Done', nodes: { Done: { type: 'succeed' } }, metadata: { padding: 'p'.repeat(30 * 1024) } });
+      expect(JSON.stringify((await live.next()).value.data.events.event.data).length).toBeGreaterThan(30 * 1024);
+      const read = await app.gql('{ eventLog(first: 1) { edges { cursor } } }', {}, tenant.keys.viewer);
+      expect(codeOf(read)).toMatchObject({ code: 'RATE_LIMITED' });
+    } finally {
+      await client.dispose();
+    }
   });
 });

@@ -34,17 +34,22 @@ export class AnswerBudget {
   }
 
   /**
-   * A budget of its own for a subscription's next payload. Payloads are pushed as writes happen,
-   * bounded by the writes and the subscriptions: they do not count against the read rate,
-   * which paces what a workspace asks for.
+   * A budget of its own for a subscription's next payload, charged to the same read rate: what
+   * a workspace's subscriptions are sent counts like what it reads (a payload shared by
+   * identical subscriptions is executed, and charged, once).
    */
   renewed(): AnswerBudget {
-    return new AnswerBudget(this.#max);
+    return new AnswerBudget(this.#max, this.#pace);
   }
 
   /** Waits until the workspace's reads are within its rate: what a heavy read does before it reads. */
   turn(): Promise<void> {
     return this.#pace?.turn() ?? Promise.resolve();
+  }
+
+  /** Charges the read rate with what was read for the answer but is not in it (a replay's fold). */
+  charge(bytes: number): void {
+    this.#pace?.charge(bytes);
   }
 
   /** What a read may still bring: a read that brings more has made the answer too large. */

@@ -3,6 +3,7 @@ import { fold } from '../domain/aggregate.ts';
 import { AppError } from '../domain/errors.ts';
 import { executionAggregate, type Execution } from '../domain/executions/execution.ts';
 import type { StoredEvent } from '../store/event-store.ts';
+import { AnswerBudget } from './answer-budget.ts';
 import { executionUpdates } from './execution-updates.ts';
 import type { History } from './history.ts';
 import type { LiveItem, LiveLog } from './live-log.ts';
@@ -71,11 +72,13 @@ function fakes(head: { version: number }) {
   return { history, live, push, reads, ended: () => ended };
 }
 
+const UNPACED = new AnswerBudget(Number.MAX_SAFE_INTEGER);
+
 describe('executionUpdates', () => {
   it('gives the state now, then one update for the events that arrive together, and skips events it has folded', async () => {
     const head = { version: 2 };
     const { history, live, push, reads } = fakes(head);
-    const updates = executionUpdates(history, live, WORKSPACE, ID, async () => true);
+    const updates = executionUpdates(history, live, WORKSPACE, ID, async () => true, UNPACED);
     expect(((await updates.next()).value as Execution).version).toBe(2);
     push(item(2), item(3), item(4));
     const next = (await updates.next()).value as Execution;
@@ -89,7 +92,7 @@ describe('executionUpdates', () => {
     const head = { version: 1 };
     const ends: number[] = [];
     const { history, live, push, reads, ended } = fakes(head);
-    const updates = executionUpdates(history, live, WORKSPACE, ID, async () => true, () => ends.push(1));
+    const updates = executionUpdates(history, live, WORKSPACE, ID, async () => true, UNPACED, () => ends.push(1));
     await updates.next();
     head.version = 5;
     push(item(4), item(5));
@@ -106,7 +109,7 @@ describe('executionUpdates', () => {
     const head = { version: 1 };
     const ends: number[] = [];
     const { history, live, push, ended } = fakes(head);
-    const updates = executionUpdates(history, live, WORKSPACE, ID, async () => true, () => ends.push(1));
+    const updates = executionUpdates(history, live, WORKSPACE, ID, async () => true, UNPACED, () => ends.push(1));
     await updates.next();
     const failure = new AppError('UNAUTHENTICATED', 'revoked');
     push(item(2), { position: stream[1]!, event: null, caughtUp: false, failure });
@@ -117,11 +120,33 @@ describe('executionUpdates', () => {
     expect(ends).toEqual([1]);
   });
 
+  it("waits for the workspace's read rate before each update, and ends with its refusal", async () => {
+    const head = { version: 1 };
+    const { history, live, push, ended } = fakes(head);
+    const turns: number[] = [];
+    const refusal = new AppError('RATE_LIMITED', 'read rate');
+    const paced = new AnswerBudget(Number.MAX_SAFE_INTEGER, {
+      turn: async () => {
+        turns.push(turns.length);
+        if (turns.length > 1) throw refusal;
+      },
+      charge: () => {},
+    });
+    const updates = executionUpdates(history, live, WORKSPACE, ID, async () => true, paced);
+    await updates.next();
+    push(item(2));
+    expect(((await updates.next()).value as Execution).version).toBe(2);
+    push(item(3));
+    expect((await updates.next()).value).toBe(refusal);
+    expect(ended()).toBe(true);
+    expect(turns).toHaveLength(2);
+  });
+
   it('answers an unknown or malformed id with NOT_FOUND, as an item', async () => {
     const { history, live } = fakes({ version: 0 });
     const none = { replay: async () => Promise.reject(new AppError('NOT_FOUND', 'no such stream')) } as unknown as History;
     for (const [source, id] of [[none, ID], [history, 'not-a-uuid']] as const) {
-      const updates = executionUpdates(source, live, WORKSPACE, id, async () => true);
+      const updates = executionUpdates(source, live, WORKSPACE, id, async () => true, UNPACED);
       expect(((await updates.next()).value as AppError).code).toBe('NOT_FOUND');
       expect((await updates.next()).done).toBe(true);
     }

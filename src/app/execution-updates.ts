@@ -1,6 +1,7 @@
 import { fold } from '../domain/aggregate.ts';
 import { notFound } from '../domain/errors.ts';
 import { EXECUTION, executionAggregate, hasEnded, type Execution } from '../domain/executions/execution.ts';
+import type { AnswerBudget } from './answer-budget.ts';
 import type { History } from './history.ts';
 import { isUuid } from './ids.ts';
 import type { LiveItem, LiveLog } from './live-log.ts';
@@ -11,6 +12,8 @@ import type { LiveItem, LiveLog } from './live-log.ts';
  * together, such as those of one append, come as one update). Failures come as items (the subscription's resolver throws them),
  * never from the iterator: the transports do not call return() after a throw. return() ends it
  * at once, even while it waits for an event that may never come. `onEnd` is called once when it ends.
+ * Each update waits for the workspace's read rate (`budget`), and its replays are charged to it:
+ * many subscriptions of a large execution cost their workspace, not the process.
  */
 export function executionUpdates(
   history: History,
@@ -18,12 +21,13 @@ export function executionUpdates(
   workspaceId: string,
   id: string,
   allowed: () => Promise<boolean>,
+  budget: AnswerBudget,
   onEnd: () => void = () => {},
 ): AsyncIterableIterator<Execution | Error> {
   const events = isUuid(id) ? live.subscribe(null, { workspaceId, aggregateType: EXECUTION, aggregateId: id }, allowed) : null;
   // From the nearest snapshot (History.replay), not the whole stream: many dashboards may follow one long execution.
   const read = async () =>
-    (await history.replay({ type: EXECUTION, id, workspaceId }, {}).catch((error: unknown) => {
+    (await history.replay({ type: EXECUTION, id, workspaceId }, {}, budget).catch((error: unknown) => {
       if ((error as { code?: string }).code === 'NOT_FOUND') return null;
       throw error;
     }))?.state as Execution | null;
@@ -80,6 +84,7 @@ export function executionUpdates(
             }
             arrived.push(more.value);
           }
+          await budget.turn();
           const state = await advance(last, arrived);
           if (state.version > last.version) return item((last = state));
         }

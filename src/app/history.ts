@@ -68,13 +68,13 @@ export class History {
 
   stream(stream: StreamId & { workspaceId: string }, fromVersion: number, limit: number, budget: AnswerBudget): Promise<StoredEvent[]> {
     if (!isUuid(stream.id)) return Promise.resolve([]);
-    return this.#bounded(budget, (maxBytes) => this.#store.readStream(stream, { fromVersion, limit, maxBytes }));
+    return this.#bounded(stream.workspaceId, budget, (maxBytes) => this.#store.readStream(stream, { fromVersion, limit, maxBytes }));
   }
 
   /** A heavy read bounded by what the answer may still hold, and charged to it. */
-  async #bounded(budget: AnswerBudget, read: (maxBytes: number) => Promise<StoredEvent[]>): Promise<StoredEvent[]> {
+  async #bounded(workspaceId: string, budget: AnswerBudget, read: (maxBytes: number) => Promise<StoredEvent[]>): Promise<StoredEvent[]> {
     await budget.turn();
-    const events = await this.#heavy(() => read(budget.remaining));
+    const events = await this.#heavy(workspaceId, () => read(budget.remaining));
     budget.spend(spentBytes(events));
     return events;
   }
@@ -86,13 +86,13 @@ export class History {
 
   log(after: LogPosition, limit: number, filter: LogFilter & { workspaceId: string }, budget: AnswerBudget): Promise<StoredEvent[]> {
     checkLogFilter(filter);
-    return this.#bounded(budget, (maxBytes) => this.#store.readLog(after, limit, filter, maxBytes));
+    return this.#bounded(filter.workspaceId, budget, (maxBytes) => this.#store.readLog(after, limit, filter, maxBytes));
   }
 
   audit(filter: AuditFilter, limit: number, budget: AnswerBudget): Promise<StoredEvent[]> {
     if (filter.actorId !== undefined && !isUuid(filter.actorId)) throw badInput('userId', 'must be a UUID');
     refuseNul(filter.type, 'eventType');
-    return this.#bounded(budget, (maxBytes) => this.#store.readAudit(filter, limit, maxBytes));
+    return this.#bounded(filter.workspaceId, budget, (maxBytes) => this.#store.readAudit(filter, limit, maxBytes));
   }
 
   /** Recomputes the audit chain of one aggregate, or of every stream of the workspace. */
@@ -102,7 +102,7 @@ export class History {
     }
     const id = scope.aggregateId;
     if (id !== undefined && !isUuid(id)) throw notFound(noun(scope.aggregateType), id);
-    const report = await this.#heavy(() => this.#store.verifyChain(scope));
+    const report = await this.#heavy(scope.workspaceId, () => this.#store.verifyChain(scope));
     if (id !== undefined && report.eventsChecked === 0 && report.firstBreak === null) throw notFound(noun(scope.aggregateType), id);
     return report;
   }
@@ -110,13 +110,15 @@ export class History {
   /**
    * An aggregate's state after its events up to a version and/or an instant: folded from the
    * nearest snapshot below that version, so a long stream is read from its last thousand events.
+   * What the fold reads waits for, and is charged to, the reader's read rate (`budget`): the
+   * events are read whether or not the answer holds them.
    */
-  async replay(stream: StreamId & { workspaceId: string }, target: ReplayTarget): Promise<Replay> {
+  async replay(stream: StreamId & { workspaceId: string }, target: ReplayTarget, budget: AnswerBudget): Promise<Replay> {
     const aggregate = AGGREGATES.get(stream.type);
     if (!aggregate) throw badInput('aggregateType', `unknown aggregate type ${stream.type}`);
     if (target.toVersion != null && target.toVersion < 0) throw badInput('toVersion', 'must not be negative');
     if (!isUuid(stream.id)) throw notFound(noun(stream.type), stream.id);
-    return this.#heavy(async () => {
+    return this.#heavy(stream.workspaceId, async () => {
       // The workspace's own stream, or none: snapshots are looked up only after this.
       const current = await this.#store.streamVersion(stream);
       if (current === 0) throw notFound(noun(stream.type), stream.id);
@@ -133,7 +135,7 @@ export class History {
       const key = `${stream.workspaceId}:${this.#key(stream, version)}`;
       let folding = this.#folding.get(key);
       if (!folding) {
-        this.#folding.set(key, (folding = this.#fold(aggregate, stream, version).finally(() => this.#folding.delete(key))));
+        this.#folding.set(key, (folding = this.#fold(aggregate, stream, version, budget).finally(() => this.#folding.delete(key))));
       }
       const state = await folding;
       return {
@@ -144,7 +146,7 @@ export class History {
         events: (fromVersion, limit, eventsBudget) =>
           version < fromVersion
             ? Promise.resolve([])
-            : this.#bounded(eventsBudget, (maxBytes) => this.#store.readStream(stream, { fromVersion, toVersion: version, limit, maxBytes })),
+            : this.#bounded(stream.workspaceId, eventsBudget, (maxBytes) => this.#store.readStream(stream, { fromVersion, toVersion: version, limit, maxBytes })),
       };
     });
   }
@@ -154,13 +156,15 @@ export class History {
    * page crosses a snapshot's version or holds more than FOLD_PAGE_BYTES of data, so a fold
    * holds the state and one page, never the whole stream.
    */
-  async #fold(aggregate: Aggregate<unknown, never, DomainEvent>, stream: StreamId & { workspaceId: string }, version: number): Promise<unknown> {
+  async #fold(aggregate: Aggregate<unknown, never, DomainEvent>, stream: StreamId & { workspaceId: string }, version: number, budget: AnswerBudget): Promise<unknown> {
     let from = version - (version % SNAPSHOT_EVERY);
     while (from > 0 && !this.#snapshots.has(this.#key(stream, from))) from -= SNAPSHOT_EVERY;
     let state = from > 0 ? this.#snapshots.get(this.#key(stream, from))!.state : aggregate.initialState;
     for (let next = from + 1; next <= version; ) {
       const boundary = Math.ceil(next / SNAPSHOT_EVERY) * SNAPSHOT_EVERY;
+      await budget.turn();
       const page = await this.#store.readFoldable(stream, { fromVersion: next, toVersion: Math.min(version, boundary), maxBytes: FOLD_PAGE_BYTES });
+      budget.charge(spentBytes(page));
       if (page.length === 0) break;
       state = fold(aggregate, page, state);
       const reached = page.at(-1)!.version;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel';
 import { refuseNul } from '../domain/errors.ts';
+import { jsonSize } from '../domain/json-size.ts';
 import type { Execution } from '../domain/executions/execution.ts';
 import type { Budget, WorkspaceLimits } from '../domain/workspaces/limits.ts';
 import { Pace } from '../app/pace.ts';
@@ -32,6 +33,8 @@ export interface EngineOptions {
   readonly conditionWorkers: number;
   /** An action's result larger than this as JSON fails the step (OutputTooLarge). */
   readonly maxOutputBytes: number;
+  /** A task's action input larger than this as JSON fails the step before it starts (InputTooLarge). */
+  readonly maxInputBytes: number;
   /** A wait or retry delay longer than this gives the execution's slot back until it is due. */
   readonly parkAfterMs: number;
   /** The budget of executions started before budgets were recorded with them. */
@@ -89,6 +92,8 @@ export class Engine {
   readonly #steps: FairLimit;
   /** Each workspace's steps per second (maxStepsPerSecond): past it, its steps wait. */
   readonly #stepPace = new Pace('steps per second (maxStepsPerSecond)', Infinity);
+  /** Each workspace's event data written per second (maxWriteBytesPerSecond): past it, its next steps wait. */
+  readonly #writePace = new Pace('bytes written per second (maxWriteBytesPerSecond)', Infinity);
   /** Each workspace's condition time per second (maxConditionMsPerSecond): past it, its choices wait. */
   readonly #conditionPace = new Pace('condition time per second (maxConditionMsPerSecond)', Infinity);
   readonly #context: RunContext;
@@ -272,10 +277,15 @@ export class Engine {
       defaultBudget: this.#options.defaultBudget,
       parkAfterMs: this.#options.parkAfterMs,
       maxOutputBytes: this.#options.maxOutputBytes,
+      maxInputBytes: this.#options.maxInputBytes,
       act: (execution, name, input, timeoutMs, signal) =>
         this.#steps.run(execution.workspaceId, () => this.#act(execution, name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal), signal),
-      paceStep: async (workspaceId, signal) =>
-        this.#stepPace.take(workspaceId, 1, (await this.#options.limitsOf(workspaceId)).maxStepsPerSecond, signal),
+      paceStep: async (workspaceId, writtenBytes, signal) => {
+        const { maxStepsPerSecond, maxWriteBytesPerSecond } = await this.#options.limitsOf(workspaceId);
+        this.#writePace.charge(workspaceId, writtenBytes, maxWriteBytesPerSecond);
+        await this.#writePace.turn(workspaceId, maxWriteBytesPerSecond);
+        await this.#stepPace.take(workspaceId, 1, maxStepsPerSecond, signal);
+      },
       timer: (name, input) => {
         const entry = ACTIONS.get(name);
         return entry && isTimer(entry) ? entry.delayMs(parseInput(entry, input)) : null;
@@ -327,11 +337,11 @@ export class Engine {
       if (error instanceof TaskCancelledError && !signal.aborted) throw new ActionError('Timeout', `${name} took longer than ${timeoutMs} ms`);
       throw error;
     }
-    const json = JSON.stringify(output ?? null);
-    if (Buffer.byteLength(json) > this.#options.maxOutputBytes) {
+    // Measured before it is written out: a transform's output may share parts of the data many times over.
+    if (jsonSize(output ?? null, this.#options.maxOutputBytes) > this.#options.maxOutputBytes) {
       throw new ActionError('OutputTooLarge', `${name} returned more than ${this.#options.maxOutputBytes} bytes`);
     }
-    const stored = JSON.parse(json);
+    const stored = JSON.parse(JSON.stringify(output ?? null));
     // What the store would refuse fails the step, rather than every append after it.
     try {
       refuseNul(stored, 'output');

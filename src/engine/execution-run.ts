@@ -26,10 +26,12 @@ export interface RunContext {
   /** Waits longer than this set the execution aside (park) rather than hold a slot. */
   readonly parkAfterMs: number;
   readonly maxOutputBytes: number;
+  readonly maxInputBytes: number;
   act(execution: Execution, action: string, input: unknown, timeoutMs: number | undefined, signal: AbortSignal): Promise<unknown>;
   timer(action: string, input: unknown): number | null;
   /** Waits for the workspace's next step, within its steps per second. */
-  paceStep(workspaceId: string, signal: AbortSignal): Promise<void>;
+  /** Waits for the workspace's turn to start a step, having written `writtenBytes` since its last one. */
+  paceStep(workspaceId: string, writtenBytes: number, signal: AbortSignal): Promise<void>;
   evaluate(workspaceId: string, condition: string, data: unknown): Promise<{ holds: boolean; ms: number }>;
   /** Gives the execution back until `until`; false when its lease was lost meanwhile. */
   park(executionId: string, until: Date): Promise<boolean>;
@@ -124,17 +126,23 @@ export async function runClaimed(context: RunContext, id: string, stop: AbortCon
     const parked = await context.park(id, new Date(until)).catch(() => false);
     stop.abort(new Stop(parked ? 'parked' : 'lease lost'));
   };
+  let charged = journal.bytes;
+  /** Each step waits for its turn in the workspace's steps and bytes written per second before it is recorded. */
+  const paced = async () => {
+    const written = journal.bytes - charged;
+    charged = journal.bytes;
+    await context.paceStep(state.workspaceId, written, stop.signal);
+  };
   const runtime: Runtime = {
     state: () => journal.state(),
-    // Each step waits for its turn in the workspace's steps per second before it is recorded.
-    record: (event) =>
-      activity.busy(event.type === 'StepStarted' ? context.paceStep(state.workspaceId, stop.signal).then(() => journal.record(event)) : journal.record(event)),
+    record: (event) => activity.busy(event.type === 'StepStarted' ? paced().then(() => journal.record(event)) : journal.record(event)),
     note: (event) => journal.note(event),
     act: (name, input, timeoutMs, signal) => activity.busy(context.act(journal.state(), name, input, timeoutMs, signal)),
     timer: (name, input) => context.timer(name, input),
     pause: (until, signal) => activity.wait(until, signal),
     evaluate: (condition, data) => activity.busy(context.evaluate(state.workspaceId, condition, data)),
     maxOutputBytes: context.maxOutputBytes,
+    maxInputBytes: context.maxInputBytes,
     now: Date.now,
     random: Math.random,
   };

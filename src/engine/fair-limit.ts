@@ -38,6 +38,15 @@ export class FairLimit {
     return this.#activeOf.get(key) ?? 0;
   }
 
+  pendingOf(key: string): number {
+    return this.#queues.get(key)?.length ?? 0;
+  }
+
+  /** Whether a task of this key would start at once, rather than wait. */
+  hasRoomFor(key: string): boolean {
+    return !this.#queues.has(key) && this.#active < this.#max && this.activeOf(key) < this.#perKey;
+  }
+
   run<T>(key: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       signal?.throwIfAborted();
@@ -73,7 +82,7 @@ export class FairLimit {
           reject(reason);
         },
       };
-      if (!this.#queues.has(key) && this.#active < this.#max && this.activeOf(key) < this.#perKey) return entry.start();
+      if (this.hasRoomFor(key)) return entry.start();
       signal?.addEventListener('abort', onAbort, { once: true });
       const queue = this.#queues.get(key);
       if (queue) queue.push(entry);

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import { DataPathError, buildInput, readPath, writePath } from '../domain/executions/data.ts';
+import { jsonSize } from '../domain/json-size.ts';
 import type { Execution, ExecutionError, ProgressEvent } from '../domain/executions/execution.ts';
 import { catchRule, retryDelay } from '../domain/executions/retry.ts';
 import type { Graph, MapNode, Node, ParallelNode, RetryRule, TaskNode } from '../domain/workflows/definition.ts';
@@ -36,6 +37,8 @@ export interface Runtime {
   evaluate(condition: string, data: unknown): Promise<{ holds: boolean; ms: number }>;
   /** The largest result a step may give, as JSON; a map or parallel node's list included. */
   readonly maxOutputBytes: number;
+  /** The largest input a task's action may get, as JSON (shared parts counted each time they appear). */
+  readonly maxInputBytes: number;
   now(): number;
   random(): number;
 }
@@ -57,10 +60,10 @@ export class Failure extends Error {
  */
 export const MAX_RECORDED_INPUT_BYTES = 8192;
 
-/** What a step's start records of its input. */
-function recorded(input: unknown, attempt: number): { input?: unknown; omittedInputBytes?: number } {
+/** What a step's start records of its input: its size counted no further than `limit`. */
+function recorded(input: unknown, attempt: number, limit: number): { input?: unknown; omittedInputBytes?: number } {
   if (attempt > 1) return {};
-  const bytes = Buffer.byteLength(JSON.stringify(input ?? null));
+  const bytes = jsonSize(input ?? null, limit);
   return bytes > MAX_RECORDED_INPUT_BYTES ? { omittedInputBytes: bytes } : { input };
 }
 
@@ -114,7 +117,7 @@ async function runStep(
       // Its process stopped mid-attempt: that attempt runs again.
       attempt = step.attempt;
     }
-    await rt.record({ type: 'StepStarted', data: { step: id, node, attempt, ...recorded(input, attempt) } });
+    await rt.record({ type: 'StepStarted', data: { step: id, node, attempt, ...recorded(input, attempt, rt.maxInputBytes) } });
     try {
       const output = await work(signal);
       rt.note({ type: 'StepSucceeded', data: { step: id, output } });
@@ -172,8 +175,7 @@ async function fanOut(count: number, concurrency: number, signal: AbortSignal, r
 
 /** A map's or parallel's list of outputs is a step's result too: the same size limit holds. */
 function limited(rt: Runtime, outputs: unknown[]): unknown[] {
-  const bytes = Buffer.byteLength(JSON.stringify(outputs));
-  if (bytes > rt.maxOutputBytes) throw new Failure({ name: 'OutputTooLarge', message: `the outputs are ${bytes} bytes, more than ${rt.maxOutputBytes}` });
+  if (jsonSize(outputs, rt.maxOutputBytes) > rt.maxOutputBytes) throw new Failure({ name: 'OutputTooLarge', message: `the outputs are more than ${rt.maxOutputBytes} bytes` });
   return outputs;
 }
 
@@ -209,13 +211,14 @@ async function runNode(rt: Runtime, node: Exclude<Node, { type: 'choice' | 'succ
       let outcome: Outcome;
       try {
         const input = buildInput(node.input ?? '$', data);
+        if (jsonSize(input, rt.maxInputBytes) > rt.maxInputBytes) throw new ActionError('InputTooLarge', `${name}: the input is more than ${rt.maxInputBytes} bytes`);
         const delayMs = rt.timer(node.action, input);
         outcome =
           delayMs === null
             ? await runStep(rt, signal, id, name, input, (inner) => rt.act(node.action, input, node.timeoutMs, inner), node.retry)
             : await timedStep(rt, signal, id, name, delayMs, { sleptMs: delayMs }, node);
       } catch (error) {
-        // A path that does not fit the data, or a timer's input its action refuses: the step fails before it starts.
+        // A path that does not fit the data, an input too large, or a timer's input its action refuses: the step fails before it starts.
         if (!(error instanceof DataPathError) && !(error instanceof ActionError)) throw error;
         outcome = { ok: false, error: errorOf(error) };
       }
@@ -315,8 +318,7 @@ export async function runExecution(rt: Runtime, signal: AbortSignal): Promise<vo
   let outcome: ProgressEvent;
   try {
     const output = await runGraph(rt, definition, input, '', signal);
-    const bytes = Buffer.byteLength(JSON.stringify(output ?? null));
-    if (bytes > rt.maxOutputBytes) throw new Failure({ name: 'OutputTooLarge', message: `the output is ${bytes} bytes, more than ${rt.maxOutputBytes}` });
+    if (jsonSize(output ?? null, rt.maxOutputBytes) > rt.maxOutputBytes) throw new Failure({ name: 'OutputTooLarge', message: `the output is more than ${rt.maxOutputBytes} bytes` });
     outcome = { type: 'ExecutionSucceeded', data: { output } };
   } catch (error) {
     if (!(error instanceof Failure)) throw error;

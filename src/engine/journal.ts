@@ -4,6 +4,7 @@ import { decide, evolve, EXECUTION, executionAggregate, type Execution, type Exe
 import type { Budget } from '../domain/workspaces/limits.ts';
 import { projectExecution } from '../app/execution-projection.ts';
 import type { EventMetadata, EventStore } from '../store/event-store.ts';
+import { jsonSize } from '../domain/json-size.ts';
 
 /** An event decided and applied to the runner's view, with its data as JSON (measured once). */
 interface Decided {
@@ -136,6 +137,10 @@ export class Journal {
       this.#broken = error;
       throw error;
     }
+    // Each event is weighed before it is written out, no further than the budget left: the
+    // text of one past it is never built.
+    const left = this.#budget.maxBytes - this.#bytes;
+    if (events.some((next) => jsonSize(next.data ?? null, left) > left)) return this.#exhaust(`wrote its ${this.#budget.maxBytes} bytes of event data`);
     const decided = events.map((next) => {
       const json = JSON.stringify(next.data ?? null);
       return { event: next, json, bytes: Buffer.byteLength(json) };
@@ -170,6 +175,11 @@ export class Journal {
     this.#flushSoon(false);
     this.#onExhausted();
     return Promise.reject(this.#exhausted);
+  }
+
+  /** Bytes of event data the execution has written, and decided to write, in all. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   #apply(decided: readonly Decided[]): Promise<void> {

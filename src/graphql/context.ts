@@ -92,7 +92,7 @@ export function payloadContext(context: GraphQLContext): GraphQLContext {
   }
   let caches = payloadCaches.get(context);
   if (!caches) {
-    caches = { ...initContextCache(), loaders: createLoaders(context.services, context.scope.actor.workspaceId) };
+    caches = { ...initContextCache(), loaders: createLoaders(context.services, context.scope.actor.workspaceId, () => context.answer.turn()) };
     payloadCaches.set(context, caches);
   }
   return { ...context, ...caches, answer: context.answer.renewed() };
@@ -113,6 +113,7 @@ export async function createContext(services: Services, request: RequestInfo): P
     turn: () => services.readPace.turn(actor.workspaceId, maxReadBytesPerSecond),
     charge: (bytes: number) => services.readPace.charge(actor.workspaceId, bytes, maxReadBytesPerSecond),
   };
+  const answer = new AnswerBudget(services.config.maxResponseBytes, pace);
   return {
     services,
     scope: {
@@ -121,8 +122,8 @@ export async function createContext(services: Services, request: RequestInfo): P
       correlationId:
         request.correlationId && TRACE_ID.test(request.correlationId) ? request.correlationId : request.requestId,
     },
-    loaders: createLoaders(services, actor.workspaceId),
-    answer: new AnswerBudget(services.config.maxResponseBytes, pace),
+    loaders: createLoaders(services, actor.workspaceId, () => answer.turn()),
+    answer,
     stillAuthorized: stillValid,
     subscription: (start) => services.subscriptionQuota.hold(quotaKey, actor.workspaceId, start),
   };

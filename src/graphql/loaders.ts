@@ -28,9 +28,10 @@ export interface Loaders {
  * `workspaceId`: the caller's; users and streams of other workspaces read as missing. Each
  * loader is made when first used: a subscription makes a set per turn of the event loop
  * (context.ts). A batch reads at most one answer's worth of event data (MAX_RESPONSE_BYTES);
- * the resolvers charge each answer for what it takes.
+ * the resolvers charge each answer for what it takes. Batches of events are heavy reads: they
+ * wait for the workspace's read rate (`turn`) and run under the heavy-read bound.
  */
-export function createLoaders(services: Services, workspaceId: string): Loaders {
+export function createLoaders(services: Services, workspaceId: string, turn: () => Promise<void>): Loaders {
   const maxBytes = services.config.maxResponseBytes;
   const byKey = new Map<string, DataLoader<string, never>>();
   /** One loader per key, made on first use. */
@@ -40,7 +41,9 @@ export function createLoaders(services: Services, workspaceId: string): Loaders 
     return loader;
   };
   /** Events of a batch read within the bound; past it, the batch is refused as too large for any answer. */
-  const bounded = (events: StoredEvent[]) => {
+  const bounded = async (read: () => Promise<StoredEvent[]>) => {
+    await turn();
+    const events = await services.heavyReads(workspaceId, read);
     if (spentBytes(events) > maxBytes) throw answerTooLarge(maxBytes);
     return events;
   };
@@ -57,7 +60,7 @@ export function createLoaders(services: Services, workspaceId: string): Loaders 
     get execution() {
       return once('execution', () =>
         new DataLoader<string, LoadedExecution>(async (ids) => {
-          const byStream = Map.groupBy(bounded(await services.store.readStreams(workspaceId, EXECUTION, ids, maxBytes)), (event) => event.aggregateId);
+          const byStream = Map.groupBy(await bounded(() => services.store.readStreams(workspaceId, EXECUTION, ids, maxBytes)), (event) => event.aggregateId);
           return ids.map((id) => {
             const events = byStream.get(id) ?? [];
             return { state: fold(executionAggregate, events), bytes: spentBytes(events) };
@@ -80,7 +83,7 @@ export function createLoaders(services: Services, workspaceId: string): Loaders 
     latestEvents(aggregateType, count) {
       return once(`latest:${aggregateType}:${count}`, () =>
         new DataLoader(async (ids) => {
-          const events = bounded(await services.store.latestOfStreams(workspaceId, aggregateType, ids, count, maxBytes));
+          const events = await bounded(() => services.store.latestOfStreams(workspaceId, aggregateType, ids, count, maxBytes));
           const byStream = Map.groupBy(events, (event) => event.aggregateId);
           return ids.map((id) => byStream.get(id) ?? []);
         }),

@@ -1,7 +1,8 @@
-import pLimit from 'p-limit';
 import { AppError } from '../domain/errors.ts';
+import { FairLimit } from '../engine/fair-limit.ts';
 
-export type Bulkhead = <T>(work: () => Promise<T>) => Promise<T>;
+/** Runs a workspace's heavy work within the bound. */
+export type Bulkhead = <T>(workspaceId: string, work: () => Promise<T>) => Promise<T>;
 
 export interface BulkheadStats {
   readonly active: number;
@@ -11,19 +12,22 @@ export interface BulkheadStats {
 
 /**
  * At most `concurrency` pieces of work at once and `queue` waiting; past that a caller is
- * refused at once with OVERLOADED instead of piling up behind the others.
+ * refused at once with OVERLOADED instead of piling up behind the others. Shared fairly: one
+ * workspace runs at most half of the places and holds at most half of the queue, and a place
+ * that frees goes to the workspace that waited longest, so another's read always finds room.
  */
 export function createBulkhead(concurrency: number, queue: number): Bulkhead & { stats(): BulkheadStats } {
-  const limit = pLimit(concurrency);
+  const limit = new FairLimit(concurrency, Math.max(1, Math.ceil(concurrency / 2)));
+  const queueShare = Math.max(1, Math.ceil(queue / 2));
   let rejected = 0;
-  const run = <T>(work: () => Promise<T>): Promise<T> => {
-    if (limit.activeCount >= concurrency && limit.pendingCount >= queue) {
+  const run = <T>(workspaceId: string, work: () => Promise<T>): Promise<T> => {
+    if (!limit.hasRoomFor(workspaceId) && (limit.pending >= queue || limit.pendingOf(workspaceId) >= queueShare)) {
       rejected += 1;
       return Promise.reject(new AppError('OVERLOADED', 'too many heavy reads are running; retry shortly'));
     }
-    return limit(work);
+    return limit.run(workspaceId, work);
   };
   return Object.assign(run, {
-    stats: () => ({ active: limit.activeCount, queued: limit.pendingCount, rejected }),
+    stats: () => ({ active: limit.active, queued: limit.pending, rejected }),
   });
 }

@@ -82,6 +82,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
         defaultStepTimeoutMs: config.defaultStepTimeoutMs,
         conditionTimeoutMs: config.conditionTimeoutMs,
         maxOutputBytes: config.maxStepOutputBytes,
+        maxInputBytes: config.maxStepInputBytes,
         breakers: { failures: config.breakerFailures, halfOpenAfterMs: config.breakerHalfOpenMs },
         allowedHosts: config.httpAllowedHosts,
         log,

@@ -354,9 +354,9 @@ export class EventStore {
    * A stream's events as folding needs them: type, data and envelope, without the metadata
    * JSON, hash and positions, which made a 10,000-event replay read take twice as long.
    */
-  async readFoldable(stream: StreamId, range: StreamRange = {}): Promise<FoldableEvent[]> {
-    const rows = await this.#streamRows<{ version: number; event_type: string; data: unknown; actor_id: string | null; workspace_id: string; created_at: Date }>(
-      'version, event_type, data, actor_id, workspace_id, created_at',
+  async readFoldable(stream: StreamId, range: StreamRange = {}): Promise<(FoldableEvent & Pick<StoredEvent, 'dataBytes'>)[]> {
+    const rows = await this.#streamRows<{ version: number; event_type: string; data: unknown; data_bytes: number; actor_id: string | null; workspace_id: string; created_at: Date }>(
+      'version, event_type, data, data_bytes, actor_id, workspace_id, created_at',
       stream,
       range,
     );
@@ -364,6 +364,7 @@ export class EventStore {
       version: row.version,
       type: row.event_type,
       data: row.data,
+      dataBytes: row.data_bytes,
       createdAt: row.created_at,
       metadata: { actorId: row.actor_id, workspaceId: row.workspace_id },
     }));

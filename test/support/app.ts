@@ -52,7 +52,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
   const database = await createTestDatabase();
   const defaults = loadConfig({ NODE_ENV: 'test' });
   // The rates per workspace are sized for a shared server; tests that do not test them should not wait on them.
-  const unpaced = { ...defaults.limits, maxStepsPerSecond: 1_000_000, maxReadBytesPerSecond: 1024 ** 3, maxConditionMsPerSecond: 1000 };
+  const unpaced = { ...defaults.limits, maxStepsPerSecond: 1_000_000, maxReadBytesPerSecond: 1024 ** 3, maxConditionMsPerSecond: 1000, maxWriteBytesPerSecond: 1024 ** 3 };
   const config = { ...defaults, limits: unpaced, ...overrides };
   const services = await startServices(config, database.db);
   const server: RunningServer = await startServer(services, 0, '127.0.0.1');

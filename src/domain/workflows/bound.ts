@@ -67,8 +67,19 @@ function nodeCost(node: Node, data: Known): { steps: number; data: Known } {
     case 'map': {
       const items = read(data, node.itemsPath);
       const list = Array.isArray(items) ? items : [UNKNOWN];
-      const inner = graphCost(node.iterator, list[0] ?? UNKNOWN);
-      return { steps: Math.min(CEILING, 1 + times(list.length, inner.steps)), data: place(node.resultPath, UNKNOWN) };
+      // Items may differ (a list of lists of different lengths): the costliest bounds them all.
+      // A scalar is never mapped over, so scalars cost alike; lists and objects are costed once
+      // for each distinct one (they are written in the definition, so there are few).
+      const distinct = new Map<string, Known>();
+      for (const item of list.length > 0 ? list : [UNKNOWN]) {
+        distinct.set(typeof item === 'object' && item !== null ? JSON.stringify(item) : 'scalar', item);
+      }
+      let inner = 0;
+      for (const item of distinct.values()) {
+        inner = Math.max(inner, graphCost(node.iterator, item).steps);
+        if (inner >= CEILING) break;
+      }
+      return { steps: Math.min(CEILING, 1 + times(list.length, inner)), data: place(node.resultPath, UNKNOWN) };
     }
     case 'parallel': {
       const branches = node.branches.map((branch) => graphCost(branch, data).steps);

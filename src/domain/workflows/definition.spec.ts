@@ -183,6 +183,19 @@ describe('validateDefinition', () => {
       expect(() => validateDefinition(nested([100, 100]), { ...RULES, maxSteps: 5000 })).toThrow(/past the 5000/);
     });
 
+    it('bounds a map over items that differ by its costliest item, not its first', () => {
+      const leaf = { startAt: 'Leaf', nodes: { Leaf: { type: 'task', action: 'transform', input: { at: '$' }, end: true } } };
+      const mixed = {
+        startAt: 'Make',
+        nodes: {
+          Make: { type: 'task', action: 'transform', input: { lists: [[1], Array.from({ length: 1000 }, (_, i) => i)] }, resultPath: '$.made', next: 'Outer' },
+          Outer: { type: 'map', itemsPath: '$.made.lists', end: true, iterator: { startAt: 'Inner', nodes: { Inner: { type: 'map', itemsPath: '$', iterator: leaf, end: true } } } },
+        },
+      };
+      expect(() => validateDefinition(mixed, { ...RULES, maxSteps: 1500 })).toThrow(/past the 1500/);
+      expect(() => validateDefinition(mixed, { ...RULES, maxSteps: 2100 })).not.toThrow();
+    });
+
     it('counts retries and bounded loops', () => {
       const retried = withNode('Fetch', { ...valid().nodes.Fetch, maxVisits: 5, retry: [{ errors: ['*'], maxAttempts: 10 }] });
       expect(() => validateDefinition(retried, { ...RULES, maxSteps: 40 })).toThrow(/past the 40/);

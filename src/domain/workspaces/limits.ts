@@ -29,6 +29,8 @@ export interface Quotas {
   readonly maxReadBytesPerSecond: number;
   /** Time its conditions take per second, in each process: past it, its choices wait. */
   readonly maxConditionMsPerSecond: number;
+  /** Event data its executions write per second, in each process: past it, their next steps wait. */
+  readonly maxWriteBytesPerSecond: number;
 }
 
 export type WorkspaceLimits = Budget & Quotas;
@@ -47,6 +49,7 @@ export const LIMIT_RANGES: Readonly<Record<keyof WorkspaceLimits, readonly [numb
   maxStepsPerSecond: [1, 1_000_000],
   maxReadBytesPerSecond: [1024, 1024 ** 3],
   maxConditionMsPerSecond: [1, 1000],
+  maxWriteBytesPerSecond: [1024, 1024 ** 3],
 };
 
 export const LIMIT_NAMES = Object.keys(LIMIT_RANGES) as (keyof WorkspaceLimits)[];

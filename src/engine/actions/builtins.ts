@@ -1,5 +1,9 @@
 import { z } from 'zod';
+import { jsonSize } from '../../domain/json-size.ts';
 import { ActionError, defineAction, defineTimer } from './action.ts';
+
+/** A log line's fields, as JSON, at most: what a tenant writes into the server's log is bounded like its message. */
+const MAX_LOG_FIELDS_BYTES = 8192;
 
 export const transform = defineAction('transform', z.record(z.string(), z.unknown()), async (input) => input);
 
@@ -8,7 +12,15 @@ export const sleepAction = defineTimer('sleep', z.object({ ms: z.number().int().
 
 export const log = defineAction(
   'log',
-  z.object({ message: z.string().max(10_000), fields: z.record(z.string(), z.unknown()).optional() }).strict(),
+  z
+    .object({
+      message: z.string().max(10_000),
+      fields: z
+        .record(z.string(), z.unknown())
+        .refine((fields) => jsonSize(fields, MAX_LOG_FIELDS_BYTES) <= MAX_LOG_FIELDS_BYTES, `at most ${MAX_LOG_FIELDS_BYTES} bytes as JSON`)
+        .optional(),
+    })
+    .strict(),
   async ({ message, fields }, context) => {
     context.log(message, fields ?? {});
     return null;

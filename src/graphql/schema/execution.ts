@@ -197,9 +197,9 @@ builder.subscriptionFields((t) => ({
     type: ExecutionRef,
     description: 'The execution now, then again after each of its events; ends after it ends.',
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, args, { services, scope, stillAuthorized, subscription }) =>
+    subscribe: (_root, args, { services, scope, stillAuthorized, subscription, answer }) =>
       subscription((onEnd) =>
-        executionUpdates(services.history, services.live, scope.actor.workspaceId, String(args.id), stillAuthorized, onEnd),
+        executionUpdates(services.history, services.live, scope.actor.workspaceId, String(args.id), stillAuthorized, answer, onEnd),
       ),
     resolve: (update) => {
       if (update instanceof Error) throw update;

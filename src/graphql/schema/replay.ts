@@ -28,13 +28,12 @@ builder.queryFields((t) => ({
       toVersion: t.arg.int(),
       at: t.arg({ type: 'DateTime' }),
     },
-    // A fold is a heavy read: it waits for the workspace's read rate, and its state is charged when selected.
-    resolve: async (_root, args, { services, scope, answer }) => {
-      await answer.turn();
-      return services.history.replay(
+    // What the fold reads is charged to the workspace's read rate; its state, to the answer when selected.
+    resolve: (_root, args, { services, scope, answer }) =>
+      services.history.replay(
         { type: args.aggregateType, id: String(args.aggregateId), workspaceId: scope.actor.workspaceId },
         { toVersion: args.toVersion, at: args.at },
-      );
-    },
+        answer,
+      ),
   }),
 }));

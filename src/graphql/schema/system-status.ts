@@ -53,6 +53,7 @@ const LimitsRef = builder.objectRef<WorkspaceLimits>('WorkspaceLimits').implemen
     maxStepsPerSecond: t.exposeInt('maxStepsPerSecond', { description: 'Steps its executions start per second, in each process: past it they wait their turn.' }),
     maxReadBytesPerSecond: t.exposeInt('maxReadBytesPerSecond', { description: 'Data its reads bring per second, in each process: past it reads wait their turn.' }),
     maxConditionMsPerSecond: t.exposeInt('maxConditionMsPerSecond', { description: 'Time its conditions take per second, in each process: past it its choices wait their turn.' }),
+    maxWriteBytesPerSecond: t.exposeInt('maxWriteBytesPerSecond', { description: 'Event data its executions write per second, in each process: past it their next steps wait their turn.' }),
   }),
 });
 
