@@ -26,7 +26,7 @@ const HEAVY_READERS = Number(process.env.HEAVY_READERS ?? 8);
 const RATE = Number(process.env.RATE ?? 200);
 const PROBE_MS = 60;
 
-const server = await startBenchServer({ RATE_LIMIT_PER_SECOND: String(RATE), RATE_LIMIT_PER_WORKSPACE_PER_SECOND: String(RATE) }, { workspaceRates: 'defaults' });
+const server = await startBenchServer({ RATE_LIMIT_PER_SECOND: String(RATE), RATE_LIMIT_PER_WORKSPACE_PER_SECOND: String(RATE) }, { workspaceLimits: 'defaults' });
 
 /** The admin CLI against the bench server's database: its last line, as JSON. */
 async function cli(args: string[]): Promise<any> {

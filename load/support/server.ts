@@ -27,10 +27,12 @@ function freePort(): Promise<number> {
 }
 
 /**
- * The benchmarks drive everything from one workspace: its rates per workspace must not be what
- * they measure (but in the isolation benchmark, which measures exactly them).
+ * The benchmarks drive everything from one workspace: its quotas and rates per workspace must
+ * not be what they measure (but in the isolation benchmark, which measures exactly them).
  */
 const ONE_TENANT: Record<string, string> = {
+  WORKSPACE_MAX_ACTIVE_EXECUTIONS: '1000000',
+  WORKSPACE_MAX_WORKFLOWS: '1000000',
   WORKSPACE_MAX_STEPS_PER_SECOND: '1000000',
   WORKSPACE_MAX_READ_BYTES_PER_SECOND: String(1024 ** 3),
   WORKSPACE_MAX_WRITE_BYTES_PER_SECOND: String(1024 ** 3),
@@ -38,7 +40,7 @@ const ONE_TENANT: Record<string, string> = {
 };
 
 /** `npm start` as a user runs it: its own process, on a fresh embedded PostgreSQL. */
-export async function startBenchServer(env: Record<string, string> = {}, { workspaceRates = 'unbounded' }: { workspaceRates?: 'unbounded' | 'defaults' } = {}): Promise<BenchServer> {
+export async function startBenchServer(env: Record<string, string> = {}, { workspaceLimits = 'unbounded' }: { workspaceLimits?: 'unbounded' | 'defaults' } = {}): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'flowledger-bench-'));
   chmodSync(dataDir, 0o755);
   const port = await freePort();
@@ -57,7 +59,7 @@ export async function startBenchServer(env: Record<string, string> = {}, { works
       // The benchmarks drive everything with one key: its per-key limits must not be what they measure.
       MAX_SUBSCRIPTIONS_PER_KEY: '100000',
       RATE_LIMIT_PER_SECOND: '0',
-      ...(workspaceRates === 'unbounded' ? ONE_TENANT : {}),
+      ...(workspaceLimits === 'unbounded' ? ONE_TENANT : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'ignore'],
