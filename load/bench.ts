@@ -74,7 +74,7 @@ async function databaseCeiling(databaseUrl: string, workspaceId: string, ids: re
  * version it names. What the database does for appends without HTTP, GraphQL or decide.
  */
 async function appendCeiling(databaseUrl: string, actor: { id: string; workspaceId: string }, targets: readonly string[]) {
-  const db = openDatabase(databaseUrl, 20);
+  const db = openDatabase(databaseUrl, { poolSize: 20 });
   const store = new EventStore(db);
   const workflows = new Map<string, Workflow>();
   for (const id of targets) workflows.set(id, fold(workflowAggregate, await store.readFoldable({ type: 'Workflow', id }))!);

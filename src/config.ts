@@ -13,6 +13,8 @@ export interface Config {
   readonly dataDir: string;
   readonly embeddedPostgresPort: number;
   readonly databasePoolSize: number;
+  readonly databaseConnectTimeoutMs: number;
+  readonly databaseStatementTimeoutMs: number;
   readonly maxDefinitionBytes: number;
   readonly heavyReadConcurrency: number;
   readonly heavyReadQueue: number;
@@ -194,6 +196,8 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: env.DATA_DIR ?? '.data',
     embeddedPostgresPort: integer(env, 'EMBEDDED_PG_PORT', 54329, 1),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 20, 1),
+    databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100),
+    databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 100),
     maxDefinitionBytes: integer(env, 'MAX_DEFINITION_BYTES', 64 * 1024, 1),
     heavyReadConcurrency: integer(env, 'HEAVY_READ_CONCURRENCY', 8, 1),
     heavyReadQueue: integer(env, 'HEAVY_READ_QUEUE', 64),

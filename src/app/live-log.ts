@@ -1,6 +1,8 @@
 import pLimit, { type LimitFunction } from 'p-limit';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../domain/errors.ts';
 import { spentBytes, type EventStore, type LogFilter, type LogPosition, type StoredEvent } from '../store/event-store.ts';
+import { isUnavailable } from '../store/unavailable.ts';
 import { checkLogFilter } from './history.ts';
 import type { Pollable } from './pollable.ts';
 
@@ -217,6 +219,9 @@ const DONE = { done: true, value: undefined } as const;
 /** How often the shared tail reads, at most, while nobody is subscribed. */
 const IDLE_READ_MS = 100;
 
+/** How long a subscription waits before reading the store again when the database could not be reached. */
+const RETRY_MS = 1000;
+
 class LiveSubscription implements LiveStream {
   readonly #live: LiveLog;
   readonly #filter: LiveFilter;
@@ -355,10 +360,18 @@ class LiveSubscription implements LiveStream {
     this.#listener?.();
   }
 
-  /** Reads the next page from the store, then wakes the reader. A failed read ends the subscription cleanly; the client resumes from its cursor. */
+  /**
+   * Reads the next page from the store, then wakes the reader. While the database cannot be
+   * reached, the read is tried again every RETRY_MS and the subscription waits, open; any other
+   * failure ends it cleanly, and the client resumes from its cursor.
+   */
   #readStoreSoon(): void {
     this.#reading ??= this.#readStore()
-      .catch((error: Error) => void (this.#failure ??= error))
+      .catch(async (error: Error) => {
+        if (!isUnavailable(error)) return void (this.#failure ??= error);
+        await sleep(RETRY_MS);
+        this.#behind = true;
+      })
       .finally(() => {
         this.#reading = undefined;
         this.#notify();

@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'TOO_MANY_SUBSCRIPTIONS'
   | 'RESPONSE_TOO_LARGE'
-  | 'QUOTA_EXCEEDED';
+  | 'QUOTA_EXCEEDED'
+  | 'UNAVAILABLE';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

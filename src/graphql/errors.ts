@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { PothosValidationError } from '@pothos/core';
 import { AppError } from '../domain/errors.ts';
+import { isUnavailable, unavailable } from '../store/unavailable.ts';
 
 function rootCause(error: unknown): unknown {
   let current = error;
@@ -26,7 +27,9 @@ export function toClientError(error: unknown, onUnexpected: (error: unknown) => 
       extensions: { ...located?.extensions, ...extensions },
     });
 
-  const cause = rootCause(error);
+  let cause = rootCause(error);
+  // The database gone is no bug: the caller is told to retry, and the process says it once (Database).
+  if (!(cause instanceof AppError) && isUnavailable(cause)) cause = unavailable();
   if (cause instanceof AppError) return withCode(cause.message, { ...cause.details, code: cause.code });
   if (cause instanceof PothosValidationError) return withCode(cause.message, { code: 'BAD_USER_INPUT' });
   if (cause instanceof GraphQLError) {

@@ -45,7 +45,7 @@ export async function runCli(
     const target = await resolveDatabase(loadConfig(env));
     try {
       await applyMigrations(target.url);
-      const db = openDatabase(target.url, 2);
+      const db = openDatabase(target.url, { poolSize: 2 });
       try {
         const returned = await command({ url: target.url, db });
         const { result, exitCode } = returned instanceof Outcome ? returned : { result: returned, exitCode: 0 };

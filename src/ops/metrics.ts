@@ -66,6 +66,7 @@ export function createMetrics(services: Services): Metrics {
     set({ state: 'idle' }, pool.idleCount);
     set({ state: 'waiting_clients' }, pool.waitingCount);
   });
+  gauge('flowledger_database_up', 'Whether this process reached its database at its last check (every second)', [], (set) => set({}, services.database.up ? 1 : 0));
   gauge('flowledger_heavy_reads', 'Replays and log reads (the heavy-read bulkhead)', ['state'], (set) => {
     const stats = services.heavyReads.stats();
     set({ state: 'active' }, stats.active);

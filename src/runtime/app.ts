@@ -32,7 +32,7 @@ export async function startApp(config: Config, { serve = true } = {}): Promise<R
     started.push(() => target.release());
     const applied = await applyMigrations(target.url);
     if (applied.length > 0) log('info', 'applied migrations', { migrations: applied });
-    const db = openDatabase(target.url, config.databasePoolSize);
+    const db = openDatabase(target.url, { poolSize: config.databasePoolSize, connectTimeoutMs: config.databaseConnectTimeoutMs, statementTimeoutMs: config.databaseStatementTimeoutMs });
     started.push(() => db.close());
     const services = await startServices(config, db);
     started.push(() => services.stop());

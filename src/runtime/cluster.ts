@@ -22,7 +22,7 @@ const STOP_TIMEOUT_MS = 30_000;
 export async function runPrimary(config: Config): Promise<void> {
   const target = await resolveDatabase(config);
   await applyMigrations(target.url);
-  const db = openDatabase(target.url, 1);
+  const db = openDatabase(target.url, { poolSize: 1 });
   try {
     announceBootstrap(await new IdentityService(db, config.authCacheTtlMs).bootstrapAdmin());
   } finally {

@@ -17,6 +17,7 @@ import type { Database } from '../store/database.ts';
 import { EventStore, NEW_STREAM } from '../store/event-store.ts';
 import { WorkflowRows } from '../store/workflow-rows.ts';
 import { AppendNotifications } from '../store/notifications.ts';
+import { DatabaseWatch } from './database-watch.ts';
 import { createBulkhead, type Bulkhead, type BulkheadStats } from './bulkhead.ts';
 import { log } from './log.ts';
 import { PersistedOperations } from './persisted-operations.ts';
@@ -48,6 +49,8 @@ export interface Services {
   readonly persistedOperations: PersistedOperations | null;
   /** null when RATE_LIMIT_PER_SECOND is 0. */
   readonly rateLimit: RateLimit | null;
+  /** Whether the database answers, as this process last saw. */
+  readonly database: DatabaseWatch;
   /** Stops the engine, the live log and its listener; the database stays open. */
   stop(): Promise<void>;
 }
@@ -88,6 +91,8 @@ export async function startServices(config: Config, db: Database): Promise<Servi
         log,
       })
     : null;
+  const database = new DatabaseWatch(db, log);
+  database.start();
   const notifications = new AppendNotifications(db.connectionString, (aggregateType) => {
     live.wake();
     // Only a new execution brings an engine work it would not find at its poll: not a running one's progress.
@@ -119,10 +124,12 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     subscriptionQuota: new SubscriptionQuota(config.maxSubscriptionsPerKey, config.maxSubscriptionsPerWorkspace),
     persistedOperations: config.persistedOperationsFile ? PersistedOperations.fromFile(config.persistedOperationsFile) : null,
     rateLimit: config.rateLimitPerSecond > 0 ? new RateLimit(config.rateLimitPerSecond, config.rateLimitPerWorkspacePerSecond) : null,
+    database,
     async stop() {
       await engine?.stop();
       await notifications.stop();
       await live.stop();
+      await database.stop();
     },
   };
 }

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
+import { AmbiguousCommitError, isUnavailable } from './unavailable.ts';
 
 // int8 (global positions) stays a string in pg's hands; we turn it into bigint ourselves.
 export type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -12,21 +13,51 @@ export interface Database {
   readonly prisma: PrismaClient;
   /** Statements sent to PostgreSQL by this process (ours and Prisma's). */
   statementCount(): number;
+  /**
+   * BEGIN, `work`, COMMIT. A COMMIT whose connection is lost before it answers throws
+   * AmbiguousCommitError: the work may have committed.
+   */
   transaction<T>(work: (tx: pg.PoolClient) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
-export function openDatabase(connectionString: string, poolSize = 20): Database {
-  const pool = new pg.Pool({ connectionString, max: poolSize });
+export interface DatabaseOptions {
+  readonly poolSize?: number;
+  /** How long to wait for a connection, new or from the pool. */
+  readonly connectTimeoutMs?: number;
+  /**
+   * How long a statement may run: the server cancels it then, and the client gives up a little
+   * later (a connection that stalls never answers the cancel).
+   */
+  readonly statementTimeoutMs?: number;
+}
+
+export function openDatabase(connectionString: string, { poolSize = 20, connectTimeoutMs = 5000, statementTimeoutMs = 30_000 }: DatabaseOptions = {}): Database {
+  const pool = new pg.Pool({
+    connectionString,
+    max: poolSize,
+    connectionTimeoutMillis: connectTimeoutMs,
+    statement_timeout: statementTimeoutMs,
+    query_timeout: statementTimeoutMs + 2000,
+    // A transaction whose client went quiet gives its locks back.
+    idle_in_transaction_session_timeout: statementTimeoutMs * 2,
+    keepAlive: true,
+  });
   let statements = 0;
-  // Counting at the client catches every statement, whoever issues it: the N+1 test and
-  // the metrics read this number.
+  /** Clients whose connection failed: destroyed when they are released, never reused. */
+  const broken = new WeakSet<pg.PoolClient>();
   pool.on('connect', (client) => {
+    // Counting at the client catches every statement, whoever issues it: the N+1 test and
+    // the metrics read this number.
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as { query: unknown }).query = (...args: unknown[]) => {
       statements += 1;
       return query(...args);
     };
+    // The pool listens for errors of idle clients only. One that loses its server while it is
+    // checked out (between two statements of a transaction) would otherwise emit an 'error'
+    // nobody hears, and that ends the process.
+    client.on('error', () => broken.add(client as pg.PoolClient));
   });
   // An idle client losing its server (restart, pg_terminate_backend) must not kill the process.
   pool.on('error', () => {});
@@ -39,16 +70,24 @@ export function openDatabase(connectionString: string, poolSize = 20): Database 
     statementCount: () => statements,
     async transaction(work) {
       const client = await pool.connect();
+      let lost: Error | undefined;
       try {
         await client.query('BEGIN');
         const result = await work(client);
-        await client.query('COMMIT');
+        try {
+          await client.query('COMMIT');
+        } catch (error) {
+          if (isUnavailable(error)) throw new AmbiguousCommitError(error);
+          throw error;
+        }
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
+        if (isUnavailable(error) || broken.has(client)) lost = error as Error;
+        // On a lost connection the server rolls back by itself; asking would only wait.
+        else await client.query('ROLLBACK').catch(() => {});
         throw error;
       } finally {
-        client.release();
+        client.release(lost ?? (broken.has(client) ? new Error('connection lost') : undefined));
       }
     },
     async close() {

@@ -1,9 +1,14 @@
 import type pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FoldableEvent } from '../domain/aggregate.ts';
 import { AppError, VersionConflictError, type ExpectedVersion } from '../domain/errors.ts';
 import { Conditions } from './conditions.ts';
 import type { Database, Queryable } from './database.ts';
 import { EVENTS_CHANNEL } from './notifications.ts';
+import { AmbiguousCommitError, isUnavailable, unavailable } from './unavailable.ts';
+
+/** Waits before each new try of an append whose COMMIT went unanswered: about three seconds in all. */
+const AMBIGUOUS_RETRY_MS = [100, 300, 1000, 2000];
 
 export interface StreamId {
   readonly type: string;
@@ -247,6 +252,22 @@ export class EventStore {
    */
   async append(stream: StreamId, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
+    // A COMMIT whose answer was lost may have committed: the same events are sent again. If
+    // they were stored, the retry finds them by their ids (alreadyStored); if not, it stores them.
+    let ambiguous = false;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await this.#appendOnce(stream, events, options);
+      } catch (error) {
+        if (!(error instanceof AmbiguousCommitError) && !(ambiguous && isUnavailable(error))) throw error;
+        ambiguous = true;
+        if (attempt >= AMBIGUOUS_RETRY_MS.length) throw unavailable(true);
+        await sleep(AMBIGUOUS_RETRY_MS[attempt]);
+      }
+    }
+  }
+
+  async #appendOnce(stream: StreamId, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
     const { expectedVersion, metadata } = options;
     // Each event's data is serialized once, which also measures it.
     let bytes = 0;

@@ -39,7 +39,7 @@ export async function createTestDatabase(poolSize = 20): Promise<TestDatabase> {
   const name = `test_${randomBytes(6).toString('hex')}`;
   await onServer(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDatabase')}`);
   const url = urlFor(name);
-  const db = openDatabase(url, poolSize);
+  const db = openDatabase(url, { poolSize });
   return {
     url,
     db,
