@@ -2,6 +2,7 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { startServer, type RunningServer } from '../../src/runtime/server.ts';
 import { startServices, type Services } from '../../src/runtime/services.ts';
 import type { IssuedKey } from '../../src/app/identity.ts';
+import { openDatabase, type Database, type DatabaseOptions } from '../../src/store/database.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export interface GraphQLResponse<T = Record<string, any>> {
@@ -47,14 +48,31 @@ async function usersByRole(services: Services, workspaceId: string, admin?: Issu
   };
 }
 
-/** The real server on a real port, over a database of its own. */
-export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
+export interface TestAppOptions {
+  /**
+   * The service reaches its database through this (a proxy the test controls), with these
+   * pool options; `database` stays a direct connection, for the test's own checks.
+   */
+  readonly via?: (databaseUrl: string) => Promise<{ url: string; options?: DatabaseOptions }>;
+}
+
+/** A test's configuration: the defaults, with the workspace rates lifted, then `overrides`. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
   const defaults = loadConfig({ NODE_ENV: 'test' });
   // The rates per workspace are sized for a shared server; tests that do not test them should not wait on them.
   const unpaced = { ...defaults.limits, maxStepsPerSecond: 1_000_000, maxReadBytesPerSecond: 1024 ** 3, maxConditionMsPerSecond: 1000, maxWriteBytesPerSecond: 1024 ** 3 };
-  const config = { ...defaults, limits: unpaced, ...overrides };
-  const services = await startServices(config, database.db);
+  return { ...defaults, limits: unpaced, ...overrides };
+}
+
+/** The real server on a real port, over a database of its own. */
+export async function startTestApp(overrides: Partial<Config> = {}, { via }: TestAppOptions = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  let served: Database = database.db;
+  if (via) {
+    const { url, options } = await via(database.url);
+    served = openDatabase(url, options);
+  }
+  const services = await startServices(testConfig(overrides), served);
   const server: RunningServer = await startServer(services, 0, '127.0.0.1');
   const admin = (await services.identity.bootstrapAdmin())!;
   const { workspaceId, keys, userIds } = await usersByRole(services, admin.workspaceId, admin);
@@ -84,6 +102,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     async close() {
       await server.close();
       await services.stop();
+      if (served !== database.db) await served.close();
       await database.drop();
     },
   };
