@@ -15,6 +15,8 @@ export interface Config {
   readonly databasePoolSize: number;
   readonly databaseConnectTimeoutMs: number;
   readonly databaseStatementTimeoutMs: number;
+  /** How often the process checks that its database answers (and at once when a request finds it gone). */
+  readonly databaseCheckIntervalMs: number;
   readonly maxDefinitionBytes: number;
   readonly heavyReadConcurrency: number;
   readonly heavyReadQueue: number;
@@ -66,6 +68,9 @@ export interface Config {
   /** A wait or retry delay longer than this gives its execution's slot back until it is due. */
   readonly waitParkMs: number;
   readonly executionLeaseMs: number;
+  readonly executionMaxFailedRuns: number;
+  readonly executionMaxTakeovers: number;
+  readonly executionSweepIntervalMs: number;
   readonly executionPollIntervalMs: number;
   readonly defaultStepTimeoutMs: number;
   readonly conditionTimeoutMs: number;
@@ -198,6 +203,7 @@ export function loadConfig(env: Env = process.env): Config {
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 20, 1),
     databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100),
     databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 100),
+    databaseCheckIntervalMs: integer(env, 'DATABASE_CHECK_INTERVAL_MS', 1000, 100),
     maxDefinitionBytes: integer(env, 'MAX_DEFINITION_BYTES', 64 * 1024, 1),
     heavyReadConcurrency: integer(env, 'HEAVY_READ_CONCURRENCY', 8, 1),
     heavyReadQueue: integer(env, 'HEAVY_READ_QUEUE', 64),
@@ -231,6 +237,9 @@ export function loadConfig(env: Env = process.env): Config {
     conditionWorkers: integer(env, 'CONDITION_WORKERS', 2, 1),
     waitParkMs: integer(env, 'WAIT_PARK_MS', 5000, 0),
     executionLeaseMs: integer(env, 'EXECUTION_LEASE_MS', 15_000, 100),
+    executionMaxFailedRuns: integer(env, 'EXECUTION_MAX_FAILED_RUNS', 20, 1),
+    executionMaxTakeovers: integer(env, 'EXECUTION_MAX_TAKEOVERS', 20, 1),
+    executionSweepIntervalMs: integer(env, 'EXECUTION_SWEEP_INTERVAL_MS', 60_000, 100),
     executionPollIntervalMs: integer(env, 'EXECUTION_POLL_INTERVAL_MS', 1000, 10),
     defaultStepTimeoutMs: integer(env, 'DEFAULT_STEP_TIMEOUT_MS', 60_000, 1),
     conditionTimeoutMs: integer(env, 'CONDITION_TIMEOUT_MS', 250, 1),

@@ -4,8 +4,8 @@ import { DEFINITION } from './support/definitions.ts';
 
 let app: TestApp;
 beforeAll(async () => {
-  // No live-log poll and no engine: their background reads would land in the counts.
-  app = await startTestApp({ livePollIntervalMs: 60_000, runExecutions: false });
+  // No live-log poll, database check, sweep or engine: their background reads would land in the counts.
+  app = await startTestApp({ livePollIntervalMs: 60_000, databaseCheckIntervalMs: 60_000, executionSweepIntervalMs: 600_000, runExecutions: false });
   for (let i = 0; i < 100; i += 1) {
     const { data } = await app.gql(`mutation($n: String!) { createWorkflow(input: { name: $n, definition: ${DEFINITION} }) { id } }`, {
       n: `wf ${i}`,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { v5 as uuidv5 } from 'uuid';
 import { hostname } from 'node:os';
 import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel';
 import { refuseNul } from '../domain/errors.ts';
@@ -7,7 +8,8 @@ import type { Execution } from '../domain/executions/execution.ts';
 import type { Budget, WorkspaceLimits } from '../domain/workspaces/limits.ts';
 import { Pace } from '../app/pace.ts';
 import type { EventStore } from '../store/event-store.ts';
-import type { JobQueue } from '../store/job-queue.ts';
+import type { Claimed, JobQueue, Waiting } from '../store/job-queue.ts';
+import { isUnavailable } from '../store/unavailable.ts';
 import { ACTIONS } from './actions/index.ts';
 import { ActionError, isTimer, parseInput, runAction } from './actions/action.ts';
 import { OutboundPolicy } from './actions/outbound.ts';
@@ -15,6 +17,9 @@ import { Breakers, type BreakerOptions, type BreakerState } from './breakers.ts'
 import { Conditions } from './conditions.ts';
 import { runClaimed, Stop, type RunContext } from './execution-run.ts';
 import { FairLimit } from './fair-limit.ts';
+
+/** Steps' idempotency keys are name-based UUIDs of their execution and step, in this namespace. */
+const IDEMPOTENCY_KEYS = '5d0c6a4e-8a6f-4f3b-9a3e-1c2b7f9e4d21';
 
 export interface EngineOptions {
   /** Executions this process runs at once, and of one workspace. */
@@ -24,6 +29,10 @@ export interface EngineOptions {
   readonly maxStepsInFlight: number;
   readonly maxStepsPerWorkspace: number;
   readonly leaseMs: number;
+  /** Runs since its last wait that may end in an error of the service's before the execution ends FAILED (RunFailed). */
+  readonly maxFailedRuns: number;
+  /** Takeovers from processes that stopped while running it before the execution ends FAILED (TooManyTakeovers). */
+  readonly maxTakeovers: number;
   /** How often it looks for work besides being poked. */
   readonly pollIntervalMs: number;
   /** A task's timeout when its node sets none. */
@@ -52,6 +61,8 @@ export interface EngineStats {
   readonly queued: number;
   /** Executions set aside until a wait ends: they hold no slot meanwhile. */
   readonly parked: number;
+  /** How long the queued execution due the longest has waited for a process (an alert when it grows). */
+  readonly oldestQueuedSeconds: number;
   readonly succeeded: number;
   readonly failed: number;
   readonly cancelled: number;
@@ -97,10 +108,12 @@ export class Engine {
   /** Each workspace's condition time per second (maxConditionMsPerSecond): past it, its choices wait. */
   readonly #conditionPace = new Pace('condition time per second (maxConditionMsPerSecond)', Infinity);
   readonly #context: RunContext;
+  #renewing = false;
+  #renewSent = 0;
   readonly #running = new Map<string, Running>();
   /** Runs ended, by workspace: a workspace's admin sees only its own. */
   readonly #counts = new Map<string, Ended>();
-  #waiting = { queued: 0, parked: 0 };
+  #waiting: Waiting = { queued: 0, parked: 0, oldestQueuedSeconds: 0 };
   #timers: NodeJS.Timeout[] = [];
   /** When parked executions fall due: a claim is tried then, not at the next poll. */
   readonly #dueTimers = new Set<NodeJS.Timeout>();
@@ -122,7 +135,7 @@ export class Engine {
 
   start(): void {
     const every = (ms: number, work: () => Promise<unknown>) => {
-      const timer = setInterval(() => void work().catch((error) => this.#options.log('error', 'engine housekeeping failed', { error: String(error) })), ms);
+      const timer = setInterval(() => void work().catch((error) => this.#failed('engine housekeeping failed', error)), ms);
       timer.unref();
       this.#timers.push(timer);
     };
@@ -130,8 +143,13 @@ export class Engine {
       this.poke();
       this.#waiting = await this.#jobs.waiting();
     });
-    every(Math.max(50, Math.floor(this.#options.leaseMs / 3)), () => this.#renew());
+    every(Math.max(25, Math.floor(this.#options.leaseMs / 8)), () => this.#renew());
     this.poke();
+  }
+
+  /** Logs a failure, but for the database's absence: that is said once, by the database watch, not every poll. */
+  #failed(message: string, error: unknown, fields: Record<string, unknown> = {}): void {
+    if (!isUnavailable(error)) this.#options.log('error', message, { ...fields, error: String(error) });
   }
 
   /** Looks for claimable executions now (after one was started, or on a wake-up). */
@@ -142,7 +160,7 @@ export class Engine {
       return;
     }
     this.#filling = this.#fill()
-      .catch((error) => this.#options.log('error', 'claiming executions failed', { error: String(error) }))
+      .catch((error) => this.#failed('claiming executions failed', error))
       .finally(() => {
         this.#filling = null;
         if (this.#fillAgain) {
@@ -181,7 +199,7 @@ export class Engine {
     return this.#stats(active, await this.#jobs.waiting(workspaceId), this.#counts.get(workspaceId) ?? noneEnded(), workspaceId);
   }
 
-  #stats(active: number, waiting: { queued: number; parked: number }, ended: Ended, workspaceId: string | undefined): EngineStats {
+  #stats(active: number, waiting: Waiting, ended: Ended, workspaceId: string | undefined): EngineStats {
     return {
       active,
       ...waiting,
@@ -221,42 +239,63 @@ export class Engine {
       held,
       share: this.#options.maxExecutionsPerWorkspace,
     });
-    for (const { id, workspaceId } of claimed) {
+    for (const job of claimed) {
       const stop = new AbortController();
-      const done = this.#run(id, stop).finally(() => {
-        this.#running.delete(id);
+      // The claim's statement started before it took the lease: its lease runs from then at the latest.
+      const claimedAt = Date.now();
+      const done = this.#run(job, stop).finally(() => {
+        this.#running.delete(job.id);
         this.poke();
       });
-      this.#running.set(id, { stop, done, workspaceId, renewedAt: Date.now() });
+      this.#running.set(job.id, { stop, done, workspaceId: job.workspaceId, renewedAt: claimedAt });
     }
   }
 
+  /**
+   * Renews the leases every third of one, and first stops every run whose lease may be about to
+   * run out, whatever the renewal in flight: a lease runs leaseMs from when its last renewal was
+   * sent at the latest, and a run stops at three quarters of that, checked every eighth, so it
+   * has stopped before any other process can take its execution over (a stalled database, or
+   * renewals that hang, included).
+   */
   async #renew(): Promise<void> {
+    const now = Date.now();
+    for (const run of this.#running.values()) if (now - run.renewedAt > this.#options.leaseMs * 0.75) run.stop.abort(new Stop('lease lost'));
+    if (this.#renewing || now - this.#renewSent < this.#options.leaseMs / 3) return;
     const ids = [...this.#running.keys()];
+    const sentAt = (this.#renewSent = now);
+    this.#renewing = true;
     let held: Set<string>;
     try {
       held = await this.#jobs.renew(this.owner, ids, this.#options.leaseMs);
-    } catch (error) {
-      // Without renewals, leases run out and other processes take the executions over:
-      // stop every run that has gone a whole lease unrenewed rather than run alongside them.
-      for (const run of this.#running.values()) if (Date.now() - run.renewedAt > this.#options.leaseMs) run.stop.abort(new Stop('lease lost'));
-      throw error;
+    } finally {
+      this.#renewing = false;
     }
-    const now = Date.now();
     for (const id of ids) {
       const run = this.#running.get(id);
       if (!run) continue;
-      if (held.has(id)) run.renewedAt = now;
+      if (held.has(id)) run.renewedAt = Math.max(run.renewedAt, sentAt);
       else run.stop.abort(new Stop('lease lost'));
     }
   }
 
-  async #run(id: string, stop: AbortController): Promise<void> {
-    const outcome = await runClaimed(this.#context, id, stop).catch((error: unknown) => {
-      this.#options.log('error', 'an execution run failed', { executionId: id, error: String(error) });
-      return null;
-    });
-    if (outcome) this.#count(outcome.workspaceId, outcome.stored, outcome.stopped);
+  async #run(job: Claimed, stop: AbortController): Promise<void> {
+    const outcome = await runClaimed(this.#context, job, stop).catch((failure: unknown) => ({ failure, workspaceId: job.workspaceId, stored: null, stopped: undefined }));
+    if (outcome?.stored) this.#count(outcome.workspaceId, outcome.stored, outcome.stopped);
+    if (outcome?.failure !== undefined) await this.#setBack(job, outcome.failure);
+  }
+
+  /**
+   * A run ended in an error of the service's (a bug; the database lost mid-run): the execution
+   * is claimed again after a delay that doubles with each such run, and counted, so that one
+   * that fails every time ends (RunFailed) rather than loop. With the database unreachable
+   * nothing can be counted: the lease stays this process's, which takes it up again once the
+   * database is back.
+   */
+  async #setBack(job: Claimed, failure: unknown): Promise<void> {
+    const message = failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure);
+    this.#failed('an execution run failed', failure, { executionId: job.id });
+    await this.#jobs.setBack(job.id, this.owner, Math.min(30_000, 500 * 2 ** job.failures), message).catch(() => {});
   }
 
   #count(workspaceId: string, state: Execution, stopped: unknown): void {
@@ -278,8 +317,10 @@ export class Engine {
       parkAfterMs: this.#options.parkAfterMs,
       maxOutputBytes: this.#options.maxOutputBytes,
       maxInputBytes: this.#options.maxInputBytes,
-      act: (execution, name, input, timeoutMs, signal) =>
-        this.#steps.run(execution.workspaceId, () => this.#act(execution, name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal), signal),
+      maxFailedRuns: this.#options.maxFailedRuns,
+      maxTakeovers: this.#options.maxTakeovers,
+      act: (execution, name, input, timeoutMs, signal, step) =>
+        this.#steps.run(execution.workspaceId, () => this.#act(execution, name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal, step), signal),
       paceStep: async (workspaceId, writtenBytes, signal) => {
         const { maxStepsPerSecond, maxWriteBytesPerSecond } = await this.#options.limitsOf(workspaceId);
         this.#writePace.charge(workspaceId, writtenBytes, maxWriteBytesPerSecond);
@@ -316,7 +357,7 @@ export class Engine {
     this.#dueTimers.add(timer);
   }
 
-  async #act({ workspaceId, id: executionId }: Execution, name: string, input: unknown, timeoutMs: number, signal: AbortSignal): Promise<unknown> {
+  async #act({ workspaceId, id: executionId }: Execution, name: string, input: unknown, timeoutMs: number, signal: AbortSignal, step: string): Promise<unknown> {
     const action = ACTIONS.get(name);
     if (!action || isTimer(action)) throw new ActionError('UnknownAction', `no action is registered as ${name}`);
     let output: unknown;
@@ -330,6 +371,7 @@ export class Engine {
             outbound: this.#outbound,
             // What a definition writes is data in a line of ours, never the line's own fields.
             log: (text, fields) => this.#options.log('info', 'an action logged', { workspaceId, executionId, action: name, text, fields }),
+            idempotencyKey: uuidv5(`${executionId}/${step}`, IDEMPOTENCY_KEYS),
           }),
         signal,
       );

@@ -5,6 +5,7 @@ import { EXECUTION, executionAggregate, isFinished, type Execution } from '../do
 import type { Budget } from '../domain/workspaces/limits.ts';
 import { LeaseLostError } from '../app/execution-projection.ts';
 import { spentBytes, type EventStore } from '../store/event-store.ts';
+import type { Claimed } from '../store/job-queue.ts';
 import { BudgetExhausted, Journal } from './journal.ts';
 import { runExecution, type Runtime } from './interpreter.ts';
 
@@ -27,9 +28,11 @@ export interface RunContext {
   readonly parkAfterMs: number;
   readonly maxOutputBytes: number;
   readonly maxInputBytes: number;
-  act(execution: Execution, action: string, input: unknown, timeoutMs: number | undefined, signal: AbortSignal): Promise<unknown>;
+  /** Runs since the last wait that may fail by an error of the service's, and takeovers, before the execution ends FAILED. */
+  readonly maxFailedRuns: number;
+  readonly maxTakeovers: number;
+  act(execution: Execution, action: string, input: unknown, timeoutMs: number | undefined, signal: AbortSignal, step: string): Promise<unknown>;
   timer(action: string, input: unknown): number | null;
-  /** Waits for the workspace's next step, within its steps per second. */
   /** Waits for the workspace's turn to start a step, having written `writtenBytes` since its last one. */
   paceStep(workspaceId: string, writtenBytes: number, signal: AbortSignal): Promise<void>;
   evaluate(workspaceId: string, condition: string, data: unknown): Promise<{ holds: boolean; ms: number }>;
@@ -43,6 +46,8 @@ export interface RunOutcome {
   readonly workspaceId: string;
   readonly stored: Execution;
   readonly stopped: unknown;
+  /** The error of the service's that ended the run (not the workflow's): the execution is still to run. */
+  readonly failure?: unknown;
 }
 
 /**
@@ -98,24 +103,39 @@ class Activity {
 }
 
 /**
+ * The journal of a claimed execution that has not ended, with its state and budget: what its
+ * runner (or whoever ends it) writes through, fenced by `owner`'s lease. null when it has ended.
+ */
+export async function openJournal(store: EventStore, owner: string, id: string, defaultBudget: Budget, onExhausted: () => void) {
+  const history = await store.readStream({ type: EXECUTION, id });
+  const state = fold(executionAggregate, history);
+  if (state === null || isFinished(state)) return null;
+  const budget = state.budget ?? defaultBudget;
+  const metadata = { workspaceId: state.workspaceId, actorId: null, requestId: `engine:${owner}`, correlationId: history[0]!.metadata.correlationId, causationId: history[0]!.eventId };
+  return { state, budget, journal: new Journal(store, state, owner, metadata, budget, spentBytes(history), onExhausted) };
+}
+
+/**
  * Runs one claimed execution from its history to its end, or until it is stopped: its deadline
  * (the definition's timeoutMs, else its budget's), a cancel, a lost lease, the budget, a
  * shutdown, or a park. Returns what it stored, for the counts.
  */
-export async function runClaimed(context: RunContext, id: string, stop: AbortController): Promise<RunOutcome | null> {
-  const history = await context.store.readStream({ type: EXECUTION, id });
-  const state = fold(executionAggregate, history);
-  if (state === null || isFinished(state)) return null;
-  const budget = state.budget ?? context.defaultBudget;
-  const journal = new Journal(
-    context.store,
-    state,
-    context.owner,
-    { workspaceId: state.workspaceId, actorId: null, requestId: `engine:${context.owner}`, correlationId: history[0]!.metadata.correlationId, causationId: history[0]!.eventId },
-    budget,
-    spentBytes(history),
-    () => stop.abort(new Stop('budget')),
-  );
+export async function runClaimed(context: RunContext, job: Claimed, stop: AbortController): Promise<RunOutcome | null> {
+  const { id } = job;
+  const opened = await openJournal(context.store, context.owner, id, context.defaultBudget, () => stop.abort(new Stop('budget')));
+  if (!opened) return null;
+  const { state, budget, journal } = opened;
+  // Retried past its bounds, an execution ends rather than loop: what failed is said in its error.
+  const exhausted =
+    job.failures >= context.maxFailedRuns
+      ? { name: 'RunFailed', message: `its runs failed ${job.failures} times since it last waited, by errors of the service's, not of the workflow; the last: ${job.lastFailure}` }
+      : job.takeovers >= context.maxTakeovers
+        ? { name: 'TooManyTakeovers', message: `it was taken over ${job.takeovers} times from processes that stopped while they ran it` }
+        : null;
+  if (exhausted) {
+    await journal.record({ type: 'ExecutionFailed', data: { error: exhausted } });
+    return { workspaceId: state.workspaceId, stored: journal.stored(), stopped: undefined };
+  }
   const timeoutMs = state.definition.timeoutMs ?? budget.timeoutMs;
   const deadline = setTimeout(() => stop.abort(new Stop('deadline')), Math.max(0, state.createdAt.getTime() + timeoutMs - Date.now()));
   const activity = new Activity(context.parkAfterMs, (until) => void park(until));
@@ -137,7 +157,7 @@ export async function runClaimed(context: RunContext, id: string, stop: AbortCon
     state: () => journal.state(),
     record: (event) => activity.busy(event.type === 'StepStarted' ? paced().then(() => journal.record(event)) : journal.record(event)),
     note: (event) => journal.note(event),
-    act: (name, input, timeoutMs, signal) => activity.busy(context.act(journal.state(), name, input, timeoutMs, signal)),
+    act: (name, input, timeoutMs, signal, step) => activity.busy(context.act(journal.state(), name, input, timeoutMs, signal, step)),
     timer: (name, input) => context.timer(name, input),
     pause: (until, signal) => activity.wait(until, signal),
     evaluate: (condition, data) => activity.busy(context.evaluate(state.workspaceId, condition, data)),
@@ -146,6 +166,7 @@ export async function runClaimed(context: RunContext, id: string, stop: AbortCon
     now: Date.now,
     random: Math.random,
   };
+  let failure: unknown;
   try {
     await runExecution(runtime, stop.signal);
   } catch (error) {
@@ -155,8 +176,7 @@ export async function runClaimed(context: RunContext, id: string, stop: AbortCon
         .record({ type: 'ExecutionTimedOut', data: { error: { name: 'Timeout', message: `the execution ran longer than its ${timeoutMs} ms` } } })
         .catch(() => {});
     } else if (!(reason instanceof Stop) && !(error instanceof LeaseLostError) && !(error instanceof VersionConflictError) && !(error instanceof BudgetExhausted)) {
-      // Left to its lease: another claim runs it again from its history.
-      context.log('error', 'an execution run failed', { executionId: id, error: String(error) });
+      failure = error;
     }
     // A lost lease or a conflict: a cancel, or another process, has the execution now.
   } finally {
@@ -165,5 +185,5 @@ export async function runClaimed(context: RunContext, id: string, stop: AbortCon
     // A budget's end, or what was noted before a stop, is stored before the run lets go.
     await journal.settle();
   }
-  return { workspaceId: state.workspaceId, stored: journal.stored(), stopped: stop.signal.reason };
+  return { workspaceId: state.workspaceId, stored: journal.stored(), stopped: stop.signal.reason, failure };
 }

@@ -24,8 +24,8 @@ export interface Runtime {
    * when recording has stopped.
    */
   note(event: ProgressEvent): void;
-  /** Runs a task's action under the step's timeout; output is plain JSON. */
-  act(action: string, input: unknown, timeoutMs: number | undefined, signal: AbortSignal): Promise<unknown>;
+  /** Runs a task's action, as step `step`, under the step's timeout; output is plain JSON. */
+  act(action: string, input: unknown, timeoutMs: number | undefined, signal: AbortSignal, step: string): Promise<unknown>;
   /**
    * The delay a timer action (sleep) asks for, from its input; null for an action that runs.
    * A timer's step is a wait: it records its deadline, and holds nothing while it waits.
@@ -215,7 +215,7 @@ async function runNode(rt: Runtime, node: Exclude<Node, { type: 'choice' | 'succ
         const delayMs = rt.timer(node.action, input);
         outcome =
           delayMs === null
-            ? await runStep(rt, signal, id, name, input, (inner) => rt.act(node.action, input, node.timeoutMs, inner), node.retry)
+            ? await runStep(rt, signal, id, name, input, (inner) => rt.act(node.action, input, node.timeoutMs, inner, id), node.retry)
             : await timedStep(rt, signal, id, name, delayMs, { sleptMs: delayMs }, node);
       } catch (error) {
         // A path that does not fit the data, an input too large, or a timer's input its action refuses: the step fails before it starts.

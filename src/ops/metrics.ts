@@ -84,7 +84,10 @@ export function createMetrics(services: Services): Metrics {
   let engine: ReturnType<NonNullable<Services['engine']>['stats']> | undefined;
   gauge('flowledger_executions', "This process's engine: executions by state (finished ones since start)", ['state'], (set) => {
     if (!engine) return;
-    for (const state of ['active', 'queued', 'succeeded', 'failed', 'cancelled', 'timedOut'] as const) set({ state }, engine[state]);
+    for (const state of ['active', 'queued', 'parked', 'succeeded', 'failed', 'cancelled', 'timedOut'] as const) set({ state }, engine[state]);
+  });
+  gauge('flowledger_execution_queue_oldest_seconds', 'How long the queued execution due the longest has waited for a process', [], (set) => {
+    if (engine) set({}, engine.oldestQueuedSeconds);
   });
   gauge('flowledger_steps', "This process's actions: running and waiting for a slot", ['state'], (set) => {
     if (!engine) return;

@@ -15,7 +15,7 @@ export class DatabaseWatch {
   #downSince: number | null = null;
   #checking: Promise<void> | undefined;
 
-  constructor(db: Database, logger: typeof log, intervalMs = 1000) {
+  constructor(db: Database, logger: typeof log, intervalMs: number) {
     this.#db = db;
     this.#log = logger;
     this.#intervalMs = intervalMs;

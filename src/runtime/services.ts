@@ -11,6 +11,7 @@ import { WorkflowService } from '../app/workflows.ts';
 import { ACTIONS } from '../engine/actions/index.ts';
 import { EXECUTION } from '../domain/executions/execution.ts';
 import { Engine } from '../engine/engine.ts';
+import { OverdueSweeper } from '../engine/overdue.ts';
 import { budgetOf } from '../domain/workspaces/limits.ts';
 import { JobQueue } from '../store/job-queue.ts';
 import type { Database } from '../store/database.ts';
@@ -51,6 +52,8 @@ export interface Services {
   readonly rateLimit: RateLimit | null;
   /** Whether the database answers, as this process last saw. */
   readonly database: DatabaseWatch;
+  /** Times out executions past their deadline that no process runs. */
+  readonly overdue: OverdueSweeper;
   /** Stops the engine, the live log and its listener; the database stays open. */
   stop(): Promise<void>;
 }
@@ -81,6 +84,8 @@ export async function startServices(config: Config, db: Database): Promise<Servi
         defaultBudget: budgetOf(config.limits),
         limitsOf: (workspaceId) => limits.of(workspaceId),
         leaseMs: config.executionLeaseMs,
+        maxFailedRuns: config.executionMaxFailedRuns,
+        maxTakeovers: config.executionMaxTakeovers,
         pollIntervalMs: config.executionPollIntervalMs,
         defaultStepTimeoutMs: config.defaultStepTimeoutMs,
         conditionTimeoutMs: config.conditionTimeoutMs,
@@ -91,8 +96,10 @@ export async function startServices(config: Config, db: Database): Promise<Servi
         log,
       })
     : null;
-  const database = new DatabaseWatch(db, log);
+  const database = new DatabaseWatch(db, log, config.databaseCheckIntervalMs);
   database.start();
+  const overdue = new OverdueSweeper(store, jobs, { intervalMs: config.executionSweepIntervalMs, leaseMs: config.executionLeaseMs, defaultBudget: budgetOf(config.limits), log });
+  overdue.start();
   const notifications = new AppendNotifications(db.connectionString, (aggregateType) => {
     live.wake();
     // Only a new execution brings an engine work it would not find at its poll: not a running one's progress.
@@ -125,7 +132,9 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     persistedOperations: config.persistedOperationsFile ? PersistedOperations.fromFile(config.persistedOperationsFile) : null,
     rateLimit: config.rateLimitPerSecond > 0 ? new RateLimit(config.rateLimitPerSecond, config.rateLimitPerWorkspacePerSecond) : null,
     database,
+    overdue,
     async stop() {
+      await overdue.stop();
       await engine?.stop();
       await notifications.stop();
       await live.stop();

@@ -19,6 +19,11 @@ export interface ActionContext {
   /** Where an outbound call may connect (HTTP_ALLOWED_HOSTS, and no local address unless named). */
   readonly outbound: OutboundPolicy;
   readonly log: (message: string, fields: Record<string, unknown>) => void;
+  /**
+   * The same for every attempt of this step, on any process that runs it: what a target told
+   * of it (http.request's Idempotency-Key) can tell a call it has seen from a new one.
+   */
+  readonly idempotencyKey: string;
 }
 
 export interface Action<Input = unknown> {

@@ -14,6 +14,9 @@ const input = z
   })
   .strict();
 
+/** Header names in lower case, so that the definition's own replace ours whatever their case. */
+const lowerCased = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+
 async function readBody(response: Response): Promise<string> {
   const declared = Number(response.headers.get('content-length') ?? 0);
   if (declared > MAX_RESPONSE_BYTES) throw new ActionError('ResponseTooLarge', `the response declares ${declared} bytes`);
@@ -30,9 +33,12 @@ async function readBody(response: Response): Promise<string> {
 /**
  * Calls an HTTP endpoint through its host's circuit breaker. A 5xx or a network failure
  * counts against the breaker and fails the step with HttpError or NetworkError; a 4xx fails
- * the step (HttpError) without counting, as the host itself is working.
+ * the step (HttpError) without counting, as the host itself is working. Every call carries
+ * `Idempotency-Key`, the same for each attempt of the step, on any process, unless the
+ * definition sets its own: a step runs at least once, and a target that keeps the keys it has
+ * seen does its work once.
  */
-export const httpRequest = defineAction('http.request', input, async ({ url, method, headers, body }, { signal, cancelled, breakers, outbound }) => {
+export const httpRequest = defineAction('http.request', input, async ({ url, method, headers, body }, { signal, cancelled, breakers, outbound, idempotencyKey }) => {
   const target = new URL(url);
   const dispatcher = outbound.dispatcherFor(target);
   const host = target.host;
@@ -42,7 +48,7 @@ export const httpRequest = defineAction('http.request', input, async ({ url, met
     try {
       response = await fetch(url, {
         method,
-        headers: json ? { 'content-type': 'application/json', ...headers } : headers,
+        headers: { 'idempotency-key': idempotencyKey, ...(json ? { 'content-type': 'application/json' } : {}), ...lowerCased(headers) },
         body: body === undefined ? undefined : json ? JSON.stringify(body) : (body as string),
         signal: callSignal,
         // Not followed: each hop would need the same address checks.
