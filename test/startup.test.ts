@@ -104,6 +104,49 @@ describe('npm start', () => {
     expect(lines.at(-1)).toMatchObject({ level: 'error', message: 'could not start', error: expect.stringMatching(new RegExp(`port ${port}.* is in use.*EMBEDDED_PG_PORT`)) });
   });
 
+  it('says so when its embedded PostgreSQL dies, answers UNAVAILABLE meanwhile, starts it again and goes on with the data kept', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'flowledger-dies-'));
+    chmodSync(dataDir, 0o755);
+    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const server = await startServerProcess({ DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()), DATABASE_URL: '' }, { firstStart: true });
+    cleanups.push(async () => {
+      server.child.kill('SIGKILL');
+      await server.exited;
+    });
+    const created = await server.gql(`mutation { createWorkflow(input: { name: "kept", definition: ${DEFINITION} }) { id } }`);
+    const id = created.data.createWorkflow.id;
+    const postmaster = () => Number(readFileSync(join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const logged = async (message: string) => {
+      for (let waited = 0; !server.stderr().includes(`"message":"${message}`); waited += 50) {
+        if (waited > 30_000) throw new Error(`not logged: ${message}\n${server.stderr()}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return server.stderr().split('\n').map((line) => (line ? JSON.parse(line) : {})).find((line) => line.message?.startsWith(message));
+    };
+
+    const dead = postmaster();
+    process.kill(dead, 'SIGKILL');
+    expect(await logged('the embedded PostgreSQL stopped by itself')).toMatchObject({ level: 'error', signal: 'SIGKILL' });
+    const meanwhile = await server.gql('{ me { name } }');
+    expect(meanwhile.errors?.[0]?.extensions?.code).toBe('UNAVAILABLE');
+    const back = await logged('the embedded PostgreSQL runs again');
+    expect(back).toMatchObject({ level: 'info', attempts: expect.any(Number), downMs: expect.any(Number) });
+    console.log(JSON.stringify({ embeddedDownMs: back.downMs, attempts: back.attempts }));
+    expect(postmaster()).not.toBe(dead);
+    let answer = await server.gql('query($id: ID!) { workflow(id: $id) { name } }', { id });
+    for (let tries = 0; answer.errors && tries < 100; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      answer = await server.gql('query($id: ID!) { workflow(id: $id) { name } }', { id });
+    }
+    expect(answer).toEqual({ data: { workflow: { name: 'kept' } } });
+
+    // Stopped as usual, it takes its PostgreSQL down with it.
+    const restarted = postmaster();
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(() => process.kill(restarted, 0)).toThrow();
+  });
+
   it('without DATABASE_URL starts an embedded PostgreSQL that keeps its data across restarts', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'flowledger-start-'));
     chmodSync(dataDir, 0o755);

@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
 import { startEmbeddedPostgres } from '../store/embedded-postgres.ts';
+import { log } from './log.ts';
 
 export interface DatabaseTarget {
   readonly url: string;
@@ -10,6 +11,6 @@ export interface DatabaseTarget {
 /** DATABASE_URL when set; otherwise the embedded PostgreSQL under DATA_DIR. */
 export async function resolveDatabase(config: Config): Promise<DatabaseTarget> {
   if (config.databaseUrl) return { url: config.databaseUrl, release: async () => {} };
-  const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPostgresPort);
+  const embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPostgresPort, { log });
   return { url: embedded.url, release: () => embedded.stop() };
 }

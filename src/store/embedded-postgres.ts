@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
@@ -12,6 +13,17 @@ export interface EmbeddedServer {
   /** Stops the server if this process started it. */
   stop(): Promise<void>;
 }
+
+export interface EmbeddedOptions {
+  /** Where its deaths and restarts are said. */
+  readonly log?: (level: 'info' | 'error', message: string, fields: Record<string, unknown>) => void;
+  /** Whether one that stops by itself is started again (by default it is). */
+  readonly restart?: boolean;
+}
+
+/** A server that died is started again after these delays, doubling from the first to the most. */
+const RESTART_FIRST_MS = 500;
+const RESTART_MOST_MS = 30_000;
 
 /** The URL of the embedded server on `port` (for tools beside `npm start`, such as the benchmarks). */
 export function urlFor(port: number, database = 'postgres'): string {
@@ -43,9 +55,12 @@ function portTaken(port: number): Promise<boolean> {
 
 /**
  * A real PostgreSQL with its data under dataDir, kept across restarts. When another process
- * (the server, say) already runs it on that folder, this one connects to it instead.
+ * (the server, say) already runs it on that folder, this one connects to it instead. One this
+ * process started that stops by itself (killed, crashed) is said in the log and, unless
+ * `restart` is false, started again after a delay that doubles up to 30 s, until it runs or
+ * this process stops it.
  */
-export async function startEmbeddedPostgres(dataDir: string, port: number): Promise<EmbeddedServer> {
+export async function startEmbeddedPostgres(dataDir: string, port: number, { log = () => {}, restart: restarts = true }: EmbeddedOptions = {}): Promise<EmbeddedServer> {
   const directory = resolve(dataDir, 'pg');
   const url = urlFor(port);
   if (existsSync(resolve(directory, 'postmaster.pid')) && (await answers(url))) {
@@ -85,5 +100,38 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
   await server.start().catch(() => {
     throw new Error(`embedded PostgreSQL did not start on port ${port} with data in ${directory}`);
   });
-  return { url, stop: () => server.stop() };
+
+  // The library keeps its postgres child to itself; that child's exit is how a death shows.
+  const child = () => (server as unknown as { process?: ChildProcess }).process;
+  const exited = (process?: ChildProcess) => !process || process.exitCode !== null || process.signalCode !== null;
+  let stopping = false;
+  let restarting: Promise<void> | undefined;
+  const restart = async (code: number | null, signal: string | null) => {
+    const lostAt = Date.now();
+    log('error', 'the embedded PostgreSQL stopped by itself: requests fail with UNAVAILABLE until it runs again', { code, signal, dataDir: directory, port });
+    for (let attempt = 1, delay = RESTART_FIRST_MS; !stopping; attempt += 1, delay = Math.min(RESTART_MOST_MS, delay * 2)) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (stopping) return;
+      // A killed postmaster's backends hold its shared memory until they notice: the start is refused meanwhile.
+      const started = await server.start().then(
+        () => true,
+        () => false,
+      );
+      if (!started) continue;
+      log('info', 'the embedded PostgreSQL runs again', { attempts: attempt, downMs: Date.now() - lostAt });
+      watch();
+      return;
+    }
+  };
+  const watch = () => child()?.once('exit', (code, signal) => void (stopping || !restarts || (restarting = restart(code, signal).finally(() => (restarting = undefined)))));
+  watch();
+  return {
+    url,
+    async stop() {
+      stopping = true;
+      await restarting;
+      // The library's stop waits for an exit that, for a child already gone, never comes.
+      if (!exited(child())) await server.stop();
+    },
+  };
 }

@@ -27,7 +27,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'flowledger-fault-'));
   chmodSync(dataDir, 0o755);
   const port = await freePort();
-  let server: EmbeddedServer | null = await startEmbeddedPostgres(dataDir, port);
+  let server: EmbeddedServer | null = await startEmbeddedPostgres(dataDir, port, { restart: false });
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
   await admin.query('CREATE DATABASE flowledger');
@@ -77,7 +77,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
       await until(async () => !running(last), 'left processes behind');
       for (let attempt = 0; ; attempt += 1) {
         try {
-          server = await startEmbeddedPostgres(dataDir, port);
+          server = await startEmbeddedPostgres(dataDir, port, { restart: false });
           break;
         } catch (error) {
           if (attempt >= 20) throw error;
