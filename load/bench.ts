@@ -7,7 +7,7 @@ import { fold } from '../src/domain/aggregate.ts';
 import { evolve, workflowAggregate, type Workflow } from '../src/domain/workflows/workflow.ts';
 import { VersionConflictError } from '../src/domain/errors.ts';
 import { openDatabase } from '../src/store/database.ts';
-import { EventStore } from '../src/store/event-store.ts';
+import { PostgresEventStore } from '../src/store/events/postgres-event-store.ts';
 import { cursors } from '../src/graphql/connections.ts';
 import { appendLoad } from './append.ts';
 import { readMix } from './read-mix.ts';
@@ -75,7 +75,7 @@ async function databaseCeiling(databaseUrl: string, workspaceId: string, ids: re
  */
 async function appendCeiling(databaseUrl: string, actor: { id: string; workspaceId: string }, targets: readonly string[]) {
   const db = openDatabase(databaseUrl, { poolSize: 20 });
-  const store = new EventStore(db);
+  const store = new PostgresEventStore(db);
   const workflows = new Map<string, Workflow>();
   for (const id of targets) workflows.set(id, fold(workflowAggregate, await store.readFoldable({ type: 'Workflow', id }))!);
   const metadata = { workspaceId: actor.workspaceId, actorId: actor.id, requestId: 'ceiling', correlationId: 'ceiling', causationId: null };

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rebuildReadModels } from '../src/app/projections.ts';
 import { openDatabase, type Database } from '../src/store/database.ts';
-import { EventStore } from '../src/store/event-store.ts';
+import { PostgresEventStore } from '../src/store/events/postgres-event-store.ts';
 import { expectAcknowledgedStored, expectNoGapNoRepeat, expectWholeStreams, poster, startSubscribers, startWriters, type Post } from './support/fault-load.ts';
 import { startPostgresServer, type Outage, type PostgresServer } from './support/postgres-server.ts';
 import { startServerProcess, type ServerProcess } from './support/processes.ts';
@@ -109,7 +109,7 @@ describe.each(CASES)('PostgreSQL stopped (%s) for %i ms under load', (how, downM
       executions: (await db.pool.query('SELECT * FROM executions ORDER BY id')).rows,
     });
     const live = await tables();
-    await rebuildReadModels(db, new EventStore(db));
+    await rebuildReadModels(db, new PostgresEventStore(db));
     expect(await tables()).toEqual(live);
     console.log(JSON.stringify({ how, downMs, recoveryMs, slowestFailureMs: Math.round(slowest), failuresWhileDown: during.length, resumes: subscribers.subscribers.reduce((sum, s) => sum + s.resumed, 0) }));
   }, 240_000);

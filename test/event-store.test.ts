@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, VersionConflictError, type ExpectedVersion } from '../src/domain/errors.ts';
-import { EventStore, LOG_START, type EventMetadata, type LogPosition, type NewEvent, type StoredEvent } from '../src/store/event-store.ts';
+import { type EventStore, LOG_START, type EventMetadata, type LogPosition, type NewEvent, type StoredEvent } from '../src/store/event-store.ts';
+import { PostgresEventStore } from '../src/store/events/postgres-event-store.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 
 let database: TestDatabase;
@@ -12,7 +13,7 @@ const metadata: EventMetadata = { workspaceId, actorId, requestId: 'req-1', corr
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  store = new EventStore(database.db);
+  store = new PostgresEventStore(database.db);
 });
 afterAll(() => database.drop());
 

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiveLog } from '../src/app/live-log.ts';
-import { EventStore, LOG_START, type StoredEvent } from '../src/store/event-store.ts';
+import { type EventStore, LOG_START, type StoredEvent } from '../src/store/event-store.ts';
+import { PostgresEventStore } from '../src/store/events/postgres-event-store.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 
 let database: TestDatabase;
 let store: EventStore;
 beforeAll(async () => {
   database = await createTestDatabase(4);
-  store = new EventStore(database.db);
+  store = new PostgresEventStore(database.db);
 });
 afterAll(() => database.drop());
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventStore } from '../src/store/event-store.ts';
+import { PostgresEventStore } from '../src/store/events/postgres-event-store.ts';
 import { createEmptyDatabase, type TestDatabase } from './support/database.ts';
 
 const MIGRATIONS = new URL('../prisma/migrations/', import.meta.url);
@@ -46,7 +46,7 @@ describe('the workspaces and audit chain migration', () => {
       [DEFAULT_WORKSPACE],
     );
     expect(rows[0]).toEqual({ workspaces: 1, users: 1, events: 6 });
-    const store = new EventStore(database.db);
+    const store = new PostgresEventStore(database.db);
     expect(await store.verifyChain({ workspaceId: DEFAULT_WORKSPACE })).toEqual({ eventsChecked: 6, brokenStreams: 0, firstBreak: null });
 
     // New appends continue the old chains.

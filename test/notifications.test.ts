@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventStore } from '../src/store/event-store.ts';
+import { PostgresEventStore } from '../src/store/events/postgres-event-store.ts';
 import { AppendNotifications, LISTENER_APPLICATION_NAME } from '../src/store/notifications.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 
@@ -18,7 +18,7 @@ const until = async (condition: () => boolean | Promise<boolean>) => {
 };
 const workspaceId = randomUUID();
 const append = (id = randomUUID(), expectedVersion: 'NO_STREAM' | number = 'NO_STREAM') =>
-  new EventStore(database.db).append({ type: 'Workflow', id }, [{ eventId: randomUUID(), type: 'Ping', data: {} }], {
+  new PostgresEventStore(database.db).append({ type: 'Workflow', id }, [{ eventId: randomUUID(), type: 'Ping', data: {} }], {
     expectedVersion,
     metadata: { workspaceId, actorId: null, requestId: 'r', correlationId: 'c', causationId: null },
   });
@@ -60,7 +60,7 @@ describe('append notifications', () => {
     const notifications = new AppendNotifications(database.url, () => (wakes += 1));
     await notifications.start();
     try {
-      const store = new EventStore(database.db);
+      const store = new PostgresEventStore(database.db);
       await store
         .append({ type: 'Workflow', id: randomUUID() }, [{ eventId: randomUUID(), type: 'Ping', data: {} }], {
           expectedVersion: 'NO_STREAM',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventStore, LOG_START } from '../src/store/event-store.ts';
+import { type EventStore, LOG_START } from '../src/store/event-store.ts';
+import { PostgresEventStore } from '../src/store/events/postgres-event-store.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 
 const WORKSPACES = 10;
@@ -17,7 +18,7 @@ let busyWorkspaceId: string;
 
 beforeAll(async () => {
   database = await createTestDatabase(2);
-  store = new EventStore(database.db);
+  store = new PostgresEventStore(database.db);
   // 100,000 events of 10 workspaces, interleaved, then 500 of a newcomer at the end of the
   // log: the reads of each must go straight to its own, not through everyone else's.
   const seed = `WITH ws AS (SELECT gen_random_uuid() AS id, gen_random_uuid() AS actor FROM generate_series(1, $1)),

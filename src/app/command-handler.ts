@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { v5 as uuidv5 } from 'uuid';
 import { fold, type Aggregate, type DomainEvent } from '../domain/aggregate.ts';
 import { AppError, VersionConflictError } from '../domain/errors.ts';
-import type { EventStore, StoredEvent } from '../store/event-store.ts';
+import type { EventStreams, StoredEvent } from '../store/event-store.ts';
 import { metadataFor, type RequestScope } from './request.ts';
 
 const IDEMPOTENCY_NAMESPACE = 'a3c1f1f4-5f43-4c55-9b0e-2f8a0c0f6a11';
@@ -43,7 +43,7 @@ export type Projection<State> = (tx: pg.PoolClient, state: State) => Promise<voi
  * rather than both succeeding.
  */
 export class CommandHandler {
-  readonly #store: EventStore;
+  readonly #store: EventStreams;
   /**
    * The state each recently changed stream reached, by workspace and stream: a command decides
    * on it without reading the store, or reads only the events after it, not the whole stream.
@@ -52,7 +52,7 @@ export class CommandHandler {
    */
   readonly #latest = new LRUCache<string, { readonly state: unknown; readonly version: number }>(stateCacheOptions(2000, 64 * 1024 * 1024));
 
-  constructor(store: EventStore) {
+  constructor(store: EventStreams) {
     this.#store = store;
   }
 

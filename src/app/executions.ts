@@ -1,10 +1,12 @@
 import { v7 as uuidv7 } from 'uuid';
-import { VersionConflictError, notFound } from '../domain/errors.ts';
+import { VersionConflictError, badInput, notFound } from '../domain/errors.ts';
 import { executionAggregate, type Execution, type ExecutionCommand } from '../domain/executions/execution.ts';
 import { budgetOf, type WorkspaceLimits } from '../domain/workspaces/limits.ts';
 import type { Limits } from './limits.ts';
-import type { Definition } from '../domain/workflows/definition.ts';
+import type { Definition } from '../domain/workflows/graph.ts';
+import type { ExecutionJson, ExecutionRows } from '../store/execution-rows.ts';
 import type { JobQueue } from '../store/job-queue.ts';
+import type { Execution as ExecutionRow, ExecutionStatus } from '../generated/prisma/client.ts';
 import type { CommandHandler, CommandOptions } from './command-handler.ts';
 import { projectExecution } from './execution-projection.ts';
 import { isUuid } from './ids.ts';
@@ -21,6 +23,15 @@ export interface CancelExecutionInput extends CommandOptions {
   readonly reason?: string | null | undefined;
 }
 
+export interface ExecutionPage {
+  readonly workflowId?: string | undefined;
+  readonly status?: ExecutionStatus | null | undefined;
+  /** Rows to read, negative backwards (towards newer ones), as the connection asks. */
+  readonly take: number;
+  /** An execution id: the page starts after it (before it, backwards). */
+  readonly cursor?: string | undefined;
+}
+
 const CANCEL_ATTEMPTS = 10;
 const CANCEL_HOLDER = 'cancel';
 const CANCEL_HOLD_MS = 60_000;
@@ -31,7 +42,10 @@ export interface ExecutionHooks {
   cancelled(executionId: string): void;
 }
 
-/** Starting and cancelling executions: commands on the Execution aggregate. Running them is the engine's. */
+/**
+ * Starting, cancelling and reading executions, always of the caller's workspace: commands on
+ * the Execution aggregate, reads of its read model. Running them is the engine's.
+ */
 export class ExecutionService {
   readonly #commands: CommandHandler;
   readonly #workflows: WorkflowService;
@@ -39,14 +53,34 @@ export class ExecutionService {
   readonly #maxInputBytes: number;
   readonly #hooks: ExecutionHooks;
   readonly #jobs: JobQueue;
+  readonly #rows: ExecutionRows;
 
-  constructor(commands: CommandHandler, workflows: WorkflowService, jobs: JobQueue, limits: Limits, maxInputBytes: number, hooks: ExecutionHooks) {
+  constructor(commands: CommandHandler, workflows: WorkflowService, jobs: JobQueue, rows: ExecutionRows, limits: Limits, maxInputBytes: number, hooks: ExecutionHooks) {
     this.#commands = commands;
+    this.#rows = rows;
     this.#workflows = workflows;
     this.#jobs = jobs;
     this.#limits = limits;
     this.#maxInputBytes = maxInputBytes;
     this.#hooks = hooks;
+  }
+
+  /** An execution of the caller's workspace, without its input and output; null for another's or a malformed id. */
+  find(id: string, scope: RequestScope): Promise<ExecutionRow | null> {
+    return isUuid(id) ? this.#rows.visible(scope.actor.workspaceId, id) : Promise.resolve(null);
+  }
+
+  /** A page of the caller's workspace's executions, newest first, of one workflow and status when given. */
+  async page(page: ExecutionPage, scope: RequestScope): Promise<ExecutionRow[]> {
+    if (page.cursor !== undefined && !isUuid(page.cursor)) throw badInput(page.take < 0 ? 'before' : 'after', 'is not a cursor of this list');
+    // A malformed workflow id names no workflow: its page is empty.
+    if (page.workflowId !== undefined && !isUuid(page.workflowId)) return [];
+    return this.#rows.page({ workspaceId: scope.actor.workspaceId, workflowId: page.workflowId, status: page.status ?? undefined, take: page.take, cursor: page.cursor });
+  }
+
+  /** One JSON column of these executions of the workspace, by id: what rows are read without. */
+  json(workspaceId: string, ids: readonly string[], column: ExecutionJson): Promise<unknown[]> {
+    return this.#rows.json(workspaceId, ids, column);
   }
 
   /**

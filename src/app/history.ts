@@ -3,7 +3,7 @@ import { fold, type Aggregate, type DomainEvent } from '../domain/aggregate.ts';
 import { AppError, badInput, notFound, refuseNul } from '../domain/errors.ts';
 import type { Bulkhead } from '../runtime/bulkhead.ts';
 import { spentBytes, type AuditFilter, type ChainReport, type ChainScope, type EventStore, type LogFilter, type LogPosition, type StoredEvent, type StreamId } from '../store/event-store.ts';
-import type { AnswerBudget } from './answer-budget.ts';
+import { answerTooLarge, type AnswerBudget } from './answer-budget.ts';
 import { AGGREGATES } from './aggregates.ts';
 import { stateCacheOptions } from './state-cache.ts';
 import { isUuid } from './ids.ts';
@@ -69,6 +69,23 @@ export class History {
   stream(stream: StreamId & { workspaceId: string }, fromVersion: number, limit: number, budget: AnswerBudget): Promise<StoredEvent[]> {
     if (!isUuid(stream.id)) return Promise.resolve([]);
     return this.#bounded(stream.workspaceId, budget, (maxBytes) => this.#store.readStream(stream, { fromVersion, limit, maxBytes }));
+  }
+
+  /** Whole streams of one type of the workspace, for a batch of ids (loaders): at most `maxBytes` of data, else RESPONSE_TOO_LARGE. */
+  streams(workspaceId: string, type: string, ids: readonly string[], maxBytes: number): Promise<StoredEvent[]> {
+    return this.#batch(workspaceId, maxBytes, () => this.#store.readStreams(workspaceId, type, ids, maxBytes));
+  }
+
+  /** The latest `count` events of each of these streams of the workspace (loaders), as `streams` bounds them. */
+  latest(workspaceId: string, type: string, ids: readonly string[], count: number, maxBytes: number): Promise<StoredEvent[]> {
+    return this.#batch(workspaceId, maxBytes, () => this.#store.latestOfStreams(workspaceId, type, ids, count, maxBytes));
+  }
+
+  /** A batch read within the bound; past it, the batch is refused as too large for any answer. */
+  async #batch(workspaceId: string, maxBytes: number, read: () => Promise<StoredEvent[]>): Promise<StoredEvent[]> {
+    const events = await this.#heavy(workspaceId, read);
+    if (spentBytes(events) > maxBytes) throw answerTooLarge(maxBytes);
+    return events;
   }
 
   /** A heavy read bounded by what the answer may still hold, and charged to it. */

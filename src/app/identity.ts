@@ -6,6 +6,8 @@ import { badInput, notFound, refuseNul } from '../domain/errors.ts';
 import type { Database } from '../store/database.ts';
 import { isUuid } from './ids.ts';
 import { isTokenSubject } from './tokens.ts';
+import type { RequestScope } from './request.ts';
+import type { User } from '../generated/prisma/client.ts';
 
 export interface IssuedKey {
   readonly workspaceId: string;
@@ -71,6 +73,17 @@ export class IdentityService {
   }
 
   /** A workspace's users, oldest first, with their keys (never the keys themselves: only their hashes are stored). */
+  /** The user the request's credential stands for. */
+  me(scope: RequestScope): Promise<User> {
+    return this.#db.prisma.user.findUniqueOrThrow({ where: { id: scope.actor.userId } });
+  }
+
+  /** These users of the workspace, by id (null for an id not of this workspace). */
+  async users(workspaceId: string, ids: readonly string[]): Promise<(User | null)[]> {
+    const found = new Map((await this.#db.prisma.user.findMany({ where: { id: { in: [...ids] }, workspaceId } })).map((user) => [user.id, user]));
+    return ids.map((id) => found.get(id) ?? null);
+  }
+
   async listUsers(workspaceId: string) {
     await this.requireWorkspace(workspaceId);
     const users = await this.#db.prisma.user.findMany({ where: { workspaceId }, include: { apiKeys: { orderBy: { createdAt: 'asc' } } }, orderBy: { createdAt: 'asc' } });

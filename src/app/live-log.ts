@@ -1,7 +1,7 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../domain/errors.ts';
-import { spentBytes, type EventStore, type LogFilter, type LogPosition, type StoredEvent } from '../store/event-store.ts';
+import { spentBytes, type EventLog, type LogFilter, type LogPosition, type StoredEvent } from '../store/event-store.ts';
 import { isUnavailable } from '../store/unavailable.ts';
 import { checkLogFilter } from './history.ts';
 import type { Pollable } from './pollable.ts';
@@ -74,7 +74,7 @@ function matches(event: StoredEvent, filter: LiveFilter): boolean {
  * order everything, so switching between the two never skips or repeats an event.
  */
 export class LiveLog {
-  readonly #store: EventStore;
+  readonly #store: EventLog;
   readonly #options: LiveLogOptions;
   readonly #subscriptions = new Set<LiveSubscription>();
   #head: LogPosition | undefined;
@@ -85,7 +85,7 @@ export class LiveLog {
   #deferred: NodeJS.Timeout | undefined;
   readonly #catchUp: LimitFunction;
 
-  constructor(store: EventStore, options: LiveLogOptions) {
+  constructor(store: EventLog, options: LiveLogOptions) {
     this.#store = store;
     this.#options = options;
     this.#catchUp = pLimit(options.catchUpConcurrency);

@@ -122,6 +122,3 @@ export interface WorkflowPage extends WorkflowFilter {
   /** A workflow id: the page starts after it (before it, backwards). */
   readonly cursor?: string | undefined;
 }
-
-/** Matches no row: a malformed id finds nothing rather than failing the query. */
-export const NO_ID = '00000000-0000-0000-0000-000000000000';

@@ -1,6 +1,6 @@
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import { LRUCache } from 'lru-cache';
-import { ActionError } from './actions/action.ts';
+import { ActionError } from './actions/action-error.ts';
 
 export type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN' | 'ISOLATED';
 

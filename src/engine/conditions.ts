@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { ActionError } from './actions/action.ts';
+import { ActionError } from './actions/action-error.ts';
 import { FairLimit } from './fair-limit.ts';
 
 export interface Evaluated {

@@ -7,11 +7,12 @@ import { jsonSize } from '../domain/json-size.ts';
 import type { Execution } from '../domain/executions/execution.ts';
 import type { Budget, WorkspaceLimits } from '../domain/workspaces/limits.ts';
 import { Pace } from '../app/pace.ts';
-import type { EventStore } from '../store/event-store.ts';
+import type { EventStreams } from '../store/event-store.ts';
 import type { Claimed, JobQueue, Waiting } from '../store/job-queue.ts';
 import { isUnavailable } from '../store/unavailable.ts';
 import { ACTIONS } from './actions/index.ts';
-import { ActionError, isTimer, parseInput, runAction } from './actions/action.ts';
+import { ActionError } from './actions/action-error.ts';
+import { isTimer, parseInput, runAction } from './actions/action.ts';
 import { OutboundPolicy } from './actions/outbound.ts';
 import { Breakers, type BreakerOptions, type BreakerState } from './breakers.ts';
 import { Conditions } from './conditions.ts';
@@ -94,7 +95,7 @@ interface Running {
  */
 export class Engine {
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  readonly #store: EventStore;
+  readonly #store: EventStreams;
   readonly #jobs: JobQueue;
   readonly #options: EngineOptions;
   readonly #breakers: Breakers;
@@ -122,7 +123,7 @@ export class Engine {
   #fillAgain = false;
   #stopped = false;
 
-  constructor(store: EventStore, jobs: JobQueue, options: EngineOptions) {
+  constructor(store: EventStreams, jobs: JobQueue, options: EngineOptions) {
     this.#store = store;
     this.#jobs = jobs;
     this.#options = options;

@@ -4,7 +4,7 @@ import { VersionConflictError } from '../domain/errors.ts';
 import { EXECUTION, executionAggregate, isFinished, type Execution } from '../domain/executions/execution.ts';
 import type { Budget } from '../domain/workspaces/limits.ts';
 import { LeaseLostError } from '../app/execution-projection.ts';
-import { spentBytes, type EventStore } from '../store/event-store.ts';
+import { spentBytes, type EventStreams } from '../store/event-store.ts';
 import type { Claimed } from '../store/job-queue.ts';
 import { BudgetExhausted, Journal } from './journal.ts';
 import { runExecution, type Runtime } from './interpreter.ts';
@@ -21,7 +21,7 @@ export class Stop extends Error {
 
 /** What a run needs of its engine: the work it shares with every other run, and where it may set itself aside. */
 export interface RunContext {
-  readonly store: EventStore;
+  readonly store: EventStreams;
   readonly owner: string;
   readonly defaultBudget: Budget;
   /** Waits longer than this set the execution aside (park) rather than hold a slot. */
@@ -106,7 +106,7 @@ class Activity {
  * The journal of a claimed execution that has not ended, with its state and budget: what its
  * runner (or whoever ends it) writes through, fenced by `owner`'s lease. null when it has ended.
  */
-export async function openJournal(store: EventStore, owner: string, id: string, defaultBudget: Budget, onExhausted: () => void) {
+export async function openJournal(store: EventStreams, owner: string, id: string, defaultBudget: Budget, onExhausted: () => void) {
   const history = await store.readStream({ type: EXECUTION, id });
   const state = fold(executionAggregate, history);
   if (state === null || isFinished(state)) return null;

@@ -3,8 +3,8 @@ import { DataPathError, buildInput, readPath, writePath } from '../domain/execut
 import { jsonSize } from '../domain/json-size.ts';
 import type { Execution, ExecutionError, ProgressEvent } from '../domain/executions/execution.ts';
 import { catchRule, retryDelay } from '../domain/executions/retry.ts';
-import type { Graph, MapNode, Node, ParallelNode, RetryRule, TaskNode } from '../domain/workflows/definition.ts';
-import { ActionError } from './actions/action.ts';
+import type { Graph, MapNode, Node, ParallelNode, RetryRule, TaskNode } from '../domain/workflows/graph.ts';
+import { ActionError } from './actions/action-error.ts';
 
 // Walks a definition for one execution. Everything it learns is recorded as an event before
 // it moves on, and everything it does is looked up in the execution first: started again

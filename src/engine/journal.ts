@@ -3,7 +3,7 @@ import { fold } from '../domain/aggregate.ts';
 import { decide, evolve, EXECUTION, executionAggregate, type Execution, type ExecutionEvent, type ProgressEvent } from '../domain/executions/execution.ts';
 import type { Budget } from '../domain/workspaces/limits.ts';
 import { projectExecution } from '../app/execution-projection.ts';
-import type { EventMetadata, EventStore } from '../store/event-store.ts';
+import type { EventMetadata, EventStreams } from '../store/event-store.ts';
 import { jsonSize } from '../domain/json-size.ts';
 
 /** An event decided and applied to the runner's view, with its data as JSON (measured once). */
@@ -47,7 +47,7 @@ const TERMINAL: ReadonlySet<string> = new Set(['ExecutionSucceeded', 'ExecutionF
  * BudgetExceeded is, and the journal then refuses everything else (BudgetExhausted).
  */
 export class Journal {
-  readonly #store: EventStore;
+  readonly #store: EventStreams;
   readonly #leaseOwner: string;
   readonly #metadata: EventMetadata;
   readonly #budget: Budget;
@@ -65,7 +65,7 @@ export class Journal {
   #exhausted: BudgetExhausted | null = null;
   readonly #onExhausted: () => void;
 
-  constructor(store: EventStore, state: Execution, leaseOwner: string, metadata: EventMetadata, budget: Budget, bytes: number, onExhausted: () => void) {
+  constructor(store: EventStreams, state: Execution, leaseOwner: string, metadata: EventMetadata, budget: Budget, bytes: number, onExhausted: () => void) {
     this.#store = store;
     this.#durable = state;
     this.#state = state;

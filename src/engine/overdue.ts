@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Budget } from '../domain/workspaces/limits.ts';
-import type { EventStore } from '../store/event-store.ts';
+import type { EventStreams } from '../store/event-store.ts';
 import type { JobQueue } from '../store/job-queue.ts';
 import { isUnavailable } from '../store/unavailable.ts';
 import { openJournal } from './execution-run.ts';
@@ -20,13 +20,13 @@ export interface OverdueOptions {
  */
 export class OverdueSweeper {
   readonly owner = `sweeper:${hostname()}:${process.pid}`;
-  readonly #store: EventStore;
+  readonly #store: EventStreams;
   readonly #jobs: JobQueue;
   readonly #options: OverdueOptions;
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<number> | undefined;
 
-  constructor(store: EventStore, jobs: JobQueue, options: OverdueOptions) {
+  constructor(store: EventStreams, jobs: JobQueue, options: OverdueOptions) {
     this.#store = store;
     this.#jobs = jobs;
     this.#options = options;

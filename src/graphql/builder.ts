@@ -6,7 +6,7 @@ import type PrismaTypes from '../generated/pothos-prisma-types.ts';
 import { getDatamodel } from '../generated/pothos-prisma-types.ts';
 import { AppError } from '../domain/errors.ts';
 import { hasRole, type Role } from '../domain/identity/roles.ts';
-import type { GraphQLContext } from './context.ts';
+import { relationClient, type GraphQLContext } from './context.ts';
 import { log } from '../runtime/log.ts';
 
 export const builder = new SchemaBuilder<{
@@ -29,7 +29,7 @@ export const builder = new SchemaBuilder<{
   },
   prisma: {
     // The client comes with the request's services, so one process can serve several databases (tests).
-    client: (context) => context.services.db.prisma,
+    client: relationClient,
     dmmf: getDatamodel(),
     // A resolver that builds a Prisma query and drops it wastes the work: said in the JSON log
     // (Pothos's own 'warn' writes plain text to the console).

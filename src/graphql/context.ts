@@ -3,14 +3,15 @@ import { GraphQLError } from 'graphql';
 import { initContextCache } from '@pothos/core';
 import type { RequestScope } from '../app/request.ts';
 import type { Actor } from '../domain/identity/roles.ts';
-import type { Services } from '../runtime/services.ts';
+import type { AppServices, Services } from '../runtime/services.ts';
+import type { PrismaClient } from '../generated/prisma/client.ts';
 import { hashApiKey } from '../domain/identity/api-keys.ts';
 import { looksLikeJwt, type TokenVerifier } from '../app/tokens.ts';
-import { createLoaders, type Loaders } from './loaders.ts';
+import { createLoaders, type Loaders } from '../app/loaders.ts';
 import { AnswerBudget } from '../app/answer-budget.ts';
 
 export interface GraphQLContext {
-  readonly services: Services;
+  readonly services: AppServices;
   readonly scope: RequestScope;
   readonly loaders: Loaders;
   /** What this answer may still hold (MAX_RESPONSE_BYTES): a subscription's payloads each have their own. */
@@ -48,7 +49,7 @@ export interface Principal {
  * `authorization` field of connection_init over WebSocket); a credential without `Bearer` is
  * refused, as RFC 6750 has it.
  */
-export async function authenticate(services: Services, authorization: unknown): Promise<Principal> {
+export async function authenticate(services: AppServices, authorization: unknown): Promise<Principal> {
   if (typeof authorization !== 'string' || authorization.trim() === '') {
     throw unauthenticated('an API key or token is required: send "Authorization: Bearer <credential>"');
   }
@@ -67,13 +68,21 @@ export async function authenticate(services: Services, authorization: unknown): 
   };
 }
 
-async function tokenPrincipal(services: Services, tokens: TokenVerifier, credential: string): Promise<Principal> {
+async function tokenPrincipal(services: AppServices, tokens: TokenVerifier, credential: string): Promise<Principal> {
   const check = await tokens.verify(credential);
   if ('refused' in check) throw unauthenticated(check.refused);
   const { actor, name, validUntil } = check.token;
   if (!(await services.identity.recordSubject(actor, name))) throw unauthenticated("the token's workspace does not exist");
   return { actor, quotaKey: `jwt:${actor.userId}`, stillValid: async () => validUntil.getTime() > Date.now() };
 }
+
+const loaderSources = (services: AppServices) => ({ ...services, maxBytes: services.config.maxResponseBytes });
+
+/**
+ * The Prisma client the Prisma plugin loads relations with (builder.ts): the one place past
+ * the services that reaches the database, for the rows of relations of rows a service read.
+ */
+export const relationClient = (context: GraphQLContext): PrismaClient => (context.services as Services).db.prisma;
 
 /** Loaders and relation caches made in this turn of the event loop, by the subscription's context. */
 let payloadCaches: WeakMap<GraphQLContext, Pick<GraphQLContext, 'loaders'>> | undefined;
@@ -92,7 +101,7 @@ export function payloadContext(context: GraphQLContext): GraphQLContext {
   }
   let caches = payloadCaches.get(context);
   if (!caches) {
-    caches = { ...initContextCache(), loaders: createLoaders(context.services, context.scope.actor.workspaceId, () => context.answer.turn()) };
+    caches = { ...initContextCache(), loaders: createLoaders(loaderSources(context.services), context.scope.actor.workspaceId, () => context.answer.turn()) };
     payloadCaches.set(context, caches);
   }
   return { ...context, ...caches, answer: context.answer.renewed() };
@@ -105,7 +114,7 @@ export interface RequestInfo {
 }
 
 /** Every operation needs an API key, on every transport, and counts against its rate limit. */
-export async function createContext(services: Services, request: RequestInfo): Promise<GraphQLContext> {
+export async function createContext(services: AppServices, request: RequestInfo): Promise<GraphQLContext> {
   const { actor, quotaKey, stillValid } = await authenticate(services, request.authorization);
   await services.rateLimit?.take(quotaKey, actor.workspaceId);
   const { maxReadBytesPerSecond } = await services.limits.of(actor.workspaceId);
@@ -122,7 +131,7 @@ export async function createContext(services: Services, request: RequestInfo): P
       correlationId:
         request.correlationId && TRACE_ID.test(request.correlationId) ? request.correlationId : request.requestId,
     },
-    loaders: createLoaders(services, actor.workspaceId, () => answer.turn()),
+    loaders: createLoaders(loaderSources(services), actor.workspaceId, () => answer.turn()),
     answer,
     stillAuthorized: stillValid,
     subscription: (start) => services.subscriptionQuota.hold(quotaKey, actor.workspaceId, start),

@@ -3,7 +3,7 @@ import { loadConfig } from '../config.ts';
 import { IdentityService } from '../app/identity.ts';
 import { Limits } from '../app/limits.ts';
 import type { Database } from '../store/database.ts';
-import { EventStore } from '../store/event-store.ts';
+import { PostgresEventStore } from '../store/events/postgres-event-store.ts';
 import { exitWith, Outcome, runCli, stdio, UsageError, type CliOutput } from './cli.ts';
 
 /** Exit code of verify-audit-trail when some stream's hash chain does not hold. */
@@ -72,7 +72,7 @@ const COMMANDS: Record<string, Command> = {
     run: async (v, { identity, db }) => {
       const workspaceId = v.workspace!;
       await identity.requireWorkspace(workspaceId);
-      const report = await new EventStore(db).verifyChain({ workspaceId });
+      const report = await new PostgresEventStore(db).verifyChain({ workspaceId });
       return new Outcome({ workspaceId, intact: report.firstBreak === null, ...report }, report.firstBreak ? CHAIN_BROKEN : 0);
     },
   },

@@ -14,8 +14,10 @@ import { Engine } from '../engine/engine.ts';
 import { OverdueSweeper } from '../engine/overdue.ts';
 import { budgetOf } from '../domain/workspaces/limits.ts';
 import { JobQueue } from '../store/job-queue.ts';
+import { ExecutionRows } from '../store/execution-rows.ts';
 import type { Database } from '../store/database.ts';
-import { EventStore, NEW_STREAM } from '../store/event-store.ts';
+import { type EventStore, NEW_STREAM } from '../store/event-store.ts';
+import { PostgresEventStore } from '../store/events/postgres-event-store.ts';
 import { WorkflowRows } from '../store/workflow-rows.ts';
 import { AppendNotifications } from '../store/notifications.ts';
 import { DatabaseWatch } from './database-watch.ts';
@@ -58,10 +60,20 @@ export interface Services {
   stop(): Promise<void>;
 }
 
+/**
+ * What a request's resolvers are handed: the application services and the settings, never
+ * the database or the event store, so that every read and write goes through the rules the
+ * services keep (tenancy, ids, limits), whatever the transport.
+ */
+export type AppServices = Pick<
+  Services,
+  'config' | 'workflows' | 'executions' | 'engine' | 'identity' | 'limits' | 'readPace' | 'tokens' | 'history' | 'live' | 'subscriptionQuota' | 'rateLimit'
+>;
+
 export async function startServices(config: Config, db: Database): Promise<Services> {
   // First, as it reads key files: a bad one stops the start before anything runs.
   const tokens = config.jwt ? await TokenVerifier.create(config.jwt) : null;
-  const store = new EventStore(db);
+  const store = new PostgresEventStore(db);
   const heavyReads = createBulkhead(config.heavyReadConcurrency, config.heavyReadQueue);
   const live = new LiveLog(store, {
     batchSize: config.liveBatchSize,
@@ -114,7 +126,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     db,
     store,
     workflows,
-    executions: new ExecutionService(commands, workflows, jobs, limits, config.maxExecutionInputBytes, {
+    executions: new ExecutionService(commands, workflows, jobs, new ExecutionRows(db), limits, config.maxExecutionInputBytes, {
       started: () => engine?.poke(),
       cancelled: (id) => engine?.interrupt(id),
     }),

@@ -7,7 +7,7 @@ import { authenticate, createContext, requestIdOf } from '../graphql/context.ts'
 import { toClientError } from '../graphql/errors.ts';
 import { createSharedSubscribe } from '../graphql/shared-subscriptions.ts';
 import { describeError, log } from './log.ts';
-import type { GraphQLHandler } from './server.ts';
+import type { GraphQLHandler } from './graphql-handler.ts';
 import type { Services } from './services.ts';
 import { SocketWriter } from './socket-writer.ts';
 import { Pipes, type PipedOperation } from './subscription-pipes.ts';

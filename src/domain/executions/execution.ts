@@ -1,6 +1,6 @@
 import type { Aggregate, DomainEvent, EventEnvelope } from '../aggregate.ts';
 import { AppError, badInput, refuseNul } from '../errors.ts';
-import type { Definition } from '../workflows/definition.ts';
+import type { Definition } from '../workflows/graph.ts';
 import type { Budget } from '../workspaces/limits.ts';
 import type { StepError } from './retry.ts';
 

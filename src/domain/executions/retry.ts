@@ -1,4 +1,4 @@
-import type { CatchRule, RetryRule } from '../workflows/definition.ts';
+import type { CatchRule, RetryRule } from '../workflows/graph.ts';
 
 export interface StepError {
   /** What retry and catch rules match on: an action's error name, Timeout, HttpError... */

@@ -1,4 +1,4 @@
-import type { Definition, Graph, Node } from './definition.ts';
+import type { Definition, Graph, Node } from './graph.ts';
 
 // How many steps a definition will run, where validation can know it: maps over lists that
 // the definition writes itself (a transform task's literal input), nested or not, and loops

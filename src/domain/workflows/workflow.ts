@@ -1,6 +1,7 @@
 import type { Aggregate, DomainEvent, EventEnvelope } from '../aggregate.ts';
 import { AppError, VersionConflictError, badInput, notFound, refuseNul } from '../errors.ts';
-import { validateDefinition, type Definition, type DefinitionRules } from './definition.ts';
+import { validateDefinition, type DefinitionRules } from './definition.ts';
+import type { Definition } from './graph.ts';
 
 export const WORKFLOW = 'Workflow';
 export const NAME_MAX_LENGTH = 200;

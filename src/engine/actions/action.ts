@@ -1,14 +1,7 @@
 import { z } from 'zod';
 import type { HostBreakers } from '../breakers.ts';
 import type { OutboundPolicy } from './outbound.ts';
-
-/** An error an action raises on purpose; its name is what retry and catch rules match. */
-export class ActionError extends Error {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
-  }
-}
+import { ActionError } from './action-error.ts';
 
 export interface ActionContext {
   /** Aborted on the step's timeout, a cancel, or the process losing the execution. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { jsonSize } from '../../domain/json-size.ts';
-import { ActionError, defineAction, defineTimer } from './action.ts';
+import { ActionError } from './action-error.ts';
+import { defineAction, defineTimer } from './action.ts';
 
 /** A log line's fields, as JSON, at most: what a tenant writes into the server's log is bounded like its message. */
 const MAX_LOG_FIELDS_BYTES = 8192;

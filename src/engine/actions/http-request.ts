@@ -1,6 +1,7 @@
 import { fetch, type Response } from 'undici';
 import { z } from 'zod';
-import { ActionError, defineAction } from './action.ts';
+import { ActionError } from './action-error.ts';
+import { defineAction } from './action.ts';
 
 /** Responses larger than this fail the step rather than fill the execution's data. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;

@@ -1,7 +1,7 @@
 import { lookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 import { Agent, type Dispatcher } from 'undici';
-import { ActionError } from './action.ts';
+import { ActionError } from './action-error.ts';
 
 /**
  * Addresses no definition may reach unless HTTP_ALLOWED_HOSTS names the host: this host and

@@ -1,10 +1,8 @@
 import { executionUpdates } from '../../app/execution-updates.ts';
-import { isUuid } from '../../app/ids.ts';
-import { NO_ID } from '../../app/workflows.ts';
 import { type Execution, type ExecutionError, type Step } from '../../domain/executions/execution.ts';
 import { builder } from '../builder.ts';
 import { cursors, LIST_PAGES, listConnection, listPage, MAX_PAGE_SIZE, pageSize } from '../connections.ts';
-import type { ExecutionJson } from '../loaders.ts';
+import type { ExecutionJson } from '../../store/execution-rows.ts';
 import type { GraphQLContext } from '../context.ts';
 import type { Execution as ExecutionRow } from '../../generated/prisma/client.ts';
 import { badInput } from '../../domain/errors.ts';
@@ -108,10 +106,6 @@ async function jsonColumn(execution: ExecutionRow, column: ExecutionJson, { load
   return loaders.executionJson(column).load(execution.id);
 }
 
-/** Rows are read without their large JSON columns (jsonColumn); they stand in for whole rows. */
-const LIGHT = { omit: { input: true, output: true } } as const;
-const asLight = <T>(rows: T) => rows as unknown as T extends unknown[] ? ExecutionRow[] : ExecutionRow | null;
-
 const ExecuteWorkflowInput = builder.inputType('ExecuteWorkflowInput', {
   fields: (t) => ({
     workflowId: t.id({ required: true }),
@@ -133,19 +127,12 @@ const CancelExecutionInput = builder.inputType('CancelExecutionInput', {
 const asRow = (execution: Execution) => execution as unknown as ExecutionRow;
 
 builder.queryFields((t) => ({
-  execution: t.prismaField({
-    type: 'Execution',
+  execution: t.field({
+    type: ExecutionRef,
     nullable: true,
     description: 'null for an unknown id.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _root, args, { services, scope }) =>
-      asLight(
-        await services.db.prisma.execution.findFirst({
-          ...query,
-          ...LIGHT,
-          where: { id: isUuid(String(args.id)) ? String(args.id) : NO_ID, workspaceId: scope.actor.workspaceId },
-        }),
-      ),
+    resolve: (_root, args, { services, scope }) => services.executions.find(String(args.id), scope),
   }),
   executions: t.connection(
     {
@@ -154,19 +141,11 @@ builder.queryFields((t) => ({
       args: { workflowId: t.arg.id(), status: t.arg({ type: ExecutionStatusEnum }) },
       resolve: async (_root, args, { services, scope }) => {
         const page = listPage(args, cursors.execution);
-        const workflowId = args.workflowId == null ? undefined : String(args.workflowId);
-        const rows = await services.db.prisma.execution.findMany({
-          ...LIGHT,
-          where: {
-            workspaceId: scope.actor.workspaceId,
-            ...(workflowId === undefined ? {} : { workflowId: isUuid(workflowId) ? workflowId : NO_ID }),
-            ...(args.status ? { status: args.status } : {}),
-            ...(page.cursor === undefined ? {} : { id: page.backward ? { gt: page.cursor } : { lt: page.cursor } }),
-          },
-          orderBy: { id: page.backward ? 'asc' : 'desc' },
-          take: page.size + 1,
-        });
-        return listConnection(asLight(page.backward ? rows.reverse() : rows), page);
+        const rows = await services.executions.page(
+          { workflowId: args.workflowId == null ? undefined : String(args.workflowId), status: args.status, take: page.backward ? -(page.size + 1) : page.size + 1, cursor: page.cursor },
+          scope,
+        );
+        return listConnection(rows, page);
       },
     },
     { name: 'QueryExecutionsConnection' },

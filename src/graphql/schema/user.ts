@@ -24,11 +24,10 @@ const IssuedKeyRef = builder.objectRef<IssuedKey>('IssuedApiKey').implement({
 });
 
 builder.queryFields((t) => ({
-  me: t.prismaField({
-    type: 'User',
+  me: t.field({
+    type: UserRef,
     description: 'The user whose key made this request.',
-    resolve: (query, _root, _args, { services, scope }) =>
-      services.db.prisma.user.findUniqueOrThrow({ ...query, where: { id: scope.actor.userId } }),
+    resolve: (_root, _args, { services, scope }) => services.identity.me(scope),
   }),
 }));
 
