@@ -159,9 +159,15 @@ async function fanOut(count: number, concurrency: number, signal: AbortSignal, r
   const inner = AbortSignal.any([signal, stop.signal]);
   const limit = pLimit(concurrency);
   const runs = Array.from({ length: count }, (_, index) =>
-    limit(() => {
+    limit(async () => {
       inner.throwIfAborted();
-      return run(index, inner);
+      try {
+        return await run(index, inner);
+      } catch (error) {
+        // At once, before the limit starts the next run: that one must not begin a step.
+        stop.abort();
+        throw error;
+      }
     }),
   );
   try {
