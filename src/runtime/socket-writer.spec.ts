@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import * as ws from 'ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import { SocketWriter } from './socket-writer.ts';
 
@@ -29,6 +31,23 @@ async function pair(writer: SocketWriter) {
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+// The writer uses two parts of ws that its types do not promise: Sender.frame, and a server
+// socket's _socket. ws is pinned to an exact version for them; this fails when an upgrade
+// changes either, before the writer's own specs fail in stranger ways.
+describe('the parts of ws the writer relies on', () => {
+  it('are those of the pinned version: Sender.frame frames a text message, and _socket is the TCP socket', async () => {
+    const pinned = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).dependencies.ws;
+    const installed = JSON.parse(readFileSync(new URL('../../node_modules/ws/package.json', import.meta.url), 'utf8')).version;
+    expect(pinned).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(installed).toBe(pinned);
+    const { Sender } = ws as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } };
+    const frame = Buffer.concat(Sender.frame(Buffer.from('hi'), { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false }));
+    expect([...frame]).toEqual([0x81, 2, ...Buffer.from('hi')]);
+    const { socket } = await pair(new SocketWriter(0));
+    expect((socket as unknown as { _socket: Socket })._socket.constructor.name).toBe('Socket');
+  });
 });
 
 describe('SocketWriter', () => {
