@@ -242,6 +242,7 @@ class LiveSubscription implements LiveStream {
   #waiting: (() => void) | undefined;
   #listener: (() => void) | undefined;
   /** The store read under way, while behind: one at a time. */
+  // oxlint-disable-next-line no-unused-private-class-members -- read by its ??= guard, which the rule does not count
   #reading: Promise<void> | undefined;
   readonly #onEnd: (() => void) | undefined;
 

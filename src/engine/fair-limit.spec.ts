@@ -32,7 +32,7 @@ describe('FairLimit', () => {
     const order: string[] = [];
     const tasks = ['a0', 'a1', 'a2', 'a3', 'b0', 'b1', 'c0'].map((name) => ({ name, ...gate(order, name) }));
     const runs = tasks.map((task) => limit.run(task.name[0]!, task.work));
-    for (const task of tasks) {
+    for (let released = 0; released < tasks.length; released += 1) {
       await turn();
       tasks.find((candidate) => candidate.name === order.at(-1))!.release();
     }

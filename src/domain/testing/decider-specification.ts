@@ -55,6 +55,7 @@ export const DeciderSpecification = {
               return fail(`expected a refusal, but it decided ${JSON.stringify(decided)}`);
             };
             return {
+              // oxlint-disable-next-line unicorn/no-thenable -- a spec's last step, never awaited: given/when/then as in Emmett
               then(expected) {
                 deepStrictEqual(decide(), expected);
               },
