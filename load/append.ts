@@ -7,7 +7,11 @@ import { body, pick, type Target } from './support/target.ts';
 /** The workflows' versions, 16 reads at a time: outside the timed loop, and quick. */
 async function versionsOf(target: Target, ids: readonly string[]): Promise<Map<string, number>> {
   const limit = pLimit(16);
-  return new Map(await Promise.all(ids.map((id) => limit(async () => [id, (await target.gql(WORKFLOW_VERSION, { id })).workflow.version as number] as const))));
+  return new Map(
+    await Promise.all(
+      ids.map((id) => limit(async () => [id, (await target.gql(WORKFLOW_VERSION, { id })).workflow.version as number] as const)),
+    ),
+  );
 }
 
 type Answer = { data?: { updateWorkflow: { version: number } }; errors?: { extensions: { code: string; actualVersion?: number } }[] };

@@ -41,17 +41,27 @@ async function measured<Result extends object>(server: BenchServer, run: () => P
   const began = performance.now();
   const result = await run();
   const seconds = (performance.now() - began) / 1000;
-  return { ...result, serverCpuPercent: Math.round(((server.cpuSeconds() - cpu) / seconds) * 100), serverRssMiB: Math.round(server.rssMiB()) };
+  return {
+    ...result,
+    serverCpuPercent: Math.round(((server.cpuSeconds() - cpu) / seconds) * 100),
+    serverRssMiB: Math.round(server.rssMiB()),
+  };
 }
 const phase = [{ connections: CONNECTIONS, seconds: SECONDS }];
 
 /** The same work straight on a `pg` pool at the same concurrency: what the database alone does. */
-async function databaseCeiling(databaseUrl: string, workspaceId: string, ids: readonly string[]): Promise<{ requestsPerSecond: number; p99Ms: number }> {
+async function databaseCeiling(
+  databaseUrl: string,
+  workspaceId: string,
+  ids: readonly string[],
+): Promise<{ requestsPerSecond: number; p99Ms: number }> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 20 });
   const columns = 'id, workspace_id, name, description, definition, status, version, created_at, updated_at, created_by';
   const statements = [
-    () => pool.query(`SELECT ${columns} FROM workflows WHERE workspace_id = $1 AND status = 'ACTIVE' ORDER BY id DESC LIMIT 21`, [workspaceId]),
-    () => pool.query(`SELECT ${columns} FROM workflows WHERE id = $1 AND workspace_id = $2 AND status = 'ACTIVE'`, [pick(ids), workspaceId]),
+    () =>
+      pool.query(`SELECT ${columns} FROM workflows WHERE workspace_id = $1 AND status = 'ACTIVE' ORDER BY id DESC LIMIT 21`, [workspaceId]),
+    () =>
+      pool.query(`SELECT ${columns} FROM workflows WHERE id = $1 AND workspace_id = $2 AND status = 'ACTIVE'`, [pick(ids), workspaceId]),
   ];
   // The read mix's weights: three lists, two gets (its writes are measured by the append phase).
   const cycle = [0, 0, 0, 1, 1];
@@ -188,8 +198,12 @@ try {
   results.targets = {
     readMix: mix.requestsPerSecond >= 3000 && mix.p95Ms <= 50 && mix.p99Ms <= 100 && mix.errors === 0,
     appends:
-      written.committedPerSecond >= 2000 && written.p99Ms <= 50 && written.errors === 0 &&
-      written.lost === 0 && written.duplicated === 0 && written.streamsInconsistent === 0,
+      written.committedPerSecond >= 2000 &&
+      written.p99Ms <= 50 &&
+      written.errors === 0 &&
+      written.lost === 0 &&
+      written.duplicated === 0 &&
+      written.streamsInconsistent === 0,
     replay: replayed.firstReplayMs <= 50 && replayed.replays.p99Ms <= 50 && replayed.errors === 0,
     growth: ['events', 'auditLog', 'eventLog'].every((reads) => {
       const stages = Object.values(growth).map((stage) => (stage as Record<string, { p99Ms: number; errors: number }>)[reads]!);
@@ -201,7 +215,14 @@ try {
   await server.stop();
 }
 
-const machine = { cores: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version, clusterWorkers: WORKERS, seconds: SECONDS, connections: CONNECTIONS };
+const machine = {
+  cores: cpus().length,
+  model: cpus()[0]?.model ?? 'unknown',
+  node: process.version,
+  clusterWorkers: WORKERS,
+  seconds: SECONDS,
+  connections: CONNECTIONS,
+};
 const report = { date: new Date().toISOString(), machine, ...results };
 console.log(JSON.stringify(report, null, 2));
 
@@ -210,4 +231,9 @@ const START = '<!-- npm run bench: start -->';
 const END = '<!-- npm run bench: end -->';
 const section = `${START}\nLast run: \`npm run bench\` (${report.date}, ${machine.cores} cores, ${machine.model}, Node ${machine.node}, CLUSTER_WORKERS=${WORKERS}, ${SECONDS} s per load phase, ${CONNECTIONS} connections).\n\n\`\`\`json\n${JSON.stringify(report, null, 2)}\n\`\`\`\n${END}`;
 const docs = readFileSync(DOCS, 'utf8');
-writeFileSync(DOCS, docs.includes(START) ? docs.replace(new RegExp(`${START}[\\s\\S]*${END}`), section) : `${docs.trimEnd()}\n\n## The whole service next to its ceilings (\`npm run bench\`)\n\n${section}\n`);
+writeFileSync(
+  DOCS,
+  docs.includes(START)
+    ? docs.replace(new RegExp(`${START}[\\s\\S]*${END}`), section)
+    : `${docs.trimEnd()}\n\n## The whole service next to its ceilings (\`npm run bench\`)\n\n${section}\n`,
+);

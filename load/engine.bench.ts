@@ -16,24 +16,38 @@ const EXECUTIONS = Number(process.env.EXECUTIONS ?? 2000);
 const CLIENTS = Number(process.env.CLIENTS ?? 32);
 const SAMPLE = 200;
 
-
 const server = await startBenchServer();
 try {
   const nodes: Record<string, unknown> = {};
   for (let i = 1; i <= STEPS; i += 1) {
-    nodes[`S${i}`] = { type: 'task', action: 'transform', input: { step: i, from: '$.n' }, resultPath: `$.s${i}`, ...(i === STEPS ? { end: true } : { next: `S${i + 1}` }) };
+    nodes[`S${i}`] = {
+      type: 'task',
+      action: 'transform',
+      input: { step: i, from: '$.n' },
+      resultPath: `$.s${i}`,
+      ...(i === STEPS ? { end: true } : { next: `S${i + 1}` }),
+    };
   }
   const { createWorkflow } = await server.gql('mutation($d: JSON!) { createWorkflow(input: { name: "bench", definition: $d }) { id } }', {
     d: { startAt: 'S1', nodes },
   });
   const start = async (n: number) =>
-    (await server.gql('mutation($w: ID!, $i: JSON) { executeWorkflow(input: { workflowId: $w, input: $i }) { id } }', { w: createWorkflow.id, i: { n } })).executeWorkflow.id as string;
+    (
+      await server.gql('mutation($w: ID!, $i: JSON) { executeWorkflow(input: { workflowId: $w, input: $i }) { id } }', {
+        w: createWorkflow.id,
+        i: { n },
+      })
+    ).executeWorkflow.id as string;
   const stats = async () => (await server.gql('{ systemStatus { engine { succeeded failed active } } }')).systemStatus.engine;
-  const status = async (id: string) => (await server.gql('query($id: ID!) { execution(id: $id) { status } }', { id })).execution.status as string;
+  const status = async (id: string) =>
+    (await server.gql('query($id: ID!) { execution(id: $id) { status } }', { id })).execution.status as string;
 
   /** Gaps between consecutive step ends, and from the start to the first step's end. */
   async function stepOverheads(id: string): Promise<number[]> {
-    const { events } = await server.gql('query($id: ID!) { events(aggregateType: EXECUTION, aggregateId: $id, first: 100) { edges { node { type createdAt } } } }', { id });
+    const { events } = await server.gql(
+      'query($id: ID!) { events(aggregateType: EXECUTION, aggregateId: $id, first: 100) { edges { node { type createdAt } } } }',
+      { id },
+    );
     const ends = events.edges
       .map((edge: { node: { type: string; createdAt: string } }) => edge.node)
       .filter((event: { type: string }) => event.type === 'StepSucceeded')
@@ -45,7 +59,7 @@ try {
   const sequentialStart = performance.now();
   for (let n = 0; n < SEQUENTIAL; n += 1) {
     const id = await start(n);
-    while ((await status(id)) !== "SUCCEEDED") await new Promise((resolve) => setTimeout(resolve, 10));
+    while ((await status(id)) !== 'SUCCEEDED') await new Promise((resolve) => setTimeout(resolve, 10));
     sequentialGaps.push(...(await stepOverheads(id)));
   }
   const sequentialMs = performance.now() - sequentialStart;

@@ -26,7 +26,9 @@ try {
   clearInterval(sampling);
   // The server's CPU from the first append to the last delivery, as a share of one core.
   const serverCpuPercent = Math.round((100 * (server.cpuSeconds() - cpuAtReady)) / ((Date.now() - readyAt) / 1000));
-  console.log(JSON.stringify({ ...result, serverCpuPercent, serverRssIdleMiB: Math.round(rssIdle), serverRssPeakMiB: Math.round(rssPeak) }));
+  console.log(
+    JSON.stringify({ ...result, serverCpuPercent, serverRssIdleMiB: Math.round(rssIdle), serverRssPeakMiB: Math.round(rssPeak) }),
+  );
 } finally {
   await server.stop();
 }

@@ -26,12 +26,19 @@ const HEAVY_READERS = Number(process.env.HEAVY_READERS ?? 8);
 const RATE = Number(process.env.RATE ?? 200);
 const PROBE_MS = 60;
 
-const server = await startBenchServer({ RATE_LIMIT_PER_SECOND: String(RATE), RATE_LIMIT_PER_WORKSPACE_PER_SECOND: String(RATE) }, { workspaceLimits: 'defaults' });
+const server = await startBenchServer(
+  { RATE_LIMIT_PER_SECOND: String(RATE), RATE_LIMIT_PER_WORKSPACE_PER_SECOND: String(RATE) },
+  { workspaceLimits: 'defaults' },
+);
 
 /** The admin CLI against the bench server's database: its last line, as JSON. */
 async function cli(args: string[]): Promise<any> {
   let last = '';
-  const code = await admin(args, { ...process.env, DATABASE_URL: server.databaseUrl }, { out: (line) => (last = line), err: (line) => process.stderr.write(`${line}\n`) });
+  const code = await admin(
+    args,
+    { ...process.env, DATABASE_URL: server.databaseUrl },
+    { out: (line) => (last = line), err: (line) => process.stderr.write(`${line}\n`) },
+  );
   if (code !== 0) throw new Error(`admin ${args[0]} exited ${code}`);
   return JSON.parse(last);
 }
@@ -47,8 +54,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 try {
   const { workspaceId } = await cli(['create-workspace', '--name', 'quiet']);
-  const quiet = targetAt(server.url, (await cli(['create-user', '--workspace', workspaceId, '--name', 'quiet', '--role', 'EDITOR'])).apiKey);
-  const oneStep = await createWorkflow(quiet, { startAt: 'One', nodes: { One: { type: 'task', action: 'transform', input: { ok: true }, end: true } } });
+  const quiet = targetAt(
+    server.url,
+    (await cli(['create-user', '--workspace', workspaceId, '--name', 'quiet', '--role', 'EDITOR'])).apiKey,
+  );
+  const oneStep = await createWorkflow(quiet, {
+    startAt: 'One',
+    nodes: { One: { type: 'task', action: 'transform', input: { ok: true }, end: true } },
+  });
 
   /** The quiet workspace's ordinary work for `seconds`: a small query, then a one-step execution to its end, again and again. */
   async function probe(seconds: number) {
@@ -67,7 +80,10 @@ try {
       executions.push(performance.now() - began);
       await sleep(Math.max(0, round + PROBE_MS - performance.now()));
     }
-    return { query: { samples: queries.length, ...latencySummary(queries) }, execution: { samples: executions.length, ...latencySummary(executions) } };
+    return {
+      query: { samples: queries.length, ...latencySummary(queries) },
+      execution: { samples: executions.length, ...latencySummary(executions) },
+    };
   }
 
   const idle = await probe(SECONDS);

@@ -11,7 +11,10 @@ export async function workflowIds(target: Target, max: number): Promise<string[]
   const ids: string[] = [];
   let after: string | null = null;
   while (ids.length < max) {
-    const { workflows } = await target.gql('query($after: String) { workflows(first: 100, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }', { after });
+    const { workflows } = await target.gql(
+      'query($after: String) { workflows(first: 100, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }',
+      { after },
+    );
     ids.push(...workflows.edges.map((edge: { node: { id: string } }) => edge.node.id));
     if (!workflows.pageInfo.hasNextPage) break;
     after = workflows.pageInfo.endCursor;
@@ -26,7 +29,9 @@ export async function workflowIds(target: Target, max: number): Promise<string[]
 /** The read mix over `stages`, reading the workflows of `ids`. */
 export function readMix(target: Target, ids: readonly string[], stages: readonly Stage[]): Promise<HttpLoadResult> {
   const get = { setupRequest: (request: object) => ({ ...request, body: body(GET, { id: pick(ids) }) }) };
-  const create = { setupRequest: (request: object) => ({ ...request, body: body(CREATE_WORKFLOW, { d: DEFINITION, n: `load ${Math.random()}` }) }) };
+  const create = {
+    setupRequest: (request: object) => ({ ...request, body: body(CREATE_WORKFLOW, { d: DEFINITION, n: `load ${Math.random()}` }) }),
+  };
   return httpLoad(target, [{ body: body(LIST) }, { body: body(LIST) }, { body: body(LIST) }, get, get, create], stages);
 }
 

@@ -20,11 +20,15 @@ export async function replayLoad(target: Target, id: string, count: number, conc
   const { workflow } = await target.gql(WORKFLOW_VERSION, { id });
   const version = workflow.version as number;
   const random = () => 1 + Math.floor(Math.random() * version);
-  const replay = (v: number) => body('query($id: ID!, $v: Int) { replay(aggregateType: WORKFLOW, aggregateId: $id, toVersion: $v) { version } }', { id, v });
+  const replay = (v: number) =>
+    body('query($id: ID!, $v: Int) { replay(aggregateType: WORKFLOW, aggregateId: $id, toVersion: $v) { version } }', { id, v });
   const first = await sample(target, 1, 1, () => replay(version));
   const replays = await sample(target, count, concurrency, () => replay(random()));
   const events = await sample(target, count, concurrency, () =>
-    body('query($id: ID!, $v: Int) { events(aggregateType: WORKFLOW, aggregateId: $id, fromVersion: $v, first: 20) { edges { cursor } } }', { id, v: random() }),
+    body(
+      'query($id: ID!, $v: Int) { events(aggregateType: WORKFLOW, aggregateId: $id, fromVersion: $v, first: 20) { edges { cursor } } }',
+      { id, v: random() },
+    ),
   );
   return {
     version,

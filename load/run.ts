@@ -52,7 +52,9 @@ const script = scripts[positionals[0] ?? ''];
 const url = values.url ?? env.TARGET_URL ?? 'http://127.0.0.1:4000/graphql';
 const key = values.key ?? env.API_KEY;
 if (!script || !key) {
-  console.error(`usage: npm run load -- <${Object.keys(scripts).join('|')}> [--url ${url}] --key <API key or token> (or TARGET_URL, API_KEY)`);
+  console.error(
+    `usage: npm run load -- <${Object.keys(scripts).join('|')}> [--url ${url}] --key <API key or token> (or TARGET_URL, API_KEY)`,
+  );
   process.exit(2);
 }
 

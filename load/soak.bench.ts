@@ -2,7 +2,15 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { startBenchServer } from './support/server.ts';
 import { startSubscribers } from './support/subscribers.ts';
-import { CREATE_WORKFLOW, DEFINITION, ENDED, UPDATE_WORKFLOW, createWorkflow, executionStatus, startExecution } from './support/operations.ts';
+import {
+  CREATE_WORKFLOW,
+  DEFINITION,
+  ENDED,
+  UPDATE_WORKFLOW,
+  createWorkflow,
+  executionStatus,
+  startExecution,
+} from './support/operations.ts';
 import { plotSeries } from './support/plot.ts';
 import { latencySummary } from './support/stats.ts';
 import type { Target } from './support/target.ts';
@@ -19,7 +27,12 @@ import type { Target } from './support/target.ts';
 // SOAK_PLOT names the SVG it draws (docs/soak.svg by default).
 const SECONDS = Number(process.env.SECONDS ?? 1800);
 const SUBSCRIBERS = Number(process.env.SUBSCRIBERS ?? 1000);
-const RATES = { creates: Number(process.env.CREATES ?? 5), updates: Number(process.env.UPDATES ?? 20), reads: Number(process.env.READS ?? 100), executions: Number(process.env.EXECUTIONS ?? 2) };
+const RATES = {
+  creates: Number(process.env.CREATES ?? 5),
+  updates: Number(process.env.UPDATES ?? 20),
+  reads: Number(process.env.READS ?? 100),
+  executions: Number(process.env.EXECUTIONS ?? 2),
+};
 const SAMPLE_MS = 10_000;
 const PLOT = process.env.SOAK_PLOT ?? resolve(import.meta.dirname, '../docs/soak.svg');
 
@@ -37,7 +50,9 @@ interface Sample {
 
 /** One value of the server's /metrics, by name and a label it carries (its pid label aside). */
 function metric(text: string, name: string, label = ''): number {
-  const line = text.split('\n').find((candidate) => (candidate.startsWith(`${name}{`) || candidate.startsWith(`${name} `)) && candidate.includes(label));
+  const line = text
+    .split('\n')
+    .find((candidate) => (candidate.startsWith(`${name}{`) || candidate.startsWith(`${name} `)) && candidate.includes(label));
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : NaN;
 }
 
@@ -107,7 +122,9 @@ try {
       await work();
       if (kind) latencies[kind].push(performance.now() - start);
     } catch (error) {
-      const line = String((error as Error).message).split('\n')[0]!.slice(0, 200);
+      const line = String((error as Error).message)
+        .split('\n')[0]!
+        .slice(0, 200);
       errors.set(line, (errors.get(line) ?? 0) + 1);
     }
   };
@@ -117,7 +134,9 @@ try {
   // The reads' timings are kept for the last five minutes only: a 30-minute run's would be large.
   const READ_WINDOW = RATES.reads * 300;
   await Promise.all([
-    paced(RATES.creates, until, (n) => timed('writes', async () => created.push((await target.gql(CREATE_WORKFLOW, { n: `soak ${n}`, d: DEFINITION })).createWorkflow.id))),
+    paced(RATES.creates, until, (n) =>
+      timed('writes', async () => created.push((await target.gql(CREATE_WORKFLOW, { n: `soak ${n}`, d: DEFINITION })).createWorkflow.id)),
+    ),
     paced(RATES.updates, until, (n) =>
       timed('writes', async () => {
         // Each workflow is updated by one update at a time: its expected version is known.
@@ -182,23 +201,42 @@ try {
     reads: latencySummary(latencies.reads),
     writes: latencySummary(latencies.writes),
     errors: Object.fromEntries(errors),
-    first: { rssMiB: median(first.map((s) => s.rssMiB)), heapMiB: median(first.map((s) => s.heapMiB)), handles: median(first.map((s) => s.handles)) },
-    last: { rssMiB: median(last.map((s) => s.rssMiB)), heapMiB: median(last.map((s) => s.heapMiB)), handles: median(last.map((s) => s.handles)) },
+    first: {
+      rssMiB: median(first.map((s) => s.rssMiB)),
+      heapMiB: median(first.map((s) => s.heapMiB)),
+      handles: median(first.map((s) => s.handles)),
+    },
+    last: {
+      rssMiB: median(last.map((s) => s.rssMiB)),
+      heapMiB: median(last.map((s) => s.heapMiB)),
+      handles: median(last.map((s) => s.handles)),
+    },
     ...flat,
   };
   writeFileSync(
     PLOT,
-    plotSeries(`Soak: ${SECONDS / 60} min, ${SUBSCRIBERS} subscribers, ${RATES.reads} reads/s, ${RATES.creates + RATES.updates} writes/s, ${RATES.executions} executions/s`, samples, [
-      { key: 'rssMiB', label: 'RSS (MiB)' },
-      { key: 'heapMiB', label: 'heap used (MiB)' },
-      { key: 'handles', label: 'open handles' },
-      { key: 'poolConnections', label: 'pool connections' },
-      { key: 'eventLoopP99Ms', label: 'event-loop delay p99 (ms)' },
-    ]),
+    plotSeries(
+      `Soak: ${SECONDS / 60} min, ${SUBSCRIBERS} subscribers, ${RATES.reads} reads/s, ${RATES.creates + RATES.updates} writes/s, ${RATES.executions} executions/s`,
+      samples,
+      [
+        { key: 'rssMiB', label: 'RSS (MiB)' },
+        { key: 'heapMiB', label: 'heap used (MiB)' },
+        { key: 'handles', label: 'open handles' },
+        { key: 'poolConnections', label: 'pool connections' },
+        { key: 'eventLoopP99Ms', label: 'event-loop delay p99 (ms)' },
+      ],
+    ),
   );
   console.log(JSON.stringify(result));
   const passed =
-    flat.rssGrowth <= 1.25 && flat.heapGrowth <= 1.25 && flat.handlesGrowth <= 1.25 && flat.poolWaitingMax === 0 && unfinished.length === 0 && fanOut.missed === 0 && fanOut.repeated === 0 && errors.size === 0;
+    flat.rssGrowth <= 1.25 &&
+    flat.heapGrowth <= 1.25 &&
+    flat.handlesGrowth <= 1.25 &&
+    flat.poolWaitingMax === 0 &&
+    unfinished.length === 0 &&
+    fanOut.missed === 0 &&
+    fanOut.repeated === 0 &&
+    errors.size === 0;
   console.log(passed ? 'soak: flat, nothing lost' : 'soak: FAILED (see the figures above)');
   process.exitCode = passed ? 0 : 1;
 } finally {

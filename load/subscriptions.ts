@@ -34,15 +34,13 @@ export async function subscriptionLoad(target: Target, options: SubscriptionLoad
     const due = started + (n * 1000) / options.rate;
     if (due > Date.now()) await new Promise((done) => setTimeout(done, due - Date.now()));
     appends.push(
-      target
-        .gql(CREATE_WORKFLOW, { n: `fan-out ${n}`, d: DEFINITION })
-        .then(
-          (data) => appended.push(data.createWorkflow.id),
-          (error: Error) => {
-            failedAppends += 1;
-            firstAppendError ??= error.message.slice(0, 300);
-          },
-        ),
+      target.gql(CREATE_WORKFLOW, { n: `fan-out ${n}`, d: DEFINITION }).then(
+        (data) => appended.push(data.createWorkflow.id),
+        (error: Error) => {
+          failedAppends += 1;
+          firstAppendError ??= error.message.slice(0, 300);
+        },
+      ),
     );
   }
   await Promise.all(appends);

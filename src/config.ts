@@ -219,7 +219,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxResponseBytes: integer(env, 'MAX_RESPONSE_BYTES', 16 * 1024 * 1024, 1024),
     rateLimitPerSecond,
     rateLimitPerWorkspacePerSecond: integer(env, 'RATE_LIMIT_PER_WORKSPACE_PER_SECOND', rateLimitPerSecond * 2, 1),
-    allowedOrigins: (env.ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
+    allowedOrigins: (env.ALLOWED_ORIGINS ?? '')
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter(Boolean),
     maxSubscriptionsPerKey,
     maxSubscriptionsPerWorkspace: integer(env, 'MAX_SUBSCRIPTIONS_PER_WORKSPACE', maxSubscriptionsPerKey * 10, 1),
     introspection: flag(env, 'INTROSPECTION', environment(env) !== 'production'),
@@ -229,7 +232,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxQueryTokens: integer(env, 'MAX_QUERY_TOKENS', 2000, 1),
     maxQueryCost: integer(env, 'MAX_QUERY_COST', 50_000, 1),
     runExecutions: flag(env, 'RUN_EXECUTIONS', true),
-    httpAllowedHosts: (env.HTTP_ALLOWED_HOSTS ?? '').split(',').map((host) => host.trim().toLowerCase()).filter(Boolean),
+    httpAllowedHosts: (env.HTTP_ALLOWED_HOSTS ?? '')
+      .split(',')
+      .map((host) => host.trim().toLowerCase())
+      .filter(Boolean),
     maxRunningExecutions,
     maxRunningExecutionsPerWorkspace: share(env, 'MAX_RUNNING_EXECUTIONS_PER_WORKSPACE', maxRunningExecutions),
     maxStepsInFlight,

@@ -24,16 +24,22 @@ const sql = (text: string, values: unknown[]) => app.database.db.pool.query(text
 async function workflowWithHistory(updates: number): Promise<string> {
   const { id } = await createWorkflow(app.gql, definition());
   for (let v = 1; v <= updates; v += 1) {
-    const { errors } = await app.gql('mutation($id: ID!, $v: Int!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: $v, description: $d }) { id } }', { id, v, d: `v${v + 1}` });
+    const { errors } = await app.gql(
+      'mutation($id: ID!, $v: Int!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: $v, description: $d }) { id } }',
+      { id, v, d: `v${v + 1}` },
+    );
     expect(errors).toBeUndefined();
   }
   return id;
 }
 
 describe('the audit chain', () => {
-  it("links each event to the one before it in its stream, and Event.hash shows it", async () => {
+  it('links each event to the one before it in its stream, and Event.hash shows it', async () => {
     const id = await workflowWithHistory(2);
-    const { data } = await app.gql('query($id: ID!) { events(aggregateType: WORKFLOW, aggregateId: $id) { edges { node { version hash } } } }', { id });
+    const { data } = await app.gql(
+      'query($id: ID!) { events(aggregateType: WORKFLOW, aggregateId: $id) { edges { node { version hash } } } }',
+      { id },
+    );
     const hashes = data!.events.edges.map((edge: { node: { hash: string } }) => edge.node.hash);
     expect(hashes).toHaveLength(3);
     expect(new Set(hashes).size).toBe(3);
@@ -45,7 +51,11 @@ describe('the audit chain', () => {
     const id = await workflowWithHistory(4);
     const third = (await sql('SELECT event_id FROM events WHERE aggregate_id = $1 AND version = 3', [id])).rows[0].event_id;
     await sql(`UPDATE events SET data = jsonb_set(data, '{description}', '"forged"') WHERE aggregate_id = $1 AND version = 3`, [id]);
-    expect(await verify(id)).toEqual({ intact: false, eventsChecked: 5, firstBreak: { aggregateId: id, version: 3, eventId: third, reason: 'HASH_MISMATCH' } });
+    expect(await verify(id)).toEqual({
+      intact: false,
+      eventsChecked: 5,
+      firstBreak: { aggregateId: id, version: 3, eventId: third, reason: 'HASH_MISMATCH' },
+    });
     // Whoever also recomputes the edited event's own hash still breaks the link to the next one.
     await sql(
       `UPDATE events e SET hash = flowledger_event_hash(p.hash, e.event_id, e.workspace_id, e.aggregate_type, e.aggregate_id,
@@ -74,7 +84,15 @@ describe('the audit chain', () => {
   it('holds over an execution (the engine appends many events at a time) and over racing appends', async () => {
     const workflow = await createWorkflow(app.gql, {
       startAt: 'Each',
-      nodes: { Each: { type: 'map', itemsPath: '$.items', maxConcurrency: 3, iterator: { startAt: 'Echo', nodes: { Echo: { type: 'task', action: 'transform', input: { n: 1 }, end: true } } }, end: true } },
+      nodes: {
+        Each: {
+          type: 'map',
+          itemsPath: '$.items',
+          maxConcurrency: 3,
+          iterator: { startAt: 'Echo', nodes: { Echo: { type: 'task', action: 'transform', input: { n: 1 }, end: true } } },
+          end: true,
+        },
+      },
     });
     const execution = await ended(app.gql, (await execute(app.gql, workflow.id, { items: [1, 2, 3, 4, 5, 6] })).id);
     expect(execution.status).toBe('SUCCEEDED');
@@ -87,10 +105,17 @@ describe('the audit chain', () => {
     const metadata = { workspaceId: app.workspaceId, actorId: null, requestId: 'race', correlationId: 'race', causationId: null };
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        app.services.store.append(stream, [{ eventId: randomUUID(), type: 'Raced', data: { i } }, { eventId: randomUUID(), type: 'Raced', data: { i, second: true } }], {
-          expectedVersion: 'ANY',
-          metadata,
-        }),
+        app.services.store.append(
+          stream,
+          [
+            { eventId: randomUUID(), type: 'Raced', data: { i } },
+            { eventId: randomUUID(), type: 'Raced', data: { i, second: true } },
+          ],
+          {
+            expectedVersion: 'ANY',
+            metadata,
+          },
+        ),
       ),
     );
     expect(await app.services.store.verifyChain({ workspaceId: app.workspaceId, aggregateId: stream.id })).toEqual({

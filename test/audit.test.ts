@@ -5,7 +5,8 @@ let app: TestApp;
 let workflows: string[] = [];
 let middle: string;
 
-const CREATE = 'mutation($name: String!) { createWorkflow(input: { name: $name, definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }';
+const CREATE =
+  'mutation($name: String!) { createWorkflow(input: { name: $name, definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }';
 const RENAME = 'mutation($id: ID!, $name: String!) { updateWorkflow(input: { id: $id, expectedVersion: 1, name: $name }) { id } }';
 const AUDIT = `query($userId: ID, $eventType: String, $aggregateType: AggregateType, $from: DateTime, $to: DateTime, $first: Int, $after: String) {
   auditLog(userId: $userId, eventType: $eventType, aggregateType: $aggregateType, from: $from, to: $to, first: $first, after: $after) {
@@ -19,7 +20,11 @@ const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
 beforeAll(async () => {
   app = await startTestApp();
   // editor creates two, admin creates one; then a pause marks the middle of time; then renames.
-  for (const [name, key] of [['e1', app.keys.editor], ['e2', app.keys.editor], ['a1', app.keys.admin]] as const) {
+  for (const [name, key] of [
+    ['e1', app.keys.editor],
+    ['e2', app.keys.editor],
+    ['a1', app.keys.admin],
+  ] as const) {
     const { data } = await app.gql(CREATE, { name }, key);
     workflows.push(data!.createWorkflow.id);
   }
@@ -43,14 +48,20 @@ describe('auditLog', () => {
     const positions = edges.map((e: any) => BigInt(e.node.globalPosition));
     expect(positions).toEqual([...positions].sort((a, b) => (a > b ? -1 : 1)));
     expect(edges.map((e: any) => e.node.type)).toEqual([
-      'WorkflowUpdated', 'WorkflowUpdated', 'WorkflowCreated', 'WorkflowCreated', 'WorkflowCreated',
+      'WorkflowUpdated',
+      'WorkflowUpdated',
+      'WorkflowCreated',
+      'WorkflowCreated',
+      'WorkflowCreated',
     ]);
   });
 
   it('filters by user, event type, aggregate type and time range', async () => {
     const byEditor = await audit({ userId: app.userIds.editor });
     expect(byEditor.edges.map((e: any) => [e.node.type, e.node.actor.name])).toEqual([
-      ['WorkflowUpdated', 'editor'], ['WorkflowCreated', 'editor'], ['WorkflowCreated', 'editor'],
+      ['WorkflowUpdated', 'editor'],
+      ['WorkflowCreated', 'editor'],
+      ['WorkflowCreated', 'editor'],
     ]);
     const adminUpdates = await audit({ userId: app.userIds.admin, eventType: 'WorkflowUpdated' });
     expect(adminUpdates.edges.map((e: any) => e.node.aggregateId)).toEqual([workflows[2]]);

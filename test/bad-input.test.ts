@@ -6,9 +6,7 @@ let app: TestApp;
 let workflowId: string;
 beforeAll(async () => {
   app = await startTestApp({ maxDefinitionBytes: 1024 });
-  const { data } = await app.gql(
-    `mutation { createWorkflow(input: { name: "Target", definition: ${DEFINITION} }) { id } }`,
-  );
+  const { data } = await app.gql(`mutation { createWorkflow(input: { name: "Target", definition: ${DEFINITION} }) { id } }`);
   workflowId = data!.createWorkflow.id;
 });
 afterAll(() => app.close());
@@ -52,17 +50,13 @@ describe('bad input gets a clear error and writes nothing', () => {
   });
 
   it('a stale expected version, with both versions in the error', async () => {
-    const error = await refused('VERSION_CONFLICT', () =>
-      app.gql(UPDATE, { input: { id: workflowId, expectedVersion: 7, name: 'x' } }),
-    );
+    const error = await refused('VERSION_CONFLICT', () => app.gql(UPDATE, { input: { id: workflowId, expectedVersion: 7, name: 'x' } }));
     expect(error.extensions).toMatchObject({ expectedVersion: 7, actualVersion: 1 });
   });
 
   it('a definition that is not an object, or too large', async () => {
     for (const definition of ['a string', [1, 2], 42, null]) {
-      const error = await refused('BAD_USER_INPUT', () =>
-        app.gql(CREATE, { input: { name: 'Bad', definition } }),
-      );
+      const error = await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: 'Bad', definition } }));
       expect(error.message).toMatch(/definition/);
     }
     const error = await refused('BAD_USER_INPUT', () =>
@@ -88,7 +82,7 @@ describe('bad input gets a clear error and writes nothing', () => {
   it.each([
     ['a backtracking regular expression', 'data.s.matches("(a+)+$")'],
     ['a comprehension nested in another', 'data.xs.all(x, data.xs.exists(y, y == x))'],
-    ['nesting past the parser\'s depth limit', `${'('.repeat(40)}true${')'.repeat(40)}`],
+    ["nesting past the parser's depth limit", `${'('.repeat(40)}true${')'.repeat(40)}`],
     ['a function CEL does not have', 'eval("1") == 1'],
     ['a reach for JavaScript internals', 'data.constructor.constructor("return process")() != null'],
     ['a value that is not true or false', 'data.total + 1'],
@@ -124,13 +118,9 @@ describe('bad input gets a clear error and writes nothing', () => {
 
   it('a role that may not do it', async () => {
     await refused('FORBIDDEN', () => app.gql(CREATE, { input: { name: 'x', definition: definition() } }, app.keys.viewer));
-    await refused('FORBIDDEN', () =>
-      app.gql(UPDATE, { input: { id: workflowId, expectedVersion: 1, name: 'x' } }, app.keys.viewer),
-    );
+    await refused('FORBIDDEN', () => app.gql(UPDATE, { input: { id: workflowId, expectedVersion: 1, name: 'x' } }, app.keys.viewer));
     await refused('FORBIDDEN', () => app.gql('{ auditLog { edges { cursor } } }', {}, app.keys.editor));
-    await refused('FORBIDDEN', () =>
-      app.gql('mutation { createUser(input: { name: "x", role: ADMIN }) { apiKey } }', {}, app.keys.editor),
-    );
+    await refused('FORBIDDEN', () => app.gql('mutation { createUser(input: { name: "x", role: ADMIN }) { apiKey } }', {}, app.keys.editor));
   });
 
   it('malformed GraphQL, unknown fields and wrong variable types', async () => {
@@ -157,7 +147,9 @@ describe('bad input gets a clear error and writes nothing', () => {
     await refused('BAD_USER_INPUT', () => app.gql('{ eventLog(after: "garbage") { edges { cursor } } }'));
     await refused('BAD_USER_INPUT', () => app.gql('{ workflows(after: "garbage") { edges { cursor } } }'));
     await refused('BAD_USER_INPUT', () =>
-      app.gql('query($id: ID!) { events(aggregateType: WORKFLOW, aggregateId: $id, after: "bG9nOjE6MQ") { edges { cursor } } }', { id: workflowId }),
+      app.gql('query($id: ID!) { events(aggregateType: WORKFLOW, aggregateId: $id, after: "bG9nOjE6MQ") { edges { cursor } } }', {
+        id: workflowId,
+      }),
     );
     await refused('BAD_USER_INPUT', () => app.gql('{ auditLog(userId: "nobody") { edges { cursor } } }', {}, app.keys.admin));
     await refused('BAD_USER_INPUT', () =>
@@ -176,7 +168,10 @@ describe('bad input gets a clear error and writes nothing', () => {
     ];
     for (const list of lists) {
       const garbage = await app.gql(list.replace('ARGS', 'after: "garbage"'));
-      expect(garbage.errors?.[0], list).toMatchObject({ message: 'after: is not a cursor this field issued', extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
+      expect(garbage.errors?.[0], list).toMatchObject({
+        message: 'after: is not a cursor this field issued',
+        extensions: { code: 'BAD_USER_INPUT', field: 'after' },
+      });
     }
     const { data } = await app.gql('{ workflows(first: 1) { edges { cursor } } }');
     const workflowCursor = data!.workflows.edges[0].cursor;
@@ -189,7 +184,10 @@ describe('bad input gets a clear error and writes nothing', () => {
     expect(elsewhere.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'after' });
     for (const list of lists.slice(0, 2)) {
       const before = await app.gql(list.replace('ARGS', 'last: 2, before: "garbage"'));
-      expect(before.errors?.[0], list).toMatchObject({ message: 'before: is not a cursor this field issued', extensions: { field: 'before' } });
+      expect(before.errors?.[0], list).toMatchObject({
+        message: 'before: is not a cursor this field issued',
+        extensions: { field: 'before' },
+      });
       const both = await app.gql(list.replace('ARGS', 'first: 1, last: 1'));
       expect(both.errors?.[0]?.extensions, list).toEqual({ code: 'BAD_USER_INPUT', field: 'last' });
       const mixed = await app.gql(list.replace('ARGS', 'first: 1, before: "garbage"'));
@@ -201,10 +199,17 @@ describe('bad input gets a clear error and writes nothing', () => {
 
   it('cursors out of range, NUL characters and impossible dates', async () => {
     const cursor = (text: string) => Buffer.from(text).toString('base64url');
-    await refused('BAD_USER_INPUT', () => app.gql('query($a: String) { eventLog(after: $a) { edges { cursor } } }', { a: cursor('log:1:99999999999999999999') }));
-    await refused('BAD_USER_INPUT', () => app.gql('query($a: String) { auditLog(after: $a) { edges { cursor } } }', { a: cursor('audit:9223372036854775808') }, app.keys.admin));
     await refused('BAD_USER_INPUT', () =>
-      app.gql('query($id: ID!, $a: String) { events(aggregateType: WORKFLOW, aggregateId: $id, after: $a) { edges { cursor } } }', { id: workflowId, a: cursor('version:2147483647') }),
+      app.gql('query($a: String) { eventLog(after: $a) { edges { cursor } } }', { a: cursor('log:1:99999999999999999999') }),
+    );
+    await refused('BAD_USER_INPUT', () =>
+      app.gql('query($a: String) { auditLog(after: $a) { edges { cursor } } }', { a: cursor('audit:9223372036854775808') }, app.keys.admin),
+    );
+    await refused('BAD_USER_INPUT', () =>
+      app.gql('query($id: ID!, $a: String) { events(aggregateType: WORKFLOW, aggregateId: $id, after: $a) { edges { cursor } } }', {
+        id: workflowId,
+        a: cursor('version:2147483647'),
+      }),
     );
     const nul = 'a\u0000b';
     await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: nul, definition: definition() } }));
@@ -212,11 +217,20 @@ describe('bad input gets a clear error and writes nothing', () => {
     await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: 'x', definition: definition({ [nul]: 1 }) } }));
     await refused('BAD_USER_INPUT', () => app.gql(CREATE, { input: { name: 'x', definition: definition({ deep: [{ v: nul }] }) } }));
     await refused('BAD_USER_INPUT', () => app.gql('query($t: [String!]) { eventLog(types: $t) { edges { cursor } } }', { t: [nul] }));
-    await refused('BAD_USER_INPUT', () => app.gql('query($t: String) { auditLog(eventType: $t) { edges { cursor } } }', { t: nul }, app.keys.admin));
-    await refused('BAD_USER_INPUT', () => app.gql('query($n: String) { workflows(filter: { nameContains: $n }) { edges { cursor } } }', { n: nul }));
-    await refused('BAD_USER_INPUT', () => app.gql('mutation($n: String!) { createUser(input: { name: $n, role: VIEWER }) { userId } }', { n: nul }, app.keys.admin));
     await refused('BAD_USER_INPUT', () =>
-      app.gql('query($id: ID!, $at: DateTime) { replay(aggregateType: WORKFLOW, aggregateId: $id, at: $at) { version } }', { id: workflowId, at: '-271821-04-20T00:00:00Z' }),
+      app.gql('query($t: String) { auditLog(eventType: $t) { edges { cursor } } }', { t: nul }, app.keys.admin),
+    );
+    await refused('BAD_USER_INPUT', () =>
+      app.gql('query($n: String) { workflows(filter: { nameContains: $n }) { edges { cursor } } }', { n: nul }),
+    );
+    await refused('BAD_USER_INPUT', () =>
+      app.gql('mutation($n: String!) { createUser(input: { name: $n, role: VIEWER }) { userId } }', { n: nul }, app.keys.admin),
+    );
+    await refused('BAD_USER_INPUT', () =>
+      app.gql('query($id: ID!, $at: DateTime) { replay(aggregateType: WORKFLOW, aggregateId: $id, at: $at) { version } }', {
+        id: workflowId,
+        at: '-271821-04-20T00:00:00Z',
+      }),
     );
   });
 
@@ -233,7 +247,10 @@ describe('bad input gets a clear error and writes nothing', () => {
     const created = (await app.gql(CREATE, { input: { name: 'Keyed twice', definition: definition() } })).data!.createWorkflow.id;
     const updated = await app.gql(UPDATE, { input: { id: created, expectedVersion: 1, description: 'x', idempotencyKey: 'twice' } });
     expect(updated.data!.updateWorkflow.version).toBe(2);
-    const deleted = await app.gql('mutation($id: ID!) { deleteWorkflow(input: { id: $id, expectedVersion: 2, idempotencyKey: "twice" }) { status version } }', { id: created });
+    const deleted = await app.gql(
+      'mutation($id: ID!) { deleteWorkflow(input: { id: $id, expectedVersion: 2, idempotencyKey: "twice" }) { status version } }',
+      { id: created },
+    );
     expect(deleted.data!.deleteWorkflow).toEqual({ status: 'DELETED', version: 3 });
     const fresh = await app.gql(CREATE, { input: { name: 'Keyed thrice', definition: definition(), idempotencyKey: 'twice' } });
     expect(fresh.data!.createWorkflow.id).not.toBe(created);

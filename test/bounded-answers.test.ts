@@ -17,7 +17,13 @@ beforeAll(async () => {
   const workflow = { id: randomUUID(), version: 1, definition: { startAt: 'Done', nodes: { Done: { type: 'succeed' } } } };
   await app.services.store.append(
     { type: 'Execution', id: executionId },
-    [{ eventId: randomUUID(), type: 'ExecutionStarted', data: { id: executionId, workflowId: workflow.id, workflowVersion: 1, definition: workflow.definition, input: {} } }],
+    [
+      {
+        eventId: randomUUID(),
+        type: 'ExecutionStarted',
+        data: { id: executionId, workflowId: workflow.id, workflowVersion: 1, definition: workflow.definition, input: {} },
+      },
+    ],
     { expectedVersion: 'NO_STREAM', metadata },
   );
   for (let n = 0; n < 120; n += 20) {
@@ -48,7 +54,11 @@ describe('an answer past its byte budget', () => {
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 5);
     try {
-      const response = await app.gql(aliases(12, 'version events(first: 100) { edges { node { data } } }'), { id: executionId }, app.keys.viewer);
+      const response = await app.gql(
+        aliases(12, 'version events(first: 100) { edges { node { data } } }'),
+        { id: executionId },
+        app.keys.viewer,
+      );
       tooLarge(response);
     } finally {
       clearInterval(sampler);
@@ -58,16 +68,24 @@ describe('an answer past its byte budget', () => {
   });
 
   it('within the budget, the same replay answers, a page at a time', async () => {
-    const { data, errors } = await app.gql(aliases(1, 'version events(first: 10) { totalCount edges { node { version } } pageInfo { hasNextPage } }'), { id: executionId }, app.keys.viewer);
+    const { data, errors } = await app.gql(
+      aliases(1, 'version events(first: 10) { totalCount edges { node { version } } pageInfo { hasNextPage } }'),
+      { id: executionId },
+      app.keys.viewer,
+    );
     expect(errors).toBeUndefined();
     expect(data!.a0).toMatchObject({ version: 121, events: { totalCount: 121, pageInfo: { hasNextPage: true } } });
     expect(data!.a0.events.edges).toHaveLength(10);
   });
 
-  it('the log, an aggregate\'s events and the audit log are cut where they are read', async () => {
+  it("the log, an aggregate's events and the audit log are cut where they are read", async () => {
     const queries: [string, Record<string, unknown>, string][] = [
       ['{ eventLog(first: 100) { edges { node { data } } } }', {}, app.keys.viewer],
-      ['query($id: ID!) { events(aggregateType: EXECUTION, aggregateId: $id, first: 100) { edges { node { data } } } }', { id: executionId }, app.keys.viewer],
+      [
+        'query($id: ID!) { events(aggregateType: EXECUTION, aggregateId: $id, first: 100) { edges { node { data } } } }',
+        { id: executionId },
+        app.keys.viewer,
+      ],
       ['{ auditLog(first: 100) { edges { node { data } } } }', {}, app.keys.admin],
     ];
     for (const [query, variables, key] of queries) tooLarge(await app.gql(query, variables, key));
@@ -76,7 +94,9 @@ describe('an answer past its byte budget', () => {
   it('a page of workflows with large definitions, and of executions with large outputs', async () => {
     const definition = { startAt: 'Done', nodes: { Done: { type: 'succeed' } }, metadata: { padding: 'y'.repeat(60 * 1024) } };
     for (let n = 0; n < 20; n += 1) {
-      const created = await app.gql('mutation($d: JSON!) { createWorkflow(input: { name: "large", definition: $d }) { id } }', { d: definition });
+      const created = await app.gql('mutation($d: JSON!) { createWorkflow(input: { name: "large", definition: $d }) { id } }', {
+        d: definition,
+      });
       expect(created.errors).toBeUndefined();
     }
     tooLarge(await app.gql('{ workflows(first: 100, filter: { nameContains: "large" }) { edges { node { definition } } } }'));
@@ -95,17 +115,24 @@ describe('an answer past its byte budget', () => {
     expect(light.data!.executions.edges).toHaveLength(20);
   });
 
-  it('a live event larger than the budget is that payload\'s error; the subscription goes on', async () => {
+  it("a live event larger than the budget is that payload's error; the subscription goes on", async () => {
     const client = wsClient(app.url, app.keys.viewer);
     try {
       const items = client.iterate({ query: 'subscription { events(types: ["Huge", "Small"]) { event { type data } } }' });
       expect((await items.next()).value.data.events.event).toBeNull();
       const metadata = { workspaceId: app.workspaceId, actorId: null, requestId: 'r', correlationId: 'c', causationId: null };
-      for (const [type, size] of [['Huge', BUDGET + 10], ['Small', 10]] as const) {
-        await app.services.store.append({ type: 'Workflow', id: randomUUID() }, [{ eventId: randomUUID(), type, data: { padding: 'h'.repeat(size) } }], {
-          expectedVersion: 'ANY',
-          metadata,
-        });
+      for (const [type, size] of [
+        ['Huge', BUDGET + 10],
+        ['Small', 10],
+      ] as const) {
+        await app.services.store.append(
+          { type: 'Workflow', id: randomUUID() },
+          [{ eventId: randomUUID(), type, data: { padding: 'h'.repeat(size) } }],
+          {
+            expectedVersion: 'ANY',
+            metadata,
+          },
+        );
       }
       const huge = (await items.next()).value;
       expect(huge.errors).toEqual([expect.objectContaining({ extensions: { code: 'RESPONSE_TOO_LARGE', limit: BUDGET } })]);

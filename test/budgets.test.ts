@@ -37,7 +37,15 @@ const withLimits = async (limits: Record<string, number>) => app.services.limits
 /** A map over the input's list of a transform per item: its size is not known until it runs. */
 const MAP = {
   startAt: 'Each',
-  nodes: { Each: { type: 'map', itemsPath: '$.items', maxConcurrency: 5, iterator: { startAt: 'Echo', nodes: { Echo: { type: 'task', action: 'transform', input: { at: '$' }, end: true } } }, end: true } },
+  nodes: {
+    Each: {
+      type: 'map',
+      itemsPath: '$.items',
+      maxConcurrency: 5,
+      iterator: { startAt: 'Echo', nodes: { Echo: { type: 'task', action: 'transform', input: { at: '$' }, end: true } } },
+      end: true,
+    },
+  },
 };
 
 describe('budgets per execution', () => {
@@ -52,8 +60,13 @@ describe('budgets per execution', () => {
     });
     const leaf = { startAt: 'Leaf', nodes: { Leaf: { type: 'task', action: 'transform', input: { at: '$' }, end: true } } };
     const before = await app.database.snapshot();
-    const refused = await gql('mutation($d: JSON!) { createWorkflow(input: { name: "bomb", definition: $d }) { id } }', { d: level(1000, level(1000, level(1000, leaf))) });
-    expect(refused.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', problems: [expect.objectContaining({ node: 'Each', field: 'itemsPath' })] });
+    const refused = await gql('mutation($d: JSON!) { createWorkflow(input: { name: "bomb", definition: $d }) { id } }', {
+      d: level(1000, level(1000, level(1000, leaf))),
+    });
+    expect(refused.errors![0]!.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      problems: [expect.objectContaining({ node: 'Each', field: 'itemsPath' })],
+    });
     expect(await app.database.snapshot()).toEqual(before);
   });
 
@@ -98,15 +111,21 @@ describe('budgets per execution', () => {
     try {
       const workflow = await createWorkflow(gql, MAP);
       const before = await app.database.snapshot();
-      const refused = await gql('mutation($w: ID!, $i: JSON) { executeWorkflow(input: { workflowId: $w, input: $i }) { id } }', { w: workflow.id, i: { blob: 'b'.repeat(8192) } });
-      expect(refused.errors![0]).toMatchObject({ message: expect.stringMatching(/budget of 4096 bytes/), extensions: { code: 'BAD_USER_INPUT', field: 'input' } });
+      const refused = await gql('mutation($w: ID!, $i: JSON) { executeWorkflow(input: { workflowId: $w, input: $i }) { id } }', {
+        w: workflow.id,
+        i: { blob: 'b'.repeat(8192) },
+      });
+      expect(refused.errors![0]).toMatchObject({
+        message: expect.stringMatching(/budget of 4096 bytes/),
+        extensions: { code: 'BAD_USER_INPUT', field: 'input' },
+      });
       expect(await app.database.snapshot()).toEqual(before);
     } finally {
       await withLimits({});
     }
   });
 
-  it("ends an execution whose conditions spend their time budget", async () => {
+  it('ends an execution whose conditions spend their time budget', async () => {
     await withLimits({ maxConditionMs: 40 });
     try {
       const costly = 'data.words.all(w, w.size() > 0 && (w + w + w + w).size() > 3)';
@@ -136,15 +155,21 @@ describe('budgets per execution', () => {
     }
   });
 
-  it("records a large step input once, as its size: retries of a task that gets all the data copy nothing", async () => {
+  it('records a large step input once, as its size: retries of a task that gets all the data copy nothing', async () => {
     const data = { blob: 'b'.repeat(200 * 1024) };
     const execution = await run(
       gql,
-      { startAt: 'Call', nodes: { Call: { type: 'task', action: 'http.request', retry: [{ errors: ['InvalidInput'], maxAttempts: 5, intervalMs: 0 }], end: true } } },
+      {
+        startAt: 'Call',
+        nodes: {
+          Call: { type: 'task', action: 'http.request', retry: [{ errors: ['InvalidInput'], maxAttempts: 5, intervalMs: 0 }], end: true },
+        },
+      },
       data,
     );
     expect(execution).toMatchObject({ status: 'FAILED', error: { name: 'InvalidInput' } });
-    const steps = (await gql('query($id: ID!) { execution(id: $id) { steps { attempt input omittedInputBytes } } }', { id: execution.id })).data!.execution.steps;
+    const steps = (await gql('query($id: ID!) { execution(id: $id) { steps { attempt input omittedInputBytes } } }', { id: execution.id }))
+      .data!.execution.steps;
     expect(steps).toEqual([{ attempt: 5, input: null, omittedInputBytes: expect.any(Number) }]);
     expect(steps[0].omittedInputBytes).toBeGreaterThan(200 * 1024);
     const started = (await stream(execution.id)).filter((event) => event.type === 'StepStarted');
@@ -155,19 +180,33 @@ describe('budgets per execution', () => {
   it('fails a task whose input reads the same large data thousands of times (InputTooLarge) before it starts, never building its text', async () => {
     // 4,000 paths to one 200 KB string: 800 MB as JSON, past what a string can hold.
     const input = Object.fromEntries(Array.from({ length: 4000 }, (_, i) => [`a${i}`, '$.s']));
-    const execution = await run(gql, { startAt: 'Boom', nodes: { Boom: { type: 'task', action: 'transform', input, end: true } } }, { s: 'x'.repeat(200_000) });
+    const execution = await run(
+      gql,
+      { startAt: 'Boom', nodes: { Boom: { type: 'task', action: 'transform', input, end: true } } },
+      { s: 'x'.repeat(200_000) },
+    );
     expect(execution).toMatchObject({ status: 'FAILED', error: { name: 'InputTooLarge', node: 'Boom' }, steps: [] });
     expect(execution.error.message).toBe('Boom: the input is more than 1048576 bytes');
     // A transform that gives the shared data back as its output, under the input bound but far over the output's as text.
     const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`a${i}`, '$.s']));
-    const echoed = await run(gql, { startAt: 'Echo', nodes: { Echo: { type: 'task', action: 'transform', input: many, end: true } } }, { s: 'y'.repeat(20_000) });
+    const echoed = await run(
+      gql,
+      { startAt: 'Echo', nodes: { Echo: { type: 'task', action: 'transform', input: many, end: true } } },
+      { s: 'y'.repeat(20_000) },
+    );
     expect(echoed).toMatchObject({ status: 'SUCCEEDED', steps: [{ input: null }] });
     const { data } = await gql('query($id: ID!) { execution(id: $id) { steps { omittedInputBytes } } }', { id: echoed.id });
-    expect(data!.execution.steps[0].omittedInputBytes).toBe(Buffer.byteLength(JSON.stringify(many).replaceAll('"$.s"', JSON.stringify('y'.repeat(20_000)))));
+    expect(data!.execution.steps[0].omittedInputBytes).toBe(
+      Buffer.byteLength(JSON.stringify(many).replaceAll('"$.s"', JSON.stringify('y'.repeat(20_000)))),
+    );
   });
 
   it("bounds the log action's fields like its message", async () => {
-    const execution = await run(gql, { startAt: 'Say', nodes: { Say: { type: 'task', action: 'log', input: { message: 'hi', fields: { big: '$.s' } }, end: true } } }, { s: 'z'.repeat(9000) });
+    const execution = await run(
+      gql,
+      { startAt: 'Say', nodes: { Say: { type: 'task', action: 'log', input: { message: 'hi', fields: { big: '$.s' } }, end: true } } },
+      { s: 'z'.repeat(9000) },
+    );
     expect(execution).toMatchObject({ status: 'FAILED', error: { name: 'InvalidInput' } });
     expect(execution.error.message).toMatch(/at most 8192 bytes as JSON/);
   });
@@ -178,13 +217,21 @@ describe("a workspace's limits", () => {
     const cli = async (args: string[]) => {
       let out = '';
       let err = '';
-      const code = await admin(args, { DATABASE_URL: app.database.url, NODE_ENV: 'test' }, { out: (line) => (out += line), err: (line) => (err += line) });
+      const code = await admin(
+        args,
+        { DATABASE_URL: app.database.url, NODE_ENV: 'test' },
+        { out: (line) => (out += line), err: (line) => (err += line) },
+      );
       return { code, out, err };
     };
     const set = await cli(['set-limits', '--workspace', app.workspaceId, '--limits', '{"maxSteps": 7, "maxActiveExecutions": 3}']);
     expect(set.code, set.err).toBe(0);
     expect(JSON.parse(set.out).limits).toMatchObject({ maxSteps: 7, maxActiveExecutions: 3, maxWorkflows: 10_000 });
-    for (const [limits, message] of [['{"maxSteps": 0}', /maxSteps must be an integer from 1/], ['{"maxSpeed": 1}', /maxSpeed is not a limit/], ['[1]', /must be a JSON object/]] as const) {
+    for (const [limits, message] of [
+      ['{"maxSteps": 0}', /maxSteps must be an integer from 1/],
+      ['{"maxSpeed": 1}', /maxSpeed is not a limit/],
+      ['[1]', /must be a JSON object/],
+    ] as const) {
       const refused = await cli(['set-limits', '--workspace', app.workspaceId, '--limits', limits]);
       expect(refused.code).toBe(1);
       expect(refused.err).toMatch(message);

@@ -41,7 +41,11 @@ describe('npm run admin', () => {
 
     const me = await app.gql('{ me { id name role workspaceId } }', {}, apiKey);
     expect(me.data!.me).toEqual({ id: userId, name: 'Ada', role: 'VIEWER', workspaceId });
-    const write = await app.gql('mutation { createWorkflow(input: { name: "x", definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }', {}, apiKey);
+    const write = await app.gql(
+      'mutation { createWorkflow(input: { name: "x", definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }',
+      {},
+      apiKey,
+    );
     expect(write.errors![0]!.extensions.code).toBe('FORBIDDEN');
 
     const issued = lastLine((await cli((e, o) => admin(['issue-key', '--user', userId], e, o))).stdout);
@@ -65,7 +69,12 @@ describe('npm run admin', () => {
   it("lists a workspace's users with their keys, so that a lost admin key can be replaced and revoked", async () => {
     const listed = await cli((e, o) => admin(['list-users', '--workspace', app.workspaceId], e, o));
     expect(listed.code, listed.stderr).toBe(0);
-    const users = lastLine(listed.stdout) as { userId: string; name: string; role: string; keys: { keyId: string; revokedAt: string | null }[] }[];
+    const users = lastLine(listed.stdout) as {
+      userId: string;
+      name: string;
+      role: string;
+      keys: { keyId: string; revokedAt: string | null }[];
+    }[];
     const first = users[0]!;
     expect(first).toMatchObject({ userId: app.userIds.admin, name: 'admin', role: 'ADMIN' });
     expect(first.keys).toHaveLength(1);
@@ -81,7 +90,9 @@ describe('npm run admin', () => {
     const badRole = await cli((e, o) => admin(['create-user', '--workspace', app.workspaceId, '--name', 'Bob', '--role', 'pilot'], e, o));
     expect(badRole).toMatchObject({ code: 1, stdout: '' });
     expect(badRole.stderr).toMatch(/role/);
-    const noWorkspace = await cli((e, o) => admin(['create-user', '--workspace', app.userIds.admin, '--name', 'Bob', '--role', 'viewer'], e, o));
+    const noWorkspace = await cli((e, o) =>
+      admin(['create-user', '--workspace', app.userIds.admin, '--name', 'Bob', '--role', 'viewer'], e, o),
+    );
     expect(noWorkspace).toMatchObject({ code: 1, stdout: '' });
     expect(noWorkspace.stderr).toMatch(/workspace .* was not found/);
     const taken = await cli((e, o) => admin(['create-workspace', '--name', 'default'], e, o));
@@ -133,16 +144,28 @@ describe('npm run admin -- verify-audit-trail', () => {
   it("reports a workspace's chain intact, then the first event edited with SQL, and exits 3", async () => {
     const other = await app.createWorkspace('audited');
     const create = 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }';
-    const update = 'mutation($id: ID!, $v: Int!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: $v, description: $d }) { id } }';
+    const update =
+      'mutation($id: ID!, $v: Int!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: $v, description: $d }) { id } }';
     const ids: string[] = [];
-    for (let i = 0; i < 3; i += 1) ids.push((await app.gql(create, { n: `audited ${i}`, d: definition() }, other.keys.editor)).data!.createWorkflow.id);
-    for (const [i, id] of ids.entries()) for (let v = 1; v <= i + 1; v += 1) await app.gql(update, { id, v, d: `v${v}` }, other.keys.editor);
+    for (let i = 0; i < 3; i += 1)
+      ids.push((await app.gql(create, { n: `audited ${i}`, d: definition() }, other.keys.editor)).data!.createWorkflow.id);
+    for (const [i, id] of ids.entries())
+      for (let v = 1; v <= i + 1; v += 1) await app.gql(update, { id, v, d: `v${v}` }, other.keys.editor);
 
     const intact = await cli((e, o) => admin(['verify-audit-trail', '--workspace', other.workspaceId], e, o));
     expect(intact.code, intact.stderr).toBe(0);
-    expect(lastLine(intact.stdout)).toEqual({ workspaceId: other.workspaceId, intact: true, eventsChecked: 9, brokenStreams: 0, firstBreak: null });
+    expect(lastLine(intact.stdout)).toEqual({
+      workspaceId: other.workspaceId,
+      intact: true,
+      eventsChecked: 9,
+      brokenStreams: 0,
+      firstBreak: null,
+    });
 
-    await app.database.db.pool.query(`UPDATE events SET data = jsonb_set(data, '{description}', '"forged"') WHERE aggregate_id = $1 AND version = 2`, [ids[2]]);
+    await app.database.db.pool.query(
+      `UPDATE events SET data = jsonb_set(data, '{description}', '"forged"') WHERE aggregate_id = $1 AND version = 2`,
+      [ids[2]],
+    );
     const broken = await cli((e, o) => admin(['verify-audit-trail', '--workspace', other.workspaceId], e, o));
     expect(broken.code).toBe(3);
     expect(lastLine(broken.stdout)).toMatchObject({
@@ -159,9 +182,13 @@ describe('npm run projections:rebuild', () => {
   it('rebuilds the workflows and executions tables equal to the live ones', async () => {
     const create = 'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }';
     const ids: string[] = [];
-    for (let i = 0; i < 12; i += 1) ids.push((await app.gql(create, { n: `rebuild ${i}`, d: definition({ n: i }) })).data!.createWorkflow.id);
+    for (let i = 0; i < 12; i += 1)
+      ids.push((await app.gql(create, { n: `rebuild ${i}`, d: definition({ n: i }) })).data!.createWorkflow.id);
     for (const [i, id] of ids.entries()) {
-      await app.gql('mutation($id: ID!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: $d }) { id } }', { id, d: `d${i}` });
+      await app.gql('mutation($id: ID!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: $d }) { id } }', {
+        id,
+        d: `d${i}`,
+      });
       if (i % 3 === 0) await app.gql('mutation($id: ID!) { deleteWorkflow(input: { id: $id, expectedVersion: 2 }) { id } }', { id });
     }
     for (const id of [ids[1]!, ids[2]!, ids[4]!]) await ended(app.gql, (await execute(app.gql, id, { from: id })).id);

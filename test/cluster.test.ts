@@ -48,7 +48,9 @@ describe('CLUSTER_WORKERS', () => {
       expect((await live.next()).value!.data!.events.caughtUp).toBe(true);
       const created: string[] = [];
       for (let i = 0; i < 10; i += 1) {
-        const { data, errors } = await gql('mutation($d: JSON!) { createWorkflow(input: { name: "spread", definition: $d }) { id } }', { d: definition() });
+        const { data, errors } = await gql('mutation($d: JSON!) { createWorkflow(input: { name: "spread", definition: $d }) { id } }', {
+          d: definition(),
+        });
         expect(errors).toBeUndefined();
         created.push(data!.createWorkflow.id);
       }

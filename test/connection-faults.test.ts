@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { createWorkflow, ended, execute } from './support/executions.ts';
-import { expectAcknowledgedStored, expectNoGapNoRepeat, expectWholeStreams, poster, startSubscribers, startWriters, type Post } from './support/fault-load.ts';
+import {
+  expectAcknowledgedStored,
+  expectNoGapNoRepeat,
+  expectWholeStreams,
+  poster,
+  startSubscribers,
+  startWriters,
+  type Post,
+} from './support/fault-load.ts';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
 
 // The service reaches PostgreSQL through a proxy that cuts, stalls and slows its connections.
@@ -20,7 +28,10 @@ beforeAll(async () => {
     {
       via: async (url) => {
         proxy = await startTcpProxy(url);
-        return { url: proxy.url, options: { poolSize: 20, connectTimeoutMs: CONNECT_TIMEOUT_MS, statementTimeoutMs: STATEMENT_TIMEOUT_MS } };
+        return {
+          url: proxy.url,
+          options: { poolSize: 20, connectTimeoutMs: CONNECT_TIMEOUT_MS, statementTimeoutMs: STATEMENT_TIMEOUT_MS },
+        };
       },
     },
   );
@@ -33,7 +44,15 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const DONE = { startAt: 'Done', nodes: { Done: { type: 'succeed' } } };
-const STEPS = { startAt: 'S0', nodes: Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`S${i}`, { type: 'task', action: 'sleep', input: { ms: 200 }, ...(i === 4 ? { end: true } : { next: `S${i + 1}` }) }])) };
+const STEPS = {
+  startAt: 'S0',
+  nodes: Object.fromEntries(
+    Array.from({ length: 5 }, (_, i) => [
+      `S${i}`,
+      { type: 'task', action: 'sleep', input: { ms: 200 }, ...(i === 4 ? { end: true } : { next: `S${i + 1}` }) },
+    ]),
+  ),
+};
 const gql: TestApp['gql'] = (...args) => app.gql(...args);
 
 /** The pool has every connection back, idle: none was left checked out by a fault. */
@@ -75,7 +94,8 @@ describe('connections through a proxy that misbehaves', () => {
     expect(writers.failures.filter((failure) => failure.code !== 'UNAVAILABLE' && failure.code !== 'VERSION_CONFLICT')).toEqual([]);
     expect(slowestFailureMs).toBeLessThan(DEADLINE_MS);
     const finals = new Map<string, number>();
-    for (const id of targets) finals.set(id, (await gql('query($id: ID!) { workflow(id: $id) { version } }', { id })).data!.workflow.version);
+    for (const id of targets)
+      finals.set(id, (await gql('query($id: ID!) { workflow(id: $id) { version } }', { id })).data!.workflow.version);
     await subscribers.until(finals);
     await subscribers.stop();
     expectNoGapNoRepeat(subscribers.subscribers, finals);
@@ -90,17 +110,32 @@ describe('connections through a proxy that misbehaves', () => {
     const execution = await execute(gql, (await createWorkflow(gql, STEPS)).id);
     proxy.stall();
     const answers = await Promise.all([
-      ...Array.from({ length: 5 }, () => post('mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "stalled" }) { version } }', { id: target })),
-      ...Array.from({ length: 5 }, () => post('query($id: ID!) { events(aggregateType: WORKFLOW, aggregateId: $id) { totalCount } }', { id: target })),
+      ...Array.from({ length: 5 }, () =>
+        post('mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "stalled" }) { version } }', {
+          id: target,
+        }),
+      ),
+      ...Array.from({ length: 5 }, () =>
+        post('query($id: ID!) { events(aggregateType: WORKFLOW, aggregateId: $id) { totalCount } }', { id: target }),
+      ),
     ]);
     proxy.resume();
     const resumed = performance.now();
-    console.log(JSON.stringify({ fault: 'stalled', slowestAnswerMs: Math.round(Math.max(...answers.map((answer) => answer.ms))), deadlineMs: DEADLINE_MS }));
+    console.log(
+      JSON.stringify({
+        fault: 'stalled',
+        slowestAnswerMs: Math.round(Math.max(...answers.map((answer) => answer.ms))),
+        deadlineMs: DEADLINE_MS,
+      }),
+    );
     for (const answer of answers) {
       expect(answer.ms).toBeLessThan(DEADLINE_MS);
       expect([answer.status, answer.errors?.[0]?.extensions.code]).toEqual([503, 'UNAVAILABLE']);
     }
-    const after = await post('mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "moving" }) { version } }', { id: target });
+    const after = await post(
+      'mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "moving" }) { version } }',
+      { id: target },
+    );
     expect(after.data).toEqual({ updateWorkflow: { version: 2 } });
     console.log(JSON.stringify({ fault: 'stalled', firstWriteAfterResumeMs: Math.round(performance.now() - resumed) }));
     expect((await ended(gql, execution.id)).status).toBe('SUCCEEDED');
@@ -113,7 +148,10 @@ describe('connections through a proxy that misbehaves', () => {
     proxy.slow(40);
     try {
       const began = performance.now();
-      const updated = await post('mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "slow" }) { version } }', { id: target });
+      const updated = await post(
+        'mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "slow" }) { version } }',
+        { id: target },
+      );
       expect(updated.data).toEqual({ updateWorkflow: { version: 2 } });
       expect(performance.now() - began).toBeGreaterThan(80);
       const execution = await execute(gql, (await createWorkflow(gql, STEPS)).id);
@@ -126,16 +164,23 @@ describe('connections through a proxy that misbehaves', () => {
 
   it('a COMMIT whose answer is lost, committed or not, is acknowledged once and stored once', async () => {
     const [target] = await workflows(1);
-    const count = async () => (await app.database.db.pool.query("SELECT count(*)::int AS n FROM events WHERE aggregate_id = $1", [target])).rows[0].n;
+    const count = async () =>
+      (await app.database.db.pool.query('SELECT count(*)::int AS n FROM events WHERE aggregate_id = $1', [target])).rows[0].n;
     const isCommit = (chunk: Buffer) => chunk[0] === 0x51 && chunk.includes('COMMIT\0');
-    for (const [verdict, version] of [['cut-after', 2], ['cut-before', 3]] as const) {
+    for (const [verdict, version] of [
+      ['cut-after', 2],
+      ['cut-before', 3],
+    ] as const) {
       let cuts = 0;
       proxy.inspect((chunk) => (isCommit(chunk) && cuts++ === 0 ? verdict : 'forward'));
-      const answer = await post('mutation($id: ID!, $v: Int!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: $v, description: $d }) { version } }', {
-        id: target,
-        v: version - 1,
-        d: verdict,
-      });
+      const answer = await post(
+        'mutation($id: ID!, $v: Int!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: $v, description: $d }) { version } }',
+        {
+          id: target,
+          v: version - 1,
+          d: verdict,
+        },
+      );
       proxy.inspect(null);
       expect(cuts, verdict).toBeGreaterThan(0);
       expect(answer.data, verdict).toEqual({ updateWorkflow: { version } });

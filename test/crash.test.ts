@@ -34,10 +34,16 @@ describe('a server killed under load', () => {
     const writers = Array.from({ length: 16 }, async (_, writer) => {
       for (let n = 0; !stop; n += 1) {
         try {
-          const created = await first.gql(`mutation($n: String!) { createWorkflow(input: { name: $n, definition: ${DEFINITION} }) { id version } }`, { n: `w${writer}-${n}` });
+          const created = await first.gql(
+            `mutation($n: String!) { createWorkflow(input: { name: $n, definition: ${DEFINITION} }) { id version } }`,
+            { n: `w${writer}-${n}` },
+          );
           if (!created.data) continue;
           acknowledged.push(created.data.createWorkflow);
-          const updated = await first.gql('mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "second" }) { id version } }', { id: created.data.createWorkflow.id });
+          const updated = await first.gql(
+            'mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "second" }) { id version } }',
+            { id: created.data.createWorkflow.id },
+          );
           if (updated.data) acknowledged.push(updated.data.updateWorkflow);
         } catch {
           return; // the server is gone
@@ -65,7 +71,9 @@ describe('a server killed under load', () => {
       GROUP BY s.aggregate_id, s.version, w.version`);
     expect(rows.length).toBeGreaterThanOrEqual(new Set(acknowledged.map((a) => a.id)).size);
     for (const row of rows) expect(row).toMatchObject({ events: row.version, last: row.version, row_version: row.version });
-    const orphans = await database.db.pool.query('SELECT count(*)::int AS n FROM events e WHERE NOT EXISTS (SELECT 1 FROM streams s WHERE s.aggregate_id = e.aggregate_id)');
+    const orphans = await database.db.pool.query(
+      'SELECT count(*)::int AS n FROM events e WHERE NOT EXISTS (SELECT 1 FROM streams s WHERE s.aggregate_id = e.aggregate_id)',
+    );
     expect(orphans.rows[0].n).toBe(0);
   });
 });

@@ -2,7 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rebuildReadModels } from '../src/app/projections.ts';
 import { openDatabase, type Database } from '../src/store/database.ts';
 import { PostgresEventStore } from '../src/store/events/postgres-event-store.ts';
-import { expectAcknowledgedStored, expectNoGapNoRepeat, expectWholeStreams, poster, startSubscribers, startWriters, type Post } from './support/fault-load.ts';
+import {
+  expectAcknowledgedStored,
+  expectNoGapNoRepeat,
+  expectWholeStreams,
+  poster,
+  startSubscribers,
+  startWriters,
+  type Post,
+} from './support/fault-load.ts';
 import { startPostgresServer, type Outage, type PostgresServer } from './support/postgres-server.ts';
 import { startServerProcess, type ServerProcess } from './support/processes.ts';
 
@@ -21,7 +29,15 @@ const WRITERS = 50;
 const SUBSCRIBERS_PER_WORKFLOW = 4;
 const EXECUTIONS = 50;
 /** Ten 400 ms sleeps in a row: under way when the database goes. */
-const SLOW = { startAt: 'S0', nodes: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`S${i}`, { type: 'task', action: 'sleep', input: { ms: 400 }, ...(i === 9 ? { end: true } : { next: `S${i + 1}` }) }])) };
+const SLOW = {
+  startAt: 'S0',
+  nodes: Object.fromEntries(
+    Array.from({ length: 10 }, (_, i) => [
+      `S${i}`,
+      { type: 'task', action: 'sleep', input: { ms: 400 }, ...(i === 9 ? { end: true } : { next: `S${i + 1}` }) },
+    ]),
+  ),
+};
 
 let postgres: PostgresServer;
 let adminKey: string;
@@ -48,21 +64,30 @@ describe.each(CASES)('PostgreSQL stopped (%s) for %i ms under load', (how, downM
   it('the server stays up and fails fast with UNAVAILABLE, recovers by itself, and loses nothing', async () => {
     const server = await startServer();
     const post: Post = poster(server.url, adminKey);
-    const made = async (definition: unknown) => (await post('mutation($d: JSON!) { createWorkflow(input: { name: "fault", definition: $d }) { id } }', { d: definition })).data.createWorkflow.id as string;
+    const made = async (definition: unknown) =>
+      (await post('mutation($d: JSON!) { createWorkflow(input: { name: "fault", definition: $d }) { id } }', { d: definition })).data
+        .createWorkflow.id as string;
     const targets: string[] = [];
     for (let i = 0; i < WRITERS; i += 1) targets.push(await made({ startAt: 'Done', nodes: { Done: { type: 'succeed' } } }));
     const slow = await made(SLOW);
     const subscribers = await startSubscribers(server.url, adminKey, targets, SUBSCRIBERS_PER_WORKFLOW);
     const writers = startWriters(post, targets);
     const executions: string[] = [];
-    for (let i = 0; i < EXECUTIONS; i += 1) executions.push((await post('mutation($w: ID!) { executeWorkflow(input: { workflowId: $w }) { id } }', { w: slow })).data.executeWorkflow.id);
+    for (let i = 0; i < EXECUTIONS; i += 1)
+      executions.push(
+        (await post('mutation($w: ID!) { executeWorkflow(input: { workflowId: $w }) { id } }', { w: slow })).data.executeWorkflow.id,
+      );
     await sleep(1500);
 
     await postgres.takeDown(how);
     const down = Date.now();
     const probes: { health: number; ready: number }[] = [];
     while (Date.now() - down < downMs) {
-      const status = (path: string) => fetch(server.url.replace('/graphql', path)).then((r) => r.status, () => 0);
+      const status = (path: string) =>
+        fetch(server.url.replace('/graphql', path)).then(
+          (r) => r.status,
+          () => 0,
+        );
       probes.push({ health: await status('/healthz'), ready: await status('/readyz') });
       await sleep(500);
     }
@@ -88,12 +113,16 @@ describe.each(CASES)('PostgreSQL stopped (%s) for %i ms under load', (how, downM
 
     // Every subscriber has every write once, in order, across the outage; every execution ends.
     const finals = new Map<string, number>();
-    for (const id of targets) finals.set(id, (await post('query($id: ID!) { workflow(id: $id) { version } }', { id })).data.workflow.version);
+    for (const id of targets)
+      finals.set(id, (await post('query($id: ID!) { workflow(id: $id) { version } }', { id })).data.workflow.version);
     await subscribers.until(finals);
     await subscribers.stop();
     expectNoGapNoRepeat(subscribers.subscribers, finals);
-    const statuses = async () => (await post('query($w: ID!) { executions(workflowId: $w, first: 100) { edges { node { status } } } }', { w: slow })).data.executions.edges.map((edge: any) => edge.node.status);
-    for (const deadline = Date.now() + 90_000; (await statuses()).some((status: string) => status === 'PENDING' || status === 'RUNNING'); ) {
+    const statuses = async () =>
+      (
+        await post('query($w: ID!) { executions(workflowId: $w, first: 100) { edges { node { status } } } }', { w: slow })
+      ).data.executions.edges.map((edge: any) => edge.node.status);
+    for (const deadline = Date.now() + 90_000; (await statuses()).some((status: string) => status === 'PENDING' || status === 'RUNNING');) {
       if (Date.now() > deadline) throw new Error('executions did not end within 90 s');
       await sleep(500);
     }
@@ -111,6 +140,15 @@ describe.each(CASES)('PostgreSQL stopped (%s) for %i ms under load', (how, downM
     const live = await tables();
     await rebuildReadModels(db, new PostgresEventStore(db));
     expect(await tables()).toEqual(live);
-    console.log(JSON.stringify({ how, downMs, recoveryMs, slowestFailureMs: Math.round(slowest), failuresWhileDown: during.length, resumes: subscribers.subscribers.reduce((sum, s) => sum + s.resumed, 0) }));
+    console.log(
+      JSON.stringify({
+        how,
+        downMs,
+        recoveryMs,
+        slowestFailureMs: Math.round(slowest),
+        failuresWhileDown: during.length,
+        resumes: subscribers.subscribers.reduce((sum, s) => sum + s.resumed, 0),
+      }),
+    );
   }, 240_000);
 });

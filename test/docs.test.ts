@@ -26,7 +26,11 @@ afterAll(() => app.close());
  * imports resolve), against this test's server instead of localhost:4000. Resolves with its
  * output once `done` says so, or once it exits.
  */
-function runExample(code: string, done: (stdout: string) => boolean, nodeFlags: string[] = []): Promise<{ stdout: string; stderr: string; code: number | null }> {
+function runExample(
+  code: string,
+  done: (stdout: string) => boolean,
+  nodeFlags: string[] = [],
+): Promise<{ stdout: string; stderr: string; code: number | null }> {
   const folder = join(ROOT, 'node_modules', '.cache', 'readme-examples');
   mkdirSync(folder, { recursive: true });
   const file = join(folder, `example-${process.pid}-${Math.random().toString(36).slice(2)}.mjs`);

@@ -26,7 +26,8 @@ afterAll(async () => {
 
 const gql: TestApp['gql'] = (...args) => app.gql(...args);
 const breakers = async () =>
-  (await app.gql('{ systemStatus { engine { circuitBreakers { host state } } } }', {}, app.keys.admin)).data!.systemStatus.engine.circuitBreakers;
+  (await app.gql('{ systemStatus { engine { circuitBreakers { host state } } } }', {}, app.keys.admin)).data!.systemStatus.engine
+    .circuitBreakers;
 const breakerOf = async (url: string) => (await breakers()).find((breaker: { host: string }) => breaker.host === new URL(url).host)?.state;
 
 describe('the circuit breaker of a host', () => {
@@ -38,7 +39,14 @@ describe('the circuit breaker of a host', () => {
       const workflow = await createWorkflow(gql, {
         startAt: 'Call',
         nodes: {
-          Call: { type: 'task', action: 'http.request', input: { url: `${host.url}/svc` }, resultPath: '$.r', catch: [{ errors: ['*'], resultPath: '$.error', next: 'Done' }], next: 'Done' },
+          Call: {
+            type: 'task',
+            action: 'http.request',
+            input: { url: `${host.url}/svc` },
+            resultPath: '$.r',
+            catch: [{ errors: ['*'], resultPath: '$.error', next: 'Done' }],
+            next: 'Done',
+          },
           Done: { type: 'succeed' },
         },
       });
@@ -51,7 +59,10 @@ describe('the circuit breaker of a host', () => {
       // Another workspace calling the same host has a breaker of its own, and sees none of this one.
       const other = await app.createWorkspace('breakers elsewhere');
       const asOther: TestApp['gql'] = (query, variables, key = other.keys.editor) => app.gql(query, variables, key);
-      const theirs = await createWorkflow(asOther, { startAt: 'Call', nodes: { Call: { type: 'task', action: 'http.request', input: { url: `${host.url}/svc` }, end: true } } });
+      const theirs = await createWorkflow(asOther, {
+        startAt: 'Call',
+        nodes: { Call: { type: 'task', action: 'http.request', input: { url: `${host.url}/svc` }, end: true } },
+      });
       expect((await ended(asOther, (await execute(asOther, theirs.id)).id)).error.name).toBe('HttpError');
       expect(host.calls('/svc')).toBe(4);
       const status = await app.gql('{ systemStatus { engine { circuitBreakers { host state } } } }', {}, other.keys.admin);
@@ -78,7 +89,11 @@ describe('outbound hosts', () => {
     const victim = await startHttpTarget();
     try {
       const port = new URL(victim.url).port;
-      const call = (url: string) => run((...args) => open.gql(...args), { startAt: 'Get', nodes: { Get: { type: 'task', action: 'http.request', input: { url }, end: true } } });
+      const call = (url: string) =>
+        run((...args) => open.gql(...args), {
+          startAt: 'Get',
+          nodes: { Get: { type: 'task', action: 'http.request', input: { url }, end: true } },
+        });
       const own = new URL(open.url);
       for (const url of [
         `http://127.0.0.1:${port}/a`,
@@ -130,7 +145,11 @@ describe('outbound hosts', () => {
     const host = await startHttpTarget();
     const fenced = await startTestApp({ executionPollIntervalMs: 50, httpAllowedHosts: ['api.example.test', new URL(host.url).host] });
     try {
-      const call = (url: string) => run((...args) => fenced.gql(...args), { startAt: 'Get', nodes: { Get: { type: 'task', action: 'http.request', input: { url }, end: true } } });
+      const call = (url: string) =>
+        run((...args) => fenced.gql(...args), {
+          startAt: 'Get',
+          nodes: { Get: { type: 'task', action: 'http.request', input: { url }, end: true } },
+        });
       expect(await call(`${host.url}/allowed`)).toMatchObject({ status: 'SUCCEEDED' });
       const other = `http://localhost:${new URL(host.url).port}/refused`;
       expect(await call(other)).toMatchObject({ status: 'FAILED', error: { name: 'HostNotAllowed' } });
@@ -151,10 +170,21 @@ describe('calls the run stops itself', () => {
     const gql: TestApp['gql'] = (...args) => other.gql(...args);
     try {
       host.reply((path) => (path === '/missing' ? { status: 404, delayMs: 200 } : { delayMs: 2000 }));
-      const execution = await run(gql, {
-        startAt: 'Each',
-        nodes: { Each: { type: 'map', itemsPath: '$.urls', iterator: { startAt: 'Get', nodes: { Get: { type: 'task', action: 'http.request', input: { url: '$' }, end: true } } }, end: true } },
-      }, { urls: [`${host.url}/missing`, ...Array.from({ length: 6 }, (_, i) => `${host.url}/slow/${i}`)] });
+      const execution = await run(
+        gql,
+        {
+          startAt: 'Each',
+          nodes: {
+            Each: {
+              type: 'map',
+              itemsPath: '$.urls',
+              iterator: { startAt: 'Get', nodes: { Get: { type: 'task', action: 'http.request', input: { url: '$' }, end: true } } },
+              end: true,
+            },
+          },
+        },
+        { urls: [`${host.url}/missing`, ...Array.from({ length: 6 }, (_, i) => `${host.url}/slow/${i}`)] },
+      );
       expect(execution).toMatchObject({ status: 'FAILED', error: { name: 'HttpError' } });
       expect(host.maxInFlight).toBe(7);
       expect(other.services.engine!.stats().breakers).toEqual([{ host: new URL(host.url).host, state: 'CLOSED' }]);
@@ -170,7 +200,19 @@ describe('bounds', () => {
     // About 400 ms of work on this machine when nothing stops it: four times the limit.
     const definition = {
       startAt: 'Check',
-      nodes: { Check: { type: 'choice', cases: [{ condition: 'data.xs.all(x, (x + x + x + x + x + x + x + x).size() > 0 && (x + x + x + x + x + x + x + x).size() > 0)', next: 'Done' }], default: 'Done' }, Done: { type: 'succeed', outputPath: '$.n' } },
+      nodes: {
+        Check: {
+          type: 'choice',
+          cases: [
+            {
+              condition: 'data.xs.all(x, (x + x + x + x + x + x + x + x).size() > 0 && (x + x + x + x + x + x + x + x).size() > 0)',
+              next: 'Done',
+            },
+          ],
+          default: 'Done',
+        },
+        Done: { type: 'succeed', outputPath: '$.n' },
+      },
     };
     const slow = await run(gql, definition, { xs: Array.from({ length: 200_000 }, (_, i) => `item${i}`), n: 1 });
     expect(slow).toMatchObject({ status: 'FAILED', error: { name: 'ConditionTimeout' } });
@@ -180,16 +222,31 @@ describe('bounds', () => {
 
   it('runs at most maxStepsInFlight actions at once in a process, whatever a map allows', async () => {
     target.reply(() => ({ delayMs: 40 }));
-    const execution = await run(gql, {
-      startAt: 'Each',
-      nodes: { Each: { type: 'map', itemsPath: '$.urls', maxConcurrency: 6, iterator: { startAt: 'Get', nodes: { Get: { type: 'task', action: 'http.request', input: { url: '$' }, end: true } } }, end: true } },
-    }, { urls: Array.from({ length: 6 }, (_, i) => `${target.url}/steps/${i}`) });
+    const execution = await run(
+      gql,
+      {
+        startAt: 'Each',
+        nodes: {
+          Each: {
+            type: 'map',
+            itemsPath: '$.urls',
+            maxConcurrency: 6,
+            iterator: { startAt: 'Get', nodes: { Get: { type: 'task', action: 'http.request', input: { url: '$' }, end: true } } },
+            end: true,
+          },
+        },
+      },
+      { urls: Array.from({ length: 6 }, (_, i) => `${target.url}/steps/${i}`) },
+    );
     expect(execution.status).toBe('SUCCEEDED');
     expect(target.maxInFlight).toBe(2);
   });
 
   it('runs at most maxRunningExecutions at once in a process; the rest wait their turn', async () => {
-    const workflow = await createWorkflow(gql, { startAt: 'Nap', nodes: { Nap: { type: 'task', action: 'sleep', input: { ms: 200 }, end: true } } });
+    const workflow = await createWorkflow(gql, {
+      startAt: 'Nap',
+      nodes: { Nap: { type: 'task', action: 'sleep', input: { ms: 200 }, end: true } },
+    });
     const started = await Promise.all(Array.from({ length: 5 }, () => execute(gql, workflow.id)));
     let most = 0;
     const done = Promise.all(started.map((execution) => ended(gql, execution.id)));

@@ -14,9 +14,7 @@ describe('unexpected errors', () => {
     try {
       const { errors, data } = await app.gql('{ eventLog { edges { cursor } } }');
       expect(data).toBeNull();
-      expect(errors).toEqual([
-        expect.objectContaining({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }),
-      ]);
+      expect(errors).toEqual([expect.objectContaining({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } })]);
       expect(JSON.stringify(errors)).not.toMatch(/events|relation|SELECT|at /);
       const line = JSON.parse(String(logged.mock.calls.at(-1)![0]));
       expect(line).toMatchObject({ level: 'error', message: 'unexpected error in a request' });
@@ -73,7 +71,9 @@ describe('literals', () => {
     expect(date.errors![0]!.message).toMatch(/ISO 8601/);
     const number = await app.gql('{ auditLog(from: 5) { edges { cursor } } }', {}, app.keys.admin);
     expect(number.errors![0]!.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
-    const variable = await app.gql('mutation($n: String) { createWorkflow(input: { name: "x", definition: { n: $n } }) { id } }', { n: 'x' });
+    const variable = await app.gql('mutation($n: String) { createWorkflow(input: { name: "x", definition: { n: $n } }) { id } }', {
+      n: 'x',
+    });
     expect(variable.errors![0]!.message).toMatch(/variables inside a JSON literal/);
   });
 });

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError, VersionConflictError, type ExpectedVersion } from '../src/domain/errors.ts';
-import { type EventStore, LOG_START, type EventMetadata, type LogPosition, type NewEvent, type StoredEvent } from '../src/store/event-store.ts';
+import {
+  type EventStore,
+  LOG_START,
+  type EventMetadata,
+  type LogPosition,
+  type NewEvent,
+  type StoredEvent,
+} from '../src/store/event-store.ts';
 import { PostgresEventStore } from '../src/store/events/postgres-event-store.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 
@@ -23,7 +30,10 @@ const append = (s: { type: string; id: string }, e: NewEvent[], expectedVersion:
   store.append(s, e, { expectedVersion, metadata });
 
 async function conflictOf(promise: Promise<unknown>): Promise<VersionConflictError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(VersionConflictError);
   return error as VersionConflictError;
 }
@@ -67,7 +77,11 @@ describe('append with an expected version', () => {
     await append(s, events('A'), 'ANY');
     await append(s, events('B', 'C'), 'ANY');
     const read = await store.readStream(s);
-    expect(read.map((e) => [e.version, e.type])).toEqual([[1, 'A'], [2, 'B'], [3, 'C']]);
+    expect(read.map((e) => [e.version, e.type])).toEqual([
+      [1, 'A'],
+      [2, 'B'],
+      [3, 'C'],
+    ]);
   });
 
   it('writes the events of one append in one transaction, positions rising with versions', async () => {
@@ -150,7 +164,14 @@ describe('reads', () => {
     await append(s, events('A', 'B', 'C'), 'NO_STREAM');
     const whole = await store.readStream(s, { fromVersion: 2 });
     expect(await store.readFoldable(s, { fromVersion: 2 })).toEqual(
-      whole.map((e) => ({ version: e.version, type: e.type, data: e.data, dataBytes: e.dataBytes, createdAt: e.createdAt, metadata: { actorId, workspaceId } })),
+      whole.map((e) => ({
+        version: e.version,
+        type: e.type,
+        data: e.data,
+        dataBytes: e.dataBytes,
+        createdAt: e.createdAt,
+        metadata: { actorId, workspaceId },
+      })),
     );
     expect(await store.readFoldable({ ...s, workspaceId: randomUUID() })).toEqual([]);
   });
@@ -206,10 +227,9 @@ describe('gap-free log reads', () => {
     const [fastEvent] = fast.events;
     // The trap: the fast event is committed with a higher position than the open, slower one.
     expect(fastEvent!.globalPosition).toBeGreaterThan(slowEvent!.globalPosition);
-    const naive = await database.db.pool.query(
-      'SELECT global_position FROM events WHERE global_position > $1 ORDER BY global_position',
-      [cursor.globalPosition.toString()],
-    );
+    const naive = await database.db.pool.query('SELECT global_position FROM events WHERE global_position > $1 ORDER BY global_position', [
+      cursor.globalPosition.toString(),
+    ]);
     expect(naive.rows.map((r) => BigInt(r.global_position))).toEqual([fastEvent!.globalPosition]);
 
     await poll();

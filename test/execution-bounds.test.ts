@@ -13,7 +13,12 @@ const NAP = { startAt: 'Nap', nodes: { Nap: { type: 'task', action: 'sleep', inp
 describe('an execution run by this process', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startTestApp({ executionPollIntervalMs: 50, executionLeaseMs: 1000, executionMaxFailedRuns: MAX_FAILED_RUNS, executionMaxTakeovers: MAX_TAKEOVERS });
+    app = await startTestApp({
+      executionPollIntervalMs: 50,
+      executionLeaseMs: 1000,
+      executionMaxFailedRuns: MAX_FAILED_RUNS,
+      executionMaxTakeovers: MAX_TAKEOVERS,
+    });
   });
   afterAll(() => app.close());
   const gql: TestApp['gql'] = (...args) => app.gql(...args);
@@ -25,12 +30,18 @@ describe('an execution run by this process', () => {
       BEGIN IF NEW.event_type = 'StepStarted' AND NEW.data->>'node' = 'Boom' THEN RAISE EXCEPTION 'the disk is on fire'; END IF; RETURN NEW; END $$`);
     await pool().query('CREATE TRIGGER refuse_boom BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_boom()');
     try {
-      const workflow = await createWorkflow(gql, { startAt: 'Boom', nodes: { Boom: { type: 'task', action: 'sleep', input: { ms: 1 }, end: true } } });
+      const workflow = await createWorkflow(gql, {
+        startAt: 'Boom',
+        nodes: { Boom: { type: 'task', action: 'sleep', input: { ms: 1 }, end: true } },
+      });
       const began = Date.now();
       const execution = await ended(gql, (await execute(gql, workflow.id)).id, 100);
       const tookMs = Date.now() - began;
       expect(execution.status).toBe('FAILED');
-      expect(execution.error).toMatchObject({ name: 'RunFailed', message: expect.stringMatching(new RegExp(`failed ${MAX_FAILED_RUNS} times.*the disk is on fire`)) });
+      expect(execution.error).toMatchObject({
+        name: 'RunFailed',
+        message: expect.stringMatching(new RegExp(`failed ${MAX_FAILED_RUNS} times.*the disk is on fire`)),
+      });
       // Set back 0.5 s, 1 s, then 2 s before the run that ends it.
       expect(tookMs).toBeGreaterThanOrEqual(3400);
       expect(execution.steps).toEqual([]);
@@ -53,24 +64,36 @@ describe('an execution run by this process', () => {
   it('taken over from processes that died under it more often than allowed ends FAILED with TooManyTakeovers', async () => {
     const workflow = await createWorkflow(gql, NAP);
     // Held by a process that has died, its lease run out, and taken over from dead ones before.
-    await seedingJobs(`NEW.lease_owner := 'dead'; NEW.lease_expires_at := now() - interval '1 second'; NEW.takeovers := ${MAX_TAKEOVERS - 1};`, async () => {
-      const execution = await ended(gql, (await execute(gql, workflow.id)).id);
-      expect(execution.status).toBe('FAILED');
-      expect(execution.error).toMatchObject({ name: 'TooManyTakeovers', message: expect.stringContaining(`taken over ${MAX_TAKEOVERS} times`) });
-      expect(execution.steps).toEqual([]);
-    });
+    await seedingJobs(
+      `NEW.lease_owner := 'dead'; NEW.lease_expires_at := now() - interval '1 second'; NEW.takeovers := ${MAX_TAKEOVERS - 1};`,
+      async () => {
+        const execution = await ended(gql, (await execute(gql, workflow.id)).id);
+        expect(execution.status).toBe('FAILED');
+        expect(execution.error).toMatchObject({
+          name: 'TooManyTakeovers',
+          message: expect.stringContaining(`taken over ${MAX_TAKEOVERS} times`),
+        });
+        expect(execution.steps).toEqual([]);
+      },
+    );
     // One taken over fewer times than that runs to its end.
-    await seedingJobs(`NEW.lease_owner := 'dead'; NEW.lease_expires_at := now() - interval '1 second'; NEW.takeovers := ${MAX_TAKEOVERS - 2};`, async () => {
-      expect((await ended(gql, (await execute(gql, workflow.id)).id)).status).toBe('SUCCEEDED');
-    });
+    await seedingJobs(
+      `NEW.lease_owner := 'dead'; NEW.lease_expires_at := now() - interval '1 second'; NEW.takeovers := ${MAX_TAKEOVERS - 2};`,
+      async () => {
+        expect((await ended(gql, (await execute(gql, workflow.id)).id)).status).toBe('SUCCEEDED');
+      },
+    );
   });
 
   it('whose own process lost it mid-run (its database gone) is taken up again at once, not after its lease, and not as a takeover', async () => {
     const workflow = await createWorkflow(gql, NAP);
     // One takeover more would end it (TooManyTakeovers); an hour's lease would keep any other process off it.
-    await seedingJobs(`NEW.lease_owner := '${app.services.engine!.owner}'; NEW.lease_expires_at := now() + interval '1 hour'; NEW.takeovers := ${MAX_TAKEOVERS - 1};`, async () => {
-      expect((await ended(gql, (await execute(gql, workflow.id)).id)).status).toBe('SUCCEEDED');
-    });
+    await seedingJobs(
+      `NEW.lease_owner := '${app.services.engine!.owner}'; NEW.lease_expires_at := now() + interval '1 hour'; NEW.takeovers := ${MAX_TAKEOVERS - 1};`,
+      async () => {
+        expect((await ended(gql, (await execute(gql, workflow.id)).id)).status).toBe('SUCCEEDED');
+      },
+    );
   });
 });
 
@@ -98,8 +121,14 @@ describe('an execution that no process runs', () => {
     const workflow = await createWorkflow(gql, { ...NAP, timeoutMs: 300 });
     const [dead, held] = [await execute(gql, workflow.id), await execute(gql, workflow.id)];
     const pool = app.database.db.pool;
-    await pool.query(`UPDATE execution_jobs SET lease_owner = 'dead', lease_expires_at = now() - interval '1 second' WHERE execution_id = $1`, [dead.id]);
-    await pool.query(`UPDATE execution_jobs SET lease_owner = 'alive', lease_expires_at = now() + interval '1 hour' WHERE execution_id = $1`, [held.id]);
+    await pool.query(
+      `UPDATE execution_jobs SET lease_owner = 'dead', lease_expires_at = now() - interval '1 second' WHERE execution_id = $1`,
+      [dead.id],
+    );
+    await pool.query(
+      `UPDATE execution_jobs SET lease_owner = 'alive', lease_expires_at = now() + interval '1 hour' WHERE execution_id = $1`,
+      [held.id],
+    );
     expect((await ended(gql, dead.id, 50)).status).toBe('TIMED_OUT');
     await sleep(600);
     expect((await gql('query($id: ID!) { execution(id: $id) { status } }', { id: held.id })).data!.execution.status).toBe('PENDING');

@@ -14,7 +14,12 @@ const LOCAL_TARGETS = '127.0.0.1';
 
 /** `npm run worker`, as a user starts it, leading its own process group (see startProcess). */
 async function startWorker(databaseUrl: string) {
-  const env = { DATABASE_URL: databaseUrl, EXECUTION_LEASE_MS: String(LEASE_MS), EXECUTION_POLL_INTERVAL_MS: '100', HTTP_ALLOWED_HOSTS: LOCAL_TARGETS };
+  const env = {
+    DATABASE_URL: databaseUrl,
+    EXECUTION_LEASE_MS: String(LEASE_MS),
+    EXECUTION_POLL_INTERVAL_MS: '100',
+    HTTP_ALLOWED_HOSTS: LOCAL_TARGETS,
+  };
   const started = await startProcess('npm', ['run', '--silent', 'worker'], env, /running executions/, { group: true });
   const signal = (name: NodeJS.Signals) => process.kill(-started.child.pid!, name);
   cleanups.push(async () => {
@@ -31,7 +36,10 @@ describe('an execution whose process is killed', () => {
     const target = await startHttpTarget();
     cleanups.push(() => target.close());
     // A server that runs executions, as `npm start` does by default.
-    const server = await startServerProcess({ DATABASE_URL: database.url, EXECUTION_LEASE_MS: String(LEASE_MS), HTTP_ALLOWED_HOSTS: LOCAL_TARGETS }, { firstStart: true });
+    const server = await startServerProcess(
+      { DATABASE_URL: database.url, EXECUTION_LEASE_MS: String(LEASE_MS), HTTP_ALLOWED_HOSTS: LOCAL_TARGETS },
+      { firstStart: true },
+    );
     cleanups.push(async () => {
       server.child.kill('SIGKILL');
       await server.exited;
@@ -47,12 +55,14 @@ describe('an execution whose process is killed', () => {
         },
       },
     });
-    const started = await server.gql('mutation($w: ID!) { executeWorkflow(input: { workflowId: $w }) { id } }', { w: created.data.createWorkflow.id });
+    const started = await server.gql('mutation($w: ID!) { executeWorkflow(input: { workflowId: $w }) { id } }', {
+      w: created.data.createWorkflow.id,
+    });
     const id = started.data.executeWorkflow.id;
     const history = async () =>
-      (await database.db.pool.query(`SELECT event_type, data->>'step' AS step FROM events WHERE aggregate_id = $1 ORDER BY version`, [id])).rows.map(
-        (row) => `${row.event_type}${row.step ? ` ${row.step}` : ''}`,
-      );
+      (
+        await database.db.pool.query(`SELECT event_type, data->>'step' AS step FROM events WHERE aggregate_id = $1 ORDER BY version`, [id])
+      ).rows.map((row) => `${row.event_type}${row.step ? ` ${row.step}` : ''}`);
 
     // Killed in the middle of Nap, after Count succeeded.
     while (!(await history()).includes('StepStarted Nap#1')) await new Promise((resolve) => setTimeout(resolve, 20));

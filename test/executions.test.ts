@@ -36,7 +36,10 @@ async function eventTypes(id: string): Promise<string[]> {
 
 describe('the lifecycle', () => {
   it('create, get, update, execute, delete, verify', async () => {
-    const first = { startAt: 'Shape', nodes: { Shape: { type: 'task', action: 'transform', input: { v: 'one', who: '$.name' }, resultPath: '$.out', end: true } } };
+    const first = {
+      startAt: 'Shape',
+      nodes: { Shape: { type: 'task', action: 'transform', input: { v: 'one', who: '$.name' }, resultPath: '$.out', end: true } },
+    };
     const workflow = await createWorkflow(gql, first);
     const got = await gql('query($id: ID!) { workflow(id: $id) { id version } }', { id: workflow.id });
     expect(got.data!.workflow).toEqual({ id: workflow.id, version: 1 });
@@ -48,22 +51,42 @@ describe('the lifecycle', () => {
     expect(updated.data!.updateWorkflow.version).toBe(2);
 
     const execution = await ended(gql, (await execute(gql, workflow.id, { name: 'Ada' })).id);
-    expect(execution).toMatchObject({ status: 'SUCCEEDED', workflowVersion: 2, input: { name: 'Ada' }, output: { name: 'Ada', out: { v: 'two', who: 'Ada' } } });
-    expect(execution.steps).toMatchObject([{ id: 'Shape#1', node: 'Shape', attempt: 1, status: 'SUCCEEDED', output: { v: 'two', who: 'Ada' } }]);
+    expect(execution).toMatchObject({
+      status: 'SUCCEEDED',
+      workflowVersion: 2,
+      input: { name: 'Ada' },
+      output: { name: 'Ada', out: { v: 'two', who: 'Ada' } },
+    });
+    expect(execution.steps).toMatchObject([
+      { id: 'Shape#1', node: 'Shape', attempt: 1, status: 'SUCCEEDED', output: { v: 'two', who: 'Ada' } },
+    ]);
     expect(await eventTypes(execution.id)).toEqual(['ExecutionStarted', 'StepStarted', 'StepSucceeded', 'ExecutionSucceeded']);
 
-    const deleted = await gql('mutation($input: DeleteWorkflowInput!) { deleteWorkflow(input: $input) { status } }', { input: { id: workflow.id, expectedVersion: 2 } });
+    const deleted = await gql('mutation($input: DeleteWorkflowInput!) { deleteWorkflow(input: $input) { status } }', {
+      input: { id: workflow.id, expectedVersion: 2 },
+    });
     expect(deleted.data!.deleteWorkflow.status).toBe('DELETED');
-    const refused = await gql('mutation($input: ExecuteWorkflowInput!) { executeWorkflow(input: $input) { id } }', { input: { workflowId: workflow.id } });
+    const refused = await gql('mutation($input: ExecuteWorkflowInput!) { executeWorkflow(input: $input) { id } }', {
+      input: { workflowId: workflow.id },
+    });
     expect(refused.errors![0]!.extensions.code).toBe('NOT_FOUND');
-    const listed = await gql('query($w: ID!) { executions(workflowId: $w) { edges { node { id status workflow { id status } } } } }', { w: workflow.id });
-    expect(listed.data!.executions.edges).toEqual([{ node: { id: execution.id, status: 'SUCCEEDED', workflow: { id: workflow.id, status: 'DELETED' } } }]);
+    const listed = await gql('query($w: ID!) { executions(workflowId: $w) { edges { node { id status workflow { id status } } } } }', {
+      w: workflow.id,
+    });
+    expect(listed.data!.executions.edges).toEqual([
+      { node: { id: execution.id, status: 'SUCCEEDED', workflow: { id: workflow.id, status: 'DELETED' } } },
+    ]);
   });
 });
 
 describe('what is stored', () => {
-  it('stores one append per step: a step\'s end goes with the next one\'s start', async () => {
-    const shape = (next: string | undefined) => ({ type: 'task', action: 'transform', input: { a: 1 }, ...(next ? { next } : { end: true }) });
+  it("stores one append per step: a step's end goes with the next one's start", async () => {
+    const shape = (next: string | undefined) => ({
+      type: 'task',
+      action: 'transform',
+      input: { a: 1 },
+      ...(next ? { next } : { end: true }),
+    });
     const execution = await run(gql, { startAt: 'A', nodes: { A: shape('B'), B: shape('C'), C: shape(undefined) } });
     const { rows } = await app.database.db.pool.query(
       `SELECT transaction_id::text AS tx, array_agg(event_type ORDER BY version) AS types FROM events WHERE aggregate_id = $1 GROUP BY transaction_id ORDER BY min(version)`,
@@ -107,16 +130,29 @@ describe('conditions', () => {
     const outcome = async (input: unknown) => ended(gql, (await execute(gql, workflow.id, input)).id);
     expect(await outcome({ total: 150, items: [1] })).toMatchObject({ status: 'SUCCEEDED', output: 150 });
     expect(await outcome({ total: 150, items: [] })).toMatchObject({ status: 'SUCCEEDED', output: { size: 'small' } });
-    expect(await outcome({ total: 0, items: [] })).toMatchObject({ status: 'FAILED', error: { name: 'EmptyOrder', message: 'nothing to do' } });
+    expect(await outcome({ total: 0, items: [] })).toMatchObject({
+      status: 'FAILED',
+      error: { name: 'EmptyOrder', message: 'nothing to do' },
+    });
 
     const big = await outcome({ total: 101, items: ['a'] });
-    const { rows } = await app.database.db.pool.query(`SELECT data FROM events WHERE aggregate_id = $1 AND event_type = 'ChoiceTaken'`, [big.id]);
+    const { rows } = await app.database.db.pool.query(`SELECT data FROM events WHERE aggregate_id = $1 AND event_type = 'ChoiceTaken'`, [
+      big.id,
+    ]);
     // With the time its conditions took, which counts against the execution's budget.
-    expect(rows.map((row) => row.data)).toEqual([{ step: 'Route#1', node: 'Route', case: 0, next: 'Big', conditionMs: expect.any(Number) }]);
+    expect(rows.map((row) => row.data)).toEqual([
+      { step: 'Route#1', node: 'Route', case: 0, next: 'Big', conditionMs: expect.any(Number) },
+    ]);
   });
 
   it('fails the execution with ConditionError when the data does not fit a condition', async () => {
-    const execution = await run(gql, { startAt: 'Route', nodes: { Route: { type: 'choice', cases: [{ condition: 'data.missing > 1', next: 'Done' }], default: 'Done' }, Done: { type: 'succeed' } } });
+    const execution = await run(gql, {
+      startAt: 'Route',
+      nodes: {
+        Route: { type: 'choice', cases: [{ condition: 'data.missing > 1', next: 'Done' }], default: 'Done' },
+        Done: { type: 'succeed' },
+      },
+    });
     expect(execution).toMatchObject({ status: 'FAILED', error: { name: 'ConditionError' } });
     expect(execution.error.message).toMatch(/missing/);
   });
@@ -150,7 +186,13 @@ describe('errors, retries and timeouts', () => {
     target.reply((path, n) => (n <= 2 ? { status: 503 } : { body: { ok: n } }));
     const execution = await run(gql, {
       startAt: 'Flaky',
-      nodes: { Flaky: call('/flaky', { retry: [{ errors: ['HttpError'], maxAttempts: 3, intervalMs: 20, backoffRate: 2 }], resultPath: '$.r', end: true }) },
+      nodes: {
+        Flaky: call('/flaky', {
+          retry: [{ errors: ['HttpError'], maxAttempts: 3, intervalMs: 20, backoffRate: 2 }],
+          resultPath: '$.r',
+          end: true,
+        }),
+      },
     });
     expect(execution).toMatchObject({ status: 'SUCCEEDED', output: { r: { status: 200, body: { ok: 3 } } } });
     expect(execution.steps).toMatchObject([{ id: 'Flaky#1', attempt: 3, status: 'SUCCEEDED' }]);
@@ -159,7 +201,10 @@ describe('errors, retries and timeouts', () => {
       `SELECT data FROM events WHERE aggregate_id = $1 AND event_type = 'StepRetryScheduled' ORDER BY version`,
       [execution.id],
     );
-    expect(rows.map((row) => [row.data.attempt, row.data.delayMs])).toEqual([[2, 20], [3, 40]]);
+    expect(rows.map((row) => [row.data.attempt, row.data.delayMs])).toEqual([
+      [2, 20],
+      [3, 40],
+    ]);
   });
 
   it('takes the catch path when retries are spent', async () => {
@@ -167,7 +212,11 @@ describe('errors, retries and timeouts', () => {
     const execution = await run(gql, {
       startAt: 'Down',
       nodes: {
-        Down: call('/down', { retry: [{ errors: ['*'], maxAttempts: 2, intervalMs: 1 }], catch: [{ errors: ['HttpError'], resultPath: '$.failure', next: 'Recover' }], next: 'Unreached' }),
+        Down: call('/down', {
+          retry: [{ errors: ['*'], maxAttempts: 2, intervalMs: 1 }],
+          catch: [{ errors: ['HttpError'], resultPath: '$.failure', next: 'Recover' }],
+          next: 'Unreached',
+        }),
         Recover: { type: 'succeed', outputPath: '$.failure' },
         Unreached: { type: 'fail', error: 'Unreachable' },
       },
@@ -178,10 +227,23 @@ describe('errors, retries and timeouts', () => {
   });
 
   it('fails the execution with an uncaught error', async () => {
-    const execution = await run(gql, {
-      startAt: 'Boom',
-      nodes: { Boom: { type: 'task', action: 'fail', input: { error: 'PaymentDeclined', message: '$.why' }, catch: [{ errors: ['Other'], next: 'Done' }], next: 'Done' }, Done: { type: 'succeed' } },
-    }, { why: 'card expired' });
+    const execution = await run(
+      gql,
+      {
+        startAt: 'Boom',
+        nodes: {
+          Boom: {
+            type: 'task',
+            action: 'fail',
+            input: { error: 'PaymentDeclined', message: '$.why' },
+            catch: [{ errors: ['Other'], next: 'Done' }],
+            next: 'Done',
+          },
+          Done: { type: 'succeed' },
+        },
+      },
+      { why: 'card expired' },
+    );
     expect(execution).toMatchObject({ status: 'FAILED', error: { name: 'PaymentDeclined', message: 'card expired' } });
     expect(execution.steps).toMatchObject([{ status: 'FAILED', error: { name: 'PaymentDeclined', message: 'card expired' } }]);
   });
@@ -195,19 +257,27 @@ describe('errors, retries and timeouts', () => {
     expect(execution.steps[0].durationMs).toBeLessThan(5000);
   });
 
-  it('fails a step whose input does not meet its action\'s schema', async () => {
-    const execution = await run(gql, { startAt: 'Nap', nodes: { Nap: { type: 'task', action: 'sleep', input: { ms: '$.ms' }, end: true } } }, { ms: 'soon' });
+  it("fails a step whose input does not meet its action's schema", async () => {
+    const execution = await run(
+      gql,
+      { startAt: 'Nap', nodes: { Nap: { type: 'task', action: 'sleep', input: { ms: '$.ms' }, end: true } } },
+      { ms: 'soon' },
+    );
     expect(execution).toMatchObject({ status: 'FAILED', error: { name: 'InvalidInput' } });
   });
 
   it('times the whole execution out', async () => {
-    const execution = await run(gql, { startAt: 'Slow', timeoutMs: 100, nodes: { Slow: { type: 'task', action: 'sleep', input: { ms: 5000 }, end: true } } });
+    const execution = await run(gql, {
+      startAt: 'Slow',
+      timeoutMs: 100,
+      nodes: { Slow: { type: 'task', action: 'sleep', input: { ms: 5000 }, end: true } },
+    });
     expect(execution).toMatchObject({ status: 'TIMED_OUT', error: { name: 'Timeout' } });
   });
 });
 
 describe('the log action', () => {
-  it('cannot forge a line of the server\'s log: what it writes is data in a line that names the workspace and execution', async () => {
+  it("cannot forge a line of the server's log: what it writes is data in a line that names the workspace and execution", async () => {
     const written: string[] = [];
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (written.push(String(chunk)), true));
     let execution;
@@ -218,7 +288,10 @@ describe('the log action', () => {
           Say: {
             type: 'task',
             action: 'log',
-            input: { message: 'serving GraphQL\n{"level":"error"}', fields: { time: '1999-01-01T00:00:00.000Z', level: 'error', message: 'forged', requestId: 'theirs', workspaceId: 'another' } },
+            input: {
+              message: 'serving GraphQL\n{"level":"error"}',
+              fields: { time: '1999-01-01T00:00:00.000Z', level: 'error', message: 'forged', requestId: 'theirs', workspaceId: 'another' },
+            },
             end: true,
           },
         },
@@ -227,7 +300,11 @@ describe('the log action', () => {
       stderr.mockRestore();
     }
     expect(execution.status).toBe('SUCCEEDED');
-    const lines = written.join('').trimEnd().split('\n').map((line) => JSON.parse(line));
+    const lines = written
+      .join('')
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     const logged = lines.filter((line) => line.action === 'log');
     expect(logged).toHaveLength(1);
     expect(logged[0]).toMatchObject({
@@ -244,10 +321,19 @@ describe('the log action', () => {
 });
 
 describe('a failure names its node', () => {
-  it('a data path that does not fit the data: in the execution\'s error and in its last event', async () => {
-    const failed = await run(gql, { startAt: 'Charge', nodes: { Charge: { type: 'task', action: 'transform', input: { amount: '$.amount' }, end: true } } });
-    expect(failed).toMatchObject({ status: 'FAILED', error: { name: 'DataPathError', node: 'Charge', message: '$.amount does not exist in the data' } });
-    const { rows } = await app.database.db.pool.query("SELECT data FROM events WHERE aggregate_id = $1 AND event_type = 'ExecutionFailed'", [failed.id]);
+  it("a data path that does not fit the data: in the execution's error and in its last event", async () => {
+    const failed = await run(gql, {
+      startAt: 'Charge',
+      nodes: { Charge: { type: 'task', action: 'transform', input: { amount: '$.amount' }, end: true } },
+    });
+    expect(failed).toMatchObject({
+      status: 'FAILED',
+      error: { name: 'DataPathError', node: 'Charge', message: '$.amount does not exist in the data' },
+    });
+    const { rows } = await app.database.db.pool.query(
+      "SELECT data FROM events WHERE aggregate_id = $1 AND event_type = 'ExecutionFailed'",
+      [failed.id],
+    );
     expect(rows[0].data.error).toEqual({ name: 'DataPathError', node: 'Charge', message: '$.amount does not exist in the data' });
   });
 
@@ -271,7 +357,10 @@ describe('a failure names its node', () => {
     expect(inMap.steps).toMatchObject([{ node: 'Each', status: 'FAILED', error: { name: 'DataPathError', node: 'Each#1[0]/Pick' } }]);
     const failNode = await run(gql, { startAt: 'Stop', nodes: { Stop: { type: 'fail', error: 'Refused' } } });
     expect(failNode.error).toEqual({ name: 'Refused', message: 'Refused', node: 'Stop' });
-    const step = await run(gql, { startAt: 'Boom', nodes: { Boom: { type: 'task', action: 'fail', input: { error: 'Boom' }, end: true } } });
+    const step = await run(gql, {
+      startAt: 'Boom',
+      nodes: { Boom: { type: 'task', action: 'fail', input: { error: 'Boom' }, end: true } },
+    });
     expect(step.error).toEqual({ name: 'Boom', message: 'Boom', node: 'Boom' });
     expect(step.steps[0].error).toEqual({ name: 'Boom', message: 'Boom', node: null });
   });
@@ -282,19 +371,29 @@ describe('map, parallel and wait', () => {
     const concurrency = await startHttpTarget();
     try {
       concurrency.reply((path) => ({ delayMs: 30, body: { item: Number(path.slice(1)) } }));
-      const execution = await run(gql, {
-        startAt: 'Each',
-        nodes: {
-          Each: {
-            type: 'map',
-            itemsPath: '$.items',
-            maxConcurrency: 3,
-            iterator: { startAt: 'Get', nodes: { Get: { type: 'task', action: 'http.request', input: { url: '$.url' }, resultPath: '$.got', next: 'Pick' }, Pick: { type: 'succeed', outputPath: '$.got.body.item' } } },
-            resultPath: '$.results',
-            end: true,
+      const execution = await run(
+        gql,
+        {
+          startAt: 'Each',
+          nodes: {
+            Each: {
+              type: 'map',
+              itemsPath: '$.items',
+              maxConcurrency: 3,
+              iterator: {
+                startAt: 'Get',
+                nodes: {
+                  Get: { type: 'task', action: 'http.request', input: { url: '$.url' }, resultPath: '$.got', next: 'Pick' },
+                  Pick: { type: 'succeed', outputPath: '$.got.body.item' },
+                },
+              },
+              resultPath: '$.results',
+              end: true,
+            },
           },
         },
-      }, { items: Array.from({ length: 20 }, (_, i) => ({ url: `${concurrency.url}/${i}` })) });
+        { items: Array.from({ length: 20 }, (_, i) => ({ url: `${concurrency.url}/${i}` })) },
+      );
       expect(execution.status).toBe('SUCCEEDED');
       expect(execution.output.results).toEqual(Array.from({ length: 20 }, (_, i) => i));
       expect(concurrency.maxInFlight).toBe(3);
@@ -308,28 +407,55 @@ describe('map, parallel and wait', () => {
   });
 
   it('runs parallel branches on the same data and collects their outputs in order', async () => {
-    const branch = (value: string) => ({ startAt: 'Set', nodes: { Set: { type: 'task', action: 'transform', input: { value, from: '$.seed' }, resultPath: '$', end: true } } });
-    const execution = await run(gql, {
-      startAt: 'Both',
-      nodes: { Both: { type: 'parallel', branches: [branch('a'), branch('b')], resultPath: '$.both', end: true } },
-    }, { seed: 7 });
-    expect(execution).toMatchObject({ status: 'SUCCEEDED', output: { seed: 7, both: [{ value: 'a', from: 7 }, { value: 'b', from: 7 }] } });
+    const branch = (value: string) => ({
+      startAt: 'Set',
+      nodes: { Set: { type: 'task', action: 'transform', input: { value, from: '$.seed' }, resultPath: '$', end: true } },
+    });
+    const execution = await run(
+      gql,
+      {
+        startAt: 'Both',
+        nodes: { Both: { type: 'parallel', branches: [branch('a'), branch('b')], resultPath: '$.both', end: true } },
+      },
+      { seed: 7 },
+    );
+    expect(execution).toMatchObject({
+      status: 'SUCCEEDED',
+      output: {
+        seed: 7,
+        both: [
+          { value: 'a', from: 7 },
+          { value: 'b', from: 7 },
+        ],
+      },
+    });
     expect(execution.steps.map((step: { id: string }) => step.id).sort()).toEqual(['Both#1', 'Both#1(0)/Set#1', 'Both#1(1)/Set#1']);
   });
 
   it('fails a map when one iteration fails, stopping the others', async () => {
-    const execution = await run(gql, {
-      startAt: 'Each',
-      nodes: {
-        Each: {
-          type: 'map',
-          itemsPath: '$.items',
-          maxConcurrency: 2,
-          iterator: { startAt: 'Check', nodes: { Check: { type: 'choice', cases: [{ condition: 'data.bad', next: 'Bad' }], default: 'Nap' }, Bad: { type: 'fail', error: 'BadItem' }, Nap: { type: 'task', action: 'sleep', input: { ms: 2000 }, end: true } } },
-          end: true,
+    const execution = await run(
+      gql,
+      {
+        startAt: 'Each',
+        nodes: {
+          Each: {
+            type: 'map',
+            itemsPath: '$.items',
+            maxConcurrency: 2,
+            iterator: {
+              startAt: 'Check',
+              nodes: {
+                Check: { type: 'choice', cases: [{ condition: 'data.bad', next: 'Bad' }], default: 'Nap' },
+                Bad: { type: 'fail', error: 'BadItem' },
+                Nap: { type: 'task', action: 'sleep', input: { ms: 2000 }, end: true },
+              },
+            },
+            end: true,
+          },
         },
       },
-    }, { items: [{ bad: false }, { bad: true }, { bad: false }, { bad: false }] });
+      { items: [{ bad: false }, { bad: true }, { bad: false }, { bad: false }] },
+    );
     expect(execution).toMatchObject({ status: 'FAILED', error: { name: 'BadItem' } });
     expect(execution.steps.find((step: { id: string }) => step.id === 'Each#1')).toMatchObject({ status: 'FAILED' });
   });
@@ -357,7 +483,14 @@ describe('starting and cancelling', () => {
   it('cancels an execution that appends all the time, without a version conflict', async () => {
     const workflow = await createWorkflow(gql, {
       startAt: 'Each',
-      nodes: { Each: { type: 'map', itemsPath: '$.items', iterator: { startAt: 'Shape', nodes: { Shape: { type: 'task', action: 'transform', input: { v: '$' }, end: true } } }, end: true } },
+      nodes: {
+        Each: {
+          type: 'map',
+          itemsPath: '$.items',
+          iterator: { startAt: 'Shape', nodes: { Shape: { type: 'task', action: 'transform', input: { v: '$' }, end: true } } },
+          end: true,
+        },
+      },
     });
     const started = await execute(gql, workflow.id, { items: Array.from({ length: 1000 }, (_, i) => i) });
     while ((await eventTypes(started.id)).length < 50) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -370,7 +503,7 @@ describe('starting and cancelling', () => {
   it('cancels a running execution: its step is stopped and it ends CANCELLED; a second cancel is refused', async () => {
     const workflow = await createWorkflow(gql, SLEEPY);
     const started = await execute(gql, workflow.id);
-    for (let execution = started; execution.steps.length === 0; ) {
+    for (let execution = started; execution.steps.length === 0;) {
       execution = (await gql(`query($id: ID!) { execution(id: $id) { ${EXECUTION_FIELDS} } }`, { id: started.id })).data!.execution;
     }
     const CANCEL = 'mutation($input: CancelExecutionInput!) { cancelExecution(input: $input) { status error { name message } } }';
@@ -410,24 +543,40 @@ describe('executions in the log', () => {
   it('replays an execution to any version and lists its events', async () => {
     const execution = await run(gql, {
       startAt: 'A',
-      nodes: { A: { type: 'task', action: 'transform', input: { a: 1 }, resultPath: '$.a', next: 'B' }, B: { type: 'task', action: 'transform', input: { b: 2 }, resultPath: '$.b', end: true } },
+      nodes: {
+        A: { type: 'task', action: 'transform', input: { a: 1 }, resultPath: '$.a', next: 'B' },
+        B: { type: 'task', action: 'transform', input: { b: 2 }, resultPath: '$.b', end: true },
+      },
     });
-    const replay = await gql('query($id: ID!, $v: Int) { replay(aggregateType: EXECUTION, aggregateId: $id, toVersion: $v) { version state } }', { id: execution.id, v: 3 });
+    const replay = await gql(
+      'query($id: ID!, $v: Int) { replay(aggregateType: EXECUTION, aggregateId: $id, toVersion: $v) { version state } }',
+      { id: execution.id, v: 3 },
+    );
     expect(replay.data!.replay.version).toBe(3);
     expect(replay.data!.replay.state).toMatchObject({ status: 'RUNNING', steps: { 'A#1': { status: 'SUCCEEDED' } } });
     expect(Object.keys(replay.data!.replay.state.steps)).toEqual(['A#1']);
-    const events = await gql('query($id: ID!) { events(aggregateType: EXECUTION, aggregateId: $id) { edges { node { type version } } } }', { id: execution.id });
+    const events = await gql('query($id: ID!) { events(aggregateType: EXECUTION, aggregateId: $id) { edges { node { type version } } } }', {
+      id: execution.id,
+    });
     expect(events.data!.events.edges.map((edge: any) => edge.node.type)).toEqual([
-      'ExecutionStarted', 'StepStarted', 'StepSucceeded', 'StepStarted', 'StepSucceeded', 'ExecutionSucceeded',
+      'ExecutionStarted',
+      'StepStarted',
+      'StepSucceeded',
+      'StepStarted',
+      'StepSucceeded',
+      'ExecutionSucceeded',
     ]);
   });
 
-  it('lists a workflow\'s executions newest first, forwards and backwards, by status', async () => {
+  it("lists a workflow's executions newest first, forwards and backwards, by status", async () => {
     const workflow = await createWorkflow(gql, { startAt: 'Done', nodes: { Done: { type: 'succeed' } } });
     const ids: string[] = [];
     for (let n = 0; n < 3; n += 1) ids.unshift((await ended(gql, (await execute(gql, workflow.id)).id)).id);
     const page = async (args: string) => {
-      const { data, errors } = await gql(`query($w: ID!) { executions(workflowId: $w, ${args}) { edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`, { w: workflow.id });
+      const { data, errors } = await gql(
+        `query($w: ID!) { executions(workflowId: $w, ${args}) { edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`,
+        { w: workflow.id },
+      );
       expect(errors).toBeUndefined();
       return { ids: data!.executions.edges.map((edge: any) => edge.node.id), info: data!.executions.pageInfo };
     };
@@ -442,12 +591,21 @@ describe('executions in the log', () => {
   });
 
   it('streams an execution as it changes over graphql-ws, ending with it', async () => {
-    const workflow = await createWorkflow(gql, { startAt: 'Pause', nodes: { Pause: { type: 'wait', ms: 200, next: 'Shape' }, Shape: { type: 'task', action: 'transform', input: { done: true }, end: true } } });
+    const workflow = await createWorkflow(gql, {
+      startAt: 'Pause',
+      nodes: {
+        Pause: { type: 'wait', ms: 200, next: 'Shape' },
+        Shape: { type: 'task', action: 'transform', input: { done: true }, end: true },
+      },
+    });
     const started = await execute(gql, workflow.id);
     const client = wsClient(app.url, app.keys.viewer);
     try {
       const seen: { status: string; version: number }[] = [];
-      for await (const result of client.iterate({ query: 'subscription($id: ID!) { executionUpdated(id: $id) { status version } }', variables: { id: started.id } })) {
+      for await (const result of client.iterate({
+        query: 'subscription($id: ID!) { executionUpdated(id: $id) { status version } }',
+        variables: { id: started.id },
+      })) {
         expect(result.errors).toBeUndefined();
         seen.push(result.data!.executionUpdated as never);
       }
@@ -482,7 +640,8 @@ describe('executions in the log', () => {
   });
 
   it('reports the engine in systemStatus, to admins only', async () => {
-    const QUERY = '{ systemStatus { engine { active queued succeeded failed stepsInFlight maxExecutions maxStepsInFlight circuitBreakers { host state } } } }';
+    const QUERY =
+      '{ systemStatus { engine { active queued succeeded failed stepsInFlight maxExecutions maxStepsInFlight circuitBreakers { host state } } } }';
     // A run leaves the active count just after its last event is stored.
     let { data } = await app.gql(QUERY, {}, app.keys.admin);
     while (data!.systemStatus.engine.active > 0) ({ data } = await app.gql(QUERY, {}, app.keys.admin));

@@ -36,11 +36,15 @@ const quiet: TestApp['gql'] = (query, variables, key = other.keys.editor) => app
 
 /** The other workspace's one-step execution, from its start to its end. */
 async function oneStep() {
-  const workflow = await createWorkflow(quiet, { startAt: 'One', nodes: { One: { type: 'task', action: 'transform', input: { ok: true }, end: true } } });
+  const workflow = await createWorkflow(quiet, {
+    startAt: 'One',
+    nodes: { One: { type: 'task', action: 'transform', input: { ok: true }, end: true } },
+  });
   return ended(quiet, (await execute(quiet, workflow.id)).id);
 }
 
-const endedAt = (execution: { id: string }, gql: TestApp['gql']) => ended(gql, execution.id).then((done) => Date.parse(done.steps.at(-1)?.endedAt ?? 0));
+const endedAt = (execution: { id: string }, gql: TestApp['gql']) =>
+  ended(gql, execution.id).then((done) => Date.parse(done.steps.at(-1)?.endedAt ?? 0));
 
 describe('fair shares between workspaces', () => {
   it("a workspace's slow steps take at most its share of the step slots; another's step runs at once", async () => {
@@ -51,7 +55,10 @@ describe('fair shares between workspaces', () => {
           type: 'map',
           itemsPath: '$.items',
           maxConcurrency: 20,
-          iterator: { startAt: 'Call', nodes: { Call: { type: 'task', action: 'http.request', input: { url: `${target.url}/slow/steps` }, end: true } } },
+          iterator: {
+            startAt: 'Call',
+            nodes: { Call: { type: 'task', action: 'http.request', input: { url: `${target.url}/slow/steps` }, end: true } },
+          },
           end: true,
         },
       },
@@ -67,7 +74,10 @@ describe('fair shares between workspaces', () => {
   });
 
   it("a workspace's many executions take at most its share of the execution slots", async () => {
-    const slow = await createWorkflow(busy, { startAt: 'Call', nodes: { Call: { type: 'task', action: 'http.request', input: { url: `${target.url}/slow/runs` }, end: true } } });
+    const slow = await createWorkflow(busy, {
+      startAt: 'Call',
+      nodes: { Call: { type: 'task', action: 'http.request', input: { url: `${target.url}/slow/runs` }, end: true } },
+    });
     const flood = [];
     for (let n = 0; n < 8; n += 1) flood.push(await execute(busy, slow.id));
     while (target.calls('/slow/runs') < 2) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -102,7 +112,9 @@ describe('fair shares between workspaces', () => {
     } while (engine.parked < 51);
     expect(engine).toMatchObject({ active: 0, parked: 51, stepsInFlight: 0 });
     expect((await oneStep()).status).toBe('SUCCEEDED');
-    const { rows } = await app.database.db.pool.query('SELECT count(*)::int AS n FROM execution_jobs WHERE not_before > now() + interval \'30 minutes\' AND lease_owner IS NULL');
+    const { rows } = await app.database.db.pool.query(
+      "SELECT count(*)::int AS n FROM execution_jobs WHERE not_before > now() + interval '30 minutes' AND lease_owner IS NULL",
+    );
     expect(rows[0].n).toBe(51);
     for (const execution of [naps, ...waits]) {
       const cancelled = await busy('mutation($id: ID!) { cancelExecution(input: { id: $id }) { status } }', { id: execution.id });
@@ -113,18 +125,31 @@ describe('fair shares between workspaces', () => {
   it('a parked wait is taken up again when it is due, by this process or another, and its step ends as a wait would', async () => {
     const workflow = await createWorkflow(busy, {
       startAt: 'Pause',
-      nodes: { Pause: { type: 'wait', ms: 1500, next: 'Nap' }, Nap: { type: 'task', action: 'sleep', input: { ms: 1200 }, next: 'Done' }, Done: { type: 'succeed' } },
+      nodes: {
+        Pause: { type: 'wait', ms: 1500, next: 'Nap' },
+        Nap: { type: 'task', action: 'sleep', input: { ms: 1200 }, next: 'Done' },
+        Done: { type: 'succeed' },
+      },
     });
     const started = await execute(busy, workflow.id);
     let parkedSeen = 0;
     for (let n = 0; n < 40; n += 1) {
-      const { rows } = await app.database.db.pool.query('SELECT not_before FROM execution_jobs WHERE execution_id = $1 AND lease_owner IS NULL', [started.id]);
+      const { rows } = await app.database.db.pool.query(
+        'SELECT not_before FROM execution_jobs WHERE execution_id = $1 AND lease_owner IS NULL',
+        [started.id],
+      );
       if (rows[0]?.not_before) parkedSeen += 1;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const done = await ended(busy, started.id);
     expect(parkedSeen).toBeGreaterThan(0);
-    expect(done).toMatchObject({ status: 'SUCCEEDED', steps: [{ node: 'Pause', status: 'SUCCEEDED' }, { node: 'Nap', status: 'SUCCEEDED', output: { sleptMs: 1200 } }] });
+    expect(done).toMatchObject({
+      status: 'SUCCEEDED',
+      steps: [
+        { node: 'Pause', status: 'SUCCEEDED' },
+        { node: 'Nap', status: 'SUCCEEDED', output: { sleptMs: 1200 } },
+      ],
+    });
     expect(done.steps[0].durationMs).toBeGreaterThanOrEqual(1500);
     expect(done.steps[1].durationMs).toBeGreaterThanOrEqual(1200);
   });

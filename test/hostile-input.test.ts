@@ -48,11 +48,14 @@ const counts = new Map<string, { cases: number; outcomes: Map<string, number> }>
 beforeAll(async () => {
   app = await startTestApp({ rateLimitPerSecond: 0, maxDefinitionBytes: 8 * 1024, maxSubscriptionsPerKey: 5 });
   ws = wsClient(app.url, app.keys.editor);
-  workflowId = (await app.gql('mutation($d: JSON!) { createWorkflow(input: { name: "target", definition: $d }) { id } }', { d: definition() })).data!
-    .createWorkflow.id;
+  workflowId = (
+    await app.gql('mutation($d: JSON!) { createWorkflow(input: { name: "target", definition: $d }) { id } }', { d: definition() })
+  ).data!.createWorkflow.id;
 });
 afterAll(async () => {
-  const lines = [...counts].map(([category, { cases, outcomes }]) => `${category}: ${cases} cases; ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const lines = [...counts].map(
+    ([category, { cases, outcomes }]) => `${category}: ${cases} cases; ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}`,
+  );
   const total = [...counts.values()].reduce((sum, { cases }) => sum + cases, 0);
   console.log(`hostile input, seed ${SEED}: ${total} cases\n${lines.join('\n')}`);
   await ws.dispose();
@@ -122,7 +125,12 @@ async function stillAnswers(): Promise<void> {
 }
 
 /** Runs `property` RUNS times per transport, as one category of the suite. */
-async function suite<T>(category: string, arbitrary: fc.Arbitrary<T>, run: (value: T, transport: Transport) => Promise<void>, transports = TRANSPORTS) {
+async function suite<T>(
+  category: string,
+  arbitrary: fc.Arbitrary<T>,
+  run: (value: T, transport: Transport) => Promise<void>,
+  transports = TRANSPORTS,
+) {
   for (const transport of transports) {
     await fc.assert(
       fc.asyncProperty(arbitrary, (value) => run(value, transport)),
@@ -141,22 +149,61 @@ const SQL = fc.constantFrom(
   "') UNION SELECT * FROM api_keys --",
   '\\x00',
   '%_%',
-  "$$; DELETE FROM streams; $$",
+  '$$; DELETE FROM streams; $$',
   '${jndi:ldap://x}',
   '../../../../etc/passwd',
 );
-const hostileText = fc.oneof(SQL, fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.tuple(SQL, fc.string()).map(([a, b]) => a + b));
+const hostileText = fc.oneof(
+  SQL,
+  fc.string({ maxLength: 80 }),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.tuple(SQL, fc.string()).map(([a, b]) => a + b),
+);
 
 describe('hostile input on every transport: no 5xx, a documented code, nothing written', () => {
   it('broken documents', async () => {
-    const tokens = ['{', '}', '(', ')', '[', ']', 'query', 'mutation', 'subscription', 'fragment', 'on', '...', '$x', ':', '!', '=', '@include', '"', '#', ',', 'createWorkflow', 'events', 'me', 'id', 'input', '\n', ' '];
-    const valid = ['{ me { id } }', 'mutation($d: JSON!) { createWorkflow(input: { name: "n", definition: $d }) { id } }', 'subscription { events { cursor } }'];
+    const tokens = [
+      '{',
+      '}',
+      '(',
+      ')',
+      '[',
+      ']',
+      'query',
+      'mutation',
+      'subscription',
+      'fragment',
+      'on',
+      '...',
+      '$x',
+      ':',
+      '!',
+      '=',
+      '@include',
+      '"',
+      '#',
+      ',',
+      'createWorkflow',
+      'events',
+      'me',
+      'id',
+      'input',
+      '\n',
+      ' ',
+    ];
+    const valid = [
+      '{ me { id } }',
+      'mutation($d: JSON!) { createWorkflow(input: { name: "n", definition: $d }) { id } }',
+      'subscription { events { cursor } }',
+    ];
     const broken = fc.oneof(
       fc.string({ maxLength: 200 }),
       fc.array(fc.constantFrom(...tokens), { maxLength: 60 }).map((parts) => parts.join(' ')),
       fc.tuple(fc.constantFrom(...valid), fc.nat()).map(([doc, cut]) => doc.slice(0, cut % (doc.length - 1))),
     );
-    await suite('broken documents', broken, (query, transport) => check('broken documents', () => send(transport, query, { d: definition() }), { mayRead: true }));
+    await suite('broken documents', broken, (query, transport) =>
+      check('broken documents', () => send(transport, query, { d: definition() }), { mayRead: true }),
+    );
   });
 
   it('wrong variable types', async () => {
@@ -167,9 +214,17 @@ describe('hostile input on every transport: no 5xx, a documented code, nothing w
       'query($first: Int, $after: String) { workflows(first: $first, after: $after) { edges { cursor } } }',
       'query($types: [String!]) { eventLog(types: $types, first: 1) { edges { cursor } } }',
     ];
-    const wrong = fc.tuple(fc.constantFrom(...operations), fc.jsonValue({ maxDepth: 4 }), fc.constantFrom('input', 'first', 'after', 'types'));
+    const wrong = fc.tuple(
+      fc.constantFrom(...operations),
+      fc.jsonValue({ maxDepth: 4 }),
+      fc.constantFrom('input', 'first', 'after', 'types'),
+    );
     await suite('wrong variable types', wrong, ([query, value, name], transport) =>
-      check('wrong variable types', () => send(transport, query, { [name]: value, input: name === 'input' ? value : { id: workflowId, expectedVersion: 'x' } }), { mayRead: true }),
+      check(
+        'wrong variable types',
+        () => send(transport, query, { [name]: value, input: name === 'input' ? value : { id: workflowId, expectedVersion: 'x' } }),
+        { mayRead: true },
+      ),
     );
   });
 
@@ -179,7 +234,10 @@ describe('hostile input on every transport: no 5xx, a documented code, nothing w
       const text = 'x'.repeat(size);
       const [query, variables] =
         where === 'name'
-          ? ['mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }', { n: text, d: definition() }]
+          ? [
+              'mutation($n: String!, $d: JSON!) { createWorkflow(input: { name: $n, definition: $d }) { id } }',
+              { n: text, d: definition() },
+            ]
           : where === 'nameContains'
             ? ['query($n: String) { workflows(filter: { nameContains: $n }) { edges { cursor } } }', { n: text }]
             : where === 'id'
@@ -205,7 +263,9 @@ describe('hostile input on every transport: no 5xx, a documented code, nothing w
         let nested: unknown = 'leaf';
         for (let i = 0; i < n; i += 1) nested = { a: nested };
         return check('deep nesting', () =>
-          send(transport, 'mutation($d: JSON!) { createWorkflow(input: { name: "deep", definition: $d }) { id } }', { d: { ...definition(), metadata: nested } }),
+          send(transport, 'mutation($d: JSON!) { createWorkflow(input: { name: "deep", definition: $d }) { id } }', {
+            d: { ...definition(), metadata: nested },
+          }),
         );
       }
       let list: unknown = 'Tick';
@@ -231,7 +291,12 @@ describe('hostile input on every transport: no 5xx, a documented code, nothing w
   });
 
   it('invalid cursors and ids', async () => {
-    const garbage = fc.oneof(hostileText, fc.base64String({ maxLength: 60 }), fc.uuid(), fc.string().map((s) => Buffer.from(s).toString('base64url')));
+    const garbage = fc.oneof(
+      hostileText,
+      fc.base64String({ maxLength: 60 }),
+      fc.uuid(),
+      fc.string().map((s) => Buffer.from(s).toString('base64url')),
+    );
     const operations = [
       'query($c: String) { eventLog(after: $c) { edges { cursor } } }',
       'query($c: String) { workflows(after: $c) { edges { cursor } } }',
@@ -250,7 +315,12 @@ describe('hostile input on every transport: no 5xx, a documented code, nothing w
   });
 
   it('negative and huge first', async () => {
-    const first = fc.oneof(fc.integer({ min: -(2 ** 31), max: -1 }), fc.integer({ min: 101, max: 2 ** 31 - 1 }), fc.double(), fc.constantFrom(2 ** 53, -0.5, 1e308));
+    const first = fc.oneof(
+      fc.integer({ min: -(2 ** 31), max: -1 }),
+      fc.integer({ min: 101, max: 2 ** 31 - 1 }),
+      fc.double(),
+      fc.constantFrom(2 ** 53, -0.5, 1e308),
+    );
     const operations = [
       'query($f: Int) { workflows(first: $f) { edges { cursor } } }',
       'query($f: Int) { eventLog(first: $f) { edges { cursor } } }',
@@ -276,10 +346,14 @@ describe('hostile input on every transport: no 5xx, a documented code, nothing w
       await check('injection in filters', () => send(transport, query, { v }), { mayRead: true });
       // The auditLog filters are admin-only; the editor's FORBIDDEN above must not hide a bug.
       if (query.includes('auditLog') && transport === 'http') {
-        await check('injection in filters, as admin', async () => {
-          const response = await app.gql(query, { v }, app.keys.admin);
-          return { status: response.status, codes: codesOf(response.errors) };
-        }, { mayRead: true });
+        await check(
+          'injection in filters, as admin',
+          async () => {
+            const response = await app.gql(query, { v }, app.keys.admin);
+            return { status: response.status, codes: codesOf(response.errors) };
+          },
+          { mayRead: true },
+        );
       }
     });
   });
@@ -296,7 +370,13 @@ describe('hostile input on every transport: no 5xx, a documented code, nothing w
     await suite('injection in expressions', condition, (expression, transport) =>
       check('injection in expressions', () =>
         send(transport, 'mutation($d: JSON!) { createWorkflow(input: { name: "hostile", definition: $d }) { id } }', {
-          d: { startAt: 'Pick', nodes: { Pick: { type: 'choice', choices: [{ condition: expression, next: 'Done' }], default: 'Done' }, Done: { type: 'succeed' } } },
+          d: {
+            startAt: 'Pick',
+            nodes: {
+              Pick: { type: 'choice', choices: [{ condition: expression, next: 'Done' }], default: 'Done' },
+              Done: { type: 'succeed' },
+            },
+          },
         }),
       ),
     );
@@ -313,12 +393,22 @@ describe('hostile input on every transport: no 5xx, a documented code, nothing w
   });
 
   it('malformed JSON bodies and wrong content types (HTTP and SSE)', async () => {
-    const write = JSON.stringify({ query: 'mutation($d: JSON!) { createWorkflow(input: { name: "ct", definition: $d }) { id } }', variables: { d: definition() } });
+    const write = JSON.stringify({
+      query: 'mutation($d: JSON!) { createWorkflow(input: { name: "ct", definition: $d }) { id } }',
+      variables: { d: definition() },
+    });
     const body = fc.oneof(
       fc.string({ maxLength: 300 }),
       fc.nat({ max: write.length - 2 }).map((cut) => write.slice(0, cut)),
       fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)),
-      fc.constantFrom('{"query": 1}', '{"query": "{ me { id } }", "variables": "x"}', '[{"query":"{ me { id } }"}]', 'null', '{"query": null}', '{"extensions": {"persistedQuery": 1}}'),
+      fc.constantFrom(
+        '{"query": 1}',
+        '{"query": "{ me { id } }", "variables": "x"}',
+        '[{"query":"{ me { id } }"}]',
+        'null',
+        '{"query": null}',
+        '{"extensions": {"persistedQuery": 1}}',
+      ),
     );
     const wrongType = fc.constantFrom(
       'text/plain',
@@ -333,10 +423,15 @@ describe('hostile input on every transport: no 5xx, a documented code, nothing w
     );
     // Malformed JSON sent as JSON, or a well-formed write sent as anything else.
     const cases = fc.oneof(fc.tuple(body, fc.constant('application/json')), fc.tuple(fc.constant(write), wrongType));
-    await suite('malformed bodies and content types', cases, ([text, type], transport) =>
-      check('malformed bodies and content types', () =>
-        overHttp(text, { 'content-type': type, ...(transport === 'sse' ? { accept: 'text/event-stream' } : {}) }),
-      { mayRead: true }),
+    await suite(
+      'malformed bodies and content types',
+      cases,
+      ([text, type], transport) =>
+        check(
+          'malformed bodies and content types',
+          () => overHttp(text, { 'content-type': type, ...(transport === 'sse' ? { accept: 'text/event-stream' } : {}) }),
+          { mayRead: true },
+        ),
       ['http', 'sse'],
     );
   });
@@ -345,59 +440,79 @@ describe('hostile input on every transport: no 5xx, a documented code, nothing w
     const message = fc.oneof(
       fc.string({ maxLength: 200 }),
       fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)),
-      fc.constantFrom('{"type":"subscribe"}', '{"type":"subscribe","id":1,"payload":{}}', '{"type":"subscribe","id":"a","payload":{"query":5}}', '{"type":"nope"}', '{"type":"connection_init"}'),
+      fc.constantFrom(
+        '{"type":"subscribe"}',
+        '{"type":"subscribe","id":1,"payload":{}}',
+        '{"type":"subscribe","id":"a","payload":{"query":5}}',
+        '{"type":"nope"}',
+        '{"type":"connection_init"}',
+      ),
     );
-    await suite('malformed WebSocket messages', message, (text) =>
-      check('malformed WebSocket messages', async () => {
-        const socket = new WebSocket(app.url.replace('http', 'ws'), 'graphql-transport-ws');
-        await new Promise((resolve) => socket.once('open', resolve));
-        socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${app.keys.editor}` } }));
-        await new Promise((resolve) => socket.once('message', resolve));
-        const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
-        socket.send(text);
-        // A message the protocol does not know closes the socket with 4400; give it a moment.
-        const code = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(0), 300))]);
-        socket.close();
-        return { codes: [code === 0 ? 'ws:open' : `ws:${code}`] };
-      }),
+    await suite(
+      'malformed WebSocket messages',
+      message,
+      (text) =>
+        check('malformed WebSocket messages', async () => {
+          const socket = new WebSocket(app.url.replace('http', 'ws'), 'graphql-transport-ws');
+          await new Promise((resolve) => socket.once('open', resolve));
+          socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${app.keys.editor}` } }));
+          await new Promise((resolve) => socket.once('message', resolve));
+          const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+          socket.send(text);
+          // A message the protocol does not know closes the socket with 4400; give it a moment.
+          const code = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(0), 300))]);
+          socket.close();
+          return { codes: [code === 0 ? 'ws:open' : `ws:${code}`] };
+        }),
       ['ws'],
     );
   });
 
   it('floods of subscriptions', async () => {
-    await suite('floods of subscriptions', fc.integer({ min: 6, max: 40 }), (n, transport) =>
-      check('floods of subscriptions', async () => {
-        const query = 'subscription { events(types: ["Never"]) { cursor } }';
-        const codes: string[] = [];
-        if (transport === 'ws') {
-          const open = Array.from({ length: n }, () => ws.iterate({ query }));
-          for (const outcome of await Promise.allSettled(open.map((iterator) => iterator.next()))) {
-            codes.push(outcome.status === 'fulfilled' ? codesOf(outcome.value.value?.errors)[0]! : codesOf(outcome.reason)[0]!);
-          }
-          await Promise.all(open.map((iterator) => iterator.return?.()));
-        } else {
-          const aborts = Array.from({ length: n }, () => new AbortController());
-          const responses = await Promise.all(
-            aborts.map(async (abort) => {
-              const response = await fetch(app.url, {
-                method: 'POST',
-                signal: abort.signal,
-                headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${app.keys.editor}` },
-                body: JSON.stringify({ query }),
-              });
-              const reader = response.body!.getReader();
-              const first = new TextDecoder().decode((await reader.read()).value);
-              return /"code":"(\w+)"/.exec(first)?.[1] ?? 'ok';
-            }),
-          );
-          codes.push(...responses);
-          aborts.forEach((abort) => abort.abort());
-        }
-        // Five may be open at once (MAX_SUBSCRIPTIONS_PER_KEY here); the rest are refused.
-        expect(codes.filter((code) => code === 'ok')).toHaveLength(5);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        return { codes };
-      }, { mayRead: true }),
+    await suite(
+      'floods of subscriptions',
+      fc.integer({ min: 6, max: 40 }),
+      (n, transport) =>
+        check(
+          'floods of subscriptions',
+          async () => {
+            const query = 'subscription { events(types: ["Never"]) { cursor } }';
+            const codes: string[] = [];
+            if (transport === 'ws') {
+              const open = Array.from({ length: n }, () => ws.iterate({ query }));
+              for (const outcome of await Promise.allSettled(open.map((iterator) => iterator.next()))) {
+                codes.push(outcome.status === 'fulfilled' ? codesOf(outcome.value.value?.errors)[0]! : codesOf(outcome.reason)[0]!);
+              }
+              await Promise.all(open.map((iterator) => iterator.return?.()));
+            } else {
+              const aborts = Array.from({ length: n }, () => new AbortController());
+              const responses = await Promise.all(
+                aborts.map(async (abort) => {
+                  const response = await fetch(app.url, {
+                    method: 'POST',
+                    signal: abort.signal,
+                    headers: {
+                      'content-type': 'application/json',
+                      accept: 'text/event-stream',
+                      authorization: `Bearer ${app.keys.editor}`,
+                    },
+                    body: JSON.stringify({ query }),
+                  });
+                  const reader = response.body!.getReader();
+                  const first = new TextDecoder().decode((await reader.read()).value);
+                  return /"code":"(\w+)"/.exec(first)?.[1] ?? 'ok';
+                }),
+              );
+              codes.push(...responses);
+              aborts.forEach((abort) => abort.abort());
+            }
+            // Five may be open at once (MAX_SUBSCRIPTIONS_PER_KEY here); the rest are refused.
+            expect(codes.filter((code) => code === 'ok')).toHaveLength(5);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            return { codes };
+          },
+          { mayRead: true },
+        ),
       ['ws', 'sse'],
     );
   });

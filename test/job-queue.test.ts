@@ -27,7 +27,12 @@ describe('the job queue', () => {
   it('hands each job to one claimer, takes back run-out leases, but never one its claimer says it still runs', async () => {
     const [a, b] = [await job(), await job()];
     const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => jobs.claim(`p${i}`, 1, 60_000)));
-    expect(claims.flat().map((claimed) => claimed.id).sort()).toEqual([a, b].sort());
+    expect(
+      claims
+        .flat()
+        .map((claimed) => claimed.id)
+        .sort(),
+    ).toEqual([a, b].sort());
 
     await database.db.pool.query(`UPDATE execution_jobs SET lease_owner = 'p9', lease_expires_at = now() - interval '1 second'`);
     expect(await jobs.claim('p9', 10, 60_000, { running: [a, b], held: new Map(), share: 10 })).toEqual([]);
@@ -42,7 +47,7 @@ describe('the job queue', () => {
     expect(await jobs.waiting()).toMatchObject({ queued: 1, parked: 0 });
   });
 
-  it("takes workspaces in turn, none past its share, and leaves a parked job alone until it is due", async () => {
+  it('takes workspaces in turn, none past its share, and leaves a parked job alone until it is due', async () => {
     await database.db.pool.query('DELETE FROM execution_jobs');
     const [busy, quiet] = [randomUUID(), randomUUID()];
     const backlog = [];
@@ -58,8 +63,12 @@ describe('the job queue', () => {
     expect(await jobs.park(backlog[2]!, 'p1', new Date())).toBe(false);
     expect(await jobs.waiting(busy)).toMatchObject({ queued: 3, parked: 1, oldestQueuedSeconds: expect.any(Number) });
     expect((await jobs.claim('p2', 10, 60_000)).map((claimed) => claimed.id).sort()).toEqual(backlog.slice(3).sort());
-    await database.db.pool.query('UPDATE execution_jobs SET not_before = now() - interval \'1 second\' WHERE execution_id = $1', [backlog[2]]);
-    expect((await jobs.claim('p2', 10, 60_000, { running: backlog.slice(3), held: new Map(), share: 10 })).map((claimed) => claimed.id)).toEqual([backlog[2]]);
+    await database.db.pool.query("UPDATE execution_jobs SET not_before = now() - interval '1 second' WHERE execution_id = $1", [
+      backlog[2],
+    ]);
+    expect(
+      (await jobs.claim('p2', 10, 60_000, { running: backlog.slice(3), held: new Map(), share: 10 })).map((claimed) => claimed.id),
+    ).toEqual([backlog[2]]);
   });
 
   it('counts takeovers of leases that ran out under another owner, not of its own; sets back failed runs with their reason', async () => {
@@ -89,8 +98,14 @@ describe('the job queue', () => {
     await database.db.pool.query('DELETE FROM execution_jobs');
     const [late, later, held, due] = [await job(), await job(), await job(), await job()];
     await database.db.pool.query(`UPDATE execution_jobs SET deadline = now() - interval '1 minute' WHERE execution_id = $1`, [late]);
-    await database.db.pool.query(`UPDATE execution_jobs SET deadline = now() - interval '2 minutes', lease_owner = 'dead', lease_expires_at = now() - interval '1 second' WHERE execution_id = $1`, [later]);
-    await database.db.pool.query(`UPDATE execution_jobs SET deadline = now() - interval '1 minute', lease_owner = 'alive', lease_expires_at = now() + interval '1 minute' WHERE execution_id = $1`, [held]);
+    await database.db.pool.query(
+      `UPDATE execution_jobs SET deadline = now() - interval '2 minutes', lease_owner = 'dead', lease_expires_at = now() - interval '1 second' WHERE execution_id = $1`,
+      [later],
+    );
+    await database.db.pool.query(
+      `UPDATE execution_jobs SET deadline = now() - interval '1 minute', lease_owner = 'alive', lease_expires_at = now() + interval '1 minute' WHERE execution_id = $1`,
+      [held],
+    );
     await database.db.pool.query(`UPDATE execution_jobs SET deadline = now() + interval '1 minute' WHERE execution_id = $1`, [due]);
     expect(await jobs.claimOverdue('sweeper', 1, 60_000)).toEqual([later]);
     expect(await jobs.claimOverdue('sweeper', 10, 60_000)).toEqual([late]);

@@ -67,7 +67,11 @@ describe('HS256 tokens', () => {
     const jwt = await token({ sub: 'ada@example', name: 'Ada' });
     const me = await app.gql('{ me { id name role workspaceId } }', {}, jwt);
     expect(me.data!.me).toMatchObject({ name: 'Ada', role: 'EDITOR', workspaceId: app.workspaceId });
-    const created = await app.gql('mutation($d: JSON!) { createWorkflow(input: { name: "by token", definition: $d }) { createdBy { id name } } }', { d: definition() }, jwt);
+    const created = await app.gql(
+      'mutation($d: JSON!) { createWorkflow(input: { name: "by token", definition: $d }) { createdBy { id name } } }',
+      { d: definition() },
+      jwt,
+    );
     expect(created.data!.createWorkflow.createdBy).toEqual({ id: me.data!.me.id, name: 'Ada' });
     // The same subject again: the same user, and no other row.
     const users = await app.database.snapshot();
@@ -79,7 +83,11 @@ describe('HS256 tokens', () => {
       expect(me.data!.me.role).toBe(role.toUpperCase());
     }
     const viewer = await token({ sub: 'ada@example', name: 'Ada', role: 'VIEWER' });
-    expect(codeOf(await app.gql('mutation($d: JSON!) { createWorkflow(input: { name: "x", definition: $d }) { id } }', { d: definition() }, viewer))).toBe('FORBIDDEN');
+    expect(
+      codeOf(
+        await app.gql('mutation($d: JSON!) { createWorkflow(input: { name: "x", definition: $d }) { id } }', { d: definition() }, viewer),
+      ),
+    ).toBe('FORBIDDEN');
     // A key would outlive the token's say on the subject: none is issued.
     const key = await app.gql('mutation($u: ID!) { issueApiKey(userId: $u) { apiKey } }', { u: me.data!.me.id }, app.keys.admin);
     expect(key.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'userId' });
@@ -98,7 +106,10 @@ describe('HS256 tokens', () => {
       JSON.stringify({ sub: 'x', iss: ISSUER, aud: AUDIENCE, exp: now + 60, workspace: app.workspaceId, role: 'admin' }),
     ).toString('base64url')}.`;
     const refused = [
-      await sign(new TextEncoder().encode('another secret, also thirty-two bytes long'), 'HS256', { workspace: app.workspaceId, role: 'admin' }),
+      await sign(new TextEncoder().encode('another secret, also thirty-two bytes long'), 'HS256', {
+        workspace: app.workspaceId,
+        role: 'admin',
+      }),
       await token({ iss: 'https://evil.example' }),
       await token({ aud: 'someone-else' }),
       await token({ expiresIn: -60 }),
@@ -124,7 +135,11 @@ describe('HS256 tokens', () => {
       'a.b.c',
     ];
     for (const jwt of refused) {
-      const response = await app.gql('mutation($d: JSON!) { createWorkflow(input: { name: "x", definition: $d }) { id } }', { d: definition() }, jwt);
+      const response = await app.gql(
+        'mutation($d: JSON!) { createWorkflow(input: { name: "x", definition: $d }) { id } }',
+        { d: definition() },
+        jwt,
+      );
       expect([response.status, codeOf(response)], jwt).toEqual([401, 'UNAUTHENTICATED']);
     }
     expect(await app.database.snapshot()).toEqual(before);

@@ -51,7 +51,13 @@ describe('two processes whose database connections stall for longer than a lease
       nodes: Object.fromEntries(
         Array.from({ length: STEPS }, (_, i) => [
           `S${i}`,
-          { type: 'task', action: 'http.request', input: { url: `${target.url}/race`, method: 'POST' }, resultPath: `$.s${i}`, ...(i === STEPS - 1 ? { end: true } : { next: `S${i + 1}` }) },
+          {
+            type: 'task',
+            action: 'http.request',
+            input: { url: `${target.url}/race`, method: 'POST' },
+            resultPath: `$.s${i}`,
+            ...(i === STEPS - 1 ? { end: true } : { next: `S${i + 1}` }),
+          },
         ]),
       ),
     });
@@ -59,7 +65,8 @@ describe('two processes whose database connections stall for longer than a lease
     for (let i = 0; i < EXECUTIONS; i += 1) ids.push((await execute(gql, workflow.id)).id);
 
     // Stalls of 1.2 to 2.5 leases, on either process, until every execution has ended.
-    const unfinished = async () => (await app.database.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM executions WHERE ended_at IS NULL')).rows[0]!.n;
+    const unfinished = async () =>
+      (await app.database.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM executions WHERE ended_at IS NULL')).rows[0]!.n;
     let stalls = 0;
     for (const began = Date.now(); Date.now() - began < 60_000 && (await unfinished()) > 0; stalls += 1) {
       const proxy = proxies[between(0, 2)]!;

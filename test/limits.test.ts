@@ -61,7 +61,9 @@ describe('document limits, the same on HTTP, SSE and WebSocket', () => {
     const { data, errors } = await app.gql(getIntrospectionQuery());
     expect(errors).toBeUndefined();
     expect(data!.__schema.types.length).toBeGreaterThan(20);
-    const page = await app.gql('{ workflows(first: 100) { edges { node { id name createdBy { name } latestEvents(first: 5) { type actor { name } } } } } }');
+    const page = await app.gql(
+      '{ workflows(first: 100) { edges { node { id name createdBy { name } latestEvents(first: 5) { type actor { name } } } } } }',
+    );
     expect(page.errors).toBeUndefined();
   });
 });
@@ -72,11 +74,20 @@ describe('body and message size', () => {
   const raw = (body: string, headers: Record<string, string | number>) =>
     new Promise<{ status: number; body: any }>((resolve, reject) => {
       const url = new URL(app.url);
-      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${app.keys.editor}`, ...headers } }, (res) => {
-        let text = '';
-        res.on('data', (chunk) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
-      });
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${app.keys.editor}`, ...headers },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -97,7 +108,9 @@ describe('body and message size', () => {
     const { host, pathname } = new URL(app.url);
     const exchange = (head: string, body: string) =>
       new Promise<string>((resolve) => {
-        const socket = connect(Number(host.split(':')[1]), '127.0.0.1', () => socket.end(`POST ${pathname} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\n${head}\r\n${body}`));
+        const socket = connect(Number(host.split(':')[1]), '127.0.0.1', () =>
+          socket.end(`POST ${pathname} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\n${head}\r\n${body}`),
+        );
         let text = '';
         socket.on('data', (chunk) => (text += chunk));
         // The server may reset the connection while the rest is still being sent: what it answered counts.
@@ -105,7 +118,10 @@ describe('body and message size', () => {
         socket.on('close', () => resolve(text));
       });
     // Both headers: Node's parser refuses the request before it reaches the server's code.
-    const both = await exchange(`Content-Length: 20\r\nTransfer-Encoding: chunked\r\n`, `${big.length.toString(16)}\r\n${big}\r\n0\r\n\r\n`);
+    const both = await exchange(
+      `Content-Length: 20\r\nTransfer-Encoding: chunked\r\n`,
+      `${big.length.toString(16)}\r\n${big}\r\n0\r\n\r\n`,
+    );
     expect(both).toMatch(/^HTTP\/1\.1 400 /);
     // A short Content-Length: only that much is the body (not JSON, so refused); the rest is no request.
     const short = await exchange(`Content-Length: 20\r\n`, big);
@@ -123,7 +139,9 @@ describe('body and message size', () => {
       const outcome = await overWebSocket(OVERSIZED);
       expect(outcome.closed).toBe(1009);
       expect(printed).not.toHaveBeenCalled();
-      expect(logged.mock.calls.map(([line]) => JSON.parse(String(line)))).toContainEqual(expect.objectContaining({ level: 'warn', message: expect.stringContaining('over the size limit') }));
+      expect(logged.mock.calls.map(([line]) => JSON.parse(String(line)))).toContainEqual(
+        expect.objectContaining({ level: 'warn', message: expect.stringContaining('over the size limit') }),
+      );
     } finally {
       printed.mockRestore();
       logged.mockRestore();
@@ -137,7 +155,9 @@ describe('requests per key, and introspection', () => {
     const limited = await startTestApp({ rateLimitPerSecond: 5 });
     try {
       const responses = await Promise.all(
-        Array.from({ length: 12 }, () => limited.gql(`mutation { createWorkflow(input: { name: "rate", definition: ${DEFINITION} }) { id } }`)),
+        Array.from({ length: 12 }, () =>
+          limited.gql(`mutation { createWorkflow(input: { name: "rate", definition: ${DEFINITION} }) { id } }`),
+        ),
       );
       const refused = responses.filter((response) => response.status === 429);
       expect(refused.length).toBeGreaterThanOrEqual(7);
@@ -148,14 +168,16 @@ describe('requests per key, and introspection', () => {
 
       const client = wsClient(limited.url, limited.keys.viewer);
       try {
-        const codes = await Promise.all(Array.from({ length: 10 }, async () => {
-          try {
-            const result = await client.iterate({ query: '{ me { id } }' }).next();
-            return result.value?.errors?.[0]?.extensions?.code ?? 'OK';
-          } catch (errors) {
-            return (errors as { extensions?: { code?: string } }[])[0]?.extensions?.code;
-          }
-        }));
+        const codes = await Promise.all(
+          Array.from({ length: 10 }, async () => {
+            try {
+              const result = await client.iterate({ query: '{ me { id } }' }).next();
+              return result.value?.errors?.[0]?.extensions?.code ?? 'OK';
+            } catch (errors) {
+              return (errors as { extensions?: { code?: string } }[])[0]?.extensions?.code;
+            }
+          }),
+        );
         expect(codes).toContain('RATE_LIMITED');
         expect(codes).toContain('OK');
       } finally {
@@ -191,7 +213,10 @@ describe('subscriptions per key', () => {
     try {
       const open = [client.iterate({ query }), client.iterate({ query })];
       for (const subscription of open) await subscription.next();
-      const third = await client.iterate({ query }).next().catch((errors) => ({ value: { errors } }));
+      const third = await client
+        .iterate({ query })
+        .next()
+        .catch((errors) => ({ value: { errors } }));
       expect(third.value.errors[0].extensions.code).toBe('TOO_MANY_SUBSCRIPTIONS');
       const overSse = await sse(capped.url, query, {}, { authorization: `Bearer ${capped.keys.viewer}` }).next();
       expect(JSON.stringify(overSse.value)).toMatch(/TOO_MANY_SUBSCRIPTIONS/);
@@ -202,7 +227,10 @@ describe('subscriptions per key', () => {
       await open[0]!.return!();
       let again: any;
       do {
-        again = await client.iterate({ query }).next().catch((errors) => ({ value: { errors } }));
+        again = await client
+          .iterate({ query })
+          .next()
+          .catch((errors) => ({ value: { errors } }));
       } while (again.value.errors);
       expect(again.value.data.events.cursor).toBeTruthy();
     } finally {
@@ -222,7 +250,10 @@ describe('browsers', () => {
       expect(answer.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
 
       const preflight = (origin: string) =>
-        fetch(guarded.url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+        fetch(guarded.url, {
+          method: 'OPTIONS',
+          headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+        });
       expect((await preflight('https://dash.example')).headers.get('access-control-allow-origin')).toBe('https://dash.example');
       // Another origin is not allowed: the header never names it, nor says "*".
       expect((await preflight('https://evil.example')).headers.get('access-control-allow-origin')).not.toMatch(/evil|\*/);
@@ -271,13 +302,21 @@ describe('persisted operations', () => {
     writeFileSync(file, JSON.stringify({ [hash(me)]: me, [hash(live)]: live }));
     const locked = await startTestApp({ persistedOperationsFile: file });
     const byHash = (text: string) => ({ persistedQuery: { version: 1, sha256Hash: hash(text) } });
-    const post = (body: unknown) => locked.post(JSON.stringify(body), { authorization: `Bearer ${locked.keys.editor}` }).then((response) => response.json() as Promise<any>);
+    const post = (body: unknown) =>
+      locked
+        .post(JSON.stringify(body), { authorization: `Bearer ${locked.keys.editor}` })
+        .then((response) => response.json() as Promise<any>);
     try {
       const before = await locked.database.snapshot();
       expect((await post({ extensions: byHash(me) })).data.me.id).toBe(locked.userIds.editor);
       expect((await post({ query: me })).errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
-      expect((await post({ query: `mutation { createWorkflow(input: { name: "x", definition: ${DEFINITION} }) { id } }` })).errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
-      expect((await post({ extensions: { persistedQuery: { version: 1, sha256Hash: hash('{ me { name } }') } } })).errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+      expect(
+        (await post({ query: `mutation { createWorkflow(input: { name: "x", definition: ${DEFINITION} }) { id } }` })).errors[0].extensions
+          .code,
+      ).toBe('PERSISTED_QUERY_ONLY');
+      expect(
+        (await post({ extensions: { persistedQuery: { version: 1, sha256Hash: hash('{ me { name } }') } } })).errors[0].extensions.code,
+      ).toBe('PERSISTED_QUERY_NOT_FOUND');
 
       const response = await fetch(locked.url, {
         method: 'POST',
@@ -291,7 +330,10 @@ describe('persisted operations', () => {
 
       const client = wsClient(locked.url, locked.keys.viewer);
       try {
-        const refused = await client.iterate({ query: me }).next().catch((errors) => ({ value: { errors } }));
+        const refused = await client
+          .iterate({ query: me })
+          .next()
+          .catch((errors) => ({ value: { errors } }));
         expect(refused.value.errors[0].extensions.code).toBe('PERSISTED_QUERY_ONLY');
         const allowed = await client.iterate({ query: '', extensions: byHash(me) }).next();
         expect(allowed.value!.data!.me).toEqual({ id: locked.userIds.viewer });

@@ -16,11 +16,22 @@ afterAll(() => database.drop());
 const workspaceId = randomUUID();
 const metadata = { workspaceId, actorId: null, requestId: 'r', correlationId: 'c', causationId: null };
 const append = async (type: string) =>
-  (await store.append({ type: 'Workflow', id: randomUUID() }, [{ eventId: randomUUID(), type, data: {} }], { expectedVersion: 'NO_STREAM', metadata })).events[0]!;
+  (
+    await store.append({ type: 'Workflow', id: randomUUID() }, [{ eventId: randomUUID(), type, data: {} }], {
+      expectedVersion: 'NO_STREAM',
+      metadata,
+    })
+  ).events[0]!;
 
 /** A live log woken only by hand: no notifications, no poll in the test's time. */
 async function quietLiveLog(): Promise<LiveLog> {
-  const live = new LiveLog(store, { batchSize: 10, batchBytes: 16 * 1024 * 1024, bufferLimit: 100, pollIntervalMs: 600_000, catchUpConcurrency: 2 });
+  const live = new LiveLog(store, {
+    batchSize: 10,
+    batchBytes: 16 * 1024 * 1024,
+    bufferLimit: 100,
+    pollIntervalMs: 600_000,
+    catchUpConcurrency: 2,
+  });
   await live.start();
   return live;
 }
@@ -56,7 +67,13 @@ describe('the live log', () => {
         return store.readLog(...args);
       },
     } as unknown as EventStore;
-    const live = new LiveLog(gated, { batchSize: 10, batchBytes: 16 * 1024 * 1024, bufferLimit: 2, pollIntervalMs: 600_000, catchUpConcurrency: 1 });
+    const live = new LiveLog(gated, {
+      batchSize: 10,
+      batchBytes: 16 * 1024 * 1024,
+      bufferLimit: 2,
+      pollIntervalMs: 600_000,
+      catchUpConcurrency: 1,
+    });
     await live.start();
     try {
       const start = { transactionId: first.transactionId, globalPosition: first.globalPosition - 1n };

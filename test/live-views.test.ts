@@ -73,7 +73,8 @@ describe('executionUpdated', () => {
       await app.database.db.pool.query("UPDATE users SET name = 'editor' WHERE id = $1", [app.userIds.editor]);
 
       const last = updates.at(-1)!;
-      const now = (await gql('query($id: ID!) { execution(id: $id) { status version steps { node status } } }', { id: started.id })).data!.execution;
+      const now = (await gql('query($id: ID!) { execution(id: $id) { status version steps { node status } } }', { id: started.id })).data!
+        .execution;
       expect(last.status).toBe('SUCCEEDED');
       expect(last.steps).toEqual([
         { node: 'a', status: 'SUCCEEDED' },
@@ -108,7 +109,7 @@ describe('executionUpdated', () => {
 });
 
 describe('Subscription.events', () => {
-  it("loads the actors of the events one read of the log brings in one statement, not one per event", async () => {
+  it('loads the actors of the events one read of the log brings in one statement, not one per event', async () => {
     const client = wsClient(app.url, app.keys.viewer);
     try {
       const items = client.iterate({ query: 'subscription { events(types: ["Batched"]) { event { version actor { name } } } }' });

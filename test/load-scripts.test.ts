@@ -13,7 +13,8 @@ describe('npm run load', () => {
     npmRun('load', [script, '--url', app.url, '--key', key], { SECONDS: '2', ...LENIENT, ...env });
   const report = (stdout: string) => JSON.parse(stdout.slice(stdout.indexOf('{')));
   // The mix names what it creates `load 0.<random>`; the workflows it makes first to read are `load <n>`.
-  const workflows = async () => Number((await app.database.db.pool.query("SELECT count(*) AS n FROM workflows WHERE name LIKE 'load 0.%'")).rows[0].n);
+  const workflows = async () =>
+    Number((await app.database.db.pool.query("SELECT count(*) AS n FROM workflows WHERE name LIKE 'load 0.%'")).rows[0].n);
   /**
    * A sixth of a read-mix run's requests create a workflow. Each connection of each ramp stage
    * cycles through the six requests from the first, the create last, so each may stop up to
@@ -83,7 +84,14 @@ describe('npm run load', () => {
   it('subscriptions gets every event to every subscriber exactly once', async () => {
     const run = await load('subscriptions', { SUBSCRIBERS: '5', RATE: '10' });
     expect(run.code).toBe(0);
-    expect(report(run.stdout)).toMatchObject({ script: 'subscriptions', appended: 20, deliveries: 100, missed: 0, repeated: 0, passed: true });
+    expect(report(run.stdout)).toMatchObject({
+      script: 'subscriptions',
+      appended: 20,
+      deliveries: 100,
+      missed: 0,
+      repeated: 0,
+      passed: true,
+    });
   });
 
   it('refuses a key the server does not take, before any load (exit 2)', async () => {

@@ -5,7 +5,9 @@ import { PostgresEventStore } from '../src/store/events/postgres-event-store.ts'
 import { createEmptyDatabase, type TestDatabase } from './support/database.ts';
 
 const MIGRATIONS = new URL('../prisma/migrations/', import.meta.url);
-const migrations = readdirSync(MIGRATIONS).filter((name) => /^\d+_/.test(name)).sort();
+const migrations = readdirSync(MIGRATIONS)
+  .filter((name) => /^\d+_/.test(name))
+  .sort();
 const sqlOf = (name: string) => readFileSync(new URL(`${name}/migration.sql`, MIGRATIONS), 'utf8');
 const DEFAULT_WORKSPACE = '00000000-0000-4000-8000-000000000001';
 
@@ -31,7 +33,14 @@ describe('the workspaces and audit chain migration', () => {
         await query(
           `INSERT INTO events (event_id, aggregate_type, aggregate_id, version, event_type, data, metadata, actor_id)
            VALUES ($1, 'Workflow', $2, $3, 'Touched', $4, $5, $6)`,
-          [randomUUID(), id, version, { version, note: 'before' }, { actorId: userId, requestId: 'r', correlationId: 'c', causationId: null }, userId],
+          [
+            randomUUID(),
+            id,
+            version,
+            { version, note: 'before' },
+            { actorId: userId, requestId: 'r', correlationId: 'c', causationId: null },
+            userId,
+          ],
         );
       }
     }

@@ -30,20 +30,33 @@ describe('several server processes on one database', () => {
     const b = await server(env, false);
     const mutate = async (query: string, variables: Record<string, unknown> = {}) => (await b.gql(query, variables, key)).data;
 
-    const client = createClient({ url: a.url.replace('http', 'ws'), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${key}` } });
+    const client = createClient({
+      url: a.url.replace('http', 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${key}` },
+    });
     stops.push(async () => client.dispose());
     const iterator = client.iterate({ query: 'subscription { events { caughtUp event { type version aggregateId } } }' });
     const next = async () => ((await iterator.next()).value as any).data.events;
     expect(await next()).toMatchObject({ caughtUp: true, event: null });
 
-    const created = await mutate('mutation { createWorkflow(input: { name: "cross", definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }');
+    const created = await mutate(
+      'mutation { createWorkflow(input: { name: "cross", definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }',
+    );
     const id = created.createWorkflow.id;
     expect(await next()).toMatchObject({ event: { type: 'WorkflowCreated', aggregateId: id } });
 
     const listeners = async () =>
-      (await database.db.pool.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [LISTENER_APPLICATION_NAME])).rows;
+      (
+        await database.db.pool.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [
+          LISTENER_APPLICATION_NAME,
+        ])
+      ).rows;
     expect(await listeners()).toHaveLength(2);
-    await database.db.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [LISTENER_APPLICATION_NAME]);
+    await database.db.pool.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
+      [LISTENER_APPLICATION_NAME],
+    );
 
     // Appended while the listeners are down or reconnecting: delayed at worst, never lost.
     await mutate('mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, name: "two" }) { id } }', { id });

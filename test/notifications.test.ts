@@ -23,18 +23,24 @@ const append = (id = randomUUID(), expectedVersion: 'NO_STREAM' | number = 'NO_S
     metadata: { workspaceId, actorId: null, requestId: 'r', correlationId: 'c', causationId: null },
   });
 const listenerPids = async () =>
-  (await database.db.pool.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [
-    LISTENER_APPLICATION_NAME,
-  ])).rows.map((row) => row.pid as number);
+  (
+    await database.db.pool.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [
+      LISTENER_APPLICATION_NAME,
+    ])
+  ).rows.map((row) => row.pid as number);
 
 describe('append notifications', () => {
   it('wake on every committed append with its aggregate type, reconnect after the connection dies, and wake again then', async () => {
     let wakes = 0;
     const types: (string | null)[] = [];
-    const notifications = new AppendNotifications(database.url, (type) => {
-      wakes += 1;
-      types.push(type);
-    }, 50);
+    const notifications = new AppendNotifications(
+      database.url,
+      (type) => {
+        wakes += 1;
+        types.push(type);
+      },
+      50,
+    );
     await notifications.start();
     try {
       const stream = randomUUID();

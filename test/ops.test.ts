@@ -32,7 +32,9 @@ describe('/healthz and /readyz', () => {
     const ready = await get('/readyz');
     expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
 
-    const { rows } = await app.database.db.pool.query('DELETE FROM _prisma_migrations WHERE migration_name LIKE $1 RETURNING *', ['%_workspaces_audit_chain']);
+    const { rows } = await app.database.db.pool.query('DELETE FROM _prisma_migrations WHERE migration_name LIKE $1 RETURNING *', [
+      '%_workspaces_audit_chain',
+    ]);
     try {
       const pending = await get('/readyz');
       expect([pending.status, await pending.json()]).toEqual([503, { status: 'migrations pending', pending: [rows[0].migration_name] }]);
@@ -43,7 +45,10 @@ describe('/healthz and /readyz', () => {
         columns.map((column) => rows[0][column]),
       );
     }
-    expect(await readiness('postgres://postgres@127.0.0.1:1/none')).toMatchObject({ status: 503, body: { status: 'database unreachable' } });
+    expect(await readiness('postgres://postgres@127.0.0.1:1/none')).toMatchObject({
+      status: 503,
+      body: { status: 'database unreachable' },
+    });
   });
 });
 
@@ -102,9 +107,20 @@ describe('LOG_REQUESTS', () => {
       expect(response.headers.get('x-request-id')).toBe('trace-123');
       await response.text();
       await new Promise((resolve) => setTimeout(resolve, 100));
-      const lines = server.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+      const lines = server
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line));
       expect(lines).toContainEqual(
-        expect.objectContaining({ level: 'info', message: 'request', requestId: 'trace-123', operation: 'Query.me', status: 200, durationMs: expect.any(Number) }),
+        expect.objectContaining({
+          level: 'info',
+          message: 'request',
+          requestId: 'trace-123',
+          operation: 'Query.me',
+          status: 200,
+          durationMs: expect.any(Number),
+        }),
       );
     } finally {
       server.child.kill('SIGTERM');
@@ -113,4 +129,3 @@ describe('LOG_REQUESTS', () => {
     }
   });
 });
-

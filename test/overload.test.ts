@@ -41,7 +41,9 @@ describe('OVERLOADED over HTTP', () => {
   afterAll(() => app.close());
 
   it('fails replay and log reads at once while the bound is full, and serves them after', async () => {
-    const { data } = await app.gql('mutation { createWorkflow(input: { name: "w", definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }');
+    const { data } = await app.gql(
+      'mutation { createWorkflow(input: { name: "w", definition: { startAt: "Done", nodes: { Done: { type: "succeed" } } } }) { id } }',
+    );
     const id = data!.createWorkflow.id;
     let release!: () => void;
     const occupied = app.services.heavyReads(app.workspaceId, () => new Promise<void>((resolve) => (release = resolve)));

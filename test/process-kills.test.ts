@@ -45,11 +45,19 @@ describe('server and worker processes killed again and again under 200 execution
       nodes: Object.fromEntries(
         Array.from({ length: HTTP_STEPS }, (_, i) => [
           `Call${i}`,
-          { type: 'task', action: 'http.request', input: { url: `${target.url}/call`, method: 'POST', body: { step: i } }, resultPath: `$.r${i}`, ...(i === HTTP_STEPS - 1 ? { end: true } : { next: `Call${i + 1}` }) },
+          {
+            type: 'task',
+            action: 'http.request',
+            input: { url: `${target.url}/call`, method: 'POST', body: { step: i } },
+            resultPath: `$.r${i}`,
+            ...(i === HTTP_STEPS - 1 ? { end: true } : { next: `Call${i + 1}` }),
+          },
         ]),
       ),
     };
-    const created = await first.gql('mutation($d: JSON!) { createWorkflow(input: { name: "kills", definition: $d }) { id } }', { d: definition });
+    const created = await first.gql('mutation($d: JSON!) { createWorkflow(input: { name: "kills", definition: $d }) { id } }', {
+      d: definition,
+    });
     const workflowId = created.data.createWorkflow.id;
 
     // The server, and two workers as `npm run worker` starts them, each killed and started again in turn.
@@ -86,11 +94,14 @@ describe('server and worker processes killed again and again under 200 execution
 
     for (let i = 0; i < EXECUTIONS; i += 10) {
       const started = await Promise.all(
-        Array.from({ length: 10 }, () => server.gql('mutation($w: ID!) { executeWorkflow(input: { workflowId: $w }) { id } }', { w: workflowId })),
+        Array.from({ length: 10 }, () =>
+          server.gql('mutation($w: ID!) { executeWorkflow(input: { workflowId: $w }) { id } }', { w: workflowId }),
+        ),
       );
       for (const answer of started) expect(answer.errors).toBeUndefined();
     }
-    const unfinished = async () => (await database.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM executions WHERE ended_at IS NULL')).rows[0]!.n;
+    const unfinished = async () =>
+      (await database.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM executions WHERE ended_at IS NULL')).rows[0]!.n;
 
     const runners = [serverRunner, ...workerRunners];
     const kills: string[] = [];

@@ -32,7 +32,9 @@ beforeAll(async () => {
   await database.db.pool.query(seed, [WORKSPACES, STREAMS_PER_WORKSPACE, EVENTS_PER_STREAM]);
   await database.db.pool.query(seed, [1, 10, EVENTS_PER_STREAM]);
   await database.db.pool.query('ANALYZE');
-  const { rows } = await database.db.pool.query('SELECT workspace_id, aggregate_id, actor_id FROM events ORDER BY global_position DESC LIMIT 1');
+  const { rows } = await database.db.pool.query(
+    'SELECT workspace_id, aggregate_id, actor_id FROM events ORDER BY global_position DESC LIMIT 1',
+  );
   ({ workspace_id: workspaceId, aggregate_id: streamId, actor_id: actorId } = rows[0]);
   busyWorkspaceId = (await database.db.pool.query('SELECT workspace_id FROM events ORDER BY global_position LIMIT 1')).rows[0].workspace_id;
 }, 60_000);
@@ -73,7 +75,7 @@ async function scansOf(call: () => Promise<unknown>): Promise<{ scans: string[];
     }
     node.Plans?.forEach(walk);
   };
-  walk(rows[0]["QUERY PLAN"][0].Plan);
+  walk(rows[0]['QUERY PLAN'][0].Plan);
   return { scans, discarded };
 }
 
@@ -82,13 +84,22 @@ describe('the hot reads of the event store', () => {
   const BYTES = 16 * 1024 * 1024;
   const cases: [string, () => Promise<unknown>][] = [
     ['one stream (events, replay, commands)', () => store.readStream({ type: 'Workflow', id: streamId, workspaceId })],
-    ['the version of a stream at an instant (replay at)', () => store.versionAt({ type: 'Workflow', id: streamId, workspaceId }, new Date(Date.now() - 30_000))],
-    ['audit of an old, busy workspace in a past time range', () => store.readAudit({ workspaceId: busyWorkspaceId, from: new Date(Date.now() - 60_000), to: new Date(Date.now() - 45_000) }, 21)],
+    [
+      'the version of a stream at an instant (replay at)',
+      () => store.versionAt({ type: 'Workflow', id: streamId, workspaceId }, new Date(Date.now() - 30_000)),
+    ],
+    [
+      'audit of an old, busy workspace in a past time range',
+      () => store.readAudit({ workspaceId: busyWorkspaceId, from: new Date(Date.now() - 60_000), to: new Date(Date.now() - 45_000) }, 21),
+    ],
     ["an old, busy workspace's log", () => store.readLog(LOG_START, 21, { workspaceId: busyWorkspaceId })],
     ["a workspace's log (eventLog)", () => store.readLog(LOG_START, 21, { workspaceId }, BYTES)],
     ["a workspace's log by aggregate type", () => store.readLog(LOG_START, 21, { workspaceId, aggregateType: 'Workflow' }, BYTES)],
     ["a workspace's log by event type", () => store.readLog(LOG_START, 21, { workspaceId, types: ['WorkflowCreated'] }, BYTES)],
-    ["a workspace's log of one aggregate (subscriptions)", () => store.readLog(LOG_START, 21, { workspaceId, aggregateId: streamId }, BYTES)],
+    [
+      "a workspace's log of one aggregate (subscriptions)",
+      () => store.readLog(LOG_START, 21, { workspaceId, aggregateId: streamId }, BYTES),
+    ],
     ['the shared live tail', () => store.readLog(LOG_START, 500, {}, BYTES)],
     ['the log head', () => store.logHead()],
     ['audit, newest first', () => store.readAudit({ workspaceId }, 21, BYTES)],

@@ -58,7 +58,8 @@ describe('quotas per workspace', () => {
     expect(await app.database.snapshot()).toEqual(before);
     await as('mutation($id: ID!) { cancelExecution(input: { id: $id }) { status } }', { id: running[0].id });
     const third = await execute(as, workflow.id);
-    for (const execution of [running[1], third]) await as('mutation($id: ID!) { cancelExecution(input: { id: $id }) { status } }', { id: execution.id });
+    for (const execution of [running[1], third])
+      await as('mutation($id: ID!) { cancelExecution(input: { id: $id }) { status } }', { id: execution.id });
   });
 });
 
@@ -92,7 +93,10 @@ describe('rate and subscriptions per workspace, whatever its number of keys', ()
         open.push(iterator);
       }
       const fifth = await clients[1]!.iterate({ query: 'subscription { events { caughtUp } }' }).next();
-      expect(fifth.value.errors[0]).toMatchObject({ message: 'this workspace has 4 subscriptions open, the most it may have', extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: 4 } });
+      expect(fifth.value.errors[0]).toMatchObject({
+        message: 'this workspace has 4 subscriptions open, the most it may have',
+        extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: 4 },
+      });
       await open[0]!.return!();
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect((await clients[1]!.iterate({ query: 'subscription { events { caughtUp } }' }).next()).value.data.events.caughtUp).toBe(true);
@@ -105,7 +109,15 @@ describe('rate and subscriptions per workspace, whatever its number of keys', ()
 describe('rates per workspace, kept by pacing', () => {
   const MAP = {
     startAt: 'Each',
-    nodes: { Each: { type: 'map', itemsPath: '$.items', maxConcurrency: 10, iterator: { startAt: 'Echo', nodes: { Echo: { type: 'task', action: 'transform', input: { at: '$' }, end: true } } }, end: true } },
+    nodes: {
+      Each: {
+        type: 'map',
+        itemsPath: '$.items',
+        maxConcurrency: 10,
+        iterator: { startAt: 'Echo', nodes: { Echo: { type: 'task', action: 'transform', input: { at: '$' }, end: true } } },
+        end: true,
+      },
+    },
   };
 
   it("paces a workspace's steps at maxStepsPerSecond; another workspace's execution is not held behind them", async () => {
@@ -137,7 +149,10 @@ describe('rates per workspace, kept by pacing', () => {
     expect(codeOf(refused)).toMatchObject({ code: 'RATE_LIMITED' });
     expect(codeOf(refused)!.retryAfterSeconds).toBeGreaterThan(20);
     expect(refused.errors![0]!.message).toMatch(/read rate \(maxReadBytesPerSecond\)/);
-    const events = await as('query($id: ID!) { events(aggregateType: WORKFLOW, aggregateId: $id, first: 10) { edges { node { data } } } }', { id: workflow.id });
+    const events = await as(
+      'query($id: ID!) { events(aggregateType: WORKFLOW, aggregateId: $id, first: 10) { edges { node { data } } } }',
+      { id: workflow.id },
+    );
     expect(codeOf(events)).toMatchObject({ code: 'RATE_LIMITED' });
     // Another workspace reads as before.
     const mine = await createWorkflow(gql, definition);
@@ -150,7 +165,11 @@ describe('rates per workspace, kept by pacing', () => {
     const paced = async (name: string) => {
       const tenant = await app.createWorkspace(name);
       const as: TestApp['gql'] = (query, variables) => app.gql(query, variables, tenant.keys.editor);
-      const workflow = await createWorkflow(as, { startAt: 'Done', nodes: { Done: { type: 'succeed' } }, metadata: { padding: 'p'.repeat(30 * 1024) } });
+      const workflow = await createWorkflow(as, {
+        startAt: 'Done',
+        nodes: { Done: { type: 'succeed' } },
+        metadata: { padding: 'p'.repeat(30 * 1024) },
+      });
       const execution = await ended(as, (await execute(as, workflow.id, { padding: 'q'.repeat(30 * 1024) })).id);
       await app.services.limits.set(tenant.workspaceId, { maxReadBytesPerSecond: 1024 });
       return { tenant, as, workflow, execution };
@@ -167,12 +186,17 @@ describe('rates per workspace, kept by pacing', () => {
     await spentBy('query($w: ID!) { replay(aggregateType: WORKFLOW, aggregateId: $w) { version } }', NEXT);
     // Steps are folded from the execution's events: counting them reads them.
     await spentBy('query($e: ID!) { execution(id: $e) { stepCount } }', 'query($e: ID!) { execution(id: $e) { stepCount } }');
-    await spentBy('query($w: ID!) { workflow(id: $w) { latestEvents(first: 1) { type } } }', 'query($w: ID!) { workflow(id: $w) { latestEvents(first: 1) { type } } }');
+    await spentBy(
+      'query($w: ID!) { workflow(id: $w) { latestEvents(first: 1) { type } } }',
+      'query($w: ID!) { workflow(id: $w) { latestEvents(first: 1) { type } } }',
+    );
     // A subscription of the execution starts with a replay of it: refused the same way, as its payload.
     const { tenant, variables } = await spentBy('query($e: ID!) { execution(id: $e) { stepCount } }', NEXT);
     const client = wsClient(app.url, tenant.keys.viewer);
     try {
-      const first = await client.iterate({ query: 'subscription($e: ID!) { executionUpdated(id: $e) { version } }', variables: { e: variables.e } }).next();
+      const first = await client
+        .iterate({ query: 'subscription($e: ID!) { executionUpdated(id: $e) { version } }', variables: { e: variables.e } })
+        .next();
       expect(first.value.errors[0].extensions.code).toBe('RATE_LIMITED');
     } finally {
       await client.dispose();
@@ -186,7 +210,11 @@ describe('rates per workspace, kept by pacing', () => {
     try {
       const live = client.iterate({ query: 'subscription { events(types: ["WorkflowCreated"]) { event { data } } }' });
       expect((await live.next()).value.data.events.event).toBeNull(); // caught up
-      await createWorkflow((query, variables) => app.gql(query, variables, tenant.keys.editor), { startAt: 'Done', nodes: { Done: { type: 'succeed' } }, metadata: { padding: 'p'.repeat(30 * 1024) } });
+      await createWorkflow((query, variables) => app.gql(query, variables, tenant.keys.editor), {
+        startAt: 'Done',
+        nodes: { Done: { type: 'succeed' } },
+        metadata: { padding: 'p'.repeat(30 * 1024) },
+      });
       expect(JSON.stringify((await live.next()).value.data.events.event.data).length).toBeGreaterThan(30 * 1024);
       const read = await app.gql('{ eventLog(first: 1) { edges { cursor } } }', {}, tenant.keys.viewer);
       expect(codeOf(read)).toMatchObject({ code: 'RATE_LIMITED' });

@@ -18,7 +18,10 @@ function tableOfDocs(): Map<string, Set<Role>> {
     .filter((line) => /^\| (Query|Mutation|Subscription)\./.test(line));
   return new Map(
     rows.map((line) => {
-      const [operation, ...cells] = line.split('|').slice(1, -1).map((cell) => cell.trim());
+      const [operation, ...cells] = line
+        .split('|')
+        .slice(1, -1)
+        .map((cell) => cell.trim());
       return [operation!, new Set(ROLES.filter((_, i) => cells[i] === 'yes'))];
     }),
   );
@@ -44,7 +47,10 @@ const OPERATIONS: Record<string, { document: string; variables?: () => Promise<R
     variables: async () => ({ id: shared.workflowId }),
   },
   'Query.eventLog': { document: '{ eventLog(first: 2) { edges { cursor } } }' },
-  'Query.replay': { document: 'query($id: ID!) { replay(aggregateType: WORKFLOW, aggregateId: $id) { version } }', variables: async () => ({ id: shared.workflowId }) },
+  'Query.replay': {
+    document: 'query($id: ID!) { replay(aggregateType: WORKFLOW, aggregateId: $id) { version } }',
+    variables: async () => ({ id: shared.workflowId }),
+  },
   'Query.auditLog': { document: '{ auditLog(first: 2) { edges { cursor } } }' },
   'Query.verifyAuditTrail': {
     document: 'query($id: ID!) { verifyAuditTrail(aggregateType: WORKFLOW, aggregateId: $id) { intact } }',
@@ -60,16 +66,28 @@ const OPERATIONS: Record<string, { document: string; variables?: () => Promise<R
     document: 'mutation($id: ID!) { deleteWorkflow(input: { id: $id, expectedVersion: 1 }) { status } }',
     variables: async () => ({ id: await freshWorkflow() }),
   },
-  'Mutation.executeWorkflow': { document: 'mutation($w: ID!) { executeWorkflow(input: { workflowId: $w }) { id } }', variables: async () => ({ w: shared.workflowId }) },
-  'Mutation.cancelExecution': { document: 'mutation($id: ID!) { cancelExecution(input: { id: $id }) { status } }', variables: async () => ({ id: await freshExecution() }) },
+  'Mutation.executeWorkflow': {
+    document: 'mutation($w: ID!) { executeWorkflow(input: { workflowId: $w }) { id } }',
+    variables: async () => ({ w: shared.workflowId }),
+  },
+  'Mutation.cancelExecution': {
+    document: 'mutation($id: ID!) { cancelExecution(input: { id: $id }) { status } }',
+    variables: async () => ({ id: await freshExecution() }),
+  },
   'Mutation.createUser': { document: 'mutation { createUser(input: { name: "new", role: VIEWER }) { userId } }' },
-  'Mutation.issueApiKey': { document: 'mutation($u: ID!) { issueApiKey(userId: $u) { keyId } }', variables: async () => ({ u: app.userIds.viewer }) },
+  'Mutation.issueApiKey': {
+    document: 'mutation($u: ID!) { issueApiKey(userId: $u) { keyId } }',
+    variables: async () => ({ u: app.userIds.viewer }),
+  },
   'Mutation.revokeApiKey': {
     document: 'mutation($k: ID!) { revokeApiKey(keyId: $k) }',
     variables: async () => ({ k: (await app.services.identity.issueKey(app.userIds.viewer)).keyId }),
   },
   'Subscription.events': { document: 'subscription { events { caughtUp } }' },
-  'Subscription.executionUpdated': { document: 'subscription($id: ID!) { executionUpdated(id: $id) { status } }', variables: async () => ({ id: shared.executionId }) },
+  'Subscription.executionUpdated': {
+    document: 'subscription($id: ID!) { executionUpdated(id: $id) { status } }',
+    variables: async () => ({ id: shared.executionId }),
+  },
 };
 
 const codeOf = (result: { data?: unknown; errors?: { extensions?: { code?: string } }[] }): Outcome =>
@@ -113,7 +131,10 @@ let clients: Record<Role, Client>;
 beforeAll(async () => {
   // Executions stay PENDING: cancelling and following them needs no engine.
   app = await startTestApp({ runExecutions: false, rateLimitPerSecond: 0 });
-  clients = Object.fromEntries(ROLES.map((role) => [role, wsClient(app.url, credential(role) ?? '', { lazy: true })])) as Record<Role, Client>;
+  clients = Object.fromEntries(ROLES.map((role) => [role, wsClient(app.url, credential(role) ?? '', { lazy: true })])) as Record<
+    Role,
+    Client
+  >;
   const workflowId = await freshWorkflow();
   shared = { workflowId, executionId: '' };
   shared.executionId = await freshExecution();

@@ -17,7 +17,7 @@ describe('graphql', () => {
 });
 
 describe('the cost of a document', () => {
-  it('knows how many items every list field may hold: a page argument, a declared bound, or a connection\'s page', () => {
+  it("knows how many items every list field may hold: a page argument, a declared bound, or a connection's page", () => {
     const unbounded: string[] = [];
     for (const type of Object.values(schema.getTypeMap())) {
       if (!isObjectType(type) || type.name.startsWith('__')) continue;
@@ -38,7 +38,9 @@ describe('the cost of a document', () => {
     expect(cost('{ workflows(first: 100) { edges { node { id latestEvents(first: 5) { type } } } } }')).toBe(1 + 100 * 3 + 100 * 5 * 2);
     expect(cost('query($n: Int) { workflows(first: $n) { edges { node { id } } } }')).toBe(1 + 100 * 3);
     expect(cost('{ workflows { edges { node { id } } } }')).toBe(1 + 20 * 3);
-    expect(cost('query($id: ID!) { replay(aggregateType: EXECUTION, aggregateId: $id) { events { edges { node { data } } } } }')).toBe(1 + 1 + 20 * 3);
+    expect(cost('query($id: ID!) { replay(aggregateType: EXECUTION, aggregateId: $id) { events { edges { node { data } } } } }')).toBe(
+      1 + 1 + 20 * 3,
+    );
     expect(cost('query($id: ID!) { execution(id: $id) { steps { output } } }')).toBe(1 + 100 * 2);
     expect(cost('{ ...F } fragment F on Query { me { name } }')).toBe(2);
   });

@@ -50,7 +50,10 @@ describe('npm start', () => {
   it('logs JSON lines and nothing else, whatever it is asked', async () => {
     const database = await createEmptyDatabase();
     cleanups.push(() => database.drop());
-    const server = await startServerProcess({ DATABASE_URL: database.url, NODE_ENV: 'development', LOG_REQUESTS: 'true' }, { firstStart: true });
+    const server = await startServerProcess(
+      { DATABASE_URL: database.url, NODE_ENV: 'development', LOG_REQUESTS: 'true' },
+      { firstStart: true },
+    );
     const created = await server.gql(`mutation { createWorkflow(input: { name: "Logged", definition: ${DEFINITION} }) { id } }`);
     const id = created.data!.createWorkflow.id;
     for (const query of [
@@ -69,7 +72,7 @@ describe('npm start', () => {
     const lines = server.stderr().trimEnd().split('\n');
     expect(lines.length).toBeGreaterThan(8);
     for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
-    expect(lines.filter((line) => JSON.parse(line).level !== "info")).toEqual([]);
+    expect(lines.filter((line) => JSON.parse(line).level !== 'info')).toEqual([]);
     expect(lines.map((line) => JSON.parse(line).message)).not.toContain('a Prisma query was built but not used');
     const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
     expect(lines.map((line) => JSON.parse(line)).find((line) => line.message === 'serving GraphQL')).toMatchObject({ version });
@@ -89,7 +92,7 @@ describe('npm start', () => {
     expect(rows[0].n).toBe(1);
   });
 
-  it('says that the embedded PostgreSQL\'s port is taken, and names EMBEDDED_PG_PORT, in a JSON log line', async () => {
+  it("says that the embedded PostgreSQL's port is taken, and names EMBEDDED_PG_PORT, in a JSON log line", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'flowledger-taken-'));
     chmodSync(dataDir, 0o755);
     cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
@@ -98,17 +101,32 @@ describe('npm start', () => {
     const port = await freePort();
     await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
     cleanups.push(() => new Promise((resolve) => squatter.close(() => resolve())));
-    const started = await npmRun('start', [], { DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(port), PORT: String(await freePort()), DATABASE_URL: '' });
+    const started = await npmRun('start', [], {
+      DATA_DIR: dataDir,
+      EMBEDDED_PG_PORT: String(port),
+      PORT: String(await freePort()),
+      DATABASE_URL: '',
+    });
     expect(started.code).toBe(1);
-    const lines = started.stderr.trim().split('\n').map((line) => JSON.parse(line));
-    expect(lines.at(-1)).toMatchObject({ level: 'error', message: 'could not start', error: expect.stringMatching(new RegExp(`port ${port}.* is in use.*EMBEDDED_PG_PORT`)) });
+    const lines = started.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(lines.at(-1)).toMatchObject({
+      level: 'error',
+      message: 'could not start',
+      error: expect.stringMatching(new RegExp(`port ${port}.* is in use.*EMBEDDED_PG_PORT`)),
+    });
   });
 
   it('says so when its embedded PostgreSQL dies, answers UNAVAILABLE meanwhile, starts it again and goes on with the data kept', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'flowledger-dies-'));
     chmodSync(dataDir, 0o755);
     cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
-    const server = await startServerProcess({ DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()), DATABASE_URL: '' }, { firstStart: true });
+    const server = await startServerProcess(
+      { DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()), DATABASE_URL: '' },
+      { firstStart: true },
+    );
     cleanups.push(async () => {
       server.child.kill('SIGKILL');
       await server.exited;
@@ -121,7 +139,11 @@ describe('npm start', () => {
         if (waited > 30_000) throw new Error(`not logged: ${message}\n${server.stderr()}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      return server.stderr().split('\n').map((line) => (line ? JSON.parse(line) : {})).find((line) => line.message?.startsWith(message));
+      return server
+        .stderr()
+        .split('\n')
+        .map((line) => (line ? JSON.parse(line) : {}))
+        .find((line) => line.message?.startsWith(message));
     };
 
     const dead = postmaster();

@@ -5,7 +5,12 @@ import { DEFINITION } from './support/definitions.ts';
 let app: TestApp;
 beforeAll(async () => {
   // No live-log poll, database check, sweep or engine: their background reads would land in the counts.
-  app = await startTestApp({ livePollIntervalMs: 60_000, databaseCheckIntervalMs: 60_000, executionSweepIntervalMs: 600_000, runExecutions: false });
+  app = await startTestApp({
+    livePollIntervalMs: 60_000,
+    databaseCheckIntervalMs: 60_000,
+    executionSweepIntervalMs: 600_000,
+    runExecutions: false,
+  });
   for (let i = 0; i < 100; i += 1) {
     const { data } = await app.gql(`mutation($n: String!) { createWorkflow(input: { name: $n, definition: ${DEFINITION} }) { id } }`, {
       n: `wf ${i}`,
@@ -67,7 +72,8 @@ describe('no N+1', () => {
 describe('no N+1 for executions', () => {
   it('lists executions with their steps, workflow and starter in a bounded number of statements', async () => {
     const workflowId = (await app.gql('{ workflows(first: 1) { edges { node { id } } } }')).data!.workflows.edges[0].node.id;
-    for (let i = 0; i < 30; i += 1) await app.gql('mutation($w: ID!) { executeWorkflow(input: { workflowId: $w }) { id } }', { w: workflowId });
+    for (let i = 0; i < 30; i += 1)
+      await app.gql('mutation($w: ID!) { executeWorkflow(input: { workflowId: $w }) { id } }', { w: workflowId });
     const statements = async (first: number) => {
       const { result: data, statements } = await counted(async () => {
         const { data, errors } = await app.gql(
@@ -112,9 +118,12 @@ describe('round trips of a command', () => {
   it('creates, then updates a stream this process wrote last, without reading it first: begin, append, project, commit', async () => {
     const created = await commandStatements(`mutation { createWorkflow(input: { name: "trips", definition: ${DEFINITION} }) { id } }`, {});
     expect(created.statements).toBe(4);
-    const updated = await commandStatements('mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "v2" }) { version } }', {
-      id: created.data.createWorkflow.id,
-    });
+    const updated = await commandStatements(
+      'mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "v2" }) { version } }',
+      {
+        id: created.data.createWorkflow.id,
+      },
+    );
     expect(updated).toMatchObject({ statements: 4, data: { updateWorkflow: { version: 2 } } });
   });
 });

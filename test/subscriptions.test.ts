@@ -51,7 +51,7 @@ async function logCursorNow(): Promise<string> {
 /** Every event in Query.eventLog after a cursor, paging through it. */
 async function eventLogAfter(after: string, filter: Record<string, unknown> = {}): Promise<string[]> {
   const ids: string[] = [];
-  for (let cursor: string | null = after; ; ) {
+  for (let cursor: string | null = after; ;) {
     const { data, errors }: { data: any; errors?: unknown } = await app.gql(
       'query($after: String, $types: [String!]) { eventLog(after: $after, first: 100, types: $types) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }',
       { after: cursor, ...filter },
@@ -66,10 +66,7 @@ async function eventLogAfter(after: string, filter: Record<string, unknown> = {}
 const connect = (key = app.keys.viewer): Client => wsClient(app.url, key);
 
 /** Collects items from a subscription until `until` says stop. */
-async function collect(
-  iterator: AsyncIterableIterator<{ data?: any; errors?: any }>,
-  until: (items: Item[]) => boolean,
-): Promise<Item[]> {
+async function collect(iterator: AsyncIterableIterator<{ data?: any; errors?: any }>, until: (items: Item[]) => boolean): Promise<Item[]> {
   const items: Item[] = [];
   for await (const result of iterator) {
     if (result.errors) throw new Error(JSON.stringify(result.errors));
@@ -134,7 +131,10 @@ describe('Subscription.events over graphql-ws', () => {
       const iterator = client.iterate({ query: SUBSCRIBE, variables: { after, types: ['Resume'] } });
       // Drop the connection mid-stream after a few hundred events, as a flaky network would.
       const quota = connection < 2 ? 300 : Infinity;
-      const items = await collect(iterator, (so) => eventsOf(so).length >= quota || eventsOf(received).length + eventsOf(so).length >= 1000);
+      const items = await collect(
+        iterator,
+        (so) => eventsOf(so).length >= quota || eventsOf(received).length + eventsOf(so).length >= 1000,
+      );
       await client.dispose();
       received.push(...items);
       after = items.filter((i) => i.event).at(-1)?.cursor ?? after;
@@ -146,7 +146,7 @@ describe('Subscription.events over graphql-ws', () => {
     expect(ids).toEqual(await eventLogAfter(start, { types: ['Resume'] }));
   });
 
-  it('delivers results that wait for data (an event\'s actor) to every subscriber, in order', async () => {
+  it("delivers results that wait for data (an event's actor) to every subscriber, in order", async () => {
     // The actor is loaded from the database: the shared result is a promise, not a value.
     const query = 'subscription { events(types: ["Acted"]) { caughtUp event { version actor { id name } } } }';
     const clients = [connect(), connect()];
@@ -161,7 +161,10 @@ describe('Subscription.events over graphql-ws', () => {
         });
       }
       for (const iterator of iterators) {
-        const events = eventsOf(await collect(iterator, (so) => so.length === 3)) as unknown as { version: number; actor: { id: string; name: string } }[];
+        const events = eventsOf(await collect(iterator, (so) => so.length === 3)) as unknown as {
+          version: number;
+          actor: { id: string; name: string };
+        }[];
         expect(events).toEqual([1, 2, 3].map((version) => ({ version, actor: { id: app.userIds.editor, name: 'editor' } })));
       }
     } finally {
@@ -177,11 +180,14 @@ describe('Subscription.events over graphql-ws', () => {
     await appendEvents(2, 'Mine');
     const client = connect();
     try {
-      const byAggregate = await collect(
-        client.iterate({ query: SUBSCRIBE, variables: { after: start, aggregateId: target } }),
-        (so) => so.some((i) => i.caughtUp),
+      const byAggregate = await collect(client.iterate({ query: SUBSCRIBE, variables: { after: start, aggregateId: target } }), (so) =>
+        so.some((i) => i.caughtUp),
       );
-      expect(eventsOf(byAggregate).map((e) => [e.aggregateId, e.version])).toEqual([[target, 1], [target, 2], [target, 3]]);
+      expect(eventsOf(byAggregate).map((e) => [e.aggregateId, e.version])).toEqual([
+        [target, 1],
+        [target, 2],
+        [target, 3],
+      ]);
       const byType = await collect(
         client.iterate({ query: SUBSCRIBE, variables: { after: start, types: ['Mine'], aggregateType: 'WORKFLOW' } }),
         (so) => so.some((i) => i.caughtUp),
@@ -261,7 +267,13 @@ describe('Subscription.events over Server-Sent Events', () => {
     await appendEvents(20, 'SseStored', 5);
     const controller = new AbortController();
     const items: Item[] = [];
-    for await (const message of sse(app.url, SUBSCRIBE, { after: start, types: ['SseStored', 'SseLive'] }, { authorization: `Bearer ${app.keys.viewer}` }, controller.signal)) {
+    for await (const message of sse(
+      app.url,
+      SUBSCRIBE,
+      { after: start, types: ['SseStored', 'SseLive'] },
+      { authorization: `Bearer ${app.keys.viewer}` },
+      controller.signal,
+    )) {
       expect(message.event).toBe('next');
       items.push(message.data.data.events);
       if (items.length === 21) void appendEvents(5, 'SseLive');

@@ -49,7 +49,10 @@ describe('the workflow lifecycle over HTTP', () => {
 
     const events = await app.gql(EVENTS, { id: workflow.id });
     const nodes = events.data!.events.edges.map((edge: any) => edge.node);
-    expect(nodes.map((n: any) => [n.version, n.type])).toEqual([[1, 'WorkflowCreated'], [2, 'WorkflowUpdated']]);
+    expect(nodes.map((n: any) => [n.version, n.type])).toEqual([
+      [1, 'WorkflowCreated'],
+      [2, 'WorkflowUpdated'],
+    ]);
     expect(nodes[1].data).toEqual({ name: 'Lifecycle 2', definition: definition({ step: 'two' }) });
     expect(nodes[0].actor).toEqual({ id: app.userIds.editor, name: 'editor' });
     expect(nodes[0].metadata.actorId).toBe(app.userIds.editor);
@@ -74,8 +77,11 @@ describe('the workflow lifecycle over HTTP', () => {
       { id: app.userIds.editor },
       app.keys.admin,
     );
-    expect(audit.data!.auditLog.edges.filter((e: any) => e.node.aggregateId === workflow.id).map((e: any) => e.node.type))
-      .toEqual(['WorkflowDeleted', 'WorkflowUpdated', 'WorkflowCreated']);
+    expect(audit.data!.auditLog.edges.filter((e: any) => e.node.aggregateId === workflow.id).map((e: any) => e.node.type)).toEqual([
+      'WorkflowDeleted',
+      'WorkflowUpdated',
+      'WorkflowCreated',
+    ]);
   });
 
   it('pages one aggregate from a version with cursors', async () => {
@@ -136,16 +142,20 @@ describe('the workflow lifecycle over HTTP', () => {
     expect(back).toMatchObject({ names: ['Leafed 3', 'Leafed 2'], info: { hasNextPage: true, hasPreviousPage: true } });
     const oldest = await page({ last: 2 });
     expect(oldest).toMatchObject({ names: ['Leafed 2', 'Leafed 1'], info: { hasNextPage: false, hasPreviousPage: true } });
-    const counted = await app.gql('{ all: workflows(first: 1, filter: { nameContains: "Leafed" }) { totalCount } none: workflows(filter: { nameContains: "Leafed", createdById: "nobody" }) { totalCount } }');
+    const counted = await app.gql(
+      '{ all: workflows(first: 1, filter: { nameContains: "Leafed" }) { totalCount } none: workflows(filter: { nameContains: "Leafed", createdById: "nobody" }) { totalCount } }',
+    );
     expect(counted.data).toEqual({ all: { totalCount: 5 }, none: { totalCount: 0 } });
 
     const like = async (nameContains: string) =>
-      (await app.gql('query($n: String) { workflows(first: 100, filter: { nameContains: $n }) { edges { node { name } } } }', { n: nameContains })).data!.workflows.edges.map(
-        (e: any) => e.node.name,
-      );
+      (
+        await app.gql('query($n: String) { workflows(first: 100, filter: { nameContains: $n }) { edges { node { name } } } }', {
+          n: nameContains,
+        })
+      ).data!.workflows.edges.map((e: any) => e.node.name);
     expect(await like('5_%')).toEqual(['Leafed 5_%']);
     expect(await like('d _')).toEqual([]);
-    for (const cursor of ['GPC:S:not-an-id', `GPC:O:["${(await create("Cursor target")).id}"]`, 'GPC:N:7']) {
+    for (const cursor of ['GPC:S:not-an-id', `GPC:O:["${(await create('Cursor target')).id}"]`, 'GPC:N:7']) {
       const garbage = await app.gql(query, { first: 2, after: Buffer.from(cursor).toString('base64') });
       expect(garbage.errors?.[0]?.extensions, cursor).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
     }
@@ -173,7 +183,9 @@ describe('the workflow lifecycle over HTTP', () => {
 
   it('checks a change that changes nothing against the store, not against what this process last wrote', async () => {
     const workflow = await create('Quietly deleted');
-    expect((await app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 1, name: 'Kept here' } })).data!.updateWorkflow.version).toBe(2);
+    expect(
+      (await app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 1, name: 'Kept here' } })).data!.updateWorkflow.version,
+    ).toBe(2);
     // Another process deletes it.
     await appendElsewhere(workflow.id, 2, { type: 'WorkflowDeleted', data: {} });
     // The same name again would change nothing on the state this process kept (version 2).
@@ -221,10 +233,11 @@ describe('the workflow lifecycle over HTTP', () => {
   });
 
   it('answers the request id it was given, and records it on the events', async () => {
-    const response = await app.post(
-      JSON.stringify({ query: CREATE, variables: { input: { name: 'Traced', definition: definition() } } }),
-      { authorization: `Bearer ${app.keys.editor}`, 'x-request-id': 'trace-123', 'x-correlation-id': 'flow-9' },
-    );
+    const response = await app.post(JSON.stringify({ query: CREATE, variables: { input: { name: 'Traced', definition: definition() } } }), {
+      authorization: `Bearer ${app.keys.editor}`,
+      'x-request-id': 'trace-123',
+      'x-correlation-id': 'flow-9',
+    });
     expect(response.headers.get('x-request-id')).toBe('trace-123');
     const { data } = (await response.json()) as any;
     const events = await app.gql(EVENTS, { id: data.createWorkflow.id });
@@ -238,9 +251,7 @@ describe('concurrency', () => {
   it('of 100 concurrent updates with one expected version, exactly one wins', async () => {
     const workflow = await create('Contended');
     const results = await Promise.all(
-      Array.from({ length: 100 }, (_, i) =>
-        app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 1, name: `Contender ${i}` } }),
-      ),
+      Array.from({ length: 100 }, (_, i) => app.gql(UPDATE, { input: { id: workflow.id, expectedVersion: 1, name: `Contender ${i}` } })),
     );
     const winners = results.filter((r) => r.data?.updateWorkflow);
     const conflicts = results.filter((r) => r.errors?.[0]?.extensions.code === 'VERSION_CONFLICT');
@@ -266,7 +277,14 @@ describe('time travel', () => {
       await new Promise((resolve) => setTimeout(resolve, 3));
       const { data } = await app.gql(
         `mutation($input: UpdateWorkflowInput!) { updateWorkflow(input: $input) { id name description definition status version createdAt updatedAt createdBy { id name } } }`,
-        { input: { id: workflow.id, expectedVersion: version, name: `Travel v${version + 1}`, definition: definition({ step: version + 1 }) } },
+        {
+          input: {
+            id: workflow.id,
+            expectedVersion: version,
+            name: `Travel v${version + 1}`,
+            definition: definition({ step: version + 1 }),
+          },
+        },
       );
       states.push(data!.updateWorkflow);
     }
@@ -303,9 +321,19 @@ describe('time travel', () => {
   it('replays a long stream from snapshots to exactly the state a full fold gives, at any version', async () => {
     const workflow = await create('Long', definition());
     const stream = { type: 'Workflow', id: workflow.id, workspaceId: app.workspaceId };
-    const metadata = { workspaceId: app.workspaceId, actorId: app.userIds.editor, requestId: 'long', correlationId: 'long', causationId: null };
+    const metadata = {
+      workspaceId: app.workspaceId,
+      actorId: app.userIds.editor,
+      requestId: 'long',
+      correlationId: 'long',
+      causationId: null,
+    };
     for (let version = 1; version < 2600; version += 100) {
-      const events = Array.from({ length: 100 }, (_, i) => ({ eventId: randomUUID(), type: 'WorkflowUpdated', data: { description: `revision ${version + i + 1}` } }));
+      const events = Array.from({ length: 100 }, (_, i) => ({
+        eventId: randomUUID(),
+        type: 'WorkflowUpdated',
+        data: { description: `revision ${version + i + 1}` },
+      }));
       await app.services.store.append(stream, events, { expectedVersion: version, metadata });
     }
     const all = await app.services.store.readStream(stream);
@@ -318,9 +346,10 @@ describe('time travel', () => {
       expect(data!.replay).toEqual({ version, state: folded });
     }
     // The events applied come a page at a time, and end at the version replayed to.
-    const PAGE = 'query($id: ID!, $v: Int, $after: String) { replay(aggregateType: WORKFLOW, aggregateId: $id, toVersion: $v) { events(first: 100, after: $after) { totalCount edges { node { version } } pageInfo { hasNextPage endCursor } } } }';
+    const PAGE =
+      'query($id: ID!, $v: Int, $after: String) { replay(aggregateType: WORKFLOW, aggregateId: $id, toVersion: $v) { events(first: 100, after: $after) { totalCount edges { node { version } } pageInfo { hasNextPage endCursor } } } }';
     const versions: number[] = [];
-    for (let after: string | null = null; ; ) {
+    for (let after: string | null = null; ;) {
       const { data } = await app.gql(PAGE, { id: workflow.id, v: 2001, after });
       const events: any = data!.replay.events;
       expect(events.totalCount).toBe(2001);

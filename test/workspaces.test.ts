@@ -17,7 +17,12 @@ beforeAll(async () => {
   const execution = await execute(app.gql, workflow.id);
   await ended(app.gql, execution.id);
   const log = await app.gql('{ eventLog(first: 1) { edges { cursor node { id } } } }');
-  mine = { workflowId: workflow.id, executionId: execution.id, eventId: log.data!.eventLog.edges[0].node.id, cursor: log.data!.eventLog.edges[0].cursor };
+  mine = {
+    workflowId: workflow.id,
+    executionId: execution.id,
+    eventId: log.data!.eventLog.edges[0].node.id,
+    cursor: log.data!.eventLog.edges[0].cursor,
+  };
 });
 afterAll(() => app.close());
 
@@ -32,28 +37,42 @@ describe('another workspace', () => {
     expect((await as('query($e: ID!) { execution(id: $e) { id } }', ids)).data!.execution).toBeNull();
     expect((await as('{ executions { edges { node { id } } } }')).data!.executions.edges).toEqual([]);
     expect((await as('query($w: ID!) { executions(workflowId: $w) { edges { node { id } } } }', ids)).data!.executions.edges).toEqual([]);
-    expect((await as('query($w: ID!) { events(aggregateType: WORKFLOW, aggregateId: $w) { edges { node { id } } } }', ids)).data!.events.edges).toEqual([]);
-    expect((await as('query($e: ID!) { events(aggregateType: EXECUTION, aggregateId: $e) { edges { node { id } } } }', ids)).data!.events.edges).toEqual([]);
+    expect(
+      (await as('query($w: ID!) { events(aggregateType: WORKFLOW, aggregateId: $w) { edges { node { id } } } }', ids)).data!.events.edges,
+    ).toEqual([]);
+    expect(
+      (await as('query($e: ID!) { events(aggregateType: EXECUTION, aggregateId: $e) { edges { node { id } } } }', ids)).data!.events.edges,
+    ).toEqual([]);
     expect((await as('{ eventLog(first: 100) { edges { node { id } } } }')).data!.eventLog.edges).toEqual([]);
     // A cursor from workspace A resumes nothing of A's either.
-    expect((await as('query($c: String) { eventLog(after: $c) { edges { node { id } } } }', { c: mine.cursor })).data!.eventLog.edges).toEqual([]);
+    expect(
+      (await as('query($c: String) { eventLog(after: $c) { edges { node { id } } } }', { c: mine.cursor })).data!.eventLog.edges,
+    ).toEqual([]);
     expect((await as('{ auditLog(first: 100) { edges { node { id } } } }')).data!.auditLog.edges).toEqual([]);
-    expect((await as('query($u: ID!) { auditLog(userId: $u) { edges { node { id } } } }', { u: app.userIds.editor })).data!.auditLog.edges).toEqual([]);
+    expect(
+      (await as('query($u: ID!) { auditLog(userId: $u) { edges { node { id } } } }', { u: app.userIds.editor })).data!.auditLog.edges,
+    ).toEqual([]);
     expect(codeOf(await as('query($w: ID!) { replay(aggregateType: WORKFLOW, aggregateId: $w) { version } }', ids))).toBe('NOT_FOUND');
-    expect(codeOf(await as('query($w: ID!) { verifyAuditTrail(aggregateType: WORKFLOW, aggregateId: $w) { intact } }', ids))).toBe('NOT_FOUND');
+    expect(codeOf(await as('query($w: ID!) { verifyAuditTrail(aggregateType: WORKFLOW, aggregateId: $w) { intact } }', ids))).toBe(
+      'NOT_FOUND',
+    );
     // The engine's figures are its own: A's finished execution is not among them.
     const engine = '{ systemStatus { engine { succeeded active queued } } }';
     expect((await as(engine)).data!.systemStatus.engine).toEqual({ succeeded: 0, active: 0, queued: 0 });
     expect((await app.gql(engine, {}, app.keys.admin)).data!.systemStatus.engine.succeeded).toBe(1);
     // Its own view still works, and names only its own users.
-    expect((await app.gql('query($w: ID!) { workflow(id: $w) { createdBy { id } } }', ids)).data!.workflow.createdBy.id).toBe(app.userIds.editor);
+    expect((await app.gql('query($w: ID!) { workflow(id: $w) { createdBy { id } } }', ids)).data!.workflow.createdBy.id).toBe(
+      app.userIds.editor,
+    );
   });
 
   it('can change or run none of them, nor manage its users and keys, and writes nothing trying', async () => {
     const before = await app.database.snapshot();
     const as = (query: string, variables: Record<string, unknown>) => app.gql(query, variables, other.keys.admin);
     const w = mine.workflowId;
-    expect(codeOf(await as('mutation($w: ID!) { updateWorkflow(input: { id: $w, expectedVersion: 1, name: "taken" }) { id } }', { w }))).toBe('NOT_FOUND');
+    expect(
+      codeOf(await as('mutation($w: ID!) { updateWorkflow(input: { id: $w, expectedVersion: 1, name: "taken" }) { id } }', { w })),
+    ).toBe('NOT_FOUND');
     expect(codeOf(await as('mutation($w: ID!) { deleteWorkflow(input: { id: $w, expectedVersion: 1 }) { id } }', { w }))).toBe('NOT_FOUND');
     expect(codeOf(await as('mutation($w: ID!) { executeWorkflow(input: { workflowId: $w }) { id } }', { w }))).toBe('NOT_FOUND');
     expect(codeOf(await as('mutation($e: ID!) { cancelExecution(input: { id: $e }) { id } }', { e: mine.executionId }))).toBe('NOT_FOUND');
@@ -68,7 +87,7 @@ describe('another workspace', () => {
     expect(created.data!.createUser.workspaceId).toBe(other.workspaceId);
   });
 
-  it("never receives its events live, over WebSocket or SSE, and cannot follow its executions", async () => {
+  it('never receives its events live, over WebSocket or SSE, and cannot follow its executions', async () => {
     const query = 'subscription { events { caughtUp event { id aggregateId } } }';
     const client = wsClient(app.url, other.keys.viewer);
     const overWs = client.iterate({ query });
@@ -86,7 +105,9 @@ describe('another workspace', () => {
       expect((await overWs.next()).value!.data!.events.event.aggregateId).toBe(inB.id);
       expect((await overSse.next()).value.data.data.events.event.aggregateId).toBe(inB.id);
 
-      const follow = await client.iterate({ query: 'subscription($e: ID!) { executionUpdated(id: $e) { id } }', variables: { e: mine.executionId } }).next();
+      const follow = await client
+        .iterate({ query: 'subscription($e: ID!) { executionUpdated(id: $e) { id } }', variables: { e: mine.executionId } })
+        .next();
       expect(follow.value!.errors![0]!.extensions!.code).toBe('NOT_FOUND');
     } finally {
       await overWs.return!();

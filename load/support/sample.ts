@@ -11,7 +11,10 @@ export async function sample(target: Target, count: number, concurrency: number,
       while (next < count) {
         next += 1;
         const started = performance.now();
-        const answer = await target.post(request()).then((response) => (response.ok ? response.text() : ''), () => '');
+        const answer = await target.post(request()).then(
+          (response) => (response.ok ? response.text() : ''),
+          () => '',
+        );
         if (!answer || answer.includes('"errors"')) errors += 1;
         latencies.push(performance.now() - started);
       }

@@ -40,7 +40,10 @@ const ONE_TENANT: Record<string, string> = {
 };
 
 /** `npm start` as a user runs it: its own process, on a fresh embedded PostgreSQL. */
-export async function startBenchServer(env: Record<string, string> = {}, { workspaceLimits = 'unbounded' }: { workspaceLimits?: 'unbounded' | 'defaults' } = {}): Promise<BenchServer> {
+export async function startBenchServer(
+  env: Record<string, string> = {},
+  { workspaceLimits = 'unbounded' }: { workspaceLimits?: 'unbounded' | 'defaults' } = {},
+): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'flowledger-bench-'));
   chmodSync(dataDir, 0o755);
   const port = await freePort();
@@ -74,7 +77,14 @@ export async function startBenchServer(env: Record<string, string> = {}, { works
     child.once('exit', (code) => fail(new Error(`server exited with ${code}`)));
   });
   // The key is printed before the server listens (with CLUSTER_WORKERS, before its processes start).
-  for (let waited = 0; !(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)); waited += 100) {
+  for (
+    let waited = 0;
+    !(await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    ));
+    waited += 100
+  ) {
     if (waited > 30_000) throw new Error('the server did not get ready within 30 s');
     await new Promise((done) => setTimeout(done, 100));
   }

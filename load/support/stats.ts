@@ -6,7 +6,10 @@ function ranked(sorted: readonly number[], p: number): number {
 
 /** The p-th percentile (nearest rank) of some values, in their unit; 0 for none. */
 export function percentile(values: readonly number[], p: number): number {
-  return ranked([...values].sort((a, b) => a - b), p);
+  return ranked(
+    [...values].sort((a, b) => a - b),
+    p,
+  );
 }
 
 /** p50, p95 and p99 of latencies in milliseconds, sorted once. */

@@ -24,7 +24,14 @@ export interface Subscribers {
  * `client: 'go'` in a Go process (load/fanout-client, built on first use), which spends far
  * less of the machine's CPU per message.
  */
-export function startSubscribers(client: 'node' | 'go', wsUrl: string, key: string, query: string, count: number, expected: number): Promise<Subscribers> {
+export function startSubscribers(
+  client: 'node' | 'go',
+  wsUrl: string,
+  key: string,
+  query: string,
+  count: number,
+  expected: number,
+): Promise<Subscribers> {
   return client === 'go' ? goSubscribers(wsUrl, key, query, count) : nodeSubscribers(wsUrl, key, query, count, expected);
 }
 
@@ -64,7 +71,7 @@ async function nodeSubscribers(wsUrl: string, key: string, query: string, count:
     async finish(appended) {
       // Late is not lost: wait until every subscriber has everything, or nothing arrives for 5 s.
       const started = Date.now();
-      for (let last = deliveries, idleSince = started; deliveries < appended.length * count && Date.now() - idleSince < DRAIN_IDLE_MS; ) {
+      for (let last = deliveries, idleSince = started; deliveries < appended.length * count && Date.now() - idleSince < DRAIN_IDLE_MS;) {
         await new Promise((done) => setTimeout(done, 50));
         if (deliveries !== last) [last, idleSince] = [deliveries, Date.now()];
       }
@@ -79,7 +86,16 @@ async function nodeSubscribers(wsUrl: string, key: string, query: string, count:
         }
       }
       for (const s of subscribers) s.socket.terminate();
-      return { deliveries, drainSeconds: (Date.now() - started) / 1000, p50Ms: percentile(50), p95Ms: percentile(95), p99Ms: percentile(99), maxMs: percentile(100), missed, repeated };
+      return {
+        deliveries,
+        drainSeconds: (Date.now() - started) / 1000,
+        p50Ms: percentile(50),
+        p95Ms: percentile(95),
+        p99Ms: percentile(99),
+        maxMs: percentile(100),
+        missed,
+        repeated,
+      };
     },
   };
 }

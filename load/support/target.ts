@@ -20,12 +20,16 @@ export function targetAt(url: string, key: string): Target {
   const post = (body: string, retry = true): Promise<Response> =>
     new Promise<Response>((resolve, reject) => {
       // A server that stops answering fails the request, rather than hanging the run.
-      const sent = request(url, { method: 'POST', agent, timeout: 30_000, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (answer) => {
-        const chunks: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-        answer.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: answer.statusCode! })));
-        answer.on('error', reject);
-      });
+      const sent = request(
+        url,
+        { method: 'POST', agent, timeout: 30_000, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+        (answer) => {
+          const chunks: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+          answer.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: answer.statusCode! })));
+          answer.on('error', reject);
+        },
+      );
       sent.on('timeout', () => sent.destroy(new Error('no answer within 30 s')));
       sent.on('error', (error: NodeJS.ErrnoException) => {
         // A kept-alive socket the server closed as idle just as it was reused: the request never

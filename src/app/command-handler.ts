@@ -139,10 +139,7 @@ export class CommandHandler {
     previous: readonly StoredEvent[],
   ): Promise<CommandResult<State>> {
     const last = previous.at(-1)!;
-    const history = await this.#store.readFoldable(
-      { type: last.aggregateType, id: last.aggregateId },
-      { toVersion: last.version },
-    );
+    const history = await this.#store.readFoldable({ type: last.aggregateType, id: last.aggregateId }, { toVersion: last.version });
     return { state: fold(aggregate, history), version: last.version, events: previous };
   }
 }

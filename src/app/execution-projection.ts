@@ -20,7 +20,12 @@ export class LeaseLostError extends Error {
  * fewer than `quota` under way (QUOTA_EXCEEDED: counted in the same statement, so starts in
  * flight at the same moment may pass it by as many as they are, never more).
  */
-export async function projectExecution(tx: Queryable, state: ExecutionState, leaseOwner: string | null = null, quota = Infinity): Promise<void> {
+export async function projectExecution(
+  tx: Queryable,
+  state: ExecutionState,
+  leaseOwner: string | null = null,
+  quota = Infinity,
+): Promise<void> {
   if (state === null) return;
   const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
   const input = JSON.stringify(state.input);
@@ -58,7 +63,8 @@ export async function projectExecution(tx: Queryable, state: ExecutionState, lea
       quota,
     ],
   );
-  if (rowCount === 0) throw leaseOwner === null ? quotaExceeded('maxActiveExecutions', 'executions under way', quota) : new LeaseLostError(state.id);
+  if (rowCount === 0)
+    throw leaseOwner === null ? quotaExceeded('maxActiveExecutions', 'executions under way', quota) : new LeaseLostError(state.id);
   if (isFinished(state)) await tx.query('DELETE FROM execution_jobs WHERE execution_id = $1', [state.id]);
   else if (leaseOwner === null) {
     const timeoutMs = state.definition.timeoutMs ?? state.budget?.timeoutMs ?? null;

@@ -43,7 +43,8 @@ function fakes(head: { version: number }) {
   let waiting: (() => void) | undefined;
   let ended = false;
   const subscription = {
-    poll: () => (ended ? { done: true as const, value: undefined } : queue.length > 0 ? { done: false as const, value: queue.shift()! } : undefined),
+    poll: () =>
+      ended ? { done: true as const, value: undefined } : queue.length > 0 ? { done: false as const, value: queue.shift()! } : undefined,
     async next(): Promise<IteratorResult<LiveItem>> {
       for (;;) {
         const step = subscription.poll();
@@ -83,7 +84,10 @@ describe('executionUpdates', () => {
     push(item(2), item(3), item(4));
     const next = (await updates.next()).value as Execution;
     expect(next).toEqual(stateAt(4));
-    expect(Object.values(next.steps).map((step) => [step.node, step.status])).toEqual([['A', 'SUCCEEDED'], ['B', 'RUNNING']]);
+    expect(Object.values(next.steps).map((step) => [step.node, step.status])).toEqual([
+      ['A', 'SUCCEEDED'],
+      ['B', 'RUNNING'],
+    ]);
     expect(reads).toEqual([2]);
     await updates.return!();
   });
@@ -92,7 +96,15 @@ describe('executionUpdates', () => {
     const head = { version: 1 };
     const ends: number[] = [];
     const { history, live, push, reads, ended } = fakes(head);
-    const updates = executionUpdates(history, live, WORKSPACE, ID, async () => true, UNPACED, () => ends.push(1));
+    const updates = executionUpdates(
+      history,
+      live,
+      WORKSPACE,
+      ID,
+      async () => true,
+      UNPACED,
+      () => ends.push(1),
+    );
     await updates.next();
     head.version = 5;
     push(item(4), item(5));
@@ -109,7 +121,15 @@ describe('executionUpdates', () => {
     const head = { version: 1 };
     const ends: number[] = [];
     const { history, live, push, ended } = fakes(head);
-    const updates = executionUpdates(history, live, WORKSPACE, ID, async () => true, UNPACED, () => ends.push(1));
+    const updates = executionUpdates(
+      history,
+      live,
+      WORKSPACE,
+      ID,
+      async () => true,
+      UNPACED,
+      () => ends.push(1),
+    );
     await updates.next();
     const failure = new AppError('UNAUTHENTICATED', 'revoked');
     push(item(2), { position: stream[1]!, event: null, caughtUp: false, failure });
@@ -145,7 +165,10 @@ describe('executionUpdates', () => {
   it('answers an unknown or malformed id with NOT_FOUND, as an item', async () => {
     const { history, live } = fakes({ version: 0 });
     const none = { replay: async () => Promise.reject(new AppError('NOT_FOUND', 'no such stream')) } as unknown as History;
-    for (const [source, id] of [[none, ID], [history, 'not-a-uuid']] as const) {
+    for (const [source, id] of [
+      [none, ID],
+      [history, 'not-a-uuid'],
+    ] as const) {
       const updates = executionUpdates(source, live, WORKSPACE, id, async () => true, UNPACED);
       expect(((await updates.next()).value as AppError).code).toBe('NOT_FOUND');
       expect((await updates.next()).done).toBe(true);

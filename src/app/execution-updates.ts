@@ -27,10 +27,12 @@ export function executionUpdates(
   const events = isUuid(id) ? live.subscribe(null, { workspaceId, aggregateType: EXECUTION, aggregateId: id }, allowed) : null;
   // From the nearest snapshot (History.replay), not the whole stream: many dashboards may follow one long execution.
   const read = async () =>
-    (await history.replay({ type: EXECUTION, id, workspaceId }, {}, budget).catch((error: unknown) => {
-      if ((error as { code?: string }).code === 'NOT_FOUND') return null;
-      throw error;
-    }))?.state as Execution | null;
+    (
+      await history.replay({ type: EXECUTION, id, workspaceId }, {}, budget).catch((error: unknown) => {
+        if ((error as { code?: string }).code === 'NOT_FOUND') return null;
+        throw error;
+      })
+    )?.state as Execution | null;
   /** The events after `state`, folded at once (one copy of its records, not one per event); the stream read again if one is missing. */
   const advance = async (state: Execution, items: readonly LiveItem[]): Promise<Execution> => {
     const newer = items.flatMap((item) => (item.event && item.event.version > state.version ? [item.event] : []));

@@ -55,7 +55,15 @@ export class ExecutionService {
   readonly #jobs: JobQueue;
   readonly #rows: ExecutionRows;
 
-  constructor(commands: CommandHandler, workflows: WorkflowService, jobs: JobQueue, rows: ExecutionRows, limits: Limits, maxInputBytes: number, hooks: ExecutionHooks) {
+  constructor(
+    commands: CommandHandler,
+    workflows: WorkflowService,
+    jobs: JobQueue,
+    rows: ExecutionRows,
+    limits: Limits,
+    maxInputBytes: number,
+    hooks: ExecutionHooks,
+  ) {
     this.#commands = commands;
     this.#rows = rows;
     this.#workflows = workflows;
@@ -72,10 +80,17 @@ export class ExecutionService {
 
   /** A page of the caller's workspace's executions, newest first, of one workflow and status when given. */
   async page(page: ExecutionPage, scope: RequestScope): Promise<ExecutionRow[]> {
-    if (page.cursor !== undefined && !isUuid(page.cursor)) throw badInput(page.take < 0 ? 'before' : 'after', 'is not a cursor of this list');
+    if (page.cursor !== undefined && !isUuid(page.cursor))
+      throw badInput(page.take < 0 ? 'before' : 'after', 'is not a cursor of this list');
     // A malformed workflow id names no workflow: its page is empty.
     if (page.workflowId !== undefined && !isUuid(page.workflowId)) return [];
-    return this.#rows.page({ workspaceId: scope.actor.workspaceId, workflowId: page.workflowId, status: page.status ?? undefined, take: page.take, cursor: page.cursor });
+    return this.#rows.page({
+      workspaceId: scope.actor.workspaceId,
+      workflowId: page.workflowId,
+      status: page.status ?? undefined,
+      take: page.take,
+      cursor: page.cursor,
+    });
   }
 
   /** One JSON column of these executions of the workspace, by id: what rows are read without. */
@@ -135,7 +150,13 @@ export class ExecutionService {
   }
 
   /** `quota`: for a start, the limits its workspace's active executions are counted against. */
-  async #run(id: string, command: ExecutionCommand, scope: RequestScope, idempotencyKey: CommandOptions['idempotencyKey'], quota?: WorkspaceLimits): Promise<Execution> {
+  async #run(
+    id: string,
+    command: ExecutionCommand,
+    scope: RequestScope,
+    idempotencyKey: CommandOptions['idempotencyKey'],
+    quota?: WorkspaceLimits,
+  ): Promise<Execution> {
     const { state } = await this.#commands
       .handle(executionAggregate, id, command, scope, (tx, next) => projectExecution(tx, next, null, quota?.maxActiveExecutions), {
         idempotencyKey,

@@ -2,7 +2,17 @@ import { LRUCache } from 'lru-cache';
 import { fold, type Aggregate, type DomainEvent } from '../domain/aggregate.ts';
 import { AppError, badInput, notFound, refuseNul } from '../domain/errors.ts';
 import type { Bulkhead } from '../runtime/bulkhead.ts';
-import { spentBytes, type AuditFilter, type ChainReport, type ChainScope, type EventStore, type LogFilter, type LogPosition, type StoredEvent, type StreamId } from '../store/event-store.ts';
+import {
+  spentBytes,
+  type AuditFilter,
+  type ChainReport,
+  type ChainScope,
+  type EventStore,
+  type LogFilter,
+  type LogPosition,
+  type StoredEvent,
+  type StreamId,
+} from '../store/event-store.ts';
 import { answerTooLarge, type AnswerBudget } from './answer-budget.ts';
 import { AGGREGATES } from './aggregates.ts';
 import { stateCacheOptions } from './state-cache.ts';
@@ -163,7 +173,9 @@ export class History {
         events: (fromVersion, limit, eventsBudget) =>
           version < fromVersion
             ? Promise.resolve([])
-            : this.#bounded(stream.workspaceId, eventsBudget, (maxBytes) => this.#store.readStream(stream, { fromVersion, toVersion: version, limit, maxBytes })),
+            : this.#bounded(stream.workspaceId, eventsBudget, (maxBytes) =>
+                this.#store.readStream(stream, { fromVersion, toVersion: version, limit, maxBytes }),
+              ),
       };
     });
   }
@@ -173,14 +185,23 @@ export class History {
    * page crosses a snapshot's version or holds more than FOLD_PAGE_BYTES of data, so a fold
    * holds the state and one page, never the whole stream.
    */
-  async #fold(aggregate: Aggregate<unknown, never, DomainEvent>, stream: StreamId & { workspaceId: string }, version: number, budget: AnswerBudget): Promise<unknown> {
+  async #fold(
+    aggregate: Aggregate<unknown, never, DomainEvent>,
+    stream: StreamId & { workspaceId: string },
+    version: number,
+    budget: AnswerBudget,
+  ): Promise<unknown> {
     let from = version - (version % SNAPSHOT_EVERY);
     while (from > 0 && !this.#snapshots.has(this.#key(stream, from))) from -= SNAPSHOT_EVERY;
     let state = from > 0 ? this.#snapshots.get(this.#key(stream, from))!.state : aggregate.initialState;
-    for (let next = from + 1; next <= version; ) {
+    for (let next = from + 1; next <= version;) {
       const boundary = Math.ceil(next / SNAPSHOT_EVERY) * SNAPSHOT_EVERY;
       await budget.turn();
-      const page = await this.#store.readFoldable(stream, { fromVersion: next, toVersion: Math.min(version, boundary), maxBytes: FOLD_PAGE_BYTES });
+      const page = await this.#store.readFoldable(stream, {
+        fromVersion: next,
+        toVersion: Math.min(version, boundary),
+        maxBytes: FOLD_PAGE_BYTES,
+      });
       budget.charge(spentBytes(page));
       if (page.length === 0) break;
       state = fold(aggregate, page, state);

@@ -80,13 +80,19 @@ export class IdentityService {
 
   /** These users of the workspace, by id (null for an id not of this workspace). */
   async users(workspaceId: string, ids: readonly string[]): Promise<(User | null)[]> {
-    const found = new Map((await this.#db.prisma.user.findMany({ where: { id: { in: [...ids] }, workspaceId } })).map((user) => [user.id, user]));
+    const found = new Map(
+      (await this.#db.prisma.user.findMany({ where: { id: { in: [...ids] }, workspaceId } })).map((user) => [user.id, user]),
+    );
     return ids.map((id) => found.get(id) ?? null);
   }
 
   async listUsers(workspaceId: string) {
     await this.requireWorkspace(workspaceId);
-    const users = await this.#db.prisma.user.findMany({ where: { workspaceId }, include: { apiKeys: { orderBy: { createdAt: 'asc' } } }, orderBy: { createdAt: 'asc' } });
+    const users = await this.#db.prisma.user.findMany({
+      where: { workspaceId },
+      include: { apiKeys: { orderBy: { createdAt: 'asc' } } },
+      orderBy: { createdAt: 'asc' },
+    });
     return users.map(({ id, name, role, createdAt, apiKeys }) => ({
       userId: id,
       name,

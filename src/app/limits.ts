@@ -40,7 +40,9 @@ export class Limits {
   }
 
   async #read(workspaceId: string): Promise<WorkspaceLimits> {
-    const workspace = isUuid(workspaceId) ? await this.#db.prisma.workspace.findUnique({ where: { id: workspaceId }, select: { limits: true } }) : null;
+    const workspace = isUuid(workspaceId)
+      ? await this.#db.prisma.workspace.findUnique({ where: { id: workspaceId }, select: { limits: true } })
+      : null;
     return effectiveLimits(this.defaults, workspace?.limits ?? {});
   }
 }

@@ -55,8 +55,14 @@ interface Slice {
 // Without arithmetic: a bigint difference is an allocation, and this runs per subscriber per event.
 const compare = (a: LogPosition, b: LogPosition): number =>
   a.transactionId !== b.transactionId
-    ? (a.transactionId < b.transactionId ? -1 : 1)
-    : a.globalPosition === b.globalPosition ? 0 : a.globalPosition < b.globalPosition ? -1 : 1;
+    ? a.transactionId < b.transactionId
+      ? -1
+      : 1
+    : a.globalPosition === b.globalPosition
+      ? 0
+      : a.globalPosition < b.globalPosition
+        ? -1
+        : 1;
 
 function matches(event: StoredEvent, filter: LiveFilter): boolean {
   return (

@@ -39,7 +39,11 @@ export interface LoaderSources {
  * rows read before its event. The resolvers charge each answer for what it takes. Batches of
  * events are heavy reads: they wait for the workspace's read rate (`turn`) first.
  */
-export function createLoaders({ identity, executions, history, maxBytes }: LoaderSources, workspaceId: string, turn: () => Promise<void>): Loaders {
+export function createLoaders(
+  { identity, executions, history, maxBytes }: LoaderSources,
+  workspaceId: string,
+  turn: () => Promise<void>,
+): Loaders {
   const byKey = new Map<string, DataLoader<string, never>>();
   /** One loader per key, made on first use. */
   const once = <V>(key: string, make: () => DataLoader<string, V>): DataLoader<string, V> => {
@@ -57,25 +61,35 @@ export function createLoaders({ identity, executions, history, maxBytes }: Loade
       return once('user', () => new DataLoader((ids) => identity.users(workspaceId, ids)));
     },
     get execution() {
-      return once('execution', () =>
-        new DataLoader<string, LoadedExecution>(async (ids) => {
-          const byStream = Map.groupBy(await afterTurn(() => history.streams(workspaceId, EXECUTION, ids, maxBytes)), (event) => event.aggregateId);
-          return ids.map((id) => {
-            const events = byStream.get(id) ?? [];
-            return { state: fold(executionAggregate, events), bytes: spentBytes(events) };
-          });
-        }),
+      return once(
+        'execution',
+        () =>
+          new DataLoader<string, LoadedExecution>(async (ids) => {
+            const byStream = Map.groupBy(
+              await afterTurn(() => history.streams(workspaceId, EXECUTION, ids, maxBytes)),
+              (event) => event.aggregateId,
+            );
+            return ids.map((id) => {
+              const events = byStream.get(id) ?? [];
+              return { state: fold(executionAggregate, events), bytes: spentBytes(events) };
+            });
+          }),
       );
     },
     executionJson(column) {
       return once(`execution:${column}`, () => new DataLoader((ids) => executions.json(workspaceId, ids, column)));
     },
     latestEvents(aggregateType, count) {
-      return once(`latest:${aggregateType}:${count}`, () =>
-        new DataLoader(async (ids) => {
-          const byStream = Map.groupBy(await afterTurn(() => history.latest(workspaceId, aggregateType, ids, count, maxBytes)), (event) => event.aggregateId);
-          return ids.map((id) => byStream.get(id) ?? []);
-        }),
+      return once(
+        `latest:${aggregateType}:${count}`,
+        () =>
+          new DataLoader(async (ids) => {
+            const byStream = Map.groupBy(
+              await afterTurn(() => history.latest(workspaceId, aggregateType, ids, count, maxBytes)),
+              (event) => event.aggregateId,
+            );
+            return ids.map((id) => byStream.get(id) ?? []);
+          }),
       );
     },
   };

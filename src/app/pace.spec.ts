@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { AppError } from '../domain/errors.ts';
 import { Pace } from './pace.ts';
 
-const refusal = (promise: Promise<void>) => promise.then(() => null, (error: AppError) => error);
+const refusal = (promise: Promise<void>) =>
+  promise.then(
+    () => null,
+    (error: AppError) => error,
+  );
 
 describe('Pace', () => {
   it("lets a second's worth go at once, then makes the workspace's next callers wait for what was taken", async () => {

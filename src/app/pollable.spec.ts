@@ -22,7 +22,10 @@ const woken = (stream: { onReadable(listener: () => void): void }) => new Promis
 
 describe('toPollable', () => {
   it('asks for one step at a time, and hands it over once it has arrived', async () => {
-    const { iterator, calls } = iteratorOf([{ done: false, value: 1 }, { done: true, value: undefined }]);
+    const { iterator, calls } = iteratorOf([
+      { done: false, value: 1 },
+      { done: true, value: undefined },
+    ]);
     const stream = toPollable(iterator);
     const arrived = woken(stream);
     expect(stream.poll()).toBeUndefined();

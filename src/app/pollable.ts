@@ -39,13 +39,16 @@ export function toPollable<T>(iterator: AsyncIterator<T>): Pollable<T> {
       }
       if (!pending) {
         pending = true;
-        iterator.next().then(
-          (step) => (arrived = step),
-          (error: unknown) => (failure = { error }),
-        ).finally(() => {
-          pending = false;
-          listener();
-        });
+        iterator
+          .next()
+          .then(
+            (step) => (arrived = step),
+            (error: unknown) => (failure = { error }),
+          )
+          .finally(() => {
+            pending = false;
+            listener();
+          });
       }
       return undefined;
     },

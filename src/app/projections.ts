@@ -39,7 +39,7 @@ export async function rebuildReadModels(db: Database, store: EventStore): Promis
         written[table] = (written[table] ?? 0) + 1;
         pending = [];
       };
-      for (let after = { id: '00000000-0000-0000-0000-000000000000', version: 0 }; ; ) {
+      for (let after = { id: '00000000-0000-0000-0000-000000000000', version: 0 }; ;) {
         const batch = await store.readAggregateType(aggregate.type, after, BATCH, tx);
         for (const event of batch) {
           if (pending.length > 0 && pending[0]!.aggregateId !== event.aggregateId) await flush();

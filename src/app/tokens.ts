@@ -39,7 +39,12 @@ export function isTokenSubject(userId: string): boolean {
  * The role claims accepted, spelled exactly: no case folding, which would take "admın" (with a
  * dotless ı) for ADMIN.
  */
-const ROLE_CLAIMS: Readonly<Record<string, Role>> = Object.fromEntries(ROLES.flatMap((role) => [[role, role], [role.toLowerCase(), role]]));
+const ROLE_CLAIMS: Readonly<Record<string, Role>> = Object.fromEntries(
+  ROLES.flatMap((role) => [
+    [role, role],
+    [role.toLowerCase(), role],
+  ]),
+);
 
 /** The latest expiry a token may carry, in seconds: dates end at the year 9999. */
 const LATEST_EXP = Date.parse('9999-12-31T23:59:59Z') / 1000;
@@ -104,7 +109,8 @@ export class TokenVerifier {
       }
       const actorRole = typeof role === 'string' && Object.hasOwn(ROLE_CLAIMS, role) ? ROLE_CLAIMS[role]! : undefined;
       if (!actorRole) return { refused: `the token's "${this.#config.roleClaim}" claim must be viewer, editor or admin (or in capitals)` };
-      if (!Number.isSafeInteger(payload.exp) || payload.exp! > LATEST_EXP) return { refused: 'the token\'s "exp" claim must be a time before the year 10000' };
+      if (!Number.isSafeInteger(payload.exp) || payload.exp! > LATEST_EXP)
+        return { refused: 'the token\'s "exp" claim must be a time before the year 10000' };
       if (typeof subject !== 'string' || !READABLE.test(subject)) return { refused: 'the token\'s "sub" claim must be readable text' };
       const name = typeof payload.name === 'string' && READABLE.test(payload.name.trim()) ? payload.name.trim() : subject;
       const workspaceId = workspace.toLowerCase();

@@ -54,7 +54,8 @@ export class WorkflowService {
   /** A page of the caller's workspace's active workflows, newest first. */
   async page(page: WorkflowPage, scope: RequestScope): Promise<WorkflowRow[]> {
     const filter = this.#filter(page, scope);
-    if (page.cursor !== undefined && !isUuid(page.cursor)) throw badInput(page.take < 0 ? 'before' : 'after', 'is not a cursor of this list');
+    if (page.cursor !== undefined && !isUuid(page.cursor))
+      throw badInput(page.take < 0 ? 'before' : 'after', 'is not a cursor of this list');
     return filter ? this.#rows.page({ ...filter, take: page.take, cursor: page.cursor }) : [];
   }
 
@@ -68,7 +69,11 @@ export class WorkflowService {
   #filter(filter: WorkflowFilter, scope: RequestScope) {
     refuseNul(filter.nameContains, 'nameContains');
     if (filter.createdById != null && !isUuid(filter.createdById)) return null;
-    return { workspaceId: scope.actor.workspaceId, nameContains: filter.nameContains ?? undefined, createdById: filter.createdById ?? undefined };
+    return {
+      workspaceId: scope.actor.workspaceId,
+      nameContains: filter.nameContains ?? undefined,
+      createdById: filter.createdById ?? undefined,
+    };
   }
 
   /** QUOTA_EXCEEDED when the workspace has as many workflows as its quota allows. */

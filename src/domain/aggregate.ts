@@ -35,6 +35,10 @@ export function fold<State, Event extends DomainEvent>(
   events: readonly FoldableEvent[],
   state: State = aggregate.initialState,
 ): State {
-  if (aggregate.evolveAll) return aggregate.evolveAll(state, events.map((event) => ({ event: event as unknown as Event, envelope: event })));
+  if (aggregate.evolveAll)
+    return aggregate.evolveAll(
+      state,
+      events.map((event) => ({ event: event as unknown as Event, envelope: event })),
+    );
   return events.reduce((current, event) => aggregate.evolve(current, event as unknown as Event, event), state);
 }

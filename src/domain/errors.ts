@@ -42,15 +42,13 @@ export class VersionConflictError extends AppError {
   }
 }
 
-export const notFound = (what: string, id: string): AppError =>
-  new AppError('NOT_FOUND', `${what} ${id} was not found`, { id });
+export const notFound = (what: string, id: string): AppError => new AppError('NOT_FOUND', `${what} ${id} was not found`, { id });
 
 /** A workspace holds as much of something as its quota allows (docs/security.md). */
 export const quotaExceeded = (quota: string, what: string, limit: number): AppError =>
   new AppError('QUOTA_EXCEEDED', `this workspace has ${limit} ${what}, the most its quota allows`, { quota, limit });
 
-export const badInput = (field: string, message: string): AppError =>
-  new AppError('BAD_USER_INPUT', `${field}: ${message}`, { field });
+export const badInput = (field: string, message: string): AppError => new AppError('BAD_USER_INPUT', `${field}: ${message}`, { field });
 
 export const MAX_NESTING = 64;
 

@@ -93,7 +93,8 @@ export class Breakers {
       }, signal);
     } catch (error) {
       if (error instanceof NotTheHost) throw error.cause;
-      if (error instanceof BrokenCircuitError) throw new ActionError('CircuitOpen', `calls to ${host} are suspended: its circuit breaker is open`);
+      if (error instanceof BrokenCircuitError)
+        throw new ActionError('CircuitOpen', `calls to ${host} are suspended: its circuit breaker is open`);
       throw error;
     }
   }

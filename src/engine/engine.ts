@@ -223,7 +223,12 @@ export class Engine {
     const runs = [...this.#running];
     for (const [, run] of runs) run.stop.abort(new Stop('shutdown'));
     await Promise.allSettled(runs.map(([, run]) => run.done));
-    await this.#jobs.release(this.owner, runs.map(([id]) => id)).catch(() => {});
+    await this.#jobs
+      .release(
+        this.owner,
+        runs.map(([id]) => id),
+      )
+      .catch(() => {});
     await this.#conditions.close();
     await this.#outbound.close();
   }
@@ -261,7 +266,8 @@ export class Engine {
    */
   async #renew(): Promise<void> {
     const now = Date.now();
-    for (const run of this.#running.values()) if (now - run.renewedAt > this.#options.leaseMs * 0.75) run.stop.abort(new Stop('lease lost'));
+    for (const run of this.#running.values())
+      if (now - run.renewedAt > this.#options.leaseMs * 0.75) run.stop.abort(new Stop('lease lost'));
     if (this.#renewing || now - this.#renewSent < this.#options.leaseMs / 3) return;
     const ids = [...this.#running.keys()];
     const sentAt = (this.#renewSent = now);
@@ -281,7 +287,12 @@ export class Engine {
   }
 
   async #run(job: Claimed, stop: AbortController): Promise<void> {
-    const outcome = await runClaimed(this.#context, job, stop).catch((failure: unknown) => ({ failure, workspaceId: job.workspaceId, stored: null, stopped: undefined }));
+    const outcome = await runClaimed(this.#context, job, stop).catch((failure: unknown) => ({
+      failure,
+      workspaceId: job.workspaceId,
+      stored: null,
+      stopped: undefined,
+    }));
     if (outcome?.stored) this.#count(outcome.workspaceId, outcome.stored, outcome.stopped);
     if (outcome?.failure !== undefined) await this.#setBack(job, outcome.failure);
   }
@@ -321,7 +332,11 @@ export class Engine {
       maxFailedRuns: this.#options.maxFailedRuns,
       maxTakeovers: this.#options.maxTakeovers,
       act: (execution, name, input, timeoutMs, signal, step) =>
-        this.#steps.run(execution.workspaceId, () => this.#act(execution, name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal, step), signal),
+        this.#steps.run(
+          execution.workspaceId,
+          () => this.#act(execution, name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal, step),
+          signal,
+        ),
       paceStep: async (workspaceId, writtenBytes, signal) => {
         const { maxStepsPerSecond, maxWriteBytesPerSecond } = await this.#options.limitsOf(workspaceId);
         this.#writePace.charge(workspaceId, writtenBytes, maxWriteBytesPerSecond);
@@ -350,15 +365,25 @@ export class Engine {
 
   /** Tries a claim when a parked execution falls due, rather than at the next poll. */
   #dueAt(until: Date): void {
-    const timer = setTimeout(() => {
-      this.#dueTimers.delete(timer);
-      this.poke();
-    }, Math.max(0, until.getTime() - Date.now()));
+    const timer = setTimeout(
+      () => {
+        this.#dueTimers.delete(timer);
+        this.poke();
+      },
+      Math.max(0, until.getTime() - Date.now()),
+    );
     timer.unref();
     this.#dueTimers.add(timer);
   }
 
-  async #act({ workspaceId, id: executionId }: Execution, name: string, input: unknown, timeoutMs: number, signal: AbortSignal, step: string): Promise<unknown> {
+  async #act(
+    { workspaceId, id: executionId }: Execution,
+    name: string,
+    input: unknown,
+    timeoutMs: number,
+    signal: AbortSignal,
+    step: string,
+  ): Promise<unknown> {
     const action = ACTIONS.get(name);
     if (!action || isTimer(action)) throw new ActionError('UnknownAction', `no action is registered as ${name}`);
     let output: unknown;
@@ -377,7 +402,8 @@ export class Engine {
         signal,
       );
     } catch (error) {
-      if (error instanceof TaskCancelledError && !signal.aborted) throw new ActionError('Timeout', `${name} took longer than ${timeoutMs} ms`);
+      if (error instanceof TaskCancelledError && !signal.aborted)
+        throw new ActionError('Timeout', `${name} took longer than ${timeoutMs} ms`);
       throw error;
     }
     // Measured before it is written out: a transform's output may share parts of the data many times over.

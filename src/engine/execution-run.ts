@@ -31,7 +31,14 @@ export interface RunContext {
   /** Runs since the last wait that may fail by an error of the service's, and takeovers, before the execution ends FAILED. */
   readonly maxFailedRuns: number;
   readonly maxTakeovers: number;
-  act(execution: Execution, action: string, input: unknown, timeoutMs: number | undefined, signal: AbortSignal, step: string): Promise<unknown>;
+  act(
+    execution: Execution,
+    action: string,
+    input: unknown,
+    timeoutMs: number | undefined,
+    signal: AbortSignal,
+    step: string,
+  ): Promise<unknown>;
   timer(action: string, input: unknown): number | null;
   /** Waits for the workspace's turn to start a step, having written `writtenBytes` since its last one. */
   paceStep(workspaceId: string, writtenBytes: number, signal: AbortSignal): Promise<void>;
@@ -111,7 +118,13 @@ export async function openJournal(store: EventStreams, owner: string, id: string
   const state = fold(executionAggregate, history);
   if (state === null || isFinished(state)) return null;
   const budget = state.budget ?? defaultBudget;
-  const metadata = { workspaceId: state.workspaceId, actorId: null, requestId: `engine:${owner}`, correlationId: history[0]!.metadata.correlationId, causationId: history[0]!.eventId };
+  const metadata = {
+    workspaceId: state.workspaceId,
+    actorId: null,
+    requestId: `engine:${owner}`,
+    correlationId: history[0]!.metadata.correlationId,
+    causationId: history[0]!.eventId,
+  };
   return { state, budget, journal: new Journal(store, state, owner, metadata, budget, spentBytes(history), onExhausted) };
 }
 
@@ -128,7 +141,10 @@ export async function runClaimed(context: RunContext, job: Claimed, stop: AbortC
   // Retried past its bounds, an execution ends rather than loop: what failed is said in its error.
   const exhausted =
     job.failures >= context.maxFailedRuns
-      ? { name: 'RunFailed', message: `its runs failed ${job.failures} times since it last waited, by errors of the service's, not of the workflow; the last: ${job.lastFailure}` }
+      ? {
+          name: 'RunFailed',
+          message: `its runs failed ${job.failures} times since it last waited, by errors of the service's, not of the workflow; the last: ${job.lastFailure}`,
+        }
       : job.takeovers >= context.maxTakeovers
         ? { name: 'TooManyTakeovers', message: `it was taken over ${job.takeovers} times from processes that stopped while they ran it` }
         : null;
@@ -173,9 +189,17 @@ export async function runClaimed(context: RunContext, job: Claimed, stop: AbortC
     const reason = stop.signal.reason;
     if (reason instanceof Stop && reason.why === 'deadline') {
       await journal
-        .record({ type: 'ExecutionTimedOut', data: { error: { name: 'Timeout', message: `the execution ran longer than its ${timeoutMs} ms` } } })
+        .record({
+          type: 'ExecutionTimedOut',
+          data: { error: { name: 'Timeout', message: `the execution ran longer than its ${timeoutMs} ms` } },
+        })
         .catch(() => {});
-    } else if (!(reason instanceof Stop) && !(error instanceof LeaseLostError) && !(error instanceof VersionConflictError) && !(error instanceof BudgetExhausted)) {
+    } else if (
+      !(reason instanceof Stop) &&
+      !(error instanceof LeaseLostError) &&
+      !(error instanceof VersionConflictError) &&
+      !(error instanceof BudgetExhausted)
+    ) {
       failure = error;
     }
     // A lost lease or a conflict: a cancel, or another process, has the execution now.

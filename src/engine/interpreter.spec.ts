@@ -22,9 +22,32 @@ interface Ran {
 const budget = { maxSteps: 1000, maxEvents: 10_000, maxBytes: 1_000_000, timeoutMs: 60_000, maxConditionMs: 1000 };
 
 /** Runs `definition` on `input`, after `history` (the events a run before this one recorded). */
-async function run(definition: unknown, { input = {}, actions = {}, conditions = {}, history = [] as ProgressEvent[] }: { input?: unknown; actions?: Record<string, Stub>; conditions?: Record<string, (data: unknown) => boolean>; history?: ProgressEvent[] } = {}): Promise<Ran> {
+async function run(
+  definition: unknown,
+  {
+    input = {},
+    actions = {},
+    conditions = {},
+    history = [] as ProgressEvent[],
+  }: {
+    input?: unknown;
+    actions?: Record<string, Stub>;
+    conditions?: Record<string, (data: unknown) => boolean>;
+    history?: ProgressEvent[];
+  } = {},
+): Promise<Ran> {
   const events: ExecutionEvent[] = [
-    { type: 'ExecutionStarted', data: { id: '0190a000-0000-7000-8000-000000000001', workflowId: '0190a000-0000-7000-8000-000000000002', workflowVersion: 1, definition: definition as never, input, budget } },
+    {
+      type: 'ExecutionStarted',
+      data: {
+        id: '0190a000-0000-7000-8000-000000000001',
+        workflowId: '0190a000-0000-7000-8000-000000000002',
+        workflowVersion: 1,
+        definition: definition as never,
+        input,
+        budget,
+      },
+    },
     ...history,
   ];
   const calls: Ran['calls'] = [];
@@ -40,7 +63,12 @@ async function run(definition: unknown, { input = {}, actions = {}, conditions =
   const state = () =>
     fold(
       executionAggregate,
-      events.map((event, i) => ({ ...event, version: i + 1, createdAt: new Date(at[i]!), metadata: { actorId: SPEC_ACTOR, workspaceId: SPEC_WORKSPACE } })),
+      events.map((event, i) => ({
+        ...event,
+        version: i + 1,
+        createdAt: new Date(at[i]!),
+        metadata: { actorId: SPEC_ACTOR, workspaceId: SPEC_WORKSPACE },
+      })),
     ) as Execution;
   const runtime: Runtime = {
     state,
@@ -76,7 +104,12 @@ const types = (events: readonly ExecutionEvent[]) => events.map((event) => event
 describe('the interpreter', () => {
   it('retries with backoff: the delays double, the clock waits them out, and the third attempt succeeds', async () => {
     const ran = await run(
-      { startAt: 'Call', nodes: { Call: task('flaky', { retry: [{ errors: ['Flaky'], maxAttempts: 3, intervalMs: 100, backoffRate: 2 }], resultPath: '$.r' }) } },
+      {
+        startAt: 'Call',
+        nodes: {
+          Call: task('flaky', { retry: [{ errors: ['Flaky'], maxAttempts: 3, intervalMs: 100, backoffRate: 2 }], resultPath: '$.r' }),
+        },
+      },
       { actions: { flaky: (_input, call) => (call < 3 ? Promise.reject(new ActionError('Flaky', `call ${call}`)) : 'ok') } },
     );
     const delays = ran.events.flatMap((event) => (event.type === 'StepRetryScheduled' ? [event.data.delayMs] : []));
@@ -98,7 +131,12 @@ describe('the interpreter', () => {
       {
         startAt: 'Call',
         nodes: {
-          Call: task('boom', { end: undefined, next: 'After', retry: [{ errors: ['Boom'], maxAttempts: 2, intervalMs: 10 }], catch: [{ errors: ['Boom'], resultPath: '$.error', next: 'Handle' }] }),
+          Call: task('boom', {
+            end: undefined,
+            next: 'After',
+            retry: [{ errors: ['Boom'], maxAttempts: 2, intervalMs: 10 }],
+            catch: [{ errors: ['Boom'], resultPath: '$.error', next: 'Handle' }],
+          }),
           After: task('never'),
           Handle: task('handle', { input: { seen: '$.error.name' }, resultPath: '$.handled' }),
         },
@@ -106,27 +144,57 @@ describe('the interpreter', () => {
       { actions: { boom: () => Promise.reject(new ActionError('Boom', 'it broke')), handle: (input) => input } },
     );
     expect(ran.calls.map((call) => call.action)).toEqual(['boom', 'boom', 'handle']);
-    expect(ran.state).toMatchObject({ status: 'SUCCEEDED', output: { error: { name: 'Boom', message: 'it broke' }, handled: { seen: 'Boom' } } });
+    expect(ran.state).toMatchObject({
+      status: 'SUCCEEDED',
+      output: { error: { name: 'Boom', message: 'it broke' }, handled: { seen: 'Boom' } },
+    });
   });
 
-  it('fails the execution with a map iteration\'s uncaught error, naming the node inside the map', async () => {
+  it("fails the execution with a map iteration's uncaught error, naming the node inside the map", async () => {
     const ran = await run(
-      { startAt: 'Each', nodes: { Each: { type: 'map', itemsPath: '$.items', maxConcurrency: 1, iterator: { startAt: 'Shape', nodes: { Shape: task('shape') } }, end: true } } },
-      { input: { items: [1, 2, 3] }, actions: { shape: (item) => (item === 2 ? Promise.reject(new ActionError('BadItem', 'two')) : item) } },
+      {
+        startAt: 'Each',
+        nodes: {
+          Each: {
+            type: 'map',
+            itemsPath: '$.items',
+            maxConcurrency: 1,
+            iterator: { startAt: 'Shape', nodes: { Shape: task('shape') } },
+            end: true,
+          },
+        },
+      },
+      {
+        input: { items: [1, 2, 3] },
+        actions: { shape: (item) => (item === 2 ? Promise.reject(new ActionError('BadItem', 'two')) : item) },
+      },
     );
     expect(ran.state).toMatchObject({ status: 'FAILED', error: { name: 'BadItem', node: 'Each#1[1]/Shape' } });
     // One at a time: the third item never started.
     expect(ran.calls.map((call) => call.input)).toEqual([1, 2]);
   });
 
-  it('fails the execution when a parallel branch fails, and gives the branches\' outputs in order when none does', async () => {
+  it("fails the execution when a parallel branch fails, and gives the branches' outputs in order when none does", async () => {
     const parallel = (second: string) => ({
       startAt: 'Both',
-      nodes: { Both: { type: 'parallel', branches: [{ startAt: 'A', nodes: { A: task('a', { resultPath: '$' }) } }, { startAt: 'B', nodes: { B: task(second, { resultPath: '$' }) } }], resultPath: '$.both', end: true } },
+      nodes: {
+        Both: {
+          type: 'parallel',
+          branches: [
+            { startAt: 'A', nodes: { A: task('a', { resultPath: '$' }) } },
+            { startAt: 'B', nodes: { B: task(second, { resultPath: '$' }) } },
+          ],
+          resultPath: '$.both',
+          end: true,
+        },
+      },
     });
     const actions = { a: () => 'from a', b: () => 'from b', broken: () => Promise.reject(new ActionError('Broken', 'b broke')) };
     expect((await run(parallel('b'), { actions })).state).toMatchObject({ status: 'SUCCEEDED', output: { both: ['from a', 'from b'] } });
-    expect((await run(parallel('broken'), { actions })).state).toMatchObject({ status: 'FAILED', error: { name: 'Broken', node: 'Both#1(1)/B' } });
+    expect((await run(parallel('broken'), { actions })).state).toMatchObject({
+      status: 'FAILED',
+      error: { name: 'Broken', node: 'Both#1(1)/B' },
+    });
   });
 
   it('ends a loop at its maxVisits with MaxVisitsExceeded', async () => {
@@ -145,7 +213,7 @@ describe('the interpreter', () => {
     expect(ran.state).toMatchObject({ status: 'FAILED', error: { name: 'MaxVisitsExceeded' } });
   });
 
-  it('times out a sleep longer than its task\'s timeoutMs, at the timeout', async () => {
+  it("times out a sleep longer than its task's timeoutMs, at the timeout", async () => {
     const ran = await run({ startAt: 'Nap', nodes: { Nap: task('sleep', { input: { ms: 1000 }, timeoutMs: 400 }) } });
     expect(ran.now).toBe(400);
     expect(ran.state).toMatchObject({ status: 'FAILED', error: { name: 'Timeout' } });
@@ -154,7 +222,11 @@ describe('the interpreter', () => {
   it('resumes from a partial history: a succeeded step is not run again, a running one runs its attempt again', async () => {
     const definition = {
       startAt: 'A',
-      nodes: { A: task('a', { end: undefined, next: 'B', resultPath: '$.a' }), B: task('b', { end: undefined, next: 'C', resultPath: '$.b' }), C: task('c', { resultPath: '$.c' }) },
+      nodes: {
+        A: task('a', { end: undefined, next: 'B', resultPath: '$.a' }),
+        B: task('b', { end: undefined, next: 'C', resultPath: '$.b' }),
+        C: task('c', { resultPath: '$.c' }),
+      },
     };
     const history: ProgressEvent[] = [
       { type: 'StepStarted', data: { step: 'A#1', node: 'A', attempt: 1, input: {} } },

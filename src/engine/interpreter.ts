@@ -133,7 +133,15 @@ async function runStep(
  * resumed run keeps, and the wait is a pause, during which the process may set the execution
  * aside. A task's timeoutMs and retry rules apply to it as to any task.
  */
-function timedStep(rt: Runtime, signal: AbortSignal, id: string, node: string, ms: number, output: unknown, task?: TaskNode): Promise<Outcome> {
+function timedStep(
+  rt: Runtime,
+  signal: AbortSignal,
+  id: string,
+  node: string,
+  ms: number,
+  output: unknown,
+  task?: TaskNode,
+): Promise<Outcome> {
   const recordedUntil = (rt.state().steps[id]?.input as { until?: string } | null | undefined)?.until;
   const until = recordedUntil ?? new Date(rt.now() + ms).toISOString();
   return runStep(
@@ -154,7 +162,12 @@ function timedStep(rt: Runtime, signal: AbortSignal, id: string, node: string, m
 }
 
 /** Runs count sub-graphs, at most `concurrency` at once; the first failure stops the rest. */
-async function fanOut(count: number, concurrency: number, signal: AbortSignal, run: (index: number, signal: AbortSignal) => Promise<unknown>): Promise<unknown[]> {
+async function fanOut(
+  count: number,
+  concurrency: number,
+  signal: AbortSignal,
+  run: (index: number, signal: AbortSignal) => Promise<unknown>,
+): Promise<unknown[]> {
   const stop = new AbortController();
   const inner = AbortSignal.any([signal, stop.signal]);
   const limit = pLimit(concurrency);
@@ -181,33 +194,48 @@ async function fanOut(count: number, concurrency: number, signal: AbortSignal, r
 
 /** A map's or parallel's list of outputs is a step's result too: the same size limit holds. */
 function limited(rt: Runtime, outputs: unknown[]): unknown[] {
-  if (jsonSize(outputs, rt.maxOutputBytes) > rt.maxOutputBytes) throw new Failure({ name: 'OutputTooLarge', message: `the outputs are more than ${rt.maxOutputBytes} bytes` });
+  if (jsonSize(outputs, rt.maxOutputBytes) > rt.maxOutputBytes)
+    throw new Failure({ name: 'OutputTooLarge', message: `the outputs are more than ${rt.maxOutputBytes} bytes` });
   return outputs;
 }
 
 async function mapItems(rt: Runtime, node: MapNode, items: unknown[], id: string, signal: AbortSignal): Promise<unknown[]> {
-  return limited(rt, await fanOut(items.length, node.maxConcurrency ?? DEFAULT_MAP_CONCURRENCY, signal, async (index, inner) => {
-    const key = `${id}[${index}]`;
-    const recorded = rt.state().iterations[key];
-    if (recorded?.completed) return recorded.output;
-    if (!recorded) rt.note({ type: 'MapIterationStarted', data: { step: id, index } });
-    const output = await runGraph(rt, node.iterator, items[index], `${key}/`, inner);
-    rt.note({ type: 'MapIterationCompleted', data: { step: id, index, output } });
-    return output;
-  }));
+  return limited(
+    rt,
+    await fanOut(items.length, node.maxConcurrency ?? DEFAULT_MAP_CONCURRENCY, signal, async (index, inner) => {
+      const key = `${id}[${index}]`;
+      const recorded = rt.state().iterations[key];
+      if (recorded?.completed) return recorded.output;
+      if (!recorded) rt.note({ type: 'MapIterationStarted', data: { step: id, index } });
+      const output = await runGraph(rt, node.iterator, items[index], `${key}/`, inner);
+      rt.note({ type: 'MapIterationCompleted', data: { step: id, index, output } });
+      return output;
+    }),
+  );
 }
 
 async function runBranches(rt: Runtime, node: ParallelNode, data: unknown, id: string, signal: AbortSignal): Promise<unknown[]> {
-  return limited(rt, await fanOut(node.branches.length, node.maxConcurrency ?? node.branches.length, signal, (index, inner) =>
-    runGraph(rt, node.branches[index]!, data, `${id}(${index})/`, inner),
-  ));
+  return limited(
+    rt,
+    await fanOut(node.branches.length, node.maxConcurrency ?? node.branches.length, signal, (index, inner) =>
+      runGraph(rt, node.branches[index]!, data, `${id}(${index})/`, inner),
+    ),
+  );
 }
 
 /** Where a node's result goes: nowhere without a resultPath, the whole data with `$`. */
-const place = (data: unknown, path: string | undefined, value: unknown) => (path === undefined ? data : onData(() => writePath(data, path, value)));
+const place = (data: unknown, path: string | undefined, value: unknown) =>
+  path === undefined ? data : onData(() => writePath(data, path, value));
 
 /** Runs one node that is a step; returns the data after it and the node's name to go to. */
-async function runNode(rt: Runtime, node: Exclude<Node, { type: 'choice' | 'succeed' | 'fail' }>, name: string, id: string, data: unknown, signal: AbortSignal): Promise<{ data: unknown; next?: string | undefined }> {
+async function runNode(
+  rt: Runtime,
+  node: Exclude<Node, { type: 'choice' | 'succeed' | 'fail' }>,
+  name: string,
+  id: string,
+  data: unknown,
+  signal: AbortSignal,
+): Promise<{ data: unknown; next?: string | undefined }> {
   const after = (output: unknown, resultPath?: string) => ({ data: place(data, resultPath, output), next: node.next });
   const failed = (outcome: Outcome): never => {
     throw new Failure((outcome as { error: ExecutionError }).error);
@@ -217,7 +245,8 @@ async function runNode(rt: Runtime, node: Exclude<Node, { type: 'choice' | 'succ
       let outcome: Outcome;
       try {
         const input = buildInput(node.input ?? '$', data);
-        if (jsonSize(input, rt.maxInputBytes) > rt.maxInputBytes) throw new ActionError('InputTooLarge', `${name}: the input is more than ${rt.maxInputBytes} bytes`);
+        if (jsonSize(input, rt.maxInputBytes) > rt.maxInputBytes)
+          throw new ActionError('InputTooLarge', `${name}: the input is more than ${rt.maxInputBytes} bytes`);
         const delayMs = rt.timer(node.action, input);
         outcome =
           delayMs === null
@@ -282,7 +311,10 @@ async function runVisit(
   const visit = (visits.get(name) ?? 0) + 1;
   visits.set(name, visit);
   if (node.maxVisits !== undefined && visit > node.maxVisits) {
-    throw new Failure({ name: 'MaxVisitsExceeded', message: `node ${scope}${name} would run more than its maxVisits of ${node.maxVisits}` });
+    throw new Failure({
+      name: 'MaxVisitsExceeded',
+      message: `node ${scope}${name} would run more than its maxVisits of ${node.maxVisits}`,
+    });
   }
   const id = `${scope}${name}#${visit}`;
   switch (node.type) {
@@ -324,7 +356,8 @@ export async function runExecution(rt: Runtime, signal: AbortSignal): Promise<vo
   let outcome: ProgressEvent;
   try {
     const output = await runGraph(rt, definition, input, '', signal);
-    if (jsonSize(output ?? null, rt.maxOutputBytes) > rt.maxOutputBytes) throw new Failure({ name: 'OutputTooLarge', message: `the output is more than ${rt.maxOutputBytes} bytes` });
+    if (jsonSize(output ?? null, rt.maxOutputBytes) > rt.maxOutputBytes)
+      throw new Failure({ name: 'OutputTooLarge', message: `the output is more than ${rt.maxOutputBytes} bytes` });
     outcome = { type: 'ExecutionSucceeded', data: { output } };
   } catch (error) {
     if (!(error instanceof Failure)) throw error;

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { fold } from '../domain/aggregate.ts';
-import { decide, evolve, EXECUTION, executionAggregate, type Execution, type ExecutionEvent, type ProgressEvent } from '../domain/executions/execution.ts';
+import {
+  decide,
+  evolve,
+  EXECUTION,
+  executionAggregate,
+  type Execution,
+  type ExecutionEvent,
+  type ProgressEvent,
+} from '../domain/executions/execution.ts';
 import type { Budget } from '../domain/workspaces/limits.ts';
 import { projectExecution } from '../app/execution-projection.ts';
 import type { EventMetadata, EventStreams } from '../store/event-store.ts';
@@ -65,7 +73,15 @@ export class Journal {
   #exhausted: BudgetExhausted | null = null;
   readonly #onExhausted: () => void;
 
-  constructor(store: EventStreams, state: Execution, leaseOwner: string, metadata: EventMetadata, budget: Budget, bytes: number, onExhausted: () => void) {
+  constructor(
+    store: EventStreams,
+    state: Execution,
+    leaseOwner: string,
+    metadata: EventMetadata,
+    budget: Budget,
+    bytes: number,
+    onExhausted: () => void,
+  ) {
     this.#store = store;
     this.#durable = state;
     this.#state = state;
@@ -140,7 +156,8 @@ export class Journal {
     // Each event is weighed before it is written out, no further than the budget left: the
     // text of one past it is never built.
     const left = this.#budget.maxBytes - this.#bytes;
-    if (events.some((next) => jsonSize(next.data ?? null, left) > left)) return this.#exhaust(`wrote its ${this.#budget.maxBytes} bytes of event data`);
+    if (events.some((next) => jsonSize(next.data ?? null, left) > left))
+      return this.#exhaust(`wrote its ${this.#budget.maxBytes} bytes of event data`);
     const decided = events.map((next) => {
       const json = JSON.stringify(next.data ?? null);
       return { event: next, json, bytes: Buffer.byteLength(json) };
@@ -156,7 +173,8 @@ export class Journal {
     const state = this.#state;
     const ends = decided.some(({ event }) => TERMINAL.has(event.type));
     const bytes = decided.reduce((sum, entry) => sum + entry.bytes, 0);
-    if (decided.some(({ event }) => event.type === 'StepStarted') && state.stepsStarted >= budget.maxSteps) return `ran its ${budget.maxSteps} steps`;
+    if (decided.some(({ event }) => event.type === 'StepStarted') && state.stepsStarted >= budget.maxSteps)
+      return `ran its ${budget.maxSteps} steps`;
     // One event is kept for the end.
     if (!ends && state.version + decided.length >= budget.maxEvents) return `wrote its ${budget.maxEvents} events`;
     if (this.#bytes + bytes > budget.maxBytes) return `wrote its ${budget.maxBytes} bytes of event data`;
@@ -168,7 +186,10 @@ export class Journal {
   /** Ends the execution FAILED with BudgetExceeded, in place of what would have passed the budget, and stops the runner. */
   #exhaust(what: string): Promise<void> {
     const message = `the execution ${what}, all its budget allows`;
-    const end = decide({ kind: 'progress', event: { type: 'ExecutionFailed', data: { error: { name: 'BudgetExceeded', message } } } }, this.#state);
+    const end = decide(
+      { kind: 'progress', event: { type: 'ExecutionFailed', data: { error: { name: 'BudgetExceeded', message } } } },
+      this.#state,
+    );
     const json = JSON.stringify(end[0]!.data);
     void this.#apply([{ event: end[0]!, json, bytes: Buffer.byteLength(json) }]).catch(() => {});
     this.#exhausted = new BudgetExhausted(message);
@@ -215,7 +236,9 @@ export class Journal {
       try {
         await this.#store.append(
           { type: EXECUTION, id: base.id },
-          batch.flatMap((entry) => entry.events).map(({ event, json }) => ({ eventId: randomUUID(), type: event.type, data: event.data, json })),
+          batch
+            .flatMap((entry) => entry.events)
+            .map(({ event, json }) => ({ eventId: randomUUID(), type: event.type, data: event.data, json })),
           {
             expectedVersion: base.version,
             metadata: this.#metadata,

@@ -54,7 +54,9 @@ export class OverdueSweeper {
       const timeoutMs = opened.state.definition.timeoutMs ?? opened.budget.timeoutMs;
       await opened.journal.record({
         type: 'ExecutionTimedOut',
-        data: { error: { name: 'Timeout', message: `the execution did not end within its ${timeoutMs} ms, and no process was running it` } },
+        data: {
+          error: { name: 'Timeout', message: `the execution did not end within its ${timeoutMs} ms, and no process was running it` },
+        },
       });
       ended += 1;
     }

@@ -33,7 +33,10 @@ export const builder = new SchemaBuilder<{
     dmmf: getDatamodel(),
     // A resolver that builds a Prisma query and drops it wastes the work: said in the JSON log
     // (Pothos's own 'warn' writes plain text to the console).
-    onUnusedQuery: process.env.NODE_ENV === 'production' ? null : (info) => log('warn', 'a Prisma query was built but not used', { field: `${info.parentType.name}.${info.fieldName}` }),
+    onUnusedQuery:
+      process.env.NODE_ENV === 'production'
+        ? null
+        : (info) => log('warn', 'a Prisma query was built but not used', { field: `${info.parentType.name}.${info.fieldName}` }),
   },
   relay: {
     clientMutationId: 'omit',

@@ -101,7 +101,10 @@ export function payloadContext(context: GraphQLContext): GraphQLContext {
   }
   let caches = payloadCaches.get(context);
   if (!caches) {
-    caches = { ...initContextCache(), loaders: createLoaders(loaderSources(context.services), context.scope.actor.workspaceId, () => context.answer.turn()) };
+    caches = {
+      ...initContextCache(),
+      loaders: createLoaders(loaderSources(context.services), context.scope.actor.workspaceId, () => context.answer.turn()),
+    };
     payloadCaches.set(context, caches);
   }
   return { ...context, ...caches, answer: context.answer.renewed() };
@@ -128,8 +131,7 @@ export async function createContext(services: AppServices, request: RequestInfo)
     scope: {
       actor,
       requestId: request.requestId,
-      correlationId:
-        request.correlationId && TRACE_ID.test(request.correlationId) ? request.correlationId : request.requestId,
+      correlationId: request.correlationId && TRACE_ID.test(request.correlationId) ? request.correlationId : request.requestId,
     },
     loaders: createLoaders(loaderSources(services), actor.workspaceId, () => answer.turn()),
     answer,

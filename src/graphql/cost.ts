@@ -54,7 +54,12 @@ export const UNDECLARED_LIST = 1000;
 export function costLimit(maxCost: number) {
   return (context: ValidationContext): ASTVisitor => {
     const schema = context.getSchema();
-    const selectionCost = (selectionSet: SelectionSetNode, type: GraphQLCompositeType, times: number, seen: ReadonlySet<string>): number => {
+    const selectionCost = (
+      selectionSet: SelectionSetNode,
+      type: GraphQLCompositeType,
+      times: number,
+      seen: ReadonlySet<string>,
+    ): number => {
       let cost = 0;
       for (const selection of selectionSet.selections) {
         if (selection.kind === Kind.FIELD) {
@@ -65,7 +70,8 @@ export function costLimit(maxCost: number) {
         } else if (!seen.has(selection.name.value)) {
           const fragment = context.getFragment(selection.name.value);
           const on = fragment && schema.getType(fragment.typeCondition.name.value);
-          if (fragment && on && isCompositeType(on)) cost += selectionCost(fragment.selectionSet, on, times, new Set([...seen, selection.name.value]));
+          if (fragment && on && isCompositeType(on))
+            cost += selectionCost(fragment.selectionSet, on, times, new Set([...seen, selection.name.value]));
         }
       }
       return cost;

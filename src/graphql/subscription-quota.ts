@@ -24,9 +24,13 @@ export class SubscriptionQuota {
    */
   hold<T>(key: string, workspaceId: string, start: (onEnd: () => void) => AsyncIterableIterator<T>): AsyncIterableIterator<T> {
     const slots = [`key:${key}`, `workspace:${workspaceId}`];
-    for (const [slot, max, whose] of [[slots[0]!, this.#maxPerKey, 'this API key'], [slots[1]!, this.#maxPerWorkspace, 'this workspace']] as const) {
+    for (const [slot, max, whose] of [
+      [slots[0]!, this.#maxPerKey, 'this API key'],
+      [slots[1]!, this.#maxPerWorkspace, 'this workspace'],
+    ] as const) {
       const open = this.#open.get(slot) ?? 0;
-      if (open >= max) throw new AppError('TOO_MANY_SUBSCRIPTIONS', `${whose} has ${open} subscriptions open, the most it may have`, { limit: max });
+      if (open >= max)
+        throw new AppError('TOO_MANY_SUBSCRIPTIONS', `${whose} has ${open} subscriptions open, the most it may have`, { limit: max });
     }
     for (const slot of slots) this.#open.set(slot, (this.#open.get(slot) ?? 0) + 1);
     let holding = true;

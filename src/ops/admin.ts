@@ -31,7 +31,10 @@ const OPTIONS = {
 interface Command {
   readonly needs: readonly Option[];
   readonly may?: readonly Option[];
-  readonly run: (values: Values & { expiresAt?: Date | undefined }, services: { identity: IdentityService; limits: Limits; db: Database }) => Promise<unknown>;
+  readonly run: (
+    values: Values & { expiresAt?: Date | undefined },
+    services: { identity: IdentityService; limits: Limits; db: Database },
+  ) => Promise<unknown>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -82,7 +85,10 @@ const spelled = (option: Option) => `--${option} ${PLACEHOLDERS[option]}`;
 
 const USAGE = `usage:
 ${Object.entries(COMMANDS)
-  .map(([name, { needs, may = [] }]) => `  npm run admin -- ${[name, ...needs.map(spelled), ...may.map((option) => `[${spelled(option)}]`)].join(' ')}`)
+  .map(
+    ([name, { needs, may = [] }]) =>
+      `  npm run admin -- ${[name, ...needs.map(spelled), ...may.map((option) => `[${spelled(option)}]`)].join(' ')}`,
+  )
   .join('\n')}
 Each prints, as its last line on stdout, a JSON object. verify-audit-trail exits 3 when a chain is broken.
 set-limits replaces a workspace's overrides of the default budgets and quotas: --limits '{"maxSteps": 5000}' ('{}': the defaults).
@@ -104,7 +110,9 @@ function parse(argv: string[]): { help: true } | { command: Command; values: Val
   if (extra.length > 0) throw new UsageError(`${name} takes no argument ${JSON.stringify(extra[0])}\n${USAGE}`);
   const missing = command.needs.filter((option) => !values[option]);
   if (missing.length > 0) throw new UsageError(`${name} needs ${missing.map(spelled).join(' and ')}\n${USAGE}`);
-  const unused = (Object.keys(values) as (Option | 'help')[]).filter((option) => option !== 'help' && !command.needs.includes(option) && !command.may?.includes(option));
+  const unused = (Object.keys(values) as (Option | 'help')[]).filter(
+    (option) => option !== 'help' && !command.needs.includes(option) && !command.may?.includes(option),
+  );
   if (unused.length > 0) throw new UsageError(`${name} takes no --${unused[0]}\n${USAGE}`);
   const expiresAt = values.expires ? new Date(values.expires) : undefined;
   if (expiresAt && Number.isNaN(expiresAt.getTime())) throw new UsageError(`--expires is not a date: ${values.expires}`);
@@ -126,7 +134,12 @@ export async function admin(argv: string[], env = process.env, output: CliOutput
   }
   const { command, values } = parsed;
   const config = loadConfig(env);
-  return runCli(({ db }) => command.run(values, { identity: new IdentityService(db, config.authCacheTtlMs), limits: new Limits(db, config.limits), db }), env, output);
+  return runCli(
+    ({ db }) =>
+      command.run(values, { identity: new IdentityService(db, config.authCacheTtlMs), limits: new Limits(db, config.limits), db }),
+    env,
+    output,
+  );
 }
 
 if (import.meta.main) await exitWith(admin(process.argv.slice(2)));

@@ -48,9 +48,24 @@ export function createMetrics(services: Services): Metrics {
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5],
     registers,
   });
-  new Gauge({ name: 'flowledger_build_info', help: 'The release this process runs: always 1, the version in its label', labelNames: ['version'], registers }).set({ version: VERSION }, 1);
-  const errors = new Counter({ name: 'flowledger_graphql_errors_total', help: 'Errors sent to clients, by code, on every transport', labelNames: ['code'], registers });
-  const gauge = (name: string, help: string, labelNames: string[], collect: (set: (labels: Record<string, string>, value: number) => void) => void) =>
+  new Gauge({
+    name: 'flowledger_build_info',
+    help: 'The release this process runs: always 1, the version in its label',
+    labelNames: ['version'],
+    registers,
+  }).set({ version: VERSION }, 1);
+  const errors = new Counter({
+    name: 'flowledger_graphql_errors_total',
+    help: 'Errors sent to clients, by code, on every transport',
+    labelNames: ['code'],
+    registers,
+  });
+  const gauge = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    collect: (set: (labels: Record<string, string>, value: number) => void) => void,
+  ) =>
     new Gauge({
       name,
       help,
@@ -66,7 +81,9 @@ export function createMetrics(services: Services): Metrics {
     set({ state: 'idle' }, pool.idleCount);
     set({ state: 'waiting_clients' }, pool.waitingCount);
   });
-  gauge('flowledger_database_up', 'Whether this process reached its database at its last check (every second)', [], (set) => set({}, services.database.up ? 1 : 0));
+  gauge('flowledger_database_up', 'Whether this process reached its database at its last check (every second)', [], (set) =>
+    set({}, services.database.up ? 1 : 0),
+  );
   gauge('flowledger_heavy_reads', 'Replays and log reads (the heavy-read bulkhead)', ['state'], (set) => {
     const stats = services.heavyReads.stats();
     set({ state: 'active' }, stats.active);
@@ -84,18 +101,29 @@ export function createMetrics(services: Services): Metrics {
   let engine: ReturnType<NonNullable<Services['engine']>['stats']> | undefined;
   gauge('flowledger_executions', "This process's engine: executions by state (finished ones since start)", ['state'], (set) => {
     if (!engine) return;
-    for (const state of ['active', 'queued', 'parked', 'succeeded', 'failed', 'cancelled', 'timedOut'] as const) set({ state }, engine[state]);
+    for (const state of ['active', 'queued', 'parked', 'succeeded', 'failed', 'cancelled', 'timedOut'] as const)
+      set({ state }, engine[state]);
   });
-  gauge('flowledger_execution_queue_oldest_seconds', 'How long the queued execution due the longest has waited for a process', [], (set) => {
-    if (engine) set({}, engine.oldestQueuedSeconds);
-  });
+  gauge(
+    'flowledger_execution_queue_oldest_seconds',
+    'How long the queued execution due the longest has waited for a process',
+    [],
+    (set) => {
+      if (engine) set({}, engine.oldestQueuedSeconds);
+    },
+  );
   gauge('flowledger_steps', "This process's actions: running and waiting for a slot", ['state'], (set) => {
     if (!engine) return;
     set({ state: 'in_flight' }, engine.stepsInFlight);
     set({ state: 'queued' }, engine.stepsQueued);
   });
   gauge('flowledger_circuit_breakers', 'Circuit breakers of called hosts, by state', ['state'], (set) => {
-    const counts = new Map<string, number>([['CLOSED', 0], ['OPEN', 0], ['HALF_OPEN', 0], ['ISOLATED', 0]]);
+    const counts = new Map<string, number>([
+      ['CLOSED', 0],
+      ['OPEN', 0],
+      ['HALF_OPEN', 0],
+      ['ISOLATED', 0],
+    ]);
     for (const { state } of engine?.breakers ?? []) counts.set(state, counts.get(state)! + 1);
     for (const [state, count] of counts) set({ state }, count);
   });

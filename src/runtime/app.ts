@@ -32,7 +32,11 @@ export async function startApp(config: Config, { serve = true } = {}): Promise<R
     started.push(() => target.release());
     const applied = await applyMigrations(target.url);
     if (applied.length > 0) log('info', 'applied migrations', { migrations: applied });
-    const db = openDatabase(target.url, { poolSize: config.databasePoolSize, connectTimeoutMs: config.databaseConnectTimeoutMs, statementTimeoutMs: config.databaseStatementTimeoutMs });
+    const db = openDatabase(target.url, {
+      poolSize: config.databasePoolSize,
+      connectTimeoutMs: config.databaseConnectTimeoutMs,
+      statementTimeoutMs: config.databaseStatementTimeoutMs,
+    });
     started.push(() => db.close());
     const services = await startServices(config, db);
     started.push(() => services.stop());
@@ -43,7 +47,13 @@ export async function startApp(config: Config, { serve = true } = {}): Promise<R
     const bootstrapAdmin = await services.identity.bootstrapAdmin();
     const server = await startServer(services, config.port, config.host);
     started.push(() => server.close());
-    log('info', 'serving GraphQL', { version: VERSION, url: server.url, pid: process.pid, embeddedDatabase: !config.databaseUrl, runsExecutions: config.runExecutions });
+    log('info', 'serving GraphQL', {
+      version: VERSION,
+      url: server.url,
+      pid: process.pid,
+      embeddedDatabase: !config.databaseUrl,
+      runsExecutions: config.runExecutions,
+    });
     return { url: server.url, services, bootstrapAdmin, stop };
   } catch (error) {
     await stop();

@@ -44,7 +44,9 @@ export class DatabaseWatch {
     } catch (error) {
       if (this.#downSince === null && isUnavailable(error)) {
         this.#downSince = performance.now();
-        this.#log('error', 'the database cannot be reached: requests fail with UNAVAILABLE until it is back', { error: String((error as Error).message ?? error) });
+        this.#log('error', 'the database cannot be reached: requests fail with UNAVAILABLE until it is back', {
+          error: String((error as Error).message ?? error),
+        });
       }
     }
   }

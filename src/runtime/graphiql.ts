@@ -19,8 +19,10 @@ const WORKERS = { editorWorkerService: 'editor.worker.js', json: 'json.worker.js
  * page's CSP allows none). The path names the bundle's version and these lines, so that a
  * browser's cached copy is never one of another release.
  */
-const before = (base: string) => `self.MonacoEnvironment = { globalAPI: false, getWorkerUrl: (_id, label) => ${JSON.stringify(base)} + '/' + ${JSON.stringify(WORKERS)}[label] };\n`;
-const AFTER = ";\nYogaGraphiQL.renderYogaGraphiQL(document.getElementById('root'), JSON.parse(document.getElementById('graphiql-options').textContent));\n";
+const before = (base: string) =>
+  `self.MonacoEnvironment = { globalAPI: false, getWorkerUrl: (_id, label) => ${JSON.stringify(base)} + '/' + ${JSON.stringify(WORKERS)}[label] };\n`;
+const AFTER =
+  ";\nYogaGraphiQL.renderYogaGraphiQL(document.getElementById('root'), JSON.parse(document.getElementById('graphiql-options').textContent));\n";
 
 export const GRAPHIQL_ASSETS = `/graphiql/${version}-${createHash('sha256').update(before('')).update(AFTER).digest('hex').slice(0, 12)}`;
 

@@ -99,7 +99,13 @@ export function createGraphQLHandler(services: Services, metrics: Metrics) {
     // requests (docs/benchmarks.md).
     maxRequestBodySize: false,
     // Browsers on ALLOWED_ORIGINS may call the API; without any, no cross-origin browser call.
-    cors: services.config.allowedOrigins.length > 0 ? { origin: [...services.config.allowedOrigins], allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'x-correlation-id'] } : false,
+    cors:
+      services.config.allowedOrigins.length > 0
+        ? {
+            origin: [...services.config.allowedOrigins],
+            allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'x-correlation-id'],
+          }
+        : false,
     // Client errors are answered, not logged; unexpected ones are logged by maskError.
     logging: false,
     maskedErrors: {
@@ -115,7 +121,17 @@ export function createGraphQLHandler(services: Services, metrics: Metrics) {
         requestId: requestIds.get(request) ?? requestIdOf(null),
         correlationId: request.headers.get('x-correlation-id'),
       }),
-    plugins: [metrics.plugin(services.config.logRequests ? logRequest : undefined), requestIdPlugin(), securityHeadersPlugin(), endUnsentStreamsPlugin(), payloadContextsPlugin(), answerBudgetPlugin(), ...(persisted ? [persisted.plugin()] : []), ...documentLimits(services.config), ...(services.config.introspection ? [] : [useDisableIntrospection()])],
+    plugins: [
+      metrics.plugin(services.config.logRequests ? logRequest : undefined),
+      requestIdPlugin(),
+      securityHeadersPlugin(),
+      endUnsentStreamsPlugin(),
+      payloadContextsPlugin(),
+      answerBudgetPlugin(),
+      ...(persisted ? [persisted.plugin()] : []),
+      ...documentLimits(services.config),
+      ...(services.config.introspection ? [] : [useDisableIntrospection()]),
+    ],
   });
 }
 

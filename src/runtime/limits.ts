@@ -46,7 +46,11 @@ const JSON_BODY = /^application\/json(;|$)/;
  * browser sends cross-site without asking, and multipart uploads are not part of this API.
  * Each refusal is counted by its code, as Yoga's errors are.
  */
-export function limitBodies(maxBytes: number, countError: (code: string) => void, next: (request: IncomingMessage, response: ServerResponse) => void) {
+export function limitBodies(
+  maxBytes: number,
+  countError: (code: string) => void,
+  next: (request: IncomingMessage, response: ServerResponse) => void,
+) {
   const refuse = (response: ServerResponse, status: number, code: string, message: string) => {
     countError(code);
     answer(response, status, 'application/json', JSON.stringify({ errors: [{ message, extensions: { code } }] }));

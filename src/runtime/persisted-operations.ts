@@ -57,7 +57,9 @@ export class PersistedOperations {
 }
 
 const notFound = () =>
-  new GraphQLError('this operation is not on the list of persisted operations', { extensions: { code: PERSISTED_QUERY_NOT_FOUND, http: { status: 400 } } });
+  new GraphQLError('this operation is not on the list of persisted operations', {
+    extensions: { code: PERSISTED_QUERY_NOT_FOUND, http: { status: 400 } },
+  });
 const onlyPersisted = () =>
   new GraphQLError('only persisted operations may run here: send extensions.persistedQuery.sha256Hash', {
     extensions: { code: PERSISTED_QUERY_ONLY, http: { status: 400 } },

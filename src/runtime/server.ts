@@ -28,10 +28,13 @@ function operational(services: Services, metrics: Metrics, next: (request: Incom
     if (request.method !== 'GET' || (path !== '/healthz' && path !== '/readyz' && path !== '/metrics')) return next(request, response);
     if (path === '/healthz') return answer(response, 200, 'application/json', JSON.stringify(liveness().body));
     if (path === '/readyz') {
-      void readiness(services.db.connectionString).then(({ status, body }) => answer(response, status, 'application/json', JSON.stringify(body)));
+      void readiness(services.db.connectionString).then(({ status, body }) =>
+        answer(response, status, 'application/json', JSON.stringify(body)),
+      );
       return;
     }
-    if (token && request.headers.authorization !== `Bearer ${token}`) return answer(response, 401, 'text/plain', 'a metrics token is required\n');
+    if (token && request.headers.authorization !== `Bearer ${token}`)
+      return answer(response, 401, 'text/plain', 'a metrics token is required\n');
     void metrics.render().then(
       (text) => answer(response, 200, metrics.contentType, text),
       (error: unknown) => {

@@ -67,7 +67,18 @@ export interface Services {
  */
 export type AppServices = Pick<
   Services,
-  'config' | 'workflows' | 'executions' | 'engine' | 'identity' | 'limits' | 'readPace' | 'tokens' | 'history' | 'live' | 'subscriptionQuota' | 'rateLimit'
+  | 'config'
+  | 'workflows'
+  | 'executions'
+  | 'engine'
+  | 'identity'
+  | 'limits'
+  | 'readPace'
+  | 'tokens'
+  | 'history'
+  | 'live'
+  | 'subscriptionQuota'
+  | 'rateLimit'
 >;
 
 export async function startServices(config: Config, db: Database): Promise<Services> {
@@ -110,7 +121,12 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     : null;
   const database = new DatabaseWatch(db, log, config.databaseCheckIntervalMs);
   database.start();
-  const overdue = new OverdueSweeper(store, jobs, { intervalMs: config.executionSweepIntervalMs, leaseMs: config.executionLeaseMs, defaultBudget: budgetOf(config.limits), log });
+  const overdue = new OverdueSweeper(store, jobs, {
+    intervalMs: config.executionSweepIntervalMs,
+    leaseMs: config.executionLeaseMs,
+    defaultBudget: budgetOf(config.limits),
+    log,
+  });
   overdue.start();
   const notifications = new AppendNotifications(db.connectionString, (aggregateType) => {
     live.wake();
@@ -120,7 +136,12 @@ export async function startServices(config: Config, db: Database): Promise<Servi
   await notifications.start();
   engine?.start();
   const commands = new CommandHandler(store);
-  const workflows = new WorkflowService(commands, { maxBytes: config.maxDefinitionBytes, actions: new Set(ACTIONS.keys()) }, new WorkflowRows(db), limits);
+  const workflows = new WorkflowService(
+    commands,
+    { maxBytes: config.maxDefinitionBytes, actions: new Set(ACTIONS.keys()) },
+    new WorkflowRows(db),
+    limits,
+  );
   return {
     config,
     db,

@@ -33,7 +33,8 @@ function authorizationOf(params: Record<string, unknown> | undefined): unknown {
 function quietOversizedMessages(socket: WebSocket, countError: (code: unknown) => void): void {
   const emit = socket.emit.bind(socket);
   socket.emit = ((event: string | symbol, ...args: unknown[]) => {
-    if (event !== 'error' || (args[0] as { code?: unknown } | undefined)?.code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return emit(event, ...args);
+    if (event !== 'error' || (args[0] as { code?: unknown } | undefined)?.code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+      return emit(event, ...args);
     log('warn', 'a WebSocket message over the size limit closed its socket (1009)');
     countError('PAYLOAD_TOO_LARGE');
     return true;

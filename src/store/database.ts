@@ -32,7 +32,10 @@ export interface DatabaseOptions {
   readonly statementTimeoutMs?: number;
 }
 
-export function openDatabase(connectionString: string, { poolSize = 20, connectTimeoutMs = 5000, statementTimeoutMs = 30_000 }: DatabaseOptions = {}): Database {
+export function openDatabase(
+  connectionString: string,
+  { poolSize = 20, connectTimeoutMs = 5000, statementTimeoutMs = 30_000 }: DatabaseOptions = {},
+): Database {
   const pool = new pg.Pool({
     connectionString,
     max: poolSize,

@@ -60,7 +60,11 @@ function portTaken(port: number): Promise<boolean> {
  * `restart` is false, started again after a delay that doubles up to 30 s, until it runs or
  * this process stops it.
  */
-export async function startEmbeddedPostgres(dataDir: string, port: number, { log = () => {}, restart: restarts = true }: EmbeddedOptions = {}): Promise<EmbeddedServer> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  port: number,
+  { log = () => {}, restart: restarts = true }: EmbeddedOptions = {},
+): Promise<EmbeddedServer> {
   const directory = resolve(dataDir, 'pg');
   const url = urlFor(port);
   if (existsSync(resolve(directory, 'postmaster.pid')) && (await answers(url))) {
@@ -69,7 +73,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, { log
   if (await portTaken(port)) {
     throw new Error(
       `port ${port}, where the embedded PostgreSQL listens, is in use (by another checkout's npm start, or another PostgreSQL): ` +
-        'set EMBEDDED_PG_PORT to a free port, and DATA_DIR to a folder of this checkout\'s own, or set DATABASE_URL',
+        "set EMBEDDED_PG_PORT to a free port, and DATA_DIR to a folder of this checkout's own, or set DATABASE_URL",
     );
   }
   // Imported only when needed: on import the library installs process-wide exit hooks. Its
@@ -108,7 +112,12 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, { log
   let restarting: Promise<void> | undefined;
   const restart = async (code: number | null, signal: string | null) => {
     const lostAt = Date.now();
-    log('error', 'the embedded PostgreSQL stopped by itself: requests fail with UNAVAILABLE until it runs again', { code, signal, dataDir: directory, port });
+    log('error', 'the embedded PostgreSQL stopped by itself: requests fail with UNAVAILABLE until it runs again', {
+      code,
+      signal,
+      dataDir: directory,
+      port,
+    });
     for (let attempt = 1, delay = RESTART_FIRST_MS; !stopping; attempt += 1, delay = Math.min(RESTART_MOST_MS, delay * 2)) {
       await new Promise((resolve) => setTimeout(resolve, delay));
       if (stopping) return;
@@ -123,7 +132,11 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, { log
       return;
     }
   };
-  const watch = () => child()?.once('exit', (code, signal) => void (stopping || !restarts || (restarting = restart(code, signal).finally(() => (restarting = undefined)))));
+  const watch = () =>
+    child()?.once(
+      'exit',
+      (code, signal) => void (stopping || !restarts || (restarting = restart(code, signal).finally(() => (restarting = undefined)))),
+    );
   watch();
   return {
     url,

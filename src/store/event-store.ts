@@ -127,7 +127,8 @@ export interface StreamRange {
  * The cut is made in the statement, from each event's stored size: what is not read is never
  * in memory.
  */
-export const spentBytes = (events: readonly Pick<StoredEvent, 'dataBytes'>[]): number => events.reduce((sum, event) => sum + event.dataBytes, 0);
+export const spentBytes = (events: readonly Pick<StoredEvent, 'dataBytes'>[]): number =>
+  events.reduce((sum, event) => sum + event.dataBytes, 0);
 
 /** Appended to a notification's aggregate type when the append began a stream: an execution's start is new work for engines, its progress is not. */
 export const NEW_STREAM = ':new';
@@ -175,7 +176,12 @@ export interface EventStore extends EventStreams, EventLog {
   /** Newest first, for audit reads. */
   readAudit(filter: AuditFilter, limit: number, maxBytes?: number): Promise<StoredEvent[]>;
   /** Every stream of one aggregate type, stream by stream, in version order (rebuilds). */
-  readAggregateType(type: string, after: { readonly id: string; readonly version: number }, limit: number, db?: Queryable): Promise<StoredEvent[]>;
+  readAggregateType(
+    type: string,
+    after: { readonly id: string; readonly version: number },
+    limit: number,
+    db?: Queryable,
+  ): Promise<StoredEvent[]>;
   /** Whole streams of one type in one workspace, in one statement (no N+1), up to maxBytes of data. */
   readStreams(workspaceId: string, type: string, ids: readonly string[], maxBytes: number): Promise<StoredEvent[]>;
   /** The latest `count` events of each stream of one workspace, in one statement, up to maxBytes of data. */

@@ -50,7 +50,10 @@ export class ExecutionRows {
 
   /** One JSON column of these executions, by id (null for an id not of this workspace). */
   async json(workspaceId: string, ids: readonly string[], column: ExecutionJson): Promise<unknown[]> {
-    const rows = (await this.#db.prisma.execution.findMany({ where: { id: { in: [...ids] }, workspaceId }, select: { id: true, [column]: true } })) as unknown as Record<string, unknown>[];
+    const rows = (await this.#db.prisma.execution.findMany({
+      where: { id: { in: [...ids] }, workspaceId },
+      select: { id: true, [column]: true },
+    })) as unknown as Record<string, unknown>[];
     const found = new Map<unknown, unknown>(rows.map((row) => [row.id, row[column]]));
     return ids.map((id) => found.get(id) ?? null);
   }

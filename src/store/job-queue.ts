@@ -24,7 +24,13 @@ export class JobQueue {
    */
   async claim(owner: string, limit: number, leaseMs: number, fairness: ClaimShare = NO_SHARE): Promise<Claimed[]> {
     const held = [...fairness.held];
-    const { rows } = await this.#db.pool.query<{ execution_id: string; workspace_id: string; takeovers: number; failures: number; last_failure: string | null }>(
+    const { rows } = await this.#db.pool.query<{
+      execution_id: string;
+      workspace_id: string;
+      takeovers: number;
+      failures: number;
+      last_failure: string | null;
+    }>(
       `WITH due AS (
          SELECT execution_id, workspace_id, created_at, row_number() OVER (PARTITION BY workspace_id ORDER BY created_at, execution_id) AS turn
          FROM execution_jobs
@@ -46,7 +52,13 @@ export class JobQueue {
        RETURNING j.execution_id, j.workspace_id, j.takeovers, j.failures, j.last_failure`,
       [owner, limit, leaseMs, fairness.running, held.map(([id]) => id), held.map(([, count]) => count), fairness.share],
     );
-    return rows.map((row) => ({ id: row.execution_id, workspaceId: row.workspace_id, takeovers: row.takeovers, failures: row.failures, lastFailure: row.last_failure }));
+    return rows.map((row) => ({
+      id: row.execution_id,
+      workspaceId: row.workspace_id,
+      takeovers: row.takeovers,
+      failures: row.failures,
+      lastFailure: row.last_failure,
+    }));
   }
 
   /**

@@ -24,10 +24,7 @@ function instantiateEngine(): Promise<void> {
     (globalThis as Record<string, unknown>).PRISMA_WASM_PANIC_REGISTRY ??= {
       set_message: (message: string) => console.error(`prisma schema engine panicked: ${message}`),
     };
-    const wasmPath = resolve(
-      import.meta.dirname,
-      '../../node_modules/@prisma/schema-engine-wasm/schema_engine_bg.wasm',
-    );
+    const wasmPath = resolve(import.meta.dirname, '../../node_modules/@prisma/schema-engine-wasm/schema_engine_bg.wasm');
     const { instance } = await WebAssembly.instantiate(await readFile(wasmPath), {
       './schema_engine_bg.js': engineModule as unknown as WebAssembly.ModuleImports,
     });
@@ -46,11 +43,7 @@ async function withEngine<T>(
   // Our own pool, so that its connections are closed when the work is done.
   const pool = new pg.Pool({ connectionString, max: 2 });
   const adapter = bindMigrationAwareSqlAdapterFactory(new PrismaPg(pool));
-  const engine = await engineModule.SchemaEngine.new(
-    { datamodels: [[SCHEMA_PATH, schema]] },
-    () => {},
-    adapter,
-  );
+  const engine = await engineModule.SchemaEngine.new({ datamodels: [[SCHEMA_PATH, schema]] }, () => {}, adapter);
   try {
     return await work(engine, schema);
   } finally {
@@ -74,7 +67,9 @@ function migrationNames(): Promise<string[]> {
 
 /** The migrations of this code that the database has not applied (all of them on a new one). */
 export async function pendingMigrations(db: Queryable): Promise<string[]> {
-  const { rows: [table] } = await db.query<{ exists: boolean }>(`SELECT to_regclass('_prisma_migrations') IS NOT NULL AS exists`);
+  const {
+    rows: [table],
+  } = await db.query<{ exists: boolean }>(`SELECT to_regclass('_prisma_migrations') IS NOT NULL AS exists`);
   const applied = new Set<string>();
   if (table?.exists) {
     const { rows } = await db.query<{ migration_name: string }>(
@@ -121,9 +116,7 @@ export async function applyMigrations(connectionString: string): Promise<string[
 export async function schemaChangesSql(connectionString: string, fromSchema?: string): Promise<string> {
   return withEngine(connectionString, async (engine, schema) => {
     const { stdout } = await engine.diff({
-      from: fromSchema === undefined
-        ? { tag: 'empty' }
-        : { tag: 'schemaDatamodel', files: [{ path: SCHEMA_PATH, content: fromSchema }] },
+      from: fromSchema === undefined ? { tag: 'empty' } : { tag: 'schemaDatamodel', files: [{ path: SCHEMA_PATH, content: fromSchema }] },
       to: { tag: 'schemaDatamodel', files: [{ path: SCHEMA_PATH, content: schema }] },
       script: true,
       exitCode: null,
@@ -139,11 +132,7 @@ export async function schemaChangesSql(connectionString: string, fromSchema?: st
  * current schema.prisma as a new migration folder; returns its name, or nothing when the
  * two agree.
  */
-export async function createMigration(
-  connectionString: string,
-  name: string,
-  fromSchema: string,
-): Promise<string | undefined> {
+export async function createMigration(connectionString: string, name: string, fromSchema: string): Promise<string | undefined> {
   const sql = await schemaChangesSql(connectionString, fromSchema);
   if (!sql) return undefined;
   const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);

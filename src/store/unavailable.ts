@@ -5,7 +5,8 @@ const SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '57014']);
 /** Socket errors on the way to the server. */
 const ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
 /** What node-postgres says when it loses a connection or gives up on one (it sets no code then). */
-const MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed|Connection ended/i;
+const MESSAGES =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed|Connection ended/i;
 /** What Prisma says of the same (its own codes, and its driver adapter's kinds). */
 const PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
 const ADAPTER_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
@@ -25,9 +26,14 @@ interface Described {
 export function isUnavailable(error: unknown): boolean {
   for (let current = error, depth = 0; current && typeof current === 'object' && depth < 5; depth += 1) {
     const { code, message, meta, cause } = current as Described;
-    if (typeof code === 'string' && (code.startsWith('08') || SQLSTATES.has(code) || ERRNOS.has(code) || PRISMA_CODES.has(code))) return true;
+    if (typeof code === 'string' && (code.startsWith('08') || SQLSTATES.has(code) || ERRNOS.has(code) || PRISMA_CODES.has(code)))
+      return true;
     const adapter = meta?.driverAdapterError?.cause;
-    if (adapter && (ADAPTER_KINDS.has(String(adapter.kind)) || (typeof adapter.originalCode === 'string' && SQLSTATES.has(adapter.originalCode)))) return true;
+    if (
+      adapter &&
+      (ADAPTER_KINDS.has(String(adapter.kind)) || (typeof adapter.originalCode === 'string' && SQLSTATES.has(adapter.originalCode)))
+    )
+      return true;
     if (typeof message === 'string' && MESSAGES.test(message) && !code) return true;
     if (current instanceof AggregateError) return current.errors.some(isUnavailable);
     current = cause;
@@ -53,6 +59,10 @@ export function unavailable(writeMayHaveHappened = false): AppError {
     writeMayHaveHappened
       ? 'the database went away while this write committed, and it cannot be told yet whether it did: retry with the same idempotencyKey, which is safe either way'
       : 'the database cannot be reached right now: retry shortly',
-    { retryAfterSeconds: 1, ...(writeMayHaveHappened ? { committed: 'unknown' } : {}), http: { status: 503, headers: { 'Retry-After': '1' } } },
+    {
+      retryAfterSeconds: 1,
+      ...(writeMayHaveHappened ? { committed: 'unknown' } : {}),
+      http: { status: 503, headers: { 'Retry-After': '1' } },
+    },
   );
 }

@@ -85,7 +85,11 @@ export class WorkflowRows {
   async count(query: WorkflowQuery): Promise<number> {
     const conditions = filtered(query, [query.workspaceId]);
     const text = `SELECT count(*)::int AS n FROM workflows WHERE workspace_id = $1 AND status = 'ACTIVE'${conditions.where}`;
-    const { rows } = await this.#db.pool.query<{ n: number }>({ name: statementName('workflows-count', text), text, values: conditions.params });
+    const { rows } = await this.#db.pool.query<{ n: number }>({
+      name: statementName('workflows-count', text),
+      text,
+      values: conditions.params,
+    });
     return rows[0]!.n;
   }
 }

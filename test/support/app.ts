@@ -60,7 +60,13 @@ export interface TestAppOptions {
 export function testConfig(overrides: Partial<Config> = {}): Config {
   const defaults = loadConfig({ NODE_ENV: 'test' });
   // The rates per workspace are sized for a shared server; tests that do not test them should not wait on them.
-  const unpaced = { ...defaults.limits, maxStepsPerSecond: 1_000_000, maxReadBytesPerSecond: 1024 ** 3, maxConditionMsPerSecond: 1000, maxWriteBytesPerSecond: 1024 ** 3 };
+  const unpaced = {
+    ...defaults.limits,
+    maxStepsPerSecond: 1_000_000,
+    maxReadBytesPerSecond: 1024 ** 3,
+    maxConditionMsPerSecond: 1000,
+    maxWriteBytesPerSecond: 1024 ** 3,
+  };
   return { ...defaults, limits: unpaced, ...overrides };
 }
 
@@ -91,10 +97,7 @@ export async function startTestApp(overrides: Partial<Config> = {}, { via }: Tes
       return usersByRole(services, (await services.identity.createWorkspace(name)).workspaceId);
     },
     async gql(query, variables, key = keys.editor) {
-      const response = await post(
-        JSON.stringify({ query, variables }),
-        key === null ? {} : { authorization: `Bearer ${key}` },
-      );
+      const response = await post(JSON.stringify({ query, variables }), key === null ? {} : { authorization: `Bearer ${key}` });
       const body = (await response.json()) as { data?: any; errors?: any };
       return { status: response.status, headers: response.headers, data: body.data, errors: body.errors };
     },

@@ -10,14 +10,23 @@ export const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/b
   .filter((path): path is string => Boolean(path))
   .find((path) => existsSync(path));
 
-export const browserSuite = (title: string) => (CHROMIUM ? title : `${title} (skipped: no Chromium; apt-get install chromium, or set CHROMIUM_PATH)`);
+export const browserSuite = (title: string) =>
+  CHROMIUM ? title : `${title} (skipped: no Chromium; apt-get install chromium, or set CHROMIUM_PATH)`;
 
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM!,
     // The tests run as root (no sandbox then), on machines whose network may be closed: nothing
     // in the background may try to reach Google's hosts.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 

@@ -47,7 +47,10 @@ export function startWriters(post: Post, workflowIds: readonly string[], pauseMs
     let version = 1;
     for (let n = 0; !stopped; n += 1) {
       const description = `writer ${index} write ${n}`;
-      const answer = await post('mutation($id: ID!, $v: Int!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: $v, description: $d }) { version } }', { id, v: version, d: description });
+      const answer = await post(
+        'mutation($id: ID!, $v: Int!, $d: String!) { updateWorkflow(input: { id: $id, expectedVersion: $v, description: $d }) { version } }',
+        { id, v: version, d: description },
+      );
       if (answer.data?.updateWorkflow) {
         version = answer.data.updateWorkflow.version;
         acked.get(id)!.set(version, description);
@@ -78,8 +81,12 @@ export function startWriters(post: Post, workflowIds: readonly string[], pauseMs
  */
 export async function startSubscribers(url: string, key: string, workflowIds: readonly string[], perWorkflow: number) {
   let stopped = false;
-  const subscribers = workflowIds.flatMap((id) => Array.from({ length: perWorkflow }, () => ({ id, versions: [] as number[], cursor: null as string | null, resumed: 0 })));
-  const clients = Array.from({ length: Math.ceil(subscribers.length / 50) }, () => wsClient(url, key, { retryAttempts: Infinity, retryWait: async () => void (await sleep(200)), shouldRetry: () => true }));
+  const subscribers = workflowIds.flatMap((id) =>
+    Array.from({ length: perWorkflow }, () => ({ id, versions: [] as number[], cursor: null as string | null, resumed: 0 })),
+  );
+  const clients = Array.from({ length: Math.ceil(subscribers.length / 50) }, () =>
+    wsClient(url, key, { retryAttempts: Infinity, retryWait: async () => void (await sleep(200)), shouldRetry: () => true }),
+  );
   const caughtUp: Promise<void>[] = [];
   const loops = subscribers.map((subscriber, index) => {
     let markCaughtUp!: () => void;
@@ -87,7 +94,8 @@ export async function startSubscribers(url: string, key: string, workflowIds: re
     return (async () => {
       while (!stopped) {
         const iterator = clients[index % clients.length]!.iterate({
-          query: 'subscription($id: ID!, $after: String) { events(aggregateType: WORKFLOW, aggregateId: $id, after: $after) { cursor caughtUp event { version } } }',
+          query:
+            'subscription($id: ID!, $after: String) { events(aggregateType: WORKFLOW, aggregateId: $id, after: $after) { cursor caughtUp event { version } } }',
           variables: { id: subscriber.id, after: subscriber.cursor },
         });
         try {
@@ -160,7 +168,10 @@ export async function expectAcknowledgedStored(db: pg.Pool, acked: ReadonlyMap<s
  * from the live head just after the workflow was made, so it starts at its creation or the
  * write after it.
  */
-export function expectNoGapNoRepeat(subscribers: readonly { id: string; versions: readonly number[] }[], finals: ReadonlyMap<string, number>): void {
+export function expectNoGapNoRepeat(
+  subscribers: readonly { id: string; versions: readonly number[] }[],
+  finals: ReadonlyMap<string, number>,
+): void {
   for (const { id, versions } of subscribers) {
     const first = versions[0] === 1 ? 1 : 2;
     expect(versions, id).toEqual(Array.from({ length: finals.get(id)! - first + 1 }, (_, i) => first + i));

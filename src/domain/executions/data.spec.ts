@@ -23,11 +23,13 @@ describe('data paths', () => {
   });
 
   it('builds an input from literals and paths, at any depth', () => {
-    expect(buildInput({ who: '$.name', fixed: 'literal', nested: ['$.order.total', { sku: '$.order.items[0].sku' }], n: 1 }, data)).toEqual({
-      who: 'Ada',
-      fixed: 'literal',
-      nested: [3, { sku: 'a' }],
-      n: 1,
-    });
+    expect(buildInput({ who: '$.name', fixed: 'literal', nested: ['$.order.total', { sku: '$.order.items[0].sku' }], n: 1 }, data)).toEqual(
+      {
+        who: 'Ada',
+        fixed: 'literal',
+        nested: [3, { sku: 'a' }],
+        n: 1,
+      },
+    );
   });
 });

@@ -12,14 +12,14 @@ function steps(path: string): (string | number)[] {
   return [...path.slice(1).matchAll(/\.([A-Za-z_]\w*)|\[(\d+)\]/g)].map((m) => (m[1] !== undefined ? m[1] : Number(m[2])));
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The value at a path; a DataPathError when a step is missing. */
 export function readPath(data: unknown, path: string): unknown {
   let current = data;
   for (const step of steps(path)) {
-    const holds = typeof step === 'number' ? Array.isArray(current) && step < current.length : isRecord(current) && Object.hasOwn(current, step);
+    const holds =
+      typeof step === 'number' ? Array.isArray(current) && step < current.length : isRecord(current) && Object.hasOwn(current, step);
     if (!holds) throw new DataPathError(`${path} does not exist in the data`);
     current = (current as Record<string | number, unknown>)[step];
   }
@@ -37,7 +37,8 @@ export function writePath(data: unknown, path: string, value: unknown): unknown 
       copy[step] = write(current[step], tail);
       return copy;
     }
-    if (current !== undefined && !isRecord(current)) throw new DataPathError(`${path}: cannot write field ${step} into a ${typeof current}`);
+    if (current !== undefined && !isRecord(current))
+      throw new DataPathError(`${path}: cannot write field ${step} into a ${typeof current}`);
     return { ...current, [step]: write(current?.[step], tail) };
   };
   return write(data, steps(path));

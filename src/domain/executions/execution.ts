@@ -68,7 +68,10 @@ export type ExecutionStarted = Event<
   { id: string; workflowId: string; workflowVersion: number; definition: Definition; input: unknown; budget?: Budget }
 >;
 /** `input` is left out on later attempts (it is the first's) and past what a step records (omittedInputBytes). */
-export type StepStarted = Event<'StepStarted', { step: string; node: string; attempt: number; input?: unknown; omittedInputBytes?: number }>;
+export type StepStarted = Event<
+  'StepStarted',
+  { step: string; node: string; attempt: number; input?: unknown; omittedInputBytes?: number }
+>;
 export type StepSucceeded = Event<'StepSucceeded', { step: string; output: unknown }>;
 export type StepFailed = Event<'StepFailed', { step: string; error: ExecutionError }>;
 export type StepRetryScheduled = Event<'StepRetryScheduled', { step: string; attempt: number; delayMs: number; retryAt: string }>;
@@ -161,13 +164,23 @@ export function decide(command: ExecutionCommand, state: ExecutionState): Execut
       }
       // The input is the stream's first event data: an execution that could not write one more event is refused now.
       if (bytes >= command.rules.budget.maxBytes) {
-        throw badInput('input', `is ${bytes} bytes, more than the execution's budget of ${command.rules.budget.maxBytes} bytes of event data`);
+        throw badInput(
+          'input',
+          `is ${bytes} bytes, more than the execution's budget of ${command.rules.budget.maxBytes} bytes of event data`,
+        );
       }
       const { workflow } = command;
       return [
         {
           type: 'ExecutionStarted',
-          data: { id: command.id, workflowId: workflow.id, workflowVersion: workflow.version, definition: workflow.definition, input, budget: command.rules.budget },
+          data: {
+            id: command.id,
+            workflowId: workflow.id,
+            workflowVersion: workflow.version,
+            definition: workflow.definition,
+            input,
+            budget: command.rules.budget,
+          },
         },
       ];
     }

@@ -15,7 +15,17 @@ describe('retry delays', () => {
   it('apply only to matching errors; "*" matches any; the first matching rule decides', () => {
     expect(retryDelay(rules, http, 1, 0.5)).toBeNull();
     expect(retryDelay(undefined, http, 1, 0.5)).toBeNull();
-    expect(retryDelay([{ errors: ['HttpError'], maxAttempts: 1 }, { errors: ['*'], maxAttempts: 5 }], http, 1, 0.5)).toBeNull();
+    expect(
+      retryDelay(
+        [
+          { errors: ['HttpError'], maxAttempts: 1 },
+          { errors: ['*'], maxAttempts: 5 },
+        ],
+        http,
+        1,
+        0.5,
+      ),
+    ).toBeNull();
     expect(retryDelay([{ errors: ['*'], maxAttempts: 2 }], http, 1, 0.5)).toBe(1000);
   });
 
@@ -32,7 +42,10 @@ describe('retry delays', () => {
 
 describe('catch rules', () => {
   it('pick the first rule that matches', () => {
-    const rules = [{ errors: ['Timeout'], next: 'A' }, { errors: ['*'], next: 'B' }];
+    const rules = [
+      { errors: ['Timeout'], next: 'A' },
+      { errors: ['*'], next: 'B' },
+    ];
     expect(catchRule(rules, timeout)?.next).toBe('A');
     expect(catchRule(rules, http)?.next).toBe('B');
     expect(catchRule(undefined, http)).toBeUndefined();

@@ -17,7 +17,8 @@ export function stored(events: readonly DomainEvent[]): FoldableEvent[] {
 
 /** What of `actual` `expected` names, key by key into plain objects: the error's fields a spec asks about. */
 function subset(actual: unknown, expected: unknown): unknown {
-  if (typeof expected !== 'object' || expected === null || Array.isArray(expected) || typeof actual !== 'object' || actual === null) return actual;
+  if (typeof expected !== 'object' || expected === null || Array.isArray(expected) || typeof actual !== 'object' || actual === null)
+    return actual;
   return Object.fromEntries(Object.entries(expected).map(([key, value]) => [key, subset((actual as Record<string, unknown>)[key], value)]));
 }
 

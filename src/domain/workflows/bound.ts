@@ -13,7 +13,8 @@ const CEILING = 1e15;
 const times = (a: number, b: number) => Math.min(CEILING, a * b);
 
 /** `$.a.b[2]` as steps. */
-const steps = (path: string) => [...path.slice(1).matchAll(/\.([A-Za-z_]\w*)|\[(\d+)\]/g)].map((m) => (m[1] !== undefined ? m[1] : Number(m[2])));
+const steps = (path: string) =>
+  [...path.slice(1).matchAll(/\.([A-Za-z_]\w*)|\[(\d+)\]/g)].map((m) => (m[1] !== undefined ? m[1] : Number(m[2])));
 
 function read(data: Known, path: string): Known {
   let current = data;
@@ -108,7 +109,10 @@ function graphCost(graph: Graph, input: Known): StepBound {
     const next =
       node.type === 'choice'
         ? [node.default, ...node.cases.map((option) => option.next)]
-        : [...('next' in node && node.next ? [node.next] : []), ...(node.type === 'task' ? (node.catch ?? []).map((rule) => rule.next) : [])];
+        : [
+            ...('next' in node && node.next ? [node.next] : []),
+            ...(node.type === 'task' ? (node.catch ?? []).map((rule) => rule.next) : []),
+          ];
     for (const target of next) pending.push([target, cost.data]);
   }
   return { steps: total, node: worst?.node };

@@ -76,21 +76,79 @@ describe('validateDefinition', () => {
 
   it.each([
     ['an unknown next node', withNode('Pause', { type: 'wait', ms: 5, next: 'Nowhere' }), 'Pause', 'next'],
-    ['a catch to an unknown node', withNode('Fetch', { ...valid().nodes.Fetch, catch: [{ errors: ['*'], next: 'Gone' }] }), 'Fetch', 'catch[0].next'],
+    [
+      'a catch to an unknown node',
+      withNode('Fetch', { ...valid().nodes.Fetch, catch: [{ errors: ['*'], next: 'Gone' }] }),
+      'Fetch',
+      'catch[0].next',
+    ],
     ['an unknown default', withNode('Check', { ...valid().nodes.Check, default: 'Gone' }), 'Check', 'default'],
     ['an unreachable node', withNode('Orphan', { type: 'succeed' }), 'Orphan', 'name'],
     ['a loop without maxVisits', withNode('Check', { ...valid().nodes.Check, maxVisits: undefined }), 'Fetch', 'maxVisits'],
     ['an unknown action', withNode('Fetch', { ...valid().nodes.Fetch, action: 'shell.exec' }), 'Fetch', 'action'],
-    ['a syntax error in a condition', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.x ==', next: 'Done' }] }), 'Check', 'cases[0].condition'],
-    ['a condition on an unknown variable', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'process.exit(1)', next: 'Done' }] }), 'Check', 'cases[0].condition'],
-    ['a condition over 1,000 characters', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: Array.from({ length: 300 }, () => 'true').join(' && '), next: 'Done' }] }), 'Check', 'cases[0].condition'],
-    ['a condition that is not true or false', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: '1 + 2', next: 'Done' }] }), 'Check', 'cases[0].condition'],
-    ['a condition too long', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: `data.a == "${'x'.repeat(1000)}"`, next: 'Done' }] }), 'Check', 'cases[0].condition'],
-    ['a condition too large to parse cheaply', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: Array(90).fill('1 == 1').join(' || '), next: 'Done' }] }), 'Check', 'cases[0].condition'],
-    ['a condition nested too deep', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: `${'('.repeat(40)}true${')'.repeat(40)}`, next: 'Done' }] }), 'Check', 'cases[0].condition'],
-    ['zero retry attempts', withNode('Fetch', { ...valid().nodes.Fetch, retry: [{ errors: ['*'], maxAttempts: 0 }] }), 'Fetch', 'retry[0].maxAttempts'],
-    ['a huge backoff rate', withNode('Fetch', { ...valid().nodes.Fetch, retry: [{ errors: ['*'], maxAttempts: 2, backoffRate: 100 }] }), 'Fetch', 'retry[0].backoffRate'],
-    ['a max delay under the interval', withNode('Fetch', { ...valid().nodes.Fetch, retry: [{ errors: ['*'], maxAttempts: 2, intervalMs: 500, maxDelayMs: 100 }] }), 'Fetch', 'retry[0].maxDelayMs'],
+    [
+      'a syntax error in a condition',
+      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.x ==', next: 'Done' }] }),
+      'Check',
+      'cases[0].condition',
+    ],
+    [
+      'a condition on an unknown variable',
+      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'process.exit(1)', next: 'Done' }] }),
+      'Check',
+      'cases[0].condition',
+    ],
+    [
+      'a condition over 1,000 characters',
+      withNode('Check', {
+        ...valid().nodes.Check,
+        cases: [{ condition: Array.from({ length: 300 }, () => 'true').join(' && '), next: 'Done' }],
+      }),
+      'Check',
+      'cases[0].condition',
+    ],
+    [
+      'a condition that is not true or false',
+      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: '1 + 2', next: 'Done' }] }),
+      'Check',
+      'cases[0].condition',
+    ],
+    [
+      'a condition too long',
+      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: `data.a == "${'x'.repeat(1000)}"`, next: 'Done' }] }),
+      'Check',
+      'cases[0].condition',
+    ],
+    [
+      'a condition too large to parse cheaply',
+      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: Array(90).fill('1 == 1').join(' || '), next: 'Done' }] }),
+      'Check',
+      'cases[0].condition',
+    ],
+    [
+      'a condition nested too deep',
+      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: `${'('.repeat(40)}true${')'.repeat(40)}`, next: 'Done' }] }),
+      'Check',
+      'cases[0].condition',
+    ],
+    [
+      'zero retry attempts',
+      withNode('Fetch', { ...valid().nodes.Fetch, retry: [{ errors: ['*'], maxAttempts: 0 }] }),
+      'Fetch',
+      'retry[0].maxAttempts',
+    ],
+    [
+      'a huge backoff rate',
+      withNode('Fetch', { ...valid().nodes.Fetch, retry: [{ errors: ['*'], maxAttempts: 2, backoffRate: 100 }] }),
+      'Fetch',
+      'retry[0].backoffRate',
+    ],
+    [
+      'a max delay under the interval',
+      withNode('Fetch', { ...valid().nodes.Fetch, retry: [{ errors: ['*'], maxAttempts: 2, intervalMs: 500, maxDelayMs: 100 }] }),
+      'Fetch',
+      'retry[0].maxDelayMs',
+    ],
     ['a retry rule without errors', withNode('Fetch', { ...valid().nodes.Fetch, retry: [{ maxAttempts: 2 }] }), 'Fetch', 'retry[0].errors'],
     ['a misspelt field', withNode('Pause', { type: 'wait', ms: 5, nxt: 'Fetch', next: 'Fetch' }), 'Pause', 'nxt'],
     ['neither next nor end', withNode('Pause', { type: 'wait', ms: 5 }), 'Pause', 'next'],
@@ -100,30 +158,103 @@ describe('validateDefinition', () => {
     ['a negative wait', withNode('Pause', { type: 'wait', ms: -1, next: 'Fetch' }), 'Pause', 'ms'],
     ['a fail without an error name', withNode('Failed', { type: 'fail' }), 'Failed', 'error'],
     ['an unknown node type', withNode('Pause', { type: 'goto', next: 'Fetch' }), 'Pause', 'type'],
-    ['a map without an iterator', withNode('Each', { type: 'map', itemsPath: '$.items', end: true }), 'Each/iterator', 'Each/iterator.graph'],
+    [
+      'a map without an iterator',
+      withNode('Each', { type: 'map', itemsPath: '$.items', end: true }),
+      'Each/iterator',
+      'Each/iterator.graph',
+    ],
     ['too much concurrency', withNode('Each', { ...valid().nodes.Each, maxConcurrency: 1000 }), 'Each', 'maxConcurrency'],
-    ['an error inside a map iterator', withNode('Each', { ...valid().nodes.Each, iterator: { startAt: 'Shape', nodes: { Shape: { type: 'task', action: 'nope', end: true } } } }), 'Each/iterator/Shape', 'action'],
-    ['an unknown field in a nested graph', withNode('Both', { ...valid().nodes.Both, branches: [{ ...valid().nodes.Both.branches[0], bogus: 1 }] }), 'Both/branches[0]', 'Both/branches[0].bogus'],
-    ['a malformed path inside an input list', withNode('Fetch', { ...valid().nodes.Fetch, input: { urls: ['$.ok', '$..bad['] } }), 'Fetch', 'input.urls[1]'],
-    ['a regular expression in a condition', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.s.matches("(a+)+$")', next: 'Done' }] }), 'Check', 'cases[0].condition'],
-    ['matches() behind a comment', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.s.matches//x\n("^(a+)+$")', next: 'Done' }] }), 'Check', 'cases[0].condition'],
-    ['matches() called as a function', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'matches(data.s, "(a+)+$")', next: 'Done' }] }), 'Check', 'cases[0].condition'],
-    ['a comprehension nested in another (quadratic cost)', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.xs.all(x, data.ys.exists(y, y == x))', next: 'Done' }] }), 'Check', 'cases[0].condition'],
-    ['a condition over 1,000 characters', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: Array.from({ length: 300 }, () => 'true').join(' && '), next: 'Done' }] }), 'Check', 'cases[0].condition'],
-    ['a condition that is not true or false', withNode('Check', { ...valid().nodes.Check, cases: [{ condition: '"text"', next: 'Done' }] }), 'Check', 'cases[0].condition'],
+    [
+      'an error inside a map iterator',
+      withNode('Each', {
+        ...valid().nodes.Each,
+        iterator: { startAt: 'Shape', nodes: { Shape: { type: 'task', action: 'nope', end: true } } },
+      }),
+      'Each/iterator/Shape',
+      'action',
+    ],
+    [
+      'an unknown field in a nested graph',
+      withNode('Both', { ...valid().nodes.Both, branches: [{ ...valid().nodes.Both.branches[0], bogus: 1 }] }),
+      'Both/branches[0]',
+      'Both/branches[0].bogus',
+    ],
+    [
+      'a malformed path inside an input list',
+      withNode('Fetch', { ...valid().nodes.Fetch, input: { urls: ['$.ok', '$..bad['] } }),
+      'Fetch',
+      'input.urls[1]',
+    ],
+    [
+      'a regular expression in a condition',
+      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.s.matches("(a+)+$")', next: 'Done' }] }),
+      'Check',
+      'cases[0].condition',
+    ],
+    [
+      'matches() behind a comment',
+      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.s.matches//x\n("^(a+)+$")', next: 'Done' }] }),
+      'Check',
+      'cases[0].condition',
+    ],
+    [
+      'matches() called as a function',
+      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'matches(data.s, "(a+)+$")', next: 'Done' }] }),
+      'Check',
+      'cases[0].condition',
+    ],
+    [
+      'a comprehension nested in another (quadratic cost)',
+      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.xs.all(x, data.ys.exists(y, y == x))', next: 'Done' }] }),
+      'Check',
+      'cases[0].condition',
+    ],
+    [
+      'a condition over 1,000 characters',
+      withNode('Check', {
+        ...valid().nodes.Check,
+        cases: [{ condition: Array.from({ length: 300 }, () => 'true').join(' && '), next: 'Done' }],
+      }),
+      'Check',
+      'cases[0].condition',
+    ],
+    [
+      'a condition that is not true or false',
+      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: '"text"', next: 'Done' }] }),
+      'Check',
+      'cases[0].condition',
+    ],
     ['an action the engine has not registered', withNode('Fetch', { ...valid().nodes.Fetch, action: 'shell.exec' }), 'Fetch', 'action'],
-    ['an error inside a parallel branch', withNode('Both', { ...valid().nodes.Both, branches: [{ startAt: 'X', nodes: { Y: { type: 'succeed' } } }] }), 'Both/branches[0]', 'Both/branches[0].startAt'],
+    [
+      'an error inside a parallel branch',
+      withNode('Both', { ...valid().nodes.Both, branches: [{ startAt: 'X', nodes: { Y: { type: 'succeed' } } }] }),
+      'Both/branches[0]',
+      'Both/branches[0].startAt',
+    ],
   ])('refuses %s, naming the node and the field', (_label, definition, node, field) => {
     expect(problemsOf(definition)).toContainEqual(expect.objectContaining({ node, field }));
   });
 
   it('says that a choice needs its default, and a rule or case its next, rather than that they name no node', () => {
     const { default: _default, ...noDefault } = valid().nodes.Check;
-    expect(problemsOf(withNode('Check', noDefault))).toContainEqual({ node: 'Check', field: 'default', message: 'is required: the node to go to when no case holds' });
+    expect(problemsOf(withNode('Check', noDefault))).toContainEqual({
+      node: 'Check',
+      field: 'default',
+      message: 'is required: the node to go to when no case holds',
+    });
     const noNext = withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'true' }] });
-    expect(problemsOf(noNext)).toContainEqual({ node: 'Check', field: 'cases[0].next', message: 'is required: the node to go to when the condition holds' });
+    expect(problemsOf(noNext)).toContainEqual({
+      node: 'Check',
+      field: 'cases[0].next',
+      message: 'is required: the node to go to when the condition holds',
+    });
     const noCatchNext = withNode('Fetch', { ...valid().nodes.Fetch, catch: [{ errors: ['*'] }] });
-    expect(problemsOf(noCatchNext)).toContainEqual({ node: 'Fetch', field: 'catch[0].next', message: 'is required: the node to go to when the rule catches an error' });
+    expect(problemsOf(noCatchNext)).toContainEqual({
+      node: 'Fetch',
+      field: 'catch[0].next',
+      message: 'is required: the node to go to when the rule catches an error',
+    });
   });
 
   it('refuses a start that names no node, and fields a definition does not have', () => {
@@ -158,7 +289,10 @@ describe('validateDefinition', () => {
     /** Maps nested `sizes.length` deep, each over a literal list a transform task writes just before it. */
     const nested = (sizes: number[]): Record<string, unknown> => {
       const [size, ...inner] = sizes;
-      const body = inner.length === 0 ? { startAt: 'Leaf', nodes: { Leaf: { type: 'task', action: 'transform', input: { at: '$' }, end: true } } } : nested(inner);
+      const body =
+        inner.length === 0
+          ? { startAt: 'Leaf', nodes: { Leaf: { type: 'task', action: 'transform', input: { at: '$' }, end: true } } }
+          : nested(inner);
       return {
         startAt: 'Make',
         nodes: {
@@ -171,7 +305,13 @@ describe('validateDefinition', () => {
     it('refuses nested maps over literal lists past the step budget, naming the outer map', () => {
       const problems = problemsOf(nested([100, 100, 100]));
       expect(problems).toEqual([
-        { node: 'Each', field: 'itemsPath', message: expect.stringMatching(/^runs \d+ steps or more over the lists the definition writes, past the 10000 an execution may run$/) },
+        {
+          node: 'Each',
+          field: 'itemsPath',
+          message: expect.stringMatching(
+            /^runs \d+ steps or more over the lists the definition writes, past the 10000 an execution may run$/,
+          ),
+        },
       ]);
       expect(Number(/runs (\d+)/.exec(problems[0]!.message)![1])).toBeGreaterThan(1_000_000);
     });
@@ -188,8 +328,19 @@ describe('validateDefinition', () => {
       const mixed = {
         startAt: 'Make',
         nodes: {
-          Make: { type: 'task', action: 'transform', input: { lists: [[1], Array.from({ length: 1000 }, (_, i) => i)] }, resultPath: '$.made', next: 'Outer' },
-          Outer: { type: 'map', itemsPath: '$.made.lists', end: true, iterator: { startAt: 'Inner', nodes: { Inner: { type: 'map', itemsPath: '$', iterator: leaf, end: true } } } },
+          Make: {
+            type: 'task',
+            action: 'transform',
+            input: { lists: [[1], Array.from({ length: 1000 }, (_, i) => i)] },
+            resultPath: '$.made',
+            next: 'Outer',
+          },
+          Outer: {
+            type: 'map',
+            itemsPath: '$.made.lists',
+            end: true,
+            iterator: { startAt: 'Inner', nodes: { Inner: { type: 'map', itemsPath: '$', iterator: leaf, end: true } } },
+          },
         },
       };
       expect(() => validateDefinition(mixed, { ...RULES, maxSteps: 1500 })).toThrow(/past the 1500/);

@@ -75,7 +75,8 @@ function checkGraph(graph: unknown, scope: string | undefined, problems: Problem
     }
   }
   const { startAt, nodes } = graph;
-  if (!isObject(nodes) || Object.keys(nodes).length === 0) return problems.add(scope, at('nodes'), 'must be an object of one or more nodes');
+  if (!isObject(nodes) || Object.keys(nodes).length === 0)
+    return problems.add(scope, at('nodes'), 'must be an object of one or more nodes');
   const names = Object.keys(nodes);
   if (names.length > MAX_NODES) problems.add(scope, at('nodes'), `has more than ${MAX_NODES} nodes`);
   const starts = typeof startAt === 'string' && Object.hasOwn(nodes, startAt);
@@ -150,7 +151,8 @@ function checkNode(value: unknown, node: string, names: readonly string[], probl
       }
       checkRules(value.retry, node, 'retry', problems, (rule, field) => {
         if (!isInteger(rule.maxAttempts, 1, 10)) problems.add(node, `${field}.maxAttempts`, 'must be an integer from 1 to 10');
-        if (rule.intervalMs !== undefined && !isInteger(rule.intervalMs, 0, HOUR)) problems.add(node, `${field}.intervalMs`, `must be an integer from 0 to ${HOUR}`);
+        if (rule.intervalMs !== undefined && !isInteger(rule.intervalMs, 0, HOUR))
+          problems.add(node, `${field}.intervalMs`, `must be an integer from 0 to ${HOUR}`);
         if (rule.backoffRate !== undefined && !(typeof rule.backoffRate === 'number' && rule.backoffRate >= 1 && rule.backoffRate <= 10)) {
           problems.add(node, `${field}.backoffRate`, 'must be a number from 1 to 10');
         }
@@ -160,7 +162,8 @@ function checkNode(value: unknown, node: string, names: readonly string[], probl
         }
         if (rule.jitter !== undefined && typeof rule.jitter !== 'boolean') problems.add(node, `${field}.jitter`, 'must be true or false');
         for (const key of Object.keys(rule)) {
-          if (!['errors', 'maxAttempts', 'intervalMs', 'backoffRate', 'maxDelayMs', 'jitter'].includes(key)) problems.add(node, `${field}.${key}`, 'is not a field of a retry rule');
+          if (!['errors', 'maxAttempts', 'intervalMs', 'backoffRate', 'maxDelayMs', 'jitter'].includes(key))
+            problems.add(node, `${field}.${key}`, 'is not a field of a retry rule');
         }
       });
       checkRules(value.catch, node, 'catch', problems, (rule, field) => {
@@ -211,7 +214,8 @@ function checkNode(value: unknown, node: string, names: readonly string[], probl
       path('outputPath');
       break;
     case 'fail':
-      if (typeof value.error !== 'string' || value.error === '' || value.error.length > 200) problems.add(node, 'error', 'must be an error name of 1 to 200 characters');
+      if (typeof value.error !== 'string' || value.error === '' || value.error.length > 200)
+        problems.add(node, 'error', 'must be an error name of 1 to 200 characters');
       if (value.cause !== undefined && typeof value.cause !== 'string') problems.add(node, 'cause', 'must be a string');
       break;
   }
@@ -260,7 +264,8 @@ function checkShape(startAt: string, edges: Map<string, string[]>, nodes: Json, 
   const state = new Map<string, 'open' | 'done'>();
   const visit = (name: string): void => {
     if (bounded(name) || state.get(name) === 'done') return;
-    if (state.get(name) === 'open') return problems.add(nodeName(name), 'maxVisits', 'is on a loop that no node bounds: a node of the loop must declare maxVisits');
+    if (state.get(name) === 'open')
+      return problems.add(nodeName(name), 'maxVisits', 'is on a loop that no node bounds: a node of the loop must declare maxVisits');
     state.set(name, 'open');
     for (const next of edges.get(name) ?? []) visit(next);
     state.set(name, 'done');
@@ -288,16 +293,24 @@ export function validateDefinition(value: unknown, rules: DefinitionRules): Defi
     const bound = stepBound(value as unknown as Definition);
     if (bound.steps > rules.maxSteps && bound.node !== undefined) {
       const field = (value.nodes as Json)[bound.node] && ((value.nodes as Json)[bound.node] as Json).type === 'map' ? 'itemsPath' : 'type';
-      problems.add(bound.node, field, `runs ${bound.steps} steps or more over the lists the definition writes, past the ${rules.maxSteps} an execution may run`);
+      problems.add(
+        bound.node,
+        field,
+        `runs ${bound.steps} steps or more over the lists the definition writes, past the ${rules.maxSteps} an execution may run`,
+      );
     }
   }
   if (problems.list.length > 0) {
     const [first] = problems.list;
     const where = first!.node ? `node ${first!.node}, ${first!.field}` : first!.field;
-    throw new AppError('BAD_USER_INPUT', `definition: ${where} ${first!.message}${problems.list.length > 1 ? ` (and ${problems.list.length - 1} more)` : ''}`, {
-      field: 'definition',
-      problems: problems.list,
-    });
+    throw new AppError(
+      'BAD_USER_INPUT',
+      `definition: ${where} ${first!.message}${problems.list.length > 1 ? ` (and ${problems.list.length - 1} more)` : ''}`,
+      {
+        field: 'definition',
+        problems: problems.list,
+      },
+    );
   }
   return value as unknown as Definition;
 }

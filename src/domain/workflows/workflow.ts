@@ -25,15 +25,9 @@ export interface Workflow {
 /** null until the WorkflowCreated event. */
 export type WorkflowState = Workflow | null;
 
-export type WorkflowCreated = DomainEvent<
-  'WorkflowCreated',
-  { id: string; name: string; description: string; definition: Definition }
->;
+export type WorkflowCreated = DomainEvent<'WorkflowCreated', { id: string; name: string; description: string; definition: Definition }>;
 /** Carries only the fields that changed. */
-export type WorkflowUpdated = DomainEvent<
-  'WorkflowUpdated',
-  { name?: string; description?: string; definition?: Definition }
->;
+export type WorkflowUpdated = DomainEvent<'WorkflowUpdated', { name?: string; description?: string; definition?: Definition }>;
 export type WorkflowDeleted = DomainEvent<'WorkflowDeleted', Record<string, never>>;
 export type WorkflowEvent = WorkflowCreated | WorkflowUpdated | WorkflowDeleted;
 

@@ -44,7 +44,11 @@ export interface Timer<Input = unknown> {
   delayMs(input: Input): number;
 }
 
-export function defineTimer<Schema extends z.ZodType>(name: string, input: Schema, delayMs: (input: z.output<Schema>) => number): Timer<z.output<Schema>> {
+export function defineTimer<Schema extends z.ZodType>(
+  name: string,
+  input: Schema,
+  delayMs: (input: z.output<Schema>) => number,
+): Timer<z.output<Schema>> {
   return { name, input: input as z.ZodType<z.output<Schema>>, delayMs };
 }
 

@@ -16,7 +16,8 @@ const input = z
   .strict();
 
 /** Header names in lower case, so that the definition's own replace ours whatever their case. */
-const lowerCased = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+const lowerCased = (headers: Record<string, string>) =>
+  Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
 
 async function readBody(response: Response): Promise<string> {
   const declared = Number(response.headers.get('content-length') ?? 0);
@@ -39,40 +40,48 @@ async function readBody(response: Response): Promise<string> {
  * definition sets its own: a step runs at least once, and a target that keeps the keys it has
  * seen does its work once.
  */
-export const httpRequest = defineAction('http.request', input, async ({ url, method, headers, body }, { signal, cancelled, breakers, outbound, idempotencyKey }) => {
-  const target = new URL(url);
-  const dispatcher = outbound.dispatcherFor(target);
-  const host = target.host;
-  const json = body !== undefined && typeof body !== 'string';
-  return breakers.call(host, signal, cancelled, async (callSignal) => {
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method,
-        headers: { 'idempotency-key': idempotencyKey, ...(json ? { 'content-type': 'application/json' } : {}), ...lowerCased(headers) },
-        body: body === undefined ? undefined : json ? JSON.stringify(body) : (body as string),
-        signal: callSignal,
-        // Not followed: each hop would need the same address checks.
-        redirect: 'manual',
-        dispatcher,
-      });
-    } catch (error) {
-      if (callSignal.aborted) throw error;
-      throw outbound.explain(target, error) ?? new ActionError('NetworkError', `${method} ${host}: ${(error as Error).cause ?? (error as Error).message}`);
-    }
-    const text = await readBody(response);
-    const type = response.headers.get('content-type') ?? '';
-    let parsed: unknown = text;
-    if (type.includes('json') && text !== '') {
+export const httpRequest = defineAction(
+  'http.request',
+  input,
+  async ({ url, method, headers, body }, { signal, cancelled, breakers, outbound, idempotencyKey }) => {
+    const target = new URL(url);
+    const dispatcher = outbound.dispatcherFor(target);
+    const host = target.host;
+    const json = body !== undefined && typeof body !== 'string';
+    return breakers.call(host, signal, cancelled, async (callSignal) => {
+      let response: Response;
       try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = text;
+        response = await fetch(url, {
+          method,
+          headers: { 'idempotency-key': idempotencyKey, ...(json ? { 'content-type': 'application/json' } : {}), ...lowerCased(headers) },
+          body: body === undefined ? undefined : json ? JSON.stringify(body) : (body as string),
+          signal: callSignal,
+          // Not followed: each hop would need the same address checks.
+          redirect: 'manual',
+          dispatcher,
+        });
+      } catch (error) {
+        if (callSignal.aborted) throw error;
+        throw (
+          outbound.explain(target, error) ??
+          new ActionError('NetworkError', `${method} ${host}: ${(error as Error).cause ?? (error as Error).message}`)
+        );
       }
-    }
-    const result = { status: response.status, headers: Object.fromEntries(response.headers), body: parsed };
-    if (response.status >= 500) throw Object.assign(new ActionError('HttpError', `${method} ${url} answered ${response.status}`), { countsAsFailure: true });
-    if (response.status >= 400) throw new ActionError('HttpError', `${method} ${url} answered ${response.status}`);
-    return result;
-  });
-});
+      const text = await readBody(response);
+      const type = response.headers.get('content-type') ?? '';
+      let parsed: unknown = text;
+      if (type.includes('json') && text !== '') {
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = text;
+        }
+      }
+      const result = { status: response.status, headers: Object.fromEntries(response.headers), body: parsed };
+      if (response.status >= 500)
+        throw Object.assign(new ActionError('HttpError', `${method} ${url} answered ${response.status}`), { countsAsFailure: true });
+      if (response.status >= 400) throw new ActionError('HttpError', `${method} ${url} answered ${response.status}`);
+      return result;
+    });
+  },
+);

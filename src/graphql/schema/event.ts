@@ -40,8 +40,7 @@ export const EventRef = builder.objectRef<StoredEvent>('Event').implement({
     actor: t.field({
       type: UserRef,
       nullable: true,
-      resolve: (event, _args, context) =>
-        event.metadata.actorId ? context.loaders.user.load(event.metadata.actorId) : null,
+      resolve: (event, _args, context) => (event.metadata.actorId ? context.loaders.user.load(event.metadata.actorId) : null),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     hash: t.exposeString('hash', {
@@ -53,7 +52,8 @@ export const EventRef = builder.objectRef<StoredEvent>('Event').implement({
 export const EventConnection = builder.connectionObject({
   type: EventRef,
   name: 'EventConnection',
-  description: 'A page of the log. The log grows without bound, so it has no totalCount (counting would read all of it): page with cursors.',
+  description:
+    'A page of the log. The log grows without bound, so it has no totalCount (counting would read all of it): page with cursors.',
 });
 
 export const AggregateEventConnection = builder.connectionObject(
@@ -100,13 +100,17 @@ builder.queryFields((t) => ({
     },
     resolve: (_root, args, { services, scope, answer }) => {
       const stream = { type: args.aggregateType, id: String(args.aggregateId), workspaceId: scope.actor.workspaceId };
-      return streamPage(args, (from, limit) => services.history.stream(stream, from, limit, answer), () => services.history.length(stream), args.fromVersion ?? 1);
+      return streamPage(
+        args,
+        (from, limit) => services.history.stream(stream, from, limit, answer),
+        () => services.history.length(stream),
+        args.fromVersion ?? 1,
+      );
     },
   }),
   eventLog: t.field({
     type: EventConnection,
-    description:
-      'The global log in commit-safe order (docs/design.md): an edge cursor resumes the read with no event skipped or repeated.',
+    description: 'The global log in commit-safe order (docs/design.md): an edge cursor resumes the read with no event skipped or repeated.',
     args: {
       after: t.arg.string(),
       first: t.arg.int(),

@@ -22,7 +22,8 @@ const ExecutionErrorRef = builder.objectRef<ExecutionError>('ExecutionError').im
     message: t.exposeString('message'),
     node: t.string({
       nullable: true,
-      description: 'The node it arose at, as a path through maps and branches ("Each#1[3]/Fetch"): set on the error that failed an execution, or a map or parallel step.',
+      description:
+        'The node it arose at, as a path through maps and branches ("Each#1[3]/Fetch"): set on the error that failed an execution, or a map or parallel step.',
       resolve: (error) => error.node ?? null,
     }),
   }),
@@ -35,7 +36,12 @@ const StepRef = builder.objectRef<Step>('ExecutionStep').implement({
     node: t.exposeString('node'),
     attempt: t.exposeInt('attempt'),
     status: t.field({ type: StepStatusEnum, resolve: (step) => step.status }),
-    input: t.field({ type: 'JSON', nullable: true, description: 'null when it was larger than a step records: see omittedInputBytes.', resolve: (step) => step.input }),
+    input: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'null when it was larger than a step records: see omittedInputBytes.',
+      resolve: (step) => step.input,
+    }),
     omittedInputBytes: t.int({
       nullable: true,
       description: 'Set when its input was larger than a step records (8 KiB as JSON): its size. Later attempts had the same input.',
@@ -43,12 +49,12 @@ const StepRef = builder.objectRef<Step>('ExecutionStep').implement({
     }),
     output: t.field({ type: 'JSON', nullable: true, resolve: (step) => step.output }),
     error: t.field({ type: ExecutionErrorRef, nullable: true, resolve: (step) => step.error }),
-    startedAt: t.expose('startedAt', { type: 'DateTime', description: 'Its first attempt\'s start.' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', description: "Its first attempt's start." }),
     endedAt: t.expose('endedAt', { type: 'DateTime', nullable: true }),
     retryAt: t.expose('retryAt', { type: 'DateTime', nullable: true }),
     durationMs: t.int({
       nullable: true,
-      description: 'From the first attempt\'s start to the last one\'s end.',
+      description: "From the first attempt's start to the last one's end.",
       resolve: (step) => (step.endedAt ? step.endedAt.getTime() - step.startedAt.getTime() : null),
     }),
   }),
@@ -64,14 +70,15 @@ export const ExecutionRef = builder.prismaObject('Execution', {
     input: t.field({ type: 'JSON', resolve: (execution, _args, context) => jsonColumn(execution, 'input', context) }),
     output: t.field({ type: 'JSON', nullable: true, resolve: (execution, _args, context) => jsonColumn(execution, 'output', context) }),
     error: t.field({ type: ExecutionErrorRef, nullable: true, resolve: (execution) => execution.error as ExecutionError | null }),
-    version: t.exposeInt('version', { description: 'Its event stream\'s version.' }),
+    version: t.exposeInt('version', { description: "Its event stream's version." }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     endedAt: t.expose('endedAt', { type: 'DateTime', nullable: true }),
     createdBy: t.relation('createdBy'),
     steps: t.field({
       type: [StepRef],
-      description: 'In the order they first started: `first` (0 to 100) of them after the step whose id is `after`. stepCount says how many there are.',
+      description:
+        'In the order they first started: `first` (0 to 100) of them after the step whose id is `after`. stepCount says how many there are.',
       args: { first: t.arg.int({ defaultValue: MAX_PAGE_SIZE }), after: t.arg.string({ description: "A step's id." }) },
       resolve: async (execution, args, context) => {
         const steps = Object.values(await stepsOf(execution, context));
@@ -80,7 +87,10 @@ export const ExecutionRef = builder.prismaObject('Execution', {
         return steps.slice(from, from + pageSize(args.first));
       },
     }),
-    stepCount: t.int({ description: 'How many steps it has run (each across its attempts).', resolve: async (execution, _args, context) => Object.keys(await stepsOf(execution, context)).length }),
+    stepCount: t.int({
+      description: 'How many steps it has run (each across its attempts).',
+      resolve: async (execution, _args, context) => Object.keys(await stepsOf(execution, context)).length,
+    }),
   }),
 });
 
@@ -109,7 +119,7 @@ async function jsonColumn(execution: ExecutionRow, column: ExecutionJson, { load
 const ExecuteWorkflowInput = builder.inputType('ExecuteWorkflowInput', {
   fields: (t) => ({
     workflowId: t.id({ required: true }),
-    input: t.field({ type: 'JSON', description: 'A JSON object: the execution\'s data at its start. Default {}.' }),
+    input: t.field({ type: 'JSON', description: "A JSON object: the execution's data at its start. Default {}." }),
     idempotencyKey: t.string({ description: 'Retrying with the same key returns the same execution and starts no other.' }),
   }),
 });
@@ -142,7 +152,12 @@ builder.queryFields((t) => ({
       resolve: async (_root, args, { services, scope }) => {
         const page = listPage(args, cursors.execution);
         const rows = await services.executions.page(
-          { workflowId: args.workflowId == null ? undefined : String(args.workflowId), status: args.status, take: page.backward ? -(page.size + 1) : page.size + 1, cursor: page.cursor },
+          {
+            workflowId: args.workflowId == null ? undefined : String(args.workflowId),
+            status: args.status,
+            take: page.backward ? -(page.size + 1) : page.size + 1,
+            cursor: page.cursor,
+          },
           scope,
         );
         return listConnection(rows, page);
@@ -156,7 +171,7 @@ builder.mutationFields((t) => ({
   executeWorkflow: t.field({
     type: ExecutionRef,
     authScopes: { role: 'EDITOR' },
-    description: 'Starts the workflow\'s current version; the execution then runs in a server or worker process.',
+    description: "Starts the workflow's current version; the execution then runs in a server or worker process.",
     args: { input: t.arg({ type: ExecuteWorkflowInput, required: true }) },
     resolve: async (_root, { input }, { services, scope }) =>
       asRow(await services.executions.execute({ ...input, workflowId: String(input.workflowId) }, scope)),

@@ -13,7 +13,12 @@ const ReplayRef = builder.objectRef<Replay>('Replay').implement({
       type: AggregateEventConnection,
       description: 'The events applied, in version order, a page at a time; totalCount is the version reached.',
       args: { first: t.arg.int(), after: t.arg.string() },
-      resolve: (replay, args, { answer }) => streamPage(args, (from, limit) => replay.events(from, limit, answer), async () => replay.version),
+      resolve: (replay, args, { answer }) =>
+        streamPage(
+          args,
+          (from, limit) => replay.events(from, limit, answer),
+          async () => replay.version,
+        ),
     }),
   }),
 });

@@ -4,8 +4,7 @@ import { cursors } from '../connections.ts';
 import { AggregateTypeEnum, EventRef } from './event.ts';
 
 const EventStreamItemRef = builder.objectRef<LiveItem>('EventStreamItem').implement({
-  description:
-    'One item of Subscription.events: an event, or (once) the marker that the stored events are all delivered.',
+  description: 'One item of Subscription.events: an event, or (once) the marker that the stored events are all delivered.',
   fields: (t) => ({
     cursor: t.string({
       description: 'Resume here (Subscription.events or Query.eventLog `after`) to get exactly what follows.',

@@ -22,7 +22,9 @@ const EngineStatsRef = builder.objectRef<EngineStats>('ExecutionEngineStats').im
   fields: (t) => ({
     active: t.exposeInt('active', { description: "Your workspace's executions running in this process." }),
     queued: t.exposeInt('queued', { description: "Your workspace's executions due and waiting for a process (all processes)." }),
-    parked: t.exposeInt('parked', { description: "Your workspace's executions set aside until a long wait ends: they hold no slot meanwhile (all processes)." }),
+    parked: t.exposeInt('parked', {
+      description: "Your workspace's executions set aside until a long wait ends: they hold no slot meanwhile (all processes).",
+    }),
     succeeded: t.exposeInt('succeeded'),
     failed: t.exposeInt('failed'),
     cancelled: t.exposeInt('cancelled', { description: 'Runs this process stopped because their execution was cancelled here.' }),
@@ -50,10 +52,18 @@ const LimitsRef = builder.objectRef<WorkspaceLimits>('WorkspaceLimits').implemen
     maxConditionMs: t.exposeInt('maxConditionMs', { description: "Time one execution's conditions may take in all." }),
     maxActiveExecutions: t.exposeInt('maxActiveExecutions', { description: 'Executions under way at once.' }),
     maxWorkflows: t.exposeInt('maxWorkflows', { description: 'Workflows, deleted ones aside.' }),
-    maxStepsPerSecond: t.exposeInt('maxStepsPerSecond', { description: 'Steps its executions start per second, in each process: past it they wait their turn.' }),
-    maxReadBytesPerSecond: t.exposeInt('maxReadBytesPerSecond', { description: 'Data its reads bring per second, in each process: past it reads wait their turn.' }),
-    maxConditionMsPerSecond: t.exposeInt('maxConditionMsPerSecond', { description: 'Time its conditions take per second, in each process: past it its choices wait their turn.' }),
-    maxWriteBytesPerSecond: t.exposeInt('maxWriteBytesPerSecond', { description: 'Event data its executions write per second, in each process: past it their next steps wait their turn.' }),
+    maxStepsPerSecond: t.exposeInt('maxStepsPerSecond', {
+      description: 'Steps its executions start per second, in each process: past it they wait their turn.',
+    }),
+    maxReadBytesPerSecond: t.exposeInt('maxReadBytesPerSecond', {
+      description: 'Data its reads bring per second, in each process: past it reads wait their turn.',
+    }),
+    maxConditionMsPerSecond: t.exposeInt('maxConditionMsPerSecond', {
+      description: 'Time its conditions take per second, in each process: past it its choices wait their turn.',
+    }),
+    maxWriteBytesPerSecond: t.exposeInt('maxWriteBytesPerSecond', {
+      description: 'Event data its executions write per second, in each process: past it their next steps wait their turn.',
+    }),
   }),
 });
 

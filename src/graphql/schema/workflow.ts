@@ -55,15 +55,22 @@ builder.queryFields((t) => ({
       args: { filter: t.arg({ type: WorkflowFilter }) },
       resolve: async (_root, args, { services, scope }) => {
         const page = listPage(args, cursors.workflow);
-        const filter = { nameContains: args.filter?.nameContains, createdById: args.filter?.createdById == null ? undefined : String(args.filter.createdById) };
-        const rows = await services.workflows.page({ ...filter, take: page.backward ? -(page.size + 1) : page.size + 1, cursor: page.cursor }, scope);
+        const filter = {
+          nameContains: args.filter?.nameContains,
+          createdById: args.filter?.createdById == null ? undefined : String(args.filter.createdById),
+        };
+        const rows = await services.workflows.page(
+          { ...filter, take: page.backward ? -(page.size + 1) : page.size + 1, cursor: page.cursor },
+          scope,
+        );
         return { ...listConnection(rows, page), totalCount: () => services.workflows.count(filter, scope) };
       },
     },
     {
       fields: (t) => ({
         totalCount: t.int({
-          description: "Active workflows that match the filter, over every page: one count over the workspace's workflows, made only when asked for.",
+          description:
+            "Active workflows that match the filter, over every page: one count over the workspace's workflows, made only when asked for.",
           resolve: (connection) => connection.totalCount(),
         }),
       }),
@@ -110,8 +117,7 @@ builder.mutationFields((t) => ({
     type: WorkflowRef,
     authScopes: { role: 'EDITOR' },
     args: { input: t.arg({ type: CreateWorkflowInput, required: true }) },
-    resolve: async (_root, { input }, { services, scope }) =>
-      asRow(await services.workflows.create(input, scope)),
+    resolve: async (_root, { input }, { services, scope }) => asRow(await services.workflows.create(input, scope)),
   }),
   updateWorkflow: t.field({
     type: WorkflowRef,

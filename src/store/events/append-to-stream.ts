@@ -64,7 +64,12 @@ function appendStatement(expected: Claim): string {
  * was lost with its connection may have committed: the same events are sent again, after a
  * pause. If they were stored, the retry finds them by their ids; if not, it stores them.
  */
-export async function appendToStream(db: Database, stream: StreamId, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
+export async function appendToStream(
+  db: Database,
+  stream: StreamId,
+  events: readonly NewEvent[],
+  options: AppendOptions,
+): Promise<AppendResult> {
   if (events.length === 0) throw new Error('append needs at least one event');
   let ambiguous = false;
   for (let attempt = 0; ; attempt += 1) {
@@ -89,7 +94,15 @@ async function appendOnce(db: Database, stream: StreamId, events: readonly NewEv
     bytes += size;
     return `{"eventId":${JSON.stringify(eventId)},"type":${JSON.stringify(type)},"bytes":${size},"data":${json}}`;
   });
-  const params: unknown[] = [stream.type, stream.id, events.length, JSON.stringify(metadata), `[${batch.join(',')}]`, metadata.workspaceId, bytes];
+  const params: unknown[] = [
+    stream.type,
+    stream.id,
+    events.length,
+    JSON.stringify(metadata),
+    `[${batch.join(',')}]`,
+    metadata.workspaceId,
+    bytes,
+  ];
   const own = { ...stream, workspaceId: metadata.workspaceId };
   try {
     return await db.transaction(async (tx) => {
@@ -108,11 +121,12 @@ async function appendOnce(db: Database, stream: StreamId, events: readonly NewEv
       return { events: stored, version: stored.at(-1)!.version, alreadyStored: false };
     });
   } catch (error) {
-    const duplicate =
-      (error as { code?: string }).code === UNIQUE_VIOLATION ||
-      error instanceof VersionConflictError;
+    const duplicate = (error as { code?: string }).code === UNIQUE_VIOLATION || error instanceof VersionConflictError;
     if (!duplicate) throw error;
-    const previous = await findByEventIds(db.pool, events.map((event) => event.eventId));
+    const previous = await findByEventIds(
+      db.pool,
+      events.map((event) => event.eventId),
+    );
     if (previous.length === 0) throw error;
     // The whole batch, in one stream: that stream may not be this one (a retried create
     // draws a new id), so callers that care compare it.

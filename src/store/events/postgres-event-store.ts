@@ -1,5 +1,15 @@
 import type { Database, Queryable } from '../database.ts';
-import type { AppendOptions, AuditFilter, ChainScope, EventStore, LogFilter, LogPosition, NewEvent, StreamId, StreamRange } from '../event-store.ts';
+import type {
+  AppendOptions,
+  AuditFilter,
+  ChainScope,
+  EventStore,
+  LogFilter,
+  LogPosition,
+  NewEvent,
+  StreamId,
+  StreamRange,
+} from '../event-store.ts';
 import { appendToStream } from './append-to-stream.ts';
 import { readAggregateType } from './read-aggregate-type.ts';
 import { readAudit } from './read-audit.ts';

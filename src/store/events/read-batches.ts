@@ -11,16 +11,35 @@ export async function findByEventIds(db: Queryable, eventIds: readonly string[])
 }
 
 /** Whole streams of one type in one workspace, stream by stream, in one statement (no N+1), up to maxBytes of data. */
-export async function readStreams(db: Queryable, workspaceId: string, type: string, ids: readonly string[], maxBytes: number): Promise<StoredEvent[]> {
+export async function readStreams(
+  db: Queryable,
+  workspaceId: string,
+  type: string,
+  ids: readonly string[],
+  maxBytes: number,
+): Promise<StoredEvent[]> {
   const { rows } = await db.query<EventRow>(
-    pageStatement(COLUMNS, 'FROM events WHERE aggregate_type = $1 AND aggregate_id = ANY($2::uuid[]) AND workspace_id = $3', 'aggregate_id, version', 'ALL', '$4'),
+    pageStatement(
+      COLUMNS,
+      'FROM events WHERE aggregate_type = $1 AND aggregate_id = ANY($2::uuid[]) AND workspace_id = $3',
+      'aggregate_id, version',
+      'ALL',
+      '$4',
+    ),
     [type, ids, workspaceId, maxBytes],
   );
   return rows.map(toEvent);
 }
 
 /** The latest `count` events of each stream of one workspace, in one statement (no N+1), up to maxBytes of data. */
-export async function latestOfStreams(db: Queryable, workspaceId: string, type: string, ids: readonly string[], count: number, maxBytes: number): Promise<StoredEvent[]> {
+export async function latestOfStreams(
+  db: Queryable,
+  workspaceId: string,
+  type: string,
+  ids: readonly string[],
+  count: number,
+  maxBytes: number,
+): Promise<StoredEvent[]> {
   const { rows } = await db.query<EventRow>(
     pageStatement(
       'e.*',

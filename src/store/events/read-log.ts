@@ -8,7 +8,13 @@ import { COLUMNS, pageStatement, toEvent, type EventRow } from './rows.ts';
  * of transactions older than every transaction still open are read, so an event that an
  * open transaction commits later always sorts after what a reader has already seen.
  */
-export async function readLog(db: Queryable, after: LogPosition, limit: number, filter: LogFilter = {}, maxBytes?: number): Promise<StoredEvent[]> {
+export async function readLog(
+  db: Queryable,
+  after: LogPosition,
+  limit: number,
+  filter: LogFilter = {},
+  maxBytes?: number,
+): Promise<StoredEvent[]> {
   const query = new Conditions([after.transactionId.toString(), after.globalPosition.toString(), limit]);
   // A workspace's log must be read from the index that leads with the workspace. With
   // `workspace_id = $n` the planner drops the column from the ORDER BY (it is constant) and
@@ -25,7 +31,11 @@ export async function readLog(db: Queryable, after: LogPosition, limit: number, 
   if (filter.aggregateId !== undefined) query.add('aggregate_id = ?::uuid', filter.aggregateId);
   if (filter.types !== undefined) query.add('event_type = ANY(?::text[])', filter.types);
   if (filter.upTo !== undefined) {
-    query.add('(transaction_id, global_position) <= (?::text::xid8, ?::bigint)', filter.upTo.transactionId.toString(), filter.upTo.globalPosition.toString());
+    query.add(
+      '(transaction_id, global_position) <= (?::text::xid8, ?::bigint)',
+      filter.upTo.transactionId.toString(),
+      filter.upTo.globalPosition.toString(),
+    );
   }
   const bound = maxBytes === undefined ? undefined : `$${query.params.push(maxBytes)}`;
   const { rows } = await db.query<EventRow>(
@@ -50,7 +60,5 @@ export async function logHead(db: Queryable): Promise<LogPosition> {
      ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
   );
   const row = rows[0];
-  return row
-    ? { transactionId: BigInt(row.xid), globalPosition: BigInt(row.global_position) }
-    : LOG_START;
+  return row ? { transactionId: BigInt(row.xid), globalPosition: BigInt(row.global_position) } : LOG_START;
 }

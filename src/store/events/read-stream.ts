@@ -13,12 +13,15 @@ export async function readStream(db: Queryable, stream: StreamId, range: StreamR
  * JSON, hash and positions, which made a 10,000-event replay read take twice as long.
  */
 export async function readFoldable(db: Queryable, stream: StreamId, range: StreamRange = {}): Promise<FoldableStored[]> {
-  const rows = await streamRows<{ version: number; event_type: string; data: unknown; data_bytes: number; actor_id: string | null; workspace_id: string; created_at: Date }>(
-    db,
-    'version, event_type, data, data_bytes, actor_id, workspace_id, created_at',
-    stream,
-    range,
-  );
+  const rows = await streamRows<{
+    version: number;
+    event_type: string;
+    data: unknown;
+    data_bytes: number;
+    actor_id: string | null;
+    workspace_id: string;
+    created_at: Date;
+  }>(db, 'version, event_type, data, data_bytes, actor_id, workspace_id, created_at', stream, range);
   return rows.map((row) => ({
     version: row.version,
     type: row.event_type,
@@ -29,7 +32,12 @@ export async function readFoldable(db: Queryable, stream: StreamId, range: Strea
   }));
 }
 
-async function streamRows<Row extends pg.QueryResultRow>(db: Queryable, columns: string, stream: StreamId, range: StreamRange): Promise<Row[]> {
+async function streamRows<Row extends pg.QueryResultRow>(
+  db: Queryable,
+  columns: string,
+  stream: StreamId,
+  range: StreamRange,
+): Promise<Row[]> {
   const params = [stream.type, stream.id, range.fromVersion ?? 1, range.toVersion ?? null, range.limit ?? null, stream.workspaceId ?? null];
   if (range.maxBytes !== undefined) params.push(range.maxBytes);
   const { rows } = await db.query<Row>(
