@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { startHttpTarget, type HttpTarget } from './support/http-target.ts';
 import { createWorkflow, ended, execute, run } from './support/executions.ts';
+import { GET_ITEM, mapOf } from './support/definitions.ts';
 
 let app: TestApp;
 let target: HttpTarget;
@@ -170,21 +171,9 @@ describe('calls the run stops itself', () => {
     const gql: TestApp['gql'] = (...args) => other.gql(...args);
     try {
       host.reply((path) => (path === '/missing' ? { status: 404, delayMs: 200 } : { delayMs: 2000 }));
-      const execution = await run(
-        gql,
-        {
-          startAt: 'Each',
-          nodes: {
-            Each: {
-              type: 'map',
-              itemsPath: '$.urls',
-              iterator: { startAt: 'Get', nodes: { Get: { type: 'task', action: 'http.request', input: { url: '$' }, end: true } } },
-              end: true,
-            },
-          },
-        },
-        { urls: [`${host.url}/missing`, ...Array.from({ length: 6 }, (_, i) => `${host.url}/slow/${i}`)] },
-      );
+      const execution = await run(gql, mapOf(GET_ITEM, { itemsPath: '$.urls' }), {
+        urls: [`${host.url}/missing`, ...Array.from({ length: 6 }, (_, i) => `${host.url}/slow/${i}`)],
+      });
       expect(execution).toMatchObject({ status: 'FAILED', error: { name: 'HttpError' } });
       expect(host.maxInFlight).toBe(7);
       expect(other.services.engine!.stats().breakers).toEqual([{ host: new URL(host.url).host, state: 'CLOSED' }]);
@@ -222,22 +211,9 @@ describe('bounds', () => {
 
   it('runs at most maxStepsInFlight actions at once in a process, whatever a map allows', async () => {
     target.reply(() => ({ delayMs: 40 }));
-    const execution = await run(
-      gql,
-      {
-        startAt: 'Each',
-        nodes: {
-          Each: {
-            type: 'map',
-            itemsPath: '$.urls',
-            maxConcurrency: 6,
-            iterator: { startAt: 'Get', nodes: { Get: { type: 'task', action: 'http.request', input: { url: '$' }, end: true } } },
-            end: true,
-          },
-        },
-      },
-      { urls: Array.from({ length: 6 }, (_, i) => `${target.url}/steps/${i}`) },
-    );
+    const execution = await run(gql, mapOf(GET_ITEM, { itemsPath: '$.urls', maxConcurrency: 6 }), {
+      urls: Array.from({ length: 6 }, (_, i) => `${target.url}/steps/${i}`),
+    });
     expect(execution.status).toBe('SUCCEEDED');
     expect(target.maxInFlight).toBe(2);
   });

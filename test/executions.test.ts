@@ -3,6 +3,7 @@ import { wsClient } from './support/ws.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { startHttpTarget, type HttpTarget } from './support/http-target.ts';
 import { EXECUTION_FIELDS, createWorkflow, ended, execute, run } from './support/executions.ts';
+import { mapOf } from './support/definitions.ts';
 
 let app: TestApp;
 let target: HttpTarget;
@@ -373,25 +374,16 @@ describe('map, parallel and wait', () => {
       concurrency.reply((path) => ({ delayMs: 30, body: { item: Number(path.slice(1)) } }));
       const execution = await run(
         gql,
-        {
-          startAt: 'Each',
-          nodes: {
-            Each: {
-              type: 'map',
-              itemsPath: '$.items',
-              maxConcurrency: 3,
-              iterator: {
-                startAt: 'Get',
-                nodes: {
-                  Get: { type: 'task', action: 'http.request', input: { url: '$.url' }, resultPath: '$.got', next: 'Pick' },
-                  Pick: { type: 'succeed', outputPath: '$.got.body.item' },
-                },
-              },
-              resultPath: '$.results',
-              end: true,
+        mapOf(
+          {
+            startAt: 'Get',
+            nodes: {
+              Get: { type: 'task', action: 'http.request', input: { url: '$.url' }, resultPath: '$.got', next: 'Pick' },
+              Pick: { type: 'succeed', outputPath: '$.got.body.item' },
             },
           },
-        },
+          { maxConcurrency: 3, resultPath: '$.results' },
+        ),
         { items: Array.from({ length: 20 }, (_, i) => ({ url: `${concurrency.url}/${i}` })) },
       );
       expect(execution.status).toBe('SUCCEEDED');
@@ -435,25 +427,17 @@ describe('map, parallel and wait', () => {
   it('fails a map when one iteration fails, stopping the others', async () => {
     const execution = await run(
       gql,
-      {
-        startAt: 'Each',
-        nodes: {
-          Each: {
-            type: 'map',
-            itemsPath: '$.items',
-            maxConcurrency: 2,
-            iterator: {
-              startAt: 'Check',
-              nodes: {
-                Check: { type: 'choice', cases: [{ condition: 'data.bad', next: 'Bad' }], default: 'Nap' },
-                Bad: { type: 'fail', error: 'BadItem' },
-                Nap: { type: 'task', action: 'sleep', input: { ms: 2000 }, end: true },
-              },
-            },
-            end: true,
+      mapOf(
+        {
+          startAt: 'Check',
+          nodes: {
+            Check: { type: 'choice', cases: [{ condition: 'data.bad', next: 'Bad' }], default: 'Nap' },
+            Bad: { type: 'fail', error: 'BadItem' },
+            Nap: { type: 'task', action: 'sleep', input: { ms: 2000 }, end: true },
           },
         },
-      },
+        { maxConcurrency: 2 },
+      ),
       { items: [{ bad: false }, { bad: true }, { bad: false }, { bad: false }] },
     );
     expect(execution).toMatchObject({ status: 'FAILED', error: { name: 'BadItem' } });
