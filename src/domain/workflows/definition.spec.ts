@@ -69,6 +69,14 @@ function withNode(name: string, node: unknown) {
   return definition;
 }
 
+/** A refusal case: the valid definition with Check's one condition replaced, refused at that condition. */
+const conditionCase = (label: string, condition: string): (string | ReturnType<typeof withNode>)[] => [
+  label,
+  withNode('Check', { ...valid().nodes.Check, cases: [{ condition, next: 'Done' }] }),
+  'Check',
+  'cases[0].condition',
+];
+
 describe('validateDefinition', () => {
   it('accepts a definition that uses every node type', () => {
     expect(validateDefinition(valid(), RULES)).toEqual(valid());
@@ -86,51 +94,13 @@ describe('validateDefinition', () => {
     ['an unreachable node', withNode('Orphan', { type: 'succeed' }), 'Orphan', 'name'],
     ['a loop without maxVisits', withNode('Check', { ...valid().nodes.Check, maxVisits: undefined }), 'Fetch', 'maxVisits'],
     ['an unknown action', withNode('Fetch', { ...valid().nodes.Fetch, action: 'shell.exec' }), 'Fetch', 'action'],
-    [
-      'a syntax error in a condition',
-      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.x ==', next: 'Done' }] }),
-      'Check',
-      'cases[0].condition',
-    ],
-    [
-      'a condition on an unknown variable',
-      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'process.exit(1)', next: 'Done' }] }),
-      'Check',
-      'cases[0].condition',
-    ],
-    [
-      'a condition over 1,000 characters',
-      withNode('Check', {
-        ...valid().nodes.Check,
-        cases: [{ condition: Array.from({ length: 300 }, () => 'true').join(' && '), next: 'Done' }],
-      }),
-      'Check',
-      'cases[0].condition',
-    ],
-    [
-      'a condition that is not true or false',
-      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: '1 + 2', next: 'Done' }] }),
-      'Check',
-      'cases[0].condition',
-    ],
-    [
-      'a condition too long',
-      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: `data.a == "${'x'.repeat(1000)}"`, next: 'Done' }] }),
-      'Check',
-      'cases[0].condition',
-    ],
-    [
-      'a condition too large to parse cheaply',
-      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: Array(90).fill('1 == 1').join(' || '), next: 'Done' }] }),
-      'Check',
-      'cases[0].condition',
-    ],
-    [
-      'a condition nested too deep',
-      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: `${'('.repeat(40)}true${')'.repeat(40)}`, next: 'Done' }] }),
-      'Check',
-      'cases[0].condition',
-    ],
+    conditionCase('a syntax error in a condition', 'data.x =='),
+    conditionCase('a condition on an unknown variable', 'process.exit(1)'),
+    conditionCase('a condition over 1,000 characters', Array.from({ length: 300 }, () => 'true').join(' && ')),
+    conditionCase('a condition that is not true or false', '1 + 2'),
+    conditionCase('a condition too long', `data.a == "${'x'.repeat(1000)}"`),
+    conditionCase('a condition too large to parse cheaply', Array(90).fill('1 == 1').join(' || ')),
+    conditionCase('a condition nested too deep', `${'('.repeat(40)}true${')'.repeat(40)}`),
     [
       'zero retry attempts',
       withNode('Fetch', { ...valid().nodes.Fetch, retry: [{ errors: ['*'], maxAttempts: 0 }] }),
@@ -186,45 +156,12 @@ describe('validateDefinition', () => {
       'Fetch',
       'input.urls[1]',
     ],
-    [
-      'a regular expression in a condition',
-      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.s.matches("(a+)+$")', next: 'Done' }] }),
-      'Check',
-      'cases[0].condition',
-    ],
-    [
-      'matches() behind a comment',
-      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.s.matches//x\n("^(a+)+$")', next: 'Done' }] }),
-      'Check',
-      'cases[0].condition',
-    ],
-    [
-      'matches() called as a function',
-      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'matches(data.s, "(a+)+$")', next: 'Done' }] }),
-      'Check',
-      'cases[0].condition',
-    ],
-    [
-      'a comprehension nested in another (quadratic cost)',
-      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: 'data.xs.all(x, data.ys.exists(y, y == x))', next: 'Done' }] }),
-      'Check',
-      'cases[0].condition',
-    ],
-    [
-      'a condition over 1,000 characters',
-      withNode('Check', {
-        ...valid().nodes.Check,
-        cases: [{ condition: Array.from({ length: 300 }, () => 'true').join(' && '), next: 'Done' }],
-      }),
-      'Check',
-      'cases[0].condition',
-    ],
-    [
-      'a condition that is not true or false',
-      withNode('Check', { ...valid().nodes.Check, cases: [{ condition: '"text"', next: 'Done' }] }),
-      'Check',
-      'cases[0].condition',
-    ],
+    conditionCase('a regular expression in a condition', 'data.s.matches("(a+)+$")'),
+    conditionCase('matches() behind a comment', 'data.s.matches//x\n("^(a+)+$")'),
+    conditionCase('matches() called as a function', 'matches(data.s, "(a+)+$")'),
+    conditionCase('a comprehension nested in another (quadratic cost)', 'data.xs.all(x, data.ys.exists(y, y == x))'),
+    conditionCase('a condition over 1,000 characters', Array.from({ length: 300 }, () => 'true').join(' && ')),
+    conditionCase('a condition that is not true or false', '"text"'),
     ['an action the engine has not registered', withNode('Fetch', { ...valid().nodes.Fetch, action: 'shell.exec' }), 'Fetch', 'action'],
     [
       'an error inside a parallel branch',
