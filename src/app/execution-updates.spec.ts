@@ -95,16 +95,9 @@ describe('executionUpdates', () => {
   it('reads the stream again when an event is missing, and ends once the execution has ended', async () => {
     const head = { version: 1 };
     const ends: number[] = [];
+    const onEnd = () => void ends.push(1);
     const { history, live, push, reads, ended } = fakes(head);
-    const updates = executionUpdates(
-      history,
-      live,
-      WORKSPACE,
-      ID,
-      async () => true,
-      UNPACED,
-      () => ends.push(1),
-    );
+    const updates = executionUpdates(history, live, WORKSPACE, ID, async () => true, UNPACED, onEnd);
     await updates.next();
     head.version = 5;
     push(item(4), item(5));
@@ -120,16 +113,9 @@ describe('executionUpdates', () => {
   it('delivers a failure that arrives with events after their update, then ends, calling onEnd once', async () => {
     const head = { version: 1 };
     const ends: number[] = [];
+    const onEnd = () => void ends.push(1);
     const { history, live, push, ended } = fakes(head);
-    const updates = executionUpdates(
-      history,
-      live,
-      WORKSPACE,
-      ID,
-      async () => true,
-      UNPACED,
-      () => ends.push(1),
-    );
+    const updates = executionUpdates(history, live, WORKSPACE, ID, async () => true, UNPACED, onEnd);
     await updates.next();
     const failure = new AppError('UNAUTHENTICATED', 'revoked');
     push(item(2), { position: stream[1]!, event: null, caughtUp: false, failure });
