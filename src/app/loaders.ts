@@ -28,8 +28,6 @@ export interface LoaderSources {
   readonly identity: IdentityService;
   readonly executions: ExecutionService;
   readonly history: History;
-  /** One answer's worth of event data (MAX_RESPONSE_BYTES): the most a batch reads. */
-  readonly maxBytes: number;
 }
 
 /**
@@ -40,7 +38,9 @@ export interface LoaderSources {
  * events are heavy reads: they wait for the workspace's read rate (`turn`) first.
  */
 export function createLoaders(
-  { identity, executions, history, maxBytes }: LoaderSources,
+  { identity, executions, history }: LoaderSources,
+  /** One answer's worth of event data (MAX_RESPONSE_BYTES): the most a batch reads. */
+  maxBytes: number,
   workspaceId: string,
   turn: () => Promise<void>,
 ): Loaders {

@@ -76,8 +76,6 @@ async function tokenPrincipal(services: AppServices, tokens: TokenVerifier, cred
   return { actor, quotaKey: `jwt:${actor.userId}`, stillValid: async () => validUntil.getTime() > Date.now() };
 }
 
-const loaderSources = (services: AppServices) => ({ ...services, maxBytes: services.config.maxResponseBytes });
-
 /**
  * The Prisma client the Prisma plugin loads relations with (builder.ts): the one place past
  * the services that reaches the database, for the rows of relations of rows a service read.
@@ -103,7 +101,9 @@ export function payloadContext(context: GraphQLContext): GraphQLContext {
   if (!caches) {
     caches = {
       ...initContextCache(),
-      loaders: createLoaders(loaderSources(context.services), context.scope.actor.workspaceId, () => context.answer.turn()),
+      loaders: createLoaders(context.services, context.services.config.maxResponseBytes, context.scope.actor.workspaceId, () =>
+        context.answer.turn(),
+      ),
     };
     payloadCaches.set(context, caches);
   }
@@ -133,7 +133,7 @@ export async function createContext(services: AppServices, request: RequestInfo)
       requestId: request.requestId,
       correlationId: request.correlationId && TRACE_ID.test(request.correlationId) ? request.correlationId : request.requestId,
     },
-    loaders: createLoaders(loaderSources(services), actor.workspaceId, () => answer.turn()),
+    loaders: createLoaders(services, services.config.maxResponseBytes, actor.workspaceId, () => answer.turn()),
     answer,
     stillAuthorized: stillValid,
     subscription: (start) => services.subscriptionQuota.hold(quotaKey, actor.workspaceId, start),
