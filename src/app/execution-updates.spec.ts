@@ -6,7 +6,8 @@ import type { StoredEvent } from '../store/event-store.ts';
 import { AnswerBudget } from './answer-budget.ts';
 import { executionUpdates } from './execution-updates.ts';
 import type { History } from './history.ts';
-import type { LiveItem, LiveLog } from './live-log.ts';
+import type { LiveLog } from './live-log.ts';
+import type { LiveItem } from './live-subscription.ts';
 
 const ID = '0190f0f0-0000-7000-8000-000000000001';
 const WORKSPACE = '0190f0f0-0000-7000-8000-0000000000ff';

@@ -4,7 +4,8 @@ import { EXECUTION, executionAggregate, hasEnded, type Execution } from '../doma
 import type { AnswerBudget } from './answer-budget.ts';
 import type { History } from './history.ts';
 import { isUuid } from './ids.ts';
-import type { LiveItem, LiveLog } from './live-log.ts';
+import type { LiveLog } from './live-log.ts';
+import type { LiveItem } from './live-subscription.ts';
 
 /**
  * An execution now, then again after each append to its stream, until it ends: folded from its

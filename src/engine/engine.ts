@@ -1,9 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { v5 as uuidv5 } from 'uuid';
 import { hostname } from 'node:os';
-import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel';
-import { refuseNul } from '../domain/errors.ts';
-import { jsonSize } from '../domain/json-size.ts';
 import type { Execution } from '../domain/executions/execution.ts';
 import type { Budget, WorkspaceLimits } from '../domain/workspaces/limits.ts';
 import { Pace } from '../app/pace.ts';
@@ -11,16 +7,13 @@ import type { EventStreams } from '../store/event-store.ts';
 import type { Claimed, JobQueue, Waiting } from '../store/job-queue.ts';
 import { isUnavailable } from '../store/unavailable.ts';
 import { ACTIONS } from './actions/index.ts';
-import { ActionError } from './actions/action-error.ts';
-import { isTimer, parseInput, runAction } from './actions/action.ts';
+import { isTimer, parseInput } from './actions/action.ts';
 import { OutboundPolicy } from './actions/outbound.ts';
 import { Breakers, type BreakerOptions, type BreakerState } from './breakers.ts';
 import { Conditions } from './conditions.ts';
 import { runClaimed, Stop, type RunContext } from './execution-run.ts';
+import { runStep, type StepTools } from './step-action.ts';
 import { FairLimit } from './fair-limit.ts';
-
-/** Steps' idempotency keys are name-based UUIDs of their execution and step, in this namespace. */
-const IDEMPOTENCY_KEYS = '5d0c6a4e-8a6f-4f3b-9a3e-1c2b7f9e4d21';
 
 export interface EngineOptions {
   /** Executions this process runs at once, and of one workspace. */
@@ -101,6 +94,7 @@ export class Engine {
   readonly #breakers: Breakers;
   readonly #conditions: Conditions;
   readonly #outbound: OutboundPolicy;
+  readonly #tools: StepTools;
   readonly #steps: FairLimit;
   /** Each workspace's steps per second (maxStepsPerSecond): past it, its steps wait. */
   readonly #stepPace = new Pace('steps per second (maxStepsPerSecond)', Infinity);
@@ -130,6 +124,7 @@ export class Engine {
     this.#breakers = new Breakers(options.breakers);
     this.#conditions = new Conditions(options.conditionTimeoutMs, options.conditionWorkers);
     this.#outbound = new OutboundPolicy(options.allowedHosts);
+    this.#tools = { breakers: this.#breakers, outbound: this.#outbound, maxOutputBytes: options.maxOutputBytes, log: options.log };
     this.#steps = new FairLimit(options.maxStepsInFlight, options.maxStepsPerWorkspace);
     this.#context = this.#runContext();
   }
@@ -334,7 +329,7 @@ export class Engine {
       act: (execution, name, input, timeoutMs, signal, step) =>
         this.#steps.run(
           execution.workspaceId,
-          () => this.#act(execution, name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal, step),
+          () => runStep(this.#tools, execution, name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal, step),
           signal,
         ),
       paceStep: async (workspaceId, writtenBytes, signal) => {
@@ -374,49 +369,5 @@ export class Engine {
     );
     timer.unref();
     this.#dueTimers.add(timer);
-  }
-
-  async #act(
-    { workspaceId, id: executionId }: Execution,
-    name: string,
-    input: unknown,
-    timeoutMs: number,
-    signal: AbortSignal,
-    step: string,
-  ): Promise<unknown> {
-    const action = ACTIONS.get(name);
-    if (!action || isTimer(action)) throw new ActionError('UnknownAction', `no action is registered as ${name}`);
-    let output: unknown;
-    try {
-      output = await timeout(timeoutMs, TimeoutStrategy.Aggressive).execute(
-        ({ signal: stepSignal }) =>
-          runAction(action, input, {
-            signal: stepSignal,
-            cancelled: signal,
-            breakers: this.#breakers.of(workspaceId),
-            outbound: this.#outbound,
-            // What a definition writes is data in a line of ours, never the line's own fields.
-            log: (text, fields) => this.#options.log('info', 'an action logged', { workspaceId, executionId, action: name, text, fields }),
-            idempotencyKey: uuidv5(`${executionId}/${step}`, IDEMPOTENCY_KEYS),
-          }),
-        signal,
-      );
-    } catch (error) {
-      if (error instanceof TaskCancelledError && !signal.aborted)
-        throw new ActionError('Timeout', `${name} took longer than ${timeoutMs} ms`);
-      throw error;
-    }
-    // Measured before it is written out: a transform's output may share parts of the data many times over.
-    if (jsonSize(output ?? null, this.#options.maxOutputBytes) > this.#options.maxOutputBytes) {
-      throw new ActionError('OutputTooLarge', `${name} returned more than ${this.#options.maxOutputBytes} bytes`);
-    }
-    const stored = JSON.parse(JSON.stringify(output ?? null));
-    // What the store would refuse fails the step, rather than every append after it.
-    try {
-      refuseNul(stored, 'output');
-    } catch (error) {
-      throw new ActionError('InvalidOutput', `${name}: ${(error as Error).message}`);
-    }
-    return stored;
   }
 }

@@ -226,7 +226,11 @@ export class Journal {
   }
 
   #flush(): Promise<void> {
-    return (this.#flushing ??= this.#flushAll().finally(() => (this.#flushing = null)));
+    return (this.#flushing ??= this.#flushAll().finally(() => {
+      this.#flushing = null;
+      // A record made as the last append's callers resumed found this flush still under way.
+      if (this.#pending.length > 0 && !this.#broken) void this.#flush();
+    }));
   }
 
   async #flushAll(): Promise<void> {

@@ -20,7 +20,10 @@ const tcpOf = (socket: WebSocket) => (socket as unknown as { _socket: Socket }).
 
 type Send = (data: unknown, done?: (error?: Error) => void) => void;
 
-/** Writes one message to a socket: undefined when it counts as done at once, else a promise of its end (a failed write too: the socket is closing). */
+/**
+ * Writes one message to a socket: undefined when it counts as done at once, else a promise of
+ * its end (a failed write too: the socket is closing).
+ */
 export type SocketWrite = (message: Buffer, urgent: boolean) => Promise<void> | undefined;
 
 /** One socket's frames waiting for a flush, written in one piece: one write call per flush, however many messages. */
@@ -80,7 +83,10 @@ export class SocketWriter {
   readonly #outboxes = new WeakMap<WebSocket, Outbox>();
   /** Outboxes for the next window's flush. */
   #pending: Outbox[] = [];
-  /** Outboxes the current flush has yet to reach. An outbox may be listed twice: the second time it is empty, or sends newer frames early. */
+  /**
+   * Outboxes the current flush has yet to reach. An outbox may be listed twice: the second time
+   * it is empty, or sends newer frames early.
+   */
   #sending: Outbox[] = [];
   /** Outboxes to flush at the end of the turn. */
   #urgent: Outbox[] = [];

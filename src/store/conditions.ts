@@ -1,4 +1,7 @@
-/** The optional conditions of a read, each added only when asked for: no `$n IS NULL OR` guards, which hide the right index from the planner. */
+/**
+ * The optional conditions of a read, each added only when asked for: no `$n IS NULL OR` guards,
+ * which hide the right index from the planner.
+ */
 export class Conditions {
   readonly params: unknown[];
   #where = '';

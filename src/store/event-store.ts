@@ -130,7 +130,10 @@ export interface StreamRange {
 export const spentBytes = (events: readonly Pick<StoredEvent, 'dataBytes'>[]): number =>
   events.reduce((sum, event) => sum + event.dataBytes, 0);
 
-/** Appended to a notification's aggregate type when the append began a stream: an execution's start is new work for engines, its progress is not. */
+/**
+ * Appended to a notification's aggregate type when the append began a stream: an execution's
+ * start is new work for engines, its progress is not.
+ */
 export const NEW_STREAM = ':new';
 
 /** A stream's events as folding needs them, with their sizes. */

@@ -1,4 +1,4 @@
-import type { LiveItem } from '../../app/live-log.ts';
+import type { LiveItem } from '../../app/live-subscription.ts';
 import { builder } from '../builder.ts';
 import { cursors } from '../connections.ts';
 import { AggregateTypeEnum, EventRef } from './event.ts';
