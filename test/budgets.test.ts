@@ -226,7 +226,7 @@ describe("a workspace's limits", () => {
     };
     const set = await cli(['set-limits', '--workspace', app.workspaceId, '--limits', '{"maxSteps": 7, "maxActiveExecutions": 3}']);
     expect(set.code, set.err).toBe(0);
-    expect(JSON.parse(set.out).limits).toMatchObject({ maxSteps: 7, maxActiveExecutions: 3, maxWorkflows: 10_000 });
+    expect(JSON.parse(set.out).limits).toMatchObject({ maxSteps: 7, maxActiveExecutions: 3, maxWorkflows: 100_000 });
     for (const [limits, message] of [
       ['{"maxSteps": 0}', /maxSteps must be an integer from 1/],
       ['{"maxSpeed": 1}', /maxSpeed is not a limit/],

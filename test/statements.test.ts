@@ -116,7 +116,12 @@ describe('round trips of a command', () => {
   };
 
   it('creates, then updates a stream this process wrote last, without reading it first: begin, append, project, commit', async () => {
-    const created = await commandStatements(`mutation { createWorkflow(input: { name: "trips", definition: ${DEFINITION} }) { id } }`, {});
+    const create = (name: string) =>
+      commandStatements(`mutation { createWorkflow(input: { name: "${name}", definition: ${DEFINITION} }) { id } }`, {});
+    // The first create of a workspace in a second counts its workflows (the quota), once.
+    const first = await create('counts');
+    const created = await create('trips');
+    expect(first.statements).toBeLessThanOrEqual(5);
     expect(created.statements).toBe(4);
     const updated = await commandStatements(
       'mutation($id: ID!) { updateWorkflow(input: { id: $id, expectedVersion: 1, description: "v2" }) { version } }',

@@ -9,6 +9,7 @@ import type { CommandHandler, CommandOptions, Projection } from './command-handl
 import type { RequestScope } from './request.ts';
 import { projectWorkflow } from './workflow-projection.ts';
 import { isUuid } from './ids.ts';
+import { WorkflowQuota } from './workflow-quota.ts';
 
 export interface CreateWorkflowInput extends CommandOptions {
   readonly name: string;
@@ -38,12 +39,14 @@ export class WorkflowService {
   readonly #rules: Omit<DefinitionRules, 'maxSteps'>;
   readonly #rows: WorkflowRows;
   readonly #limits: Limits;
+  readonly #quota: WorkflowQuota;
 
   constructor(commands: CommandHandler, rules: Omit<DefinitionRules, 'maxSteps'>, rows: WorkflowRows, limits: Limits) {
     this.#commands = commands;
     this.#rules = rules;
     this.#rows = rows;
     this.#limits = limits;
+    this.#quota = new WorkflowQuota((workspaceId) => rows.count({ workspaceId }));
   }
 
   /** An active workflow of the caller's workspace, or null (a malformed id names none). */
@@ -80,9 +83,18 @@ export class WorkflowService {
   async create(input: CreateWorkflowInput, scope: RequestScope): Promise<Workflow> {
     // Time-ordered ids: listing by id is listing by creation.
     const id = uuidv7();
-    const limits = await this.#limits.of(scope.actor.workspaceId);
-    const project: Projection<WorkflowState> = (tx, state) => projectWorkflow(tx, state, limits.maxWorkflows);
-    return this.#run(id, { kind: 'create', id, ...input, rules: await this.#rulesFor(scope) }, scope, input.idempotencyKey, project);
+    const { workspaceId } = scope.actor;
+    const quota = await this.#quota.toCheck(workspaceId, (await this.#limits.of(workspaceId)).maxWorkflows);
+    const project: Projection<WorkflowState> = (tx, state) => projectWorkflow(tx, state, quota);
+    const created = await this.#run(
+      id,
+      { kind: 'create', id, ...input, rules: await this.#rulesFor(scope) },
+      scope,
+      input.idempotencyKey,
+      project,
+    );
+    this.#quota.created(workspaceId);
+    return created;
   }
 
   async update(input: UpdateWorkflowInput, scope: RequestScope): Promise<Workflow> {
