@@ -13,6 +13,8 @@ export interface Config {
   readonly dataDir: string;
   readonly embeddedPostgresPort: number;
   readonly databasePoolSize: number;
+  /** Connections of transactions, apart from the pool: reads never wait behind commits. */
+  readonly databaseWritePoolSize: number;
   readonly databaseConnectTimeoutMs: number;
   readonly databaseStatementTimeoutMs: number;
   /** How often the process checks that its database answers (and at once when a request finds it gone). */
@@ -34,6 +36,10 @@ export interface Config {
   readonly liveBatchSize: number;
   /** Largest HTTP request body and WebSocket message. */
   readonly maxBodyBytes: number;
+  /** What the response cache may hold, in bytes; 0 turns it off. */
+  readonly responseCacheBytes: number;
+  /** How long a read presenting a consistency token waits for this process's log to reach it. */
+  readonly readAfterTimeoutMs: number;
   /** Most data (event data, states, definitions, inputs, outputs) one answer may hold. */
   readonly maxResponseBytes: number;
   readonly maxQueryDepth: number;
@@ -91,7 +97,7 @@ const LIMITS: Record<keyof WorkspaceLimits, readonly [string, number]> = {
   timeoutMs: ['EXECUTION_TIMEOUT_MS', 86_400_000],
   maxConditionMs: ['EXECUTION_MAX_CONDITION_MS', 10_000],
   maxActiveExecutions: ['WORKSPACE_MAX_ACTIVE_EXECUTIONS', 1000],
-  maxWorkflows: ['WORKSPACE_MAX_WORKFLOWS', 10_000],
+  maxWorkflows: ['WORKSPACE_MAX_WORKFLOWS', 100_000],
   maxStepsPerSecond: ['WORKSPACE_MAX_STEPS_PER_SECOND', 100],
   maxReadBytesPerSecond: ['WORKSPACE_MAX_READ_BYTES_PER_SECOND', 2 * 1024 * 1024],
   maxConditionMsPerSecond: ['WORKSPACE_MAX_CONDITION_MS_PER_SECOND', 100],
@@ -201,6 +207,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: env.DATA_DIR ?? '.data',
     embeddedPostgresPort: integer(env, 'EMBEDDED_PG_PORT', 54329, 1),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 20, 1),
+    databaseWritePoolSize: integer(env, 'DATABASE_WRITE_POOL_SIZE', 10, 1),
     databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100),
     databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 100),
     databaseCheckIntervalMs: integer(env, 'DATABASE_CHECK_INTERVAL_MS', 1000, 100),
@@ -216,6 +223,8 @@ export function loadConfig(env: Env = process.env): Config {
     liveBatchSize: integer(env, 'LIVE_BATCH_SIZE', 500, 1),
     wsWriteWindowMs: integer(env, 'WS_WRITE_WINDOW_MS', 50),
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1),
+    responseCacheBytes: integer(env, 'RESPONSE_CACHE_BYTES', 64 * 1024 * 1024),
+    readAfterTimeoutMs: integer(env, 'READ_AFTER_TIMEOUT_MS', 2000),
     maxResponseBytes: integer(env, 'MAX_RESPONSE_BYTES', 16 * 1024 * 1024, 1024),
     rateLimitPerSecond,
     rateLimitPerWorkspacePerSecond: integer(env, 'RATE_LIMIT_PER_WORKSPACE_PER_SECOND', rateLimitPerSecond * 2, 1),

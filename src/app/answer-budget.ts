@@ -27,6 +27,7 @@ export class AnswerBudget {
   readonly #max: number;
   readonly #pace: ReadPace | undefined;
   #spent = 0;
+  #charged = 0;
 
   constructor(max: number, pace?: ReadPace) {
     this.#max = max;
@@ -49,7 +50,13 @@ export class AnswerBudget {
 
   /** Charges the read rate with what was read for the answer but is not in it (a replay's fold). */
   charge(bytes: number): void {
+    this.#charged += bytes;
     this.#pace?.charge(bytes);
+  }
+
+  /** What this answer has charged to the read rate: what a kept copy of it charges again when it is sent. */
+  get charged(): number {
+    return this.#charged;
   }
 
   /** What a read may still bring: a read that brings more has made the answer too large. */
@@ -64,6 +71,7 @@ export class AnswerBudget {
   /** Takes `bytes` from the budget; RESPONSE_TOO_LARGE past it. */
   spend(bytes: number): void {
     this.#spent += bytes;
+    this.#charged += bytes;
     this.#pace?.charge(bytes);
     if (this.exceeded) throw answerTooLarge(this.#max);
   }

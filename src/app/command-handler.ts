@@ -74,6 +74,7 @@ export class CommandHandler {
       if (!options.createsStream && previous[0]!.aggregateId !== id) {
         throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this idempotency key was already used on another aggregate');
       }
+      scope.wrote?.(previous.at(-1)!);
       return this.#stateAt(aggregate, previous);
     };
     // A command's events commit together, so its first event id tells whether it ran.
@@ -97,6 +98,7 @@ export class CommandHandler {
         },
       );
       if (result.alreadyStored) return previousResult(result.events);
+      scope.wrote?.(result.events.at(-1)!);
       if (!options.otherWriters) this.#latest.set(cacheKey, { state: next, version: result.version });
       return { state: next, ...result };
     };

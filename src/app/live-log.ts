@@ -1,5 +1,5 @@
 import pLimit, { type LimitFunction } from 'p-limit';
-import { spentBytes, type EventLog, type LogPosition, type StoredEvent } from '../store/event-store.ts';
+import { comparePositions, spentBytes, type EventLog, type LogPosition, type StoredEvent } from '../store/event-store.ts';
 import { checkLogFilter } from './history.ts';
 import { LiveSubscription, type LiveFilter, type LiveSource, type LiveStream } from './live-subscription.ts';
 
@@ -14,6 +14,13 @@ export interface LiveLogOptions {
   readonly pollIntervalMs: number;
   /** Catch-up reads (subscriptions behind the tail) running at once; the rest wait, holding nothing. */
   readonly catchUpConcurrency: number;
+}
+
+/** What follows the whole log as the tail reads it (the response cache). */
+export interface LogFollower {
+  events(events: readonly StoredEvent[]): void;
+  /** A read of the tail failed: until one succeeds, what others wrote is not known here. */
+  lost(): void;
 }
 
 export interface LiveLogStats {
@@ -41,6 +48,9 @@ export class LiveLog implements LiveSource {
   /** A read put off while nobody is subscribed. */
   #deferred: NodeJS.Timeout | undefined;
   readonly #catchUp: LimitFunction;
+  readonly #followers: LogFollower[] = [];
+  /** Reads waiting for the tail to reach a position. */
+  #waiters: { readonly position: LogPosition; readonly resolve: (reached: boolean) => void }[] = [];
 
   constructor(store: EventLog, options: LiveLogOptions) {
     this.#store = store;
@@ -64,6 +74,7 @@ export class LiveLog implements LiveSource {
     clearInterval(this.#timer);
     clearTimeout(this.#deferred);
     for (const subscription of this.#subscriptions) subscription.end();
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve(false);
     await this.#reading;
   }
 
@@ -110,7 +121,7 @@ export class LiveLog implements LiveSource {
    * would otherwise cost a read that nobody takes.
    */
   wake(): void {
-    if (this.#subscriptions.size > 0) return this.#read();
+    if (this.#subscriptions.size > 0 || this.#followers.length > 0 || this.#waiters.length > 0) return this.#read();
     this.#deferred ??= setTimeout(() => {
       this.#deferred = undefined;
       this.#read();
@@ -140,11 +151,50 @@ export class LiveLog implements LiveSource {
         const slice = { from: this.head, to: events.at(-1)!, items };
         this.#head = slice.to;
         for (const subscription of this.#subscriptions) subscription.offer(slice);
+        for (const follower of this.#followers) follower.events(events);
+        this.#release();
         if (!this.full(events)) break;
       }
     } catch {
       // The store is unreachable: the next notification or poll tries again.
+      for (const follower of this.#followers) follower.lost();
     }
+  }
+
+  /** Is told each stretch of the log the tail reads, in order, and each read that failed. */
+  follow(follower: LogFollower): void {
+    this.#followers.push(follower);
+  }
+
+  /** Whether the tail reaches `position` within `timeoutMs`: what this process knows of the log includes it. */
+  reached(position: LogPosition, timeoutMs: number): Promise<boolean> {
+    if (comparePositions(position, this.head) <= 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((waiter) => waiter !== entry);
+        resolve(false);
+      }, timeoutMs);
+      const entry = {
+        position,
+        resolve: (reached: boolean) => {
+          clearTimeout(timer);
+          resolve(reached);
+        },
+      };
+      this.#waiters.push(entry);
+      this.wake();
+    });
+  }
+
+  #release(): void {
+    if (this.#waiters.length === 0) return;
+    const head = this.head;
+    const waiting = [];
+    for (const waiter of this.#waiters) {
+      if (comparePositions(waiter.position, head) <= 0) waiter.resolve(true);
+      else waiting.push(waiter);
+    }
+    this.#waiters = waiting;
   }
 
   readPage(after: LogPosition, filter: LiveFilter, upTo: LogPosition): Promise<StoredEvent[]> {

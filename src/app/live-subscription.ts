@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../domain/errors.ts';
-import type { LogFilter, LogPosition, StoredEvent } from '../store/event-store.ts';
+import { comparePositions, type LogFilter, type LogPosition, type StoredEvent } from '../store/event-store.ts';
 import { isUnavailable } from '../store/unavailable.ts';
 import type { Pollable } from './pollable.ts';
 
@@ -42,18 +42,6 @@ export interface LiveSource {
   /** Forgets an ended subscription. */
   release(subscription: LiveSubscription): void;
 }
-
-// Without arithmetic: a bigint difference is an allocation, and this runs per subscriber per event.
-export const compare = (a: LogPosition, b: LogPosition): number =>
-  a.transactionId !== b.transactionId
-    ? a.transactionId < b.transactionId
-      ? -1
-      : 1
-    : a.globalPosition === b.globalPosition
-      ? 0
-      : a.globalPosition < b.globalPosition
-        ? -1
-        : 1;
 
 function matches(event: StoredEvent, filter: LiveFilter): boolean {
   return (
@@ -241,7 +229,7 @@ export class LiveSubscription implements LiveStream {
    * behind the head; if it is, slices went missing, so it reads the store.
    */
   nudge(head: LogPosition): void {
-    if (!this.#behind && this.#slices.length === 0 && compare(this.#cursor, head) < 0) {
+    if (!this.#behind && this.#slices.length === 0 && comparePositions(this.#cursor, head) < 0) {
       this.#behind = true;
       this.#notify();
     }
@@ -254,12 +242,12 @@ export class LiveSubscription implements LiveStream {
       this.#tailBehind = undefined;
       const start = await head;
       await read;
-      if (start && compare(start, this.#cursor) > 0) this.#cursor = start;
+      if (start && comparePositions(start, this.#cursor) > 0) this.#cursor = start;
     }
     const horizon = this.#live.head;
     const drops = this.#drops;
     // A client may resume from a cursor this process's tail has not reached yet.
-    if (compare(this.#cursor, horizon) < 0) {
+    if (comparePositions(this.#cursor, horizon) < 0) {
       const page = await this.#live.readPage(this.#cursor, this.#filter, horizon);
       if (this.#ended) return;
       this.#ready.push(...page.map((event) => ({ position: event, event, caughtUp: false })));
@@ -283,14 +271,14 @@ export class LiveSubscription implements LiveStream {
     const slice = this.#slices.shift();
     if (!slice) return false;
     this.#buffered -= slice.items.length;
-    if (compare(slice.to, this.#cursor) <= 0) return true;
-    if (compare(slice.from, this.#cursor) > 0) {
+    if (comparePositions(slice.to, this.#cursor) <= 0) return true;
+    if (comparePositions(slice.from, this.#cursor) > 0) {
       // Slices were dropped while this subscription was reading the store: fill the gap there.
       this.#fallBehind();
       return true;
     }
     for (const item of slice.items) {
-      if (compare(item.position, this.#cursor) > 0 && matches(item.event!, this.#filter)) this.#ready.push(item);
+      if (comparePositions(item.position, this.#cursor) > 0 && matches(item.event!, this.#filter)) this.#ready.push(item);
     }
     this.#cursor = slice.to;
     return true;

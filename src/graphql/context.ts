@@ -9,6 +9,7 @@ import { hashApiKey } from '../domain/identity/api-keys.ts';
 import { looksLikeJwt, type TokenVerifier } from '../app/tokens.ts';
 import { createLoaders, type Loaders } from '../app/loaders.ts';
 import { AnswerBudget } from '../app/answer-budget.ts';
+import { comparePositions, type LogPosition } from '../store/event-store.ts';
 
 export interface GraphQLContext {
   readonly services: AppServices;
@@ -18,6 +19,8 @@ export interface GraphQLContext {
   readonly answer: AnswerBudget;
   /** Whether the caller's key is still valid: long-lived subscriptions ask again and again. */
   stillAuthorized(): Promise<boolean>;
+  /** Where the request's last write landed in the log, once it wrote. */
+  readonly written: { position: LogPosition | null };
   /** Starts a subscription in one of the caller's key's slots (MAX_SUBSCRIPTIONS_PER_KEY). */
   subscription<T>(start: (onEnd: () => void) => AsyncIterableIterator<T>): AsyncIterableIterator<T>;
 }
@@ -112,27 +115,39 @@ export function payloadContext(context: GraphQLContext): GraphQLContext {
 
 export interface RequestInfo {
   readonly authorization: unknown;
+  /** The caller, admitted already by the transport (the response cache admits before it looks). */
+  readonly admitted?: Promise<Principal> | undefined;
   readonly requestId: string;
   readonly correlationId?: string | null | undefined;
 }
 
 /** Every operation needs an API key, on every transport, and counts against its rate limit. */
+export async function admit(services: AppServices, authorization: unknown): Promise<Principal> {
+  const principal = await authenticate(services, authorization);
+  await services.rateLimit?.take(principal.quotaKey, principal.actor.workspaceId);
+  return principal;
+}
+
 export async function createContext(services: AppServices, request: RequestInfo): Promise<GraphQLContext> {
-  const { actor, quotaKey, stillValid } = await authenticate(services, request.authorization);
-  await services.rateLimit?.take(quotaKey, actor.workspaceId);
+  const { actor, quotaKey, stillValid } = await (request.admitted ?? admit(services, request.authorization));
   const { maxReadBytesPerSecond } = await services.limits.of(actor.workspaceId);
   const pace = {
     turn: () => services.readPace.turn(actor.workspaceId, maxReadBytesPerSecond),
     charge: (bytes: number) => services.readPace.charge(actor.workspaceId, bytes, maxReadBytesPerSecond),
   };
   const answer = new AnswerBudget(services.config.maxResponseBytes, pace);
+  const written: GraphQLContext['written'] = { position: null };
   return {
     services,
     scope: {
       actor,
       requestId: request.requestId,
       correlationId: request.correlationId && TRACE_ID.test(request.correlationId) ? request.correlationId : request.requestId,
+      wrote: (position) => {
+        if (!written.position || comparePositions(position, written.position) > 0) written.position = position;
+      },
     },
+    written,
     loaders: createLoaders(services, services.config.maxResponseBytes, actor.workspaceId, () => answer.turn()),
     answer,
     stillAuthorized: stillValid,

@@ -75,12 +75,21 @@ export function createMetrics(services: Services): Metrics {
         collect((labels, value) => this.set(labels, value));
       },
     });
-  gauge('flowledger_db_pool_connections', 'Database pool connections of this process', ['state'], (set) => {
-    const { pool } = services.db;
-    set({ state: 'total' }, pool.totalCount);
-    set({ state: 'idle' }, pool.idleCount);
-    set({ state: 'waiting_clients' }, pool.waitingCount);
-  });
+  gauge(
+    'flowledger_db_pool_connections',
+    "Database connections of this process: the pool, and (write_*) the transactions' own",
+    ['state'],
+    (set) => {
+      const { pool } = services.db;
+      set({ state: 'total' }, pool.totalCount);
+      set({ state: 'idle' }, pool.idleCount);
+      set({ state: 'waiting_clients' }, pool.waitingCount);
+      const { writers } = services.db;
+      set({ state: 'write_total' }, writers.totalCount);
+      set({ state: 'write_idle' }, writers.idleCount);
+      set({ state: 'write_waiting_clients' }, writers.waitingCount);
+    },
+  );
   gauge('flowledger_database_up', 'Whether this process reached its database at its last check (every second)', [], (set) =>
     set({}, services.database.up ? 1 : 0),
   );
@@ -96,6 +105,22 @@ export function createMetrics(services: Services): Metrics {
     set({ state: 'catching_up' }, stats.catchingUp);
     set({ state: 'buffered_events' }, stats.bufferedEvents);
   });
+  gauge(
+    'flowledger_response_cache',
+    'The response cache: answers by where they came from, entries dropped and refused since start; its entries and bytes now',
+    ['state'],
+    (set) => {
+      const stats = services.responseCache?.stats();
+      if (!stats) return;
+      set({ state: 'hits' }, stats.hits);
+      set({ state: 'misses' }, stats.misses);
+      set({ state: 'shared' }, stats.shared);
+      set({ state: 'invalidations' }, stats.invalidations);
+      set({ state: 'refused_stale' }, stats.refusedStale);
+      set({ state: 'entries' }, stats.entries);
+      set({ state: 'bytes' }, stats.bytes);
+    },
+  );
   // One engine snapshot per scrape, read by the three gauges below: it adds up every
   // workspace's counts and lists every breaker.
   let engine: ReturnType<NonNullable<Services['engine']>['stats']> | undefined;

@@ -34,6 +34,7 @@ export async function startApp(config: Config, { serve = true } = {}): Promise<R
     if (applied.length > 0) log('info', 'applied migrations', { migrations: applied });
     const db = openDatabase(target.url, {
       poolSize: config.databasePoolSize,
+      writePoolSize: config.databaseWritePoolSize,
       connectTimeoutMs: config.databaseConnectTimeoutMs,
       statementTimeoutMs: config.databaseStatementTimeoutMs,
     });

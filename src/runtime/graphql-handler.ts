@@ -1,6 +1,7 @@
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { createContext, requestIdOf, type GraphQLContext } from '../graphql/context.ts';
+import { createContext, requestIdOf, type GraphQLContext, type Principal } from '../graphql/context.ts';
+import { cacheReadPlugin, POSITION_HEADER, positionPlugin, READ_AFTER_HEADER } from './cache-plugins.ts';
 import { toClientError } from '../graphql/errors.ts';
 import { subscribeWithPayloadContexts, withinBudget } from '../graphql/payloads.ts';
 import { schema } from '../graphql/schema/index.ts';
@@ -103,7 +104,8 @@ export function createGraphQLHandler(services: Services, metrics: Metrics) {
       services.config.allowedOrigins.length > 0
         ? {
             origin: [...services.config.allowedOrigins],
-            allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'x-correlation-id'],
+            allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'x-correlation-id', READ_AFTER_HEADER, 'if-none-match'],
+            exposedHeaders: ['x-request-id', POSITION_HEADER, 'etag', 'flowledger-cache'],
           }
         : false,
     // Client errors are answered, not logged; unexpected ones are logged by maskError.
@@ -115,9 +117,10 @@ export function createGraphQLHandler(services: Services, metrics: Metrics) {
         return masked;
       },
     },
-    context: ({ request }) =>
+    context: ({ request, admitted }: { request: Request; admitted?: Promise<Principal> }) =>
       createContext(services, {
         authorization: request.headers.get('authorization'),
+        admitted,
         requestId: requestIds.get(request) ?? requestIdOf(null),
         correlationId: request.headers.get('x-correlation-id'),
       }),
@@ -128,6 +131,8 @@ export function createGraphQLHandler(services: Services, metrics: Metrics) {
       endUnsentStreamsPlugin(),
       payloadContextsPlugin(),
       answerBudgetPlugin(),
+      positionPlugin(),
+      cacheReadPlugin(),
       ...(persisted ? [persisted.plugin()] : []),
       ...documentLimits(services.config),
       ...(services.config.introspection ? [] : [useDisableIntrospection()]),

@@ -5,6 +5,7 @@ import { describeError, log } from './log.ts';
 import type { Services } from './services.ts';
 import { answer } from './answer.ts';
 import { limitBodies } from './limits.ts';
+import { cachedReads } from './cached-reads.ts';
 import { attachWebSocket } from './websocket.ts';
 import { graphiqlAssets } from './graphiql.ts';
 import { liveness, readiness } from '../ops/health.ts';
@@ -49,7 +50,8 @@ function operational(services: Services, metrics: Metrics, next: (request: Incom
 export async function startServer(services: Services, port: number, host: string): Promise<RunningServer> {
   const metrics = createMetrics(services);
   const yoga = createGraphQLHandler(services, metrics);
-  const api = limitBodies(services.config.maxBodyBytes, metrics.countError, yoga);
+  const cache = services.responseCache;
+  const api = limitBodies(services.config.maxBodyBytes, metrics.countError, cache ? cachedReads(services, cache, yoga, yoga) : yoga);
   const server = createServer(operational(services, metrics, graphiqlEnabled(services) ? graphiqlAssets(api) : api));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

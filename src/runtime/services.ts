@@ -6,6 +6,8 @@ import { Limits } from '../app/limits.ts';
 import { Pace } from '../app/pace.ts';
 import { TokenVerifier } from '../app/tokens.ts';
 import { LiveLog } from '../app/live-log.ts';
+import { CacheInvalidation } from '../app/cache-invalidation.ts';
+import { ResponseCache } from '../app/response-cache.ts';
 import { ExecutionService } from '../app/executions.ts';
 import { WorkflowService } from '../app/workflows.ts';
 import { ACTIONS } from '../engine/actions/index.ts';
@@ -56,6 +58,8 @@ export interface Services {
   readonly database: DatabaseWatch;
   /** Times out executions past their deadline that no process runs. */
   readonly overdue: OverdueSweeper;
+  /** Answers kept until the log says they changed; null when RESPONSE_CACHE_BYTES is 0. */
+  readonly responseCache: ResponseCache | null;
   /** Stops the engine, the live log and its listener; the database stays open. */
   stop(): Promise<void>;
 }
@@ -84,7 +88,9 @@ export type AppServices = Pick<
 export async function startServices(config: Config, db: Database): Promise<Services> {
   // First, as it reads key files: a bad one stops the start before anything runs.
   const tokens = config.jwt ? await TokenVerifier.create(config.jwt) : null;
-  const store = new PostgresEventStore(db);
+  const responseCache = config.responseCacheBytes > 0 ? new ResponseCache({ maxBytes: config.responseCacheBytes }) : null;
+  const invalidation = responseCache ? new CacheInvalidation(responseCache) : null;
+  const store = new PostgresEventStore(db, invalidation ? (events) => invalidation.committed(events) : undefined);
   const heavyReads = createBulkhead(config.heavyReadConcurrency, config.heavyReadQueue);
   const live = new LiveLog(store, {
     batchSize: config.liveBatchSize,
@@ -94,6 +100,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     catchUpConcurrency: config.heavyReadConcurrency,
   });
   await live.start();
+  if (invalidation) live.follow(invalidation);
   const jobs = new JobQueue(db);
   const limits = new Limits(db, config.limits);
   const engine = config.runExecutions
@@ -166,6 +173,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     rateLimit: config.rateLimitPerSecond > 0 ? new RateLimit(config.rateLimitPerSecond, config.rateLimitPerWorkspacePerSecond) : null,
     database,
     overdue,
+    responseCache,
     async stop() {
       await overdue.stop();
       await engine?.stop();

@@ -9,6 +9,8 @@ export type Queryable = Pick<pg.PoolClient, 'query'>;
 export interface Database {
   readonly connectionString: string;
   readonly pool: pg.Pool;
+  /** The connections of transactions (DatabaseOptions.writePoolSize). */
+  readonly writers: pg.Pool;
   /** Prisma Client on the same pool: read models and identity go through it. */
   readonly prisma: PrismaClient;
   /** Statements sent to PostgreSQL by this process (ours and Prisma's). */
@@ -23,6 +25,11 @@ export interface Database {
 
 export interface DatabaseOptions {
   readonly poolSize?: number;
+  /**
+   * Connections of transactions (appends), apart from the pool's: a read never waits behind
+   * writers holding connections through their commits. Default: half the pool size.
+   */
+  readonly writePoolSize?: number;
   /** How long to wait for a connection, new or from the pool. */
   readonly connectTimeoutMs?: number;
   /**
@@ -34,45 +41,56 @@ export interface DatabaseOptions {
 
 export function openDatabase(
   connectionString: string,
-  { poolSize = 20, connectTimeoutMs = 5000, statementTimeoutMs = 30_000 }: DatabaseOptions = {},
+  {
+    poolSize = 20,
+    writePoolSize = Math.max(1, Math.ceil(poolSize / 2)),
+    connectTimeoutMs = 5000,
+    statementTimeoutMs = 30_000,
+  }: DatabaseOptions = {},
 ): Database {
-  const pool = new pg.Pool({
-    connectionString,
-    max: poolSize,
-    connectionTimeoutMillis: connectTimeoutMs,
-    statement_timeout: statementTimeoutMs,
-    query_timeout: statementTimeoutMs + 2000,
-    // A transaction whose client went quiet gives its locks back.
-    idle_in_transaction_session_timeout: statementTimeoutMs * 2,
-    keepAlive: true,
-  });
   let statements = 0;
   /** Clients whose connection failed: destroyed when they are released, never reused. */
   const broken = new WeakSet<pg.PoolClient>();
-  pool.on('connect', (client) => {
-    // Counting at the client catches every statement, whoever issues it: the N+1 test and
-    // the metrics read this number.
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as { query: unknown }).query = (...args: unknown[]) => {
-      statements += 1;
-      return query(...args);
-    };
-    // The pool listens for errors of idle clients only. One that loses its server while it is
-    // checked out (between two statements of a transaction) would otherwise emit an 'error'
-    // nobody hears, and that ends the process.
-    client.on('error', () => broken.add(client as pg.PoolClient));
-  });
-  // An idle client losing its server (restart, pg_terminate_backend) must not kill the process.
-  pool.on('error', () => {});
+  const makePool = (max: number) => {
+    const pool = new pg.Pool({
+      connectionString,
+      max,
+      connectionTimeoutMillis: connectTimeoutMs,
+      statement_timeout: statementTimeoutMs,
+      query_timeout: statementTimeoutMs + 2000,
+      // A transaction whose client went quiet gives its locks back.
+      idle_in_transaction_session_timeout: statementTimeoutMs * 2,
+      keepAlive: true,
+    });
+    pool.on('connect', (client) => {
+      // Counting at the client catches every statement, whoever issues it: the N+1 test and
+      // the metrics read this number.
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        statements += 1;
+        return query(...args);
+      };
+      // The pool listens for errors of idle clients only. One that loses its server while it is
+      // checked out (between two statements of a transaction) would otherwise emit an 'error'
+      // nobody hears, and that ends the process.
+      client.on('error', () => broken.add(client as pg.PoolClient));
+    });
+    // An idle client losing its server (restart, pg_terminate_backend) must not kill the process.
+    pool.on('error', () => {});
+    return pool;
+  };
+  const pool = makePool(poolSize);
+  const writers = makePool(writePoolSize);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
 
   return {
     connectionString,
     pool,
+    writers,
     prisma,
     statementCount: () => statements,
     async transaction(work) {
-      const client = await pool.connect();
+      const client = await writers.connect();
       let lost: Error | undefined;
       try {
         await client.query('BEGIN');
@@ -95,7 +113,7 @@ export function openDatabase(
     },
     async close() {
       await prisma.$disconnect();
-      await pool.end();
+      await Promise.all([pool.end(), writers.end()]);
     },
   };
 }

@@ -90,6 +90,19 @@ export interface ChainScope {
   readonly aggregateId?: string | undefined;
 }
 
+/** The log's order. */
+// Without arithmetic: a bigint difference is an allocation, and this runs per subscriber per event.
+export const comparePositions = (a: LogPosition, b: LogPosition): number =>
+  a.transactionId !== b.transactionId
+    ? a.transactionId < b.transactionId
+      ? -1
+      : 1
+    : a.globalPosition === b.globalPosition
+      ? 0
+      : a.globalPosition < b.globalPosition
+        ? -1
+        : 1;
+
 export const LOG_START: LogPosition = { transactionId: 0n, globalPosition: 0n };
 
 export interface LogFilter {

@@ -7,6 +7,7 @@ import type {
   LogFilter,
   LogPosition,
   NewEvent,
+  StoredEvent,
   StreamId,
   StreamRange,
 } from '../event-store.ts';
@@ -21,13 +22,19 @@ import { verifyChain } from './verify-chain.ts';
 /** The event store on PostgreSQL: each operation is a file of this folder, on the process's pool. */
 export class PostgresEventStore implements EventStore {
   readonly #db: Database;
+  readonly #onCommitted: ((events: readonly StoredEvent[]) => void) | undefined;
 
-  constructor(db: Database) {
+  /** `onCommitted` hears of each append once it has committed, before the append resolves. */
+  constructor(db: Database, onCommitted?: (events: readonly StoredEvent[]) => void) {
     this.#db = db;
+    this.#onCommitted = onCommitted;
   }
 
-  append(stream: StreamId, events: readonly NewEvent[], options: AppendOptions) {
-    return appendToStream(this.#db, stream, events, options);
+  async append(stream: StreamId, events: readonly NewEvent[], options: AppendOptions) {
+    const result = await appendToStream(this.#db, stream, events, options);
+    // Stored already, too: a first try whose COMMIT went unanswered was never heard of.
+    this.#onCommitted?.(result.events);
+    return result;
   }
 
   readStream(stream: StreamId, range?: StreamRange) {

@@ -1,0 +1,190 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getOperationAST, parse } from 'graphql';
+import { LRUCache } from 'lru-cache';
+import { etagOf, type CachedAnswer, type ResponseCache } from '../app/response-cache.ts';
+import type { AppError } from '../domain/errors.ts';
+import { cursors } from '../graphql/connections.ts';
+import { admit, requestIdOf, type Principal } from '../graphql/context.ts';
+import type { LogPosition } from '../store/event-store.ts';
+import { answer } from './answer.ts';
+import { describeError, log } from './log.ts';
+import { READ_AFTER_HEADER, type CacheRead } from './cache-plugins.ts';
+import type { GraphQLHandler } from './graphql-handler.ts';
+import type { Services } from './services.ts';
+
+interface Params {
+  readonly query: string;
+  readonly operationName?: string | null;
+  readonly variables?: Record<string, unknown> | null;
+  readonly extensions?: { readonly readAfter?: unknown } | null;
+}
+
+/** What a client accepts when it wants an event stream or incremental delivery. */
+const STREAMED = /text\/event-stream|multipart\//;
+
+/** Headers of an answer that belong to its request, not to what it says. */
+const OWN_HEADERS = new Set(['x-request-id', 'content-length', 'date', 'connection', 'keep-alive', 'set-cookie']);
+
+/** Whether each recent document is one query (the only kind an answer may be shared or kept for). */
+const queries = new LRUCache<string, boolean>({ max: 1000 });
+
+function isQuery(params: Params): boolean {
+  const key = `${params.operationName ?? ''}\n${params.query}`;
+  let query = queries.get(key);
+  if (query === undefined) {
+    try {
+      query = getOperationAST(parse(params.query), params.operationName)?.operation === 'query';
+    } catch {
+      query = false;
+    }
+    queries.set(key, query);
+  }
+  return query;
+}
+
+function paramsOf(body: string): Params | string {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    const params = parsed as Params;
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && typeof params.query === 'string') return params;
+  } catch {
+    // Yoga answers what it cannot parse, as it would without the cache.
+  }
+  return body;
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => resolve(Buffer.concat(chunks).toString()));
+    request.on('error', reject);
+  });
+}
+
+/** The answer a Response holds, with the headers that are about it rather than its request. */
+async function toAnswer(response: Response, readBytes: number): Promise<CachedAnswer> {
+  const body = Buffer.from(await response.arrayBuffer());
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    if (!OWN_HEADERS.has(name)) headers[name] = value;
+  });
+  return { status: response.status, headers, body, etag: etagOf(body), readBytes };
+}
+
+/**
+ * GraphQL over HTTP POST, through the response cache. A query's answer is looked up by the
+ * caller's workspace, role and user, the allowed origin, and the document, operation and
+ * variables: a hit is written out without parsing, validating or executing anything. The
+ * caller is still authenticated and counted against its rate limit first, every time, so a
+ * revoked key stops at once. Identical queries under way share one execution. Everything
+ * else (mutations, persisted operations, bodies Yoga must refuse) goes to Yoga as before.
+ *
+ * A read presenting a consistency token (Flowledger-Read-After, or `extensions.readAfter`)
+ * waits until this process's log has reached it; past READ_AFTER_TIMEOUT_MS it is answered from
+ * the database instead, and not kept.
+ */
+export function cachedReads(
+  services: Services,
+  cache: ResponseCache,
+  yoga: GraphQLHandler,
+  next: (request: IncomingMessage, response: ServerResponse) => void,
+) {
+  const { readAfterTimeoutMs } = services.config;
+  const origins = new Set(services.config.allowedOrigins);
+
+  const toYoga = (request: IncomingMessage, response: ServerResponse, body: string | Params, admitted?: Promise<Principal>) => {
+    (request as IncomingMessage & { body?: unknown }).body = body;
+    void yoga(request, response, { admitted });
+  };
+
+  const charged = async (workspaceId: string, bytes: number) => {
+    if (bytes === 0) return true;
+    const { maxReadBytesPerSecond } = await services.limits.of(workspaceId);
+    try {
+      await services.readPace.turn(workspaceId, maxReadBytesPerSecond);
+    } catch {
+      return false;
+    }
+    services.readPace.charge(workspaceId, bytes, maxReadBytesPerSecond);
+    return true;
+  };
+
+  const compute = async (request: IncomingMessage, body: string, admitted: Promise<Principal>, requestId: string) => {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (typeof value === 'string') headers.set(name, value);
+    }
+    headers.set('x-request-id', requestId);
+    const read: CacheRead = { dependencies: null, charged: 0 };
+    const context = { admitted, cacheRead: read };
+    const response = await yoga.fetch(`http://localhost${request.url}`, { method: 'POST', headers, body }, context);
+    const answered = await toAnswer(response, read.charged);
+    return { answer: answered, dependencies: answered.status === 200 ? read.dependencies : null };
+  };
+
+  const send = (request: IncomingMessage, response: ServerResponse, answered: CachedAnswer, requestId: string, source: string) => {
+    const headers = { ...answered.headers, etag: answered.etag, 'x-request-id': requestId, 'flowledger-cache': source };
+    if (request.headers['if-none-match'] === answered.etag) {
+      response.writeHead(304, headers);
+      response.end();
+      return;
+    }
+    response.writeHead(answered.status, { ...headers, 'content-length': answered.body.length });
+    response.end(answered.body);
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse, raw: string) => {
+    const params = paramsOf(raw);
+    // Event streams and incremental delivery are Yoga's: a kept answer is one JSON body.
+    const accept = request.headers.accept ?? '';
+    if (typeof params === 'string' || !isQuery(params) || STREAMED.test(accept)) return toYoga(request, response, params);
+    const admitted = admit(services, request.headers.authorization);
+    let principal: Principal;
+    try {
+      principal = await admitted;
+    } catch {
+      // Refused: Yoga answers the same refusal, from the same promise, as it would have.
+      return toYoga(request, response, params, admitted);
+    }
+    let after: LogPosition | undefined;
+    const token = request.headers[READ_AFTER_HEADER] ?? params.extensions?.readAfter;
+    if (token !== undefined) {
+      try {
+        after = cursors.log.decode(String(token));
+      } catch (error) {
+        const message = `${READ_AFTER_HEADER} is not a position of this log: ${(error as AppError).message}`;
+        return answer(response, 400, 'application/json', JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] }));
+      }
+      if (!(await services.live.reached(after, readAfterTimeoutMs))) return toYoga(request, response, params, admitted);
+    }
+    const { actor } = principal;
+    const origin = typeof request.headers.origin === 'string' && origins.has(request.headers.origin) ? request.headers.origin : '';
+    const key = [
+      actor.workspaceId,
+      actor.role,
+      actor.userId,
+      origin,
+      accept,
+      params.operationName ?? '',
+      params.query,
+      JSON.stringify(params.variables ?? null),
+    ].join('\n');
+    const requestId = requestIdOf(request.headers['x-request-id'] as string | undefined);
+    const { answer: answered, source } = await cache.answer(key, actor.workspaceId, () => compute(request, raw, admitted, requestId));
+    // A kept answer costs the workspace's read rate what computing it did; past the rate, the
+    // request is Yoga's, which refuses it as it would any read.
+    if (source !== 'miss' && !(await charged(actor.workspaceId, answered.readBytes))) return toYoga(request, response, params, admitted);
+    send(request, response, answered, requestId, source);
+  };
+
+  return (request: IncomingMessage, response: ServerResponse) => {
+    if (request.method !== 'POST' || request.url?.split('?')[0] !== '/graphql') return next(request, response);
+    readBody(request)
+      .then((raw) => handle(request, response, raw))
+      .catch((error: unknown) => {
+        log('error', 'a read through the response cache failed', describeError(error));
+        if (!response.headersSent) answer(response, 500, 'application/json', JSON.stringify({ errors: [{ message: 'internal error' }] }));
+      });
+  };
+}
