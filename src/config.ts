@@ -207,7 +207,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: env.DATA_DIR ?? '.data',
     embeddedPostgresPort: integer(env, 'EMBEDDED_PG_PORT', 54329, 1),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 20, 1),
-    databaseWritePoolSize: integer(env, 'DATABASE_WRITE_POOL_SIZE', 10, 1),
+    databaseWritePoolSize: integer(env, 'DATABASE_WRITE_POOL_SIZE', Math.ceil(integer(env, 'DATABASE_POOL_SIZE', 20, 1) / 2), 1),
     databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100),
     databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 100),
     databaseCheckIntervalMs: integer(env, 'DATABASE_CHECK_INTERVAL_MS', 1000, 100),

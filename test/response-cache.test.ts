@@ -63,6 +63,14 @@ describe('the response cache', () => {
     expect((await read(GET, { id: added.id })).cache).toBe('miss');
   });
 
+  it('drops the get of a workflow named in capitals, as its events name it in lower case', async () => {
+    const workflow = await create('shouted');
+    const loud = workflow.id.toUpperCase();
+    expect((await read(GET, { id: loud })).body.data.workflow.name).toBe('shouted');
+    await app.gql(UPDATE, { id: workflow.id, v: 1, name: 'whispered' });
+    expect((await read(GET, { id: loud })).body.data.workflow.name).toBe('whispered');
+  });
+
   it('drops the get of a workflow that changed, before the mutation answers', async () => {
     const workflow = await create('before');
     expect((await read(GET, { id: workflow.id })).body.data.workflow.name).toBe('before');

@@ -50,7 +50,7 @@ export class LiveLog implements LiveSource {
   readonly #catchUp: LimitFunction;
   readonly #followers: LogFollower[] = [];
   /** Reads waiting for the tail to reach a position. */
-  #waiters: { readonly position: LogPosition; readonly resolve: (reached: boolean) => void }[] = [];
+  readonly #waiters = new Set<{ readonly position: LogPosition; readonly resolve: (reached: boolean) => void }>();
 
   constructor(store: EventLog, options: LiveLogOptions) {
     this.#store = store;
@@ -74,7 +74,8 @@ export class LiveLog implements LiveSource {
     clearInterval(this.#timer);
     clearTimeout(this.#deferred);
     for (const subscription of this.#subscriptions) subscription.end();
-    for (const waiter of this.#waiters.splice(0)) waiter.resolve(false);
+    for (const waiter of this.#waiters) waiter.resolve(false);
+    this.#waiters.clear();
     await this.#reading;
   }
 
@@ -118,10 +119,11 @@ export class LiveLog implements LiveSource {
   /**
    * Reads whatever the log has past the head; called on notifications and by the poll. With
    * nobody subscribed, at most every IDLE_READ_MS: under a stream of appends each notification
-   * would otherwise cost a read that nobody takes.
+   * would otherwise cost a read that nobody takes. The same for this process's own appends when
+   * only followers listen: the response cache hears of those as they commit.
    */
-  wake(): void {
-    if (this.#subscriptions.size > 0 || this.#followers.length > 0 || this.#waiters.length > 0) return this.#read();
+  wake(fromHere = false): void {
+    if (this.#subscriptions.size > 0 || this.#waiters.size > 0 || (this.#followers.length > 0 && !fromHere)) return this.#read();
     this.#deferred ??= setTimeout(() => {
       this.#deferred = undefined;
       this.#read();
@@ -169,9 +171,11 @@ export class LiveLog implements LiveSource {
   /** Whether the tail reaches `position` within `timeoutMs`: what this process knows of the log includes it. */
   reached(position: LogPosition, timeoutMs: number): Promise<boolean> {
     if (comparePositions(position, this.head) <= 0) return Promise.resolve(true);
+    // A token from far ahead (forged, or of another database) is not waited for by thousands.
+    if (this.#waiters.size >= MAX_WAITERS) return Promise.resolve(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((waiter) => waiter !== entry);
+        this.#waiters.delete(entry);
         resolve(false);
       }, timeoutMs);
       const entry = {
@@ -181,20 +185,18 @@ export class LiveLog implements LiveSource {
           resolve(reached);
         },
       };
-      this.#waiters.push(entry);
+      this.#waiters.add(entry);
       this.wake();
     });
   }
 
   #release(): void {
-    if (this.#waiters.length === 0) return;
     const head = this.head;
-    const waiting = [];
     for (const waiter of this.#waiters) {
-      if (comparePositions(waiter.position, head) <= 0) waiter.resolve(true);
-      else waiting.push(waiter);
+      if (comparePositions(waiter.position, head) > 0) continue;
+      this.#waiters.delete(waiter);
+      waiter.resolve(true);
     }
-    this.#waiters = waiting;
   }
 
   readPage(after: LogPosition, filter: LiveFilter, upTo: LogPosition): Promise<StoredEvent[]> {
@@ -213,6 +215,9 @@ export class LiveLog implements LiveSource {
     this.#subscriptions.delete(subscription);
   }
 }
+
+/** Reads waiting for a position at once, at most. */
+const MAX_WAITERS = 10_000;
 
 /** How often the shared tail reads, at most, while nobody is subscribed. */
 const IDLE_READ_MS = 100;

@@ -47,8 +47,12 @@ interface Flight {
   readonly done: Promise<CachedAnswer>;
 }
 
-/** Roughly what a key, its tags and the entry's objects take beside the body. */
-const ENTRY_OVERHEAD = 200;
+/** Roughly what the entry's objects and buffers take beside its strings. */
+const ENTRY_OVERHEAD = 400;
+
+/** Strings count twice: V8 may hold them as two bytes a character. */
+const headerBytes = (headers: Readonly<Record<string, string>>) =>
+  Object.entries(headers).reduce((sum, [name, value]) => sum + 2 * (name.length + value.length) + 64, 0);
 
 export const etagOf = (body: Buffer): string => `"${createHash('sha1').update(body).digest('base64url')}"`;
 
@@ -83,7 +87,11 @@ export class ResponseCache {
       maxSize: options.maxBytes,
       maxEntrySize: Math.max(1, Math.floor(options.maxBytes / 4)),
       sizeCalculation: (entry, key) =>
-        entry.answer.body.length + key.length + entry.tags.reduce((sum, tag) => sum + tag.length, 0) + ENTRY_OVERHEAD,
+        headerBytes(entry.answer.headers) +
+        entry.answer.body.length +
+        key.length +
+        entry.tags.reduce((sum, tag) => sum + tag.length, 0) +
+        ENTRY_OVERHEAD,
       dispose: (entry, key) => {
         for (const tag of entry.tags) {
           const keys = this.#byTag.get(tag);

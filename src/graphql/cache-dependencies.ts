@@ -13,6 +13,7 @@ import {
 } from 'graphql';
 import type { Dependencies } from '../app/response-cache.ts';
 import { aggregateTag, listTag, logTag } from '../app/cache-tags.ts';
+import { isUuid } from '../app/ids.ts';
 
 /**
  * What a query's answer depends on, from its document: the tags whose events invalidate it
@@ -66,22 +67,25 @@ export function dependenciesOf(
   return keepable ? [...tags] : null;
 }
 
+/** An id as events carry it: the database spells uuids in lower case, whatever the client wrote. */
+const idOf = (value: unknown) => (isUuid(String(value)) ? String(value).toLowerCase() : String(value));
+
 function rootDependencies(field: string, args: Record<string, unknown>, workspaceId: string): readonly string[] | null {
   switch (field) {
     case 'workflow':
-      return [aggregateTag(workspaceId, 'Workflow', String(args.id))];
+      return [aggregateTag(workspaceId, 'Workflow', idOf(args.id))];
     case 'execution':
-      return [aggregateTag(workspaceId, 'Execution', String(args.id))];
+      return [aggregateTag(workspaceId, 'Execution', idOf(args.id))];
     case 'workflows':
       return [listTag(workspaceId, 'Workflow')];
     case 'executions':
       return [listTag(workspaceId, 'Execution')];
     case 'events':
-      return [aggregateTag(workspaceId, String(args.aggregateType), String(args.aggregateId))];
+      return [aggregateTag(workspaceId, String(args.aggregateType), idOf(args.aggregateId))];
     case 'replay':
       return args.toVersion != null && args.at == null
         ? []
-        : [aggregateTag(workspaceId, String(args.aggregateType), String(args.aggregateId))];
+        : [aggregateTag(workspaceId, String(args.aggregateType), idOf(args.aggregateId))];
     case 'eventLog':
     case 'auditLog':
       return [logTag(workspaceId)];

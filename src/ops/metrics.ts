@@ -16,6 +16,8 @@ export interface Metrics {
   readonly contentType: string;
   /** Times HTTP and SSE operations by root field, then tells `done`; errors are counted by `countError`. */
   plugin(done?: (request: RequestDone) => void): Plugin;
+  /** Times an answer the response cache gave (Yoga times the rest). */
+  observe(operation: string, durationMs: number): void;
   /** An error as the client gets it, by its code: called by the error masks of every transport. */
   countError(code: unknown): void;
   render(): Promise<string>;
@@ -175,6 +177,7 @@ export function createMetrics(services: Services): Metrics {
         done?.({ request, operation: entry.operation, status: response.status, durationMs });
       },
     }),
+    observe: (operation, durationMs) => duration.observe({ operation }, durationMs / 1000),
     countError: (code) => errors.inc({ code: typeof code === 'string' ? code : 'NO_CODE' }),
     render: () => {
       engine = services.engine?.stats();

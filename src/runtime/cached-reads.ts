@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { getOperationAST, parse } from 'graphql';
+import { getOperationAST, Kind, parse } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { etagOf, type CachedAnswer, type ResponseCache } from '../app/response-cache.ts';
-import type { AppError } from '../domain/errors.ts';
+import { AppError } from '../domain/errors.ts';
+import type { Metrics } from '../ops/metrics.ts';
 import { cursors } from '../graphql/connections.ts';
 import { admit, requestIdOf, type Principal } from '../graphql/context.ts';
 import type { LogPosition } from '../store/event-store.ts';
@@ -25,21 +26,35 @@ const STREAMED = /text\/event-stream|multipart\//;
 /** Headers of an answer that belong to its request, not to what it says. */
 const OWN_HEADERS = new Set(['x-request-id', 'content-length', 'date', 'connection', 'keep-alive', 'set-cookie']);
 
-/** Whether each recent document is one query (the only kind an answer may be shared or kept for). */
-const queries = new LRUCache<string, boolean>({ max: 1000 });
+/** Documents longer than this are Yoga's alone: neither classified here nor kept. */
+const MAX_DOCUMENT_CHARS = 16 * 1024;
 
-function isQuery(params: Params): boolean {
-  const key = `${params.operationName ?? ''}\n${params.query}`;
-  let query = queries.get(key);
-  if (query === undefined) {
+/**
+ * What each recent document is, by operation name and text: the label of the one query it runs
+ * (`Query.workflows`, the only kind of operation an answer may be shared or kept for), or null.
+ * Bounded in characters; parsed with the same token limit as Yoga's.
+ */
+const queries = new LRUCache<string, { readonly label: string | null }>({
+  maxSize: 4 * 1024 * 1024,
+  sizeCalculation: (_value, key) => key.length,
+});
+
+function queryLabel(params: Params, maxTokens: number): string | null {
+  if (params.query.length > MAX_DOCUMENT_CHARS) return null;
+  const key = `${JSON.stringify(params.operationName ?? null)}\n${params.query}`;
+  let known = queries.get(key);
+  if (known === undefined) {
+    let label: string | null = null;
     try {
-      query = getOperationAST(parse(params.query), params.operationName)?.operation === 'query';
+      const operation = getOperationAST(parse(params.query, { maxTokens }), params.operationName);
+      const first = operation?.selectionSet.selections[0];
+      if (operation?.operation === 'query') label = `Query.${first?.kind === Kind.FIELD ? first.name.value : 'unknown'}`;
     } catch {
-      query = false;
+      // Yoga answers what it cannot parse.
     }
-    queries.set(key, query);
+    queries.set(key, (known = { label }));
   }
-  return query;
+  return known.label;
 }
 
 function paramsOf(body: string): Params | string {
@@ -88,9 +103,10 @@ export function cachedReads(
   services: Services,
   cache: ResponseCache,
   yoga: GraphQLHandler,
+  metrics: Metrics,
   next: (request: IncomingMessage, response: ServerResponse) => void,
 ) {
-  const { readAfterTimeoutMs } = services.config;
+  const { readAfterTimeoutMs, maxQueryTokens, logRequests } = services.config;
   const origins = new Set(services.config.allowedOrigins);
 
   const toYoga = (request: IncomingMessage, response: ServerResponse, body: string | Params, admitted?: Promise<Principal>) => {
@@ -100,13 +116,13 @@ export function cachedReads(
 
   const charged = async (workspaceId: string, bytes: number) => {
     if (bytes === 0) return true;
-    const { maxReadBytesPerSecond } = await services.limits.of(workspaceId);
     try {
+      const { maxReadBytesPerSecond } = await services.limits.of(workspaceId);
       await services.readPace.turn(workspaceId, maxReadBytesPerSecond);
+      services.readPace.charge(workspaceId, bytes, maxReadBytesPerSecond);
     } catch {
       return false;
     }
-    services.readPace.charge(workspaceId, bytes, maxReadBytesPerSecond);
     return true;
   };
 
@@ -135,10 +151,12 @@ export function cachedReads(
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse, raw: string) => {
+    const began = performance.now();
     const params = paramsOf(raw);
     // Event streams and incremental delivery are Yoga's: a kept answer is one JSON body.
     const accept = request.headers.accept ?? '';
-    if (typeof params === 'string' || !isQuery(params) || STREAMED.test(accept)) return toYoga(request, response, params);
+    if (typeof params === 'string' || STREAMED.test(accept)) return toYoga(request, response, params);
+    // Admitted before anything else is done with the document: an unauthenticated caller costs no parse.
     const admitted = admit(services, request.headers.authorization);
     let principal: Principal;
     try {
@@ -147,14 +165,18 @@ export function cachedReads(
       // Refused: Yoga answers the same refusal, from the same promise, as it would have.
       return toYoga(request, response, params, admitted);
     }
-    let after: LogPosition | undefined;
+    const label = queryLabel(params, maxQueryTokens);
+    if (label === null) return toYoga(request, response, params, admitted);
     const token = request.headers[READ_AFTER_HEADER] ?? params.extensions?.readAfter;
     if (token !== undefined) {
+      let after: LogPosition;
       try {
         after = cursors.log.decode(String(token));
       } catch (error) {
+        // Refused by Yoga, so that the answer has its headers and status like any refusal.
         const message = `${READ_AFTER_HEADER} is not a position of this log: ${(error as AppError).message}`;
-        return answer(response, 400, 'application/json', JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] }));
+        const refused = Promise.reject(new AppError('BAD_USER_INPUT', message, { http: { status: 400 } }));
+        return toYoga(request, response, params, refused);
       }
       if (!(await services.live.reached(after, readAfterTimeoutMs))) return toYoga(request, response, params, admitted);
     }
@@ -166,16 +188,28 @@ export function cachedReads(
       actor.userId,
       origin,
       accept,
-      params.operationName ?? '',
+      JSON.stringify(params.operationName ?? null),
       params.query,
       JSON.stringify(params.variables ?? null),
     ].join('\n');
     const requestId = requestIdOf(request.headers['x-request-id'] as string | undefined);
     const { answer: answered, source } = await cache.answer(key, actor.workspaceId, () => compute(request, raw, admitted, requestId));
-    // A kept answer costs the workspace's read rate what computing it did; past the rate, the
-    // request is Yoga's, which refuses it as it would any read.
-    if (source !== 'miss' && !(await charged(actor.workspaceId, answered.readBytes))) return toYoga(request, response, params, admitted);
+    if (source === 'miss') return send(request, response, answered, requestId, source);
+    // A kept answer costs the workspace's read rate what computing it did; past the rate (or
+    // with the limits unreadable), the request is Yoga's, which refuses it as it would any read.
+    if (!(await charged(actor.workspaceId, answered.readBytes))) return toYoga(request, response, params, admitted);
     send(request, response, answered, requestId, source);
+    // Yoga counted and logged the miss; a kept or shared answer is counted here.
+    const durationMs = performance.now() - began;
+    metrics.observe(label, durationMs);
+    if (logRequests)
+      log('info', 'request', {
+        requestId,
+        operation: label,
+        status: answered.status,
+        durationMs: Math.round(durationMs * 10) / 10,
+        cache: source,
+      });
   };
 
   return (request: IncomingMessage, response: ServerResponse) => {

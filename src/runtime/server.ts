@@ -50,8 +50,13 @@ function operational(services: Services, metrics: Metrics, next: (request: Incom
 export async function startServer(services: Services, port: number, host: string): Promise<RunningServer> {
   const metrics = createMetrics(services);
   const yoga = createGraphQLHandler(services, metrics);
-  const cache = services.responseCache;
-  const api = limitBodies(services.config.maxBodyBytes, metrics.countError, cache ? cachedReads(services, cache, yoga, yoga) : yoga);
+  // Persisted operations are Yoga's alone: it refuses any other document before admitting the caller.
+  const cache = services.persistedOperations ? null : services.responseCache;
+  const api = limitBodies(
+    services.config.maxBodyBytes,
+    metrics.countError,
+    cache ? cachedReads(services, cache, yoga, metrics, yoga) : yoga,
+  );
   const server = createServer(operational(services, metrics, graphiqlEnabled(services) ? graphiqlAssets(api) : api));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

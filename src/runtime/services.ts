@@ -135,8 +135,8 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     log,
   });
   overdue.start();
-  const notifications = new AppendNotifications(db.connectionString, (aggregateType) => {
-    live.wake();
+  const notifications = new AppendNotifications(db.connectionString, (aggregateType, fromHere) => {
+    live.wake(fromHere);
     // Only a new execution brings an engine work it would not find at its poll: not a running one's progress.
     if (aggregateType === null || aggregateType === `${EXECUTION}${NEW_STREAM}`) engine?.wake();
   });

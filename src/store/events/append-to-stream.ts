@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, VersionConflictError, type ExpectedVersion } from '../../domain/errors.ts';
 import type { Database, Queryable } from '../database.ts';
 import { NEW_STREAM, type AppendOptions, type AppendResult, type NewEvent, type StreamId } from '../event-store.ts';
-import { EVENTS_CHANNEL } from '../notifications.ts';
+import { EVENTS_CHANNEL, THIS_PROCESS } from '../notifications.ts';
 import { AmbiguousCommitError, isUnavailable, unavailable } from '../unavailable.ts';
 import { findByEventIds } from './read-batches.ts';
 import { streamVersion } from './read-stream.ts';
@@ -38,7 +38,7 @@ function claimStatement(expected: Claim): string {
  */
 function appendStatement(expected: Claim): string {
   return `WITH RECURSIVE claim AS (${claimStatement(expected)}),
-      wake AS (SELECT pg_notify('${EVENTS_CHANNEL}', ${expected === 'NEW' ? `$1 || '${NEW_STREAM}'` : '$1'}) AS sent),
+      wake AS (SELECT pg_notify('${EVENTS_CHANNEL}', $1 || '${expected === 'NEW' ? NEW_STREAM : ''}@${THIS_PROCESS}') AS sent),
       batch AS (SELECT e.value, e.ordinality::int AS n FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e),
       chain AS (
         SELECT 0 AS n, claim.version - $3 AS version, NULL::uuid AS event_id, NULL::text AS event_type,
