@@ -118,6 +118,33 @@ describe('the response cache', () => {
     expect(new Set(created.map((answer) => answer.data!.createWorkflow.id)).size).toBe(5);
   });
 
+  it('follows an execution as the engine runs it: its kept answer is dropped by each step the engine stores', async () => {
+    const workflow = await app.gql(
+      `mutation { createWorkflow(input: { name: "napper", definition: { startAt: "Nap", nodes: { Nap: { type: "task", action: "sleep", input: { ms: 300 }, end: true } } } }) { id } }`,
+    );
+    const started = await app.gql('mutation($w: ID!) { executeWorkflow(input: { workflowId: $w }) { id } }', {
+      w: workflow.data!.createWorkflow.id,
+    });
+    const query = 'query($id: ID!) { execution(id: $id) { status steps { status } } }';
+    const id = started.data!.executeWorkflow.id;
+    const seen = new Set<string>();
+    for (let tries = 0; tries < 200 && !seen.has('SUCCEEDED'); tries++) {
+      seen.add((await read(query, { id })).body.data.execution.status);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(seen.has('SUCCEEDED')).toBe(true);
+    const last = await read(query, { id });
+    expect(last.body.data.execution).toEqual({ status: 'SUCCEEDED', steps: [{ status: 'SUCCEEDED' }] });
+    expect((await read(query, { id })).cache).toBe('hit');
+  });
+
+  it('leaves GET requests to Yoga, uncached', async () => {
+    const url = `${app.url}?query=${encodeURIComponent(LIST)}`;
+    const get = await fetch(url, { headers: { authorization: `Bearer ${app.keys.editor}` } });
+    expect(get.status).toBe(200);
+    expect(get.headers.get('flowledger-cache')).toBeNull();
+  });
+
   it('keeps a replay to a version the stream has passed through later writes', async () => {
     const workflow = await create('replayed');
     await app.gql(UPDATE, { id: workflow.id, v: 1, name: 'replayed 2' });
