@@ -13,7 +13,7 @@ export interface Config {
   readonly dataDir: string;
   readonly embeddedPostgresPort: number;
   readonly databasePoolSize: number;
-  /** Connections of transactions, apart from the pool: reads never wait behind commits. */
+  /** Of the pool's connections, those of transactions, kept apart: reads never wait behind commits. */
   readonly databaseWritePoolSize: number;
   readonly databaseConnectTimeoutMs: number;
   readonly databaseStatementTimeoutMs: number;
@@ -207,7 +207,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: env.DATA_DIR ?? '.data',
     embeddedPostgresPort: integer(env, 'EMBEDDED_PG_PORT', 54329, 1),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 20, 1),
-    databaseWritePoolSize: integer(env, 'DATABASE_WRITE_POOL_SIZE', Math.ceil(integer(env, 'DATABASE_POOL_SIZE', 20, 1) / 2), 1),
+    databaseWritePoolSize: integer(env, 'DATABASE_WRITE_POOL_SIZE', Math.ceil(integer(env, 'DATABASE_POOL_SIZE', 20, 1) / 3), 1),
     databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100),
     databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 100),
     databaseCheckIntervalMs: integer(env, 'DATABASE_CHECK_INTERVAL_MS', 1000, 100),

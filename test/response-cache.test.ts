@@ -211,6 +211,10 @@ describe('consistency tokens', () => {
     const bad = await read(LIST, {}, app.keys.editor, { 'flowledger-read-after': 'nonsense' });
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    // With a document Yoga refuses before it asks who is calling, too: the process stays up.
+    const invalid = await read('{ workflows(first: 1) { nope } }', {}, app.keys.editor, { 'flowledger-read-after': 'nonsense' });
+    expect(invalid.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect((await read(LIST)).status).toBe(200);
   });
 });
 

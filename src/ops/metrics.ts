@@ -24,7 +24,7 @@ export interface Metrics {
 }
 
 /** `Query.workflows`: a label bounded by the schema (operation names are the client's, and unbounded). */
-function operationLabel(document: DocumentNode, operationName: string | null | undefined): string {
+export function operationLabel(document: DocumentNode, operationName: string | null | undefined): string {
   const operation = getOperationAST(document, operationName);
   if (!operation) return 'unknown';
   const type = operation.operation[0]!.toUpperCase() + operation.operation.slice(1);

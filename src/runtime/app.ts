@@ -39,7 +39,8 @@ export async function startApp(config: Config, { serve = true } = {}): Promise<R
       statementTimeoutMs: config.databaseStatementTimeoutMs,
     });
     started.push(() => db.close());
-    const services = await startServices(config, db);
+    // A process that serves nothing keeps no answers (and its tail need not chase others' writes).
+    const services = await startServices(serve ? config : { ...config, responseCacheBytes: 0 }, db);
     started.push(() => services.stop());
     if (!serve) {
       log('info', 'running executions', { version: VERSION, owner: services.engine?.owner, embeddedDatabase: !config.databaseUrl });

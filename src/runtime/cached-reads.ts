@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { getOperationAST, Kind, parse } from 'graphql';
+import { getOperationAST, parse } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { etagOf, type CachedAnswer, type ResponseCache } from '../app/response-cache.ts';
 import { AppError } from '../domain/errors.ts';
-import type { Metrics } from '../ops/metrics.ts';
+import { operationLabel, type Metrics } from '../ops/metrics.ts';
 import { cursors } from '../graphql/connections.ts';
 import { admit, requestIdOf, type Principal } from '../graphql/context.ts';
 import type { LogPosition } from '../store/event-store.ts';
@@ -46,9 +46,8 @@ function queryLabel(params: Params, maxTokens: number): string | null {
   if (known === undefined) {
     let label: string | null = null;
     try {
-      const operation = getOperationAST(parse(params.query, { maxTokens }), params.operationName);
-      const first = operation?.selectionSet.selections[0];
-      if (operation?.operation === 'query') label = `Query.${first?.kind === Kind.FIELD ? first.name.value : 'unknown'}`;
+      const document = parse(params.query, { maxTokens });
+      if (getOperationAST(document, params.operationName)?.operation === 'query') label = operationLabel(document, params.operationName);
     } catch {
       // Yoga answers what it cannot parse.
     }
@@ -172,10 +171,13 @@ export function cachedReads(
       let after: LogPosition;
       try {
         after = cursors.log.decode(String(token));
-      } catch (error) {
+      } catch {
         // Refused by Yoga, so that the answer has its headers and status like any refusal.
-        const message = `${READ_AFTER_HEADER} is not a position of this log: ${(error as AppError).message}`;
+        const message = `${READ_AFTER_HEADER} is not a position of this log: send a Flowledger-Position or logCursor as it was given`;
         const refused = Promise.reject(new AppError('BAD_USER_INPUT', message, { http: { status: 400 } }));
+        // Yoga answers a document that fails validation before it asks for the context: unheard,
+        // this rejection would end the process.
+        refused.catch(() => {});
         return toYoga(request, response, params, refused);
       }
       if (!(await services.live.reached(after, readAfterTimeoutMs))) return toYoga(request, response, params, admitted);
@@ -217,6 +219,8 @@ export function cachedReads(
     readBody(request)
       .then((raw) => handle(request, response, raw))
       .catch((error: unknown) => {
+        // A client that went away mid-request is nobody's error.
+        if (request.destroyed || response.destroyed) return;
         log('error', 'a read through the response cache failed', describeError(error));
         if (!response.headersSent) answer(response, 500, 'application/json', JSON.stringify({ errors: [{ message: 'internal error' }] }));
       });

@@ -24,10 +24,11 @@ export interface Database {
 }
 
 export interface DatabaseOptions {
+  /** Connections in all: the pool's and the transactions'. */
   readonly poolSize?: number;
   /**
-   * Connections of transactions (appends), apart from the pool's: a read never waits behind
-   * writers holding connections through their commits. Default: half the pool size.
+   * Of those, the connections of transactions (appends), apart from the pool's: a read never
+   * waits behind writers holding connections through their commits. Default: a third.
    */
   readonly writePoolSize?: number;
   /** How long to wait for a connection, new or from the pool. */
@@ -41,12 +42,7 @@ export interface DatabaseOptions {
 
 export function openDatabase(
   connectionString: string,
-  {
-    poolSize = 20,
-    writePoolSize = Math.max(1, Math.ceil(poolSize / 2)),
-    connectTimeoutMs = 5000,
-    statementTimeoutMs = 30_000,
-  }: DatabaseOptions = {},
+  { poolSize = 20, writePoolSize = Math.ceil(poolSize / 3), connectTimeoutMs = 5000, statementTimeoutMs = 30_000 }: DatabaseOptions = {},
 ): Database {
   let statements = 0;
   /** Clients whose connection failed: destroyed when they are released, never reused. */
@@ -79,8 +75,8 @@ export function openDatabase(
     pool.on('error', () => {});
     return pool;
   };
-  const pool = makePool(poolSize);
-  const writers = makePool(writePoolSize);
+  const writers = makePool(Math.max(1, writePoolSize));
+  const pool = makePool(Math.max(1, poolSize - writePoolSize));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
 
   return {
