@@ -28,7 +28,7 @@ export interface DatabaseOptions {
   readonly poolSize?: number;
   /**
    * Of those, the connections of transactions (appends), apart from the pool's: a read never
-   * waits behind writers holding connections through their commits. Default: a third.
+   * waits behind writers holding connections through their commits. Default: half.
    */
   readonly writePoolSize?: number;
   /** How long to wait for a connection, new or from the pool. */
@@ -42,7 +42,7 @@ export interface DatabaseOptions {
 
 export function openDatabase(
   connectionString: string,
-  { poolSize = 20, writePoolSize = Math.ceil(poolSize / 3), connectTimeoutMs = 5000, statementTimeoutMs = 30_000 }: DatabaseOptions = {},
+  { poolSize = 20, writePoolSize = Math.ceil(poolSize / 2), connectTimeoutMs = 5000, statementTimeoutMs = 30_000 }: DatabaseOptions = {},
 ): Database {
   let statements = 0;
   /** Clients whose connection failed: destroyed when they are released, never reused. */
