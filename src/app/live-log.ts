@@ -109,8 +109,10 @@ export class LiveLog implements LiveSource {
       clearTimeout(this.#deferred);
       this.#deferred = undefined;
       this.#read();
-      behind = { read: this.#reading!, head: after === null ? this.#store.logHead() : undefined };
     }
+    // A read of the tail under way (a put-off one that fell due) may stop short of what was
+    // committed before this subscription: it waits for that read, as for one put off.
+    if (this.#reading) behind = { read: this.#reading, head: after === null ? this.#store.logHead() : undefined };
     const subscription = new LiveSubscription(this, after ?? this.head, filter, allowed, onEnd, behind);
     this.#subscriptions.add(subscription);
     return subscription;
