@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LiveLog } from '../src/app/live-log.ts';
+import { LiveLog, type LiveLogOptions } from '../src/app/live-log.ts';
 import { type EventStore, LOG_START, type StoredEvent } from '../src/store/event-store.ts';
 import { PostgresEventStore } from '../src/store/events/postgres-event-store.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
@@ -24,13 +24,14 @@ const append = async (type: string) =>
   ).events[0]!;
 
 /** A live log woken only by hand: no notifications, no poll in the test's time. */
-async function quietLiveLog(): Promise<LiveLog> {
-  const live = new LiveLog(store, {
+async function quietLiveLog(source: EventStore = store, options: Partial<LiveLogOptions> = {}): Promise<LiveLog> {
+  const live = new LiveLog(source, {
     batchSize: 10,
     batchBytes: 16 * 1024 * 1024,
     bufferLimit: 100,
     pollIntervalMs: 600_000,
     catchUpConcurrency: 2,
+    ...options,
   });
   await live.start();
   return live;
@@ -67,14 +68,7 @@ describe('the live log', () => {
         return store.readLog(...args);
       },
     } as unknown as EventStore;
-    const live = new LiveLog(gated, {
-      batchSize: 10,
-      batchBytes: 16 * 1024 * 1024,
-      bufferLimit: 2,
-      pollIntervalMs: 600_000,
-      catchUpConcurrency: 1,
-    });
-    await live.start();
+    const live = await quietLiveLog(gated, { bufferLimit: 2, catchUpConcurrency: 1 });
     try {
       const start = { transactionId: first.transactionId, globalPosition: first.globalPosition - 1n };
       const subscription = live.subscribe(start, { workspaceId, types: ['First', 'Later'] });

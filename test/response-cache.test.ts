@@ -39,8 +39,17 @@ const names = (answer: { body: any }) => answer.body.data.workflows.edges.map((e
 describe('the response cache', () => {
   it('answers a repeated query from memory, with an ETag, and 304 to a client that has it', async () => {
     await create('first');
+    const timed = async () => {
+      const text = await (await fetch(app.url.replace('/graphql', '/metrics'))).text();
+      return Number(
+        /flowledger_graphql_request_duration_seconds_count\{[^}]*operation="Query.workflows"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0,
+      );
+    };
     const miss = await read(LIST);
+    const before = await timed();
     const hit = await read(LIST);
+    // A hit is timed like any request.
+    expect(await timed()).toBe(before + 1);
     expect([miss.cache, hit.cache]).toEqual(['miss', 'hit']);
     expect(hit.text).toBe(miss.text);
     expect(hit.etag).toBe(miss.etag);

@@ -8,7 +8,7 @@ import { cursors } from '../graphql/connections.ts';
 import { admit, requestIdOf, type Principal } from '../graphql/context.ts';
 import type { LogPosition } from '../store/event-store.ts';
 import { answer } from './answer.ts';
-import { describeError, log } from './log.ts';
+import { describeError, log, logRequest } from './log.ts';
 import { READ_AFTER_HEADER, type CacheRead } from './cache-plugins.ts';
 import type { GraphQLHandler } from './graphql-handler.ts';
 import type { Services } from './services.ts';
@@ -204,14 +204,7 @@ export function cachedReads(
     // Yoga counted and logged the miss; a kept or shared answer is counted here.
     const durationMs = performance.now() - began;
     metrics.observe(label, durationMs);
-    if (logRequests)
-      log('info', 'request', {
-        requestId,
-        operation: label,
-        status: answered.status,
-        durationMs: Math.round(durationMs * 10) / 10,
-        cache: source,
-      });
+    if (logRequests) logRequest({ requestId, operation: label, status: answered.status, durationMs, cache: source });
   };
 
   return (request: IncomingMessage, response: ServerResponse) => {

@@ -8,7 +8,7 @@ import { schema } from '../graphql/schema/index.ts';
 import type { Metrics, RequestDone } from '../ops/metrics.ts';
 import { GRAPHIQL_CSP, GRAPHIQL_OPTIONS, renderGraphiQL } from './graphiql.ts';
 import { documentLimits } from './limits.ts';
-import { describeError, log } from './log.ts';
+import { describeError, log, logRequest } from './log.ts';
 import type { Services } from './services.ts';
 
 const requestIds = new WeakMap<Request, string>();
@@ -78,9 +78,8 @@ function answerBudgetPlugin(): Plugin<GraphQLContext> {
   };
 }
 
-/** LOG_REQUESTS: a line per request, with the id its response and its events carry. */
-const logRequest = ({ request, operation, status, durationMs }: RequestDone) =>
-  log('info', 'request', { requestId: requestIds.get(request), operation, status, durationMs: Math.round(durationMs * 10) / 10 });
+const logDone = ({ request, operation, status, durationMs }: RequestDone) =>
+  logRequest({ requestId: requestIds.get(request), operation, status, durationMs });
 
 /** GraphiQL is served in development, where the schema may be introspected (it needs to). */
 export const graphiqlEnabled = (services: Services) => services.config.environment === 'development' && services.config.introspection;
@@ -125,7 +124,7 @@ export function createGraphQLHandler(services: Services, metrics: Metrics) {
         correlationId: request.headers.get('x-correlation-id'),
       }),
     plugins: [
-      metrics.plugin(services.config.logRequests ? logRequest : undefined),
+      metrics.plugin(services.config.logRequests ? logDone : undefined),
       requestIdPlugin(),
       securityHeadersPlugin(),
       endUnsentStreamsPlugin(),

@@ -8,3 +8,14 @@ export function log(level: 'info' | 'warn' | 'error', message: string, fields: R
 export function describeError(error: unknown): Record<string, unknown> {
   return error instanceof Error ? { error: error.message, stack: error.stack } : { error: String(error) };
 }
+
+/** LOG_REQUESTS: a line per request, with the id its response and its events carry. */
+export function logRequest(fields: {
+  requestId: string | undefined;
+  operation: string;
+  status: number;
+  durationMs: number;
+  cache?: string;
+}): void {
+  log('info', 'request', { ...fields, durationMs: Math.round(fields.durationMs * 10) / 10 });
+}
