@@ -48,6 +48,26 @@ describe('CommandHandler', () => {
     expect(projected.map((state) => state?.version)).toEqual([1, 2]);
   });
 
+  it('a row projection: the append writes the row of the state it makes, and the answer is folded from what was stored', async () => {
+    const { store, run, handler } = setUp();
+    const rowOf: Projection<WorkflowState> = {
+      row: (state) =>
+        state && { table: 'workflows', values: { id: state.id, name: state.name, version: state.version }, insertOnly: [], eventTimes: {} },
+    };
+    const created = await handler.handle(workflowAggregate, ID, create(), scope(), rowOf, { operation: 'create', createsStream: true });
+    const updated = await handler.handle(workflowAggregate, ID, update(1, 'two'), scope(), rowOf, { operation: 'update' });
+    expect(store.rows.map((row) => row.values)).toEqual([
+      { id: ID, name: 'one', version: 1 },
+      { id: ID, name: 'two', version: 2 },
+    ]);
+    expect(store.statements).toEqual([]);
+    const [, stored] = await store.readStream({ type: 'Workflow', id: ID });
+    expect([created.state?.createdAt, updated.state?.updatedAt]).toEqual([
+      (await store.readStream({ type: 'Workflow', id: ID }))[0]!.createdAt,
+      stored!.createdAt,
+    ]);
+  });
+
   it('decides on the state it kept: a second command reads nothing from the store', async () => {
     const { store, run, handler } = setUp();
     await run(handler, create());

@@ -7,7 +7,7 @@ import { workflowAggregate, type Workflow, type WorkflowCommand, type WorkflowSt
 import type { DefinitionRules } from '../domain/workflows/definition.ts';
 import type { CommandHandler, CommandOptions, Projection } from './command-handler.ts';
 import type { RequestScope } from './request.ts';
-import { projectWorkflow } from './workflow-projection.ts';
+import { projectWorkflow, workflowRow } from './workflow-projection.ts';
 import { isUuid } from './ids.ts';
 import { WorkflowQuota } from './workflow-quota.ts';
 
@@ -29,6 +29,8 @@ export interface DeleteWorkflowInput extends CommandOptions {
   readonly id: string;
   readonly expectedVersion: number;
 }
+
+const WORKFLOW_ROW: Projection<WorkflowState> = { row: (state) => state && workflowRow(state) };
 
 /**
  * The workflow use cases: each command through the event store and its projection, and the
@@ -85,7 +87,8 @@ export class WorkflowService {
     const id = uuidv7();
     const { workspaceId } = scope.actor;
     const quota = await this.#quota.toCheck(workspaceId, (await this.#limits.of(workspaceId)).maxWorkflows);
-    const project: Projection<WorkflowState> = (tx, state) => projectWorkflow(tx, state, quota);
+    // Near the quota, the row's statement counts the workspace's workflows, in the append's transaction.
+    const project: Projection<WorkflowState> = quota === Infinity ? WORKFLOW_ROW : (tx, state) => projectWorkflow(tx, state, quota);
     const created = await this.#run(
       id,
       { kind: 'create', id, ...input, rules: await this.#rulesFor(scope) },
@@ -115,7 +118,7 @@ export class WorkflowService {
     command: WorkflowCommand,
     scope: RequestScope,
     idempotencyKey: CommandOptions['idempotencyKey'],
-    project: Projection<WorkflowState> = projectWorkflow,
+    project: Projection<WorkflowState> = WORKFLOW_ROW,
   ): Promise<Workflow> {
     if (!isUuid(id)) throw notFound('workflow', id);
     const { state } = await this.#commands.handle(workflowAggregate, id, command, scope, project, {

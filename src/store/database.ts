@@ -20,6 +20,14 @@ export interface Database {
    * AmbiguousCommitError: the work may have committed.
    */
   transaction<T>(work: (tx: pg.PoolClient) => Promise<T>): Promise<T>;
+  /**
+   * One statement that is its own transaction, on a connection of transactions. A connection
+   * lost before it answers throws AmbiguousCommitError: it may have committed. `timeoutMs`
+   * shortens the client's wait for the answer.
+   */
+  write<Row extends pg.QueryResultRow>(query: pg.QueryConfig, timeoutMs?: number): Promise<pg.QueryResult<Row>>;
+  /** The longest one try of a statement may take: a connection's wait, then the statement's, client side. */
+  readonly tryTimeoutMs: number;
   close(): Promise<void>;
 }
 
@@ -45,6 +53,7 @@ export function openDatabase(
   { poolSize = 20, writePoolSize = Math.ceil(poolSize / 2), connectTimeoutMs = 5000, statementTimeoutMs = 30_000 }: DatabaseOptions = {},
 ): Database {
   let statements = 0;
+  const queryTimeoutMs = statementTimeoutMs + 2000;
   /** Clients whose connection failed: destroyed when they are released, never reused. */
   const broken = new WeakSet<pg.PoolClient>();
   const makePool = (max: number) => {
@@ -53,7 +62,7 @@ export function openDatabase(
       max,
       connectionTimeoutMillis: connectTimeoutMs,
       statement_timeout: statementTimeoutMs,
-      query_timeout: statementTimeoutMs + 2000,
+      query_timeout: queryTimeoutMs,
       // A transaction whose client went quiet gives its locks back.
       idle_in_transaction_session_timeout: statementTimeoutMs * 2,
       keepAlive: true,
@@ -85,6 +94,24 @@ export function openDatabase(
     writers,
     prisma,
     statementCount: () => statements,
+    tryTimeoutMs: connectTimeoutMs + queryTimeoutMs,
+    async write(query, timeoutMs) {
+      const client = await writers.connect();
+      let lost: Error | undefined;
+      try {
+        return await client.query(
+          timeoutMs === undefined
+            ? query
+            : ({ ...query, query_timeout: Math.max(1, Math.round(Math.min(timeoutMs, queryTimeoutMs))) } as pg.QueryConfig),
+        );
+      } catch (error) {
+        if (!isUnavailable(error) && !broken.has(client)) throw error;
+        lost = error as Error;
+        throw new AmbiguousCommitError(error);
+      } finally {
+        client.release(lost);
+      }
+    },
     async transaction(work) {
       const client = await writers.connect();
       let lost: Error | undefined;

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { FoldableEvent } from '../domain/aggregate.ts';
 import type { ExpectedVersion } from '../domain/errors.ts';
 import type { Queryable } from './database.ts';
+import type { ReadModelRow } from './read-model-row.ts';
 
 export interface StreamId {
   readonly type: string;
@@ -59,6 +60,12 @@ export interface AppendOptions {
   readonly metadata: EventMetadata;
   /** Runs inside the append's transaction (inline projections): both commit or neither. */
   readonly onAppended?: (tx: pg.PoolClient, events: readonly StoredEvent[]) => Promise<void>;
+  /**
+   * A read model's row that the append's own statement writes (an inline projection in one
+   * round trip): both commit or neither. Only with an expected version that is a number or
+   * NO_STREAM, and without onAppended.
+   */
+  readonly row?: ReadModelRow | undefined;
 }
 
 /** A position in the global log: (transaction id, global position). */

@@ -42,12 +42,13 @@ export function isUnavailable(error: unknown): boolean {
 }
 
 /**
- * A COMMIT whose answer was lost with its connection: the transaction may have committed or
- * not. Only a read after it can tell (appends tell by their event ids).
+ * A COMMIT (or a statement that is its own transaction) whose answer was lost with its
+ * connection: the transaction may have committed or not. Only a read after it can tell
+ * (appends tell by their event ids).
  */
 export class AmbiguousCommitError extends Error {
   constructor(cause: unknown) {
-    super('the connection was lost during COMMIT: the transaction may or may not have committed', { cause });
+    super('the connection was lost before the commit was answered: the transaction may or may not have committed', { cause });
     this.name = 'AmbiguousCommitError';
   }
 }

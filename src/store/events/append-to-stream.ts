@@ -7,9 +7,12 @@ import { AmbiguousCommitError, isUnavailable, unavailable } from '../unavailable
 import { findByEventIds } from './read-batches.ts';
 import { streamVersion } from './read-stream.ts';
 import { COLUMNS, toEvent, type EventRow } from './rows.ts';
+import { upsertRowStatement, type ReadModelRow } from '../read-model-row.ts';
 
 /** Waits before each new try of an append whose COMMIT went unanswered: about three seconds in all. */
 const AMBIGUOUS_RETRY_MS = [100, 300, 1000, 2000];
+/** A try with less time left than this is not begun. */
+const MIN_TRY_MS = 200;
 
 /** How an append takes its versions: a new stream, or the next versions after a known one. */
 type Claim = 'NEW' | number;
@@ -29,14 +32,25 @@ function claimStatement(expected: Claim): string {
       WHERE aggregate_type = $1 AND aggregate_id = $2 AND workspace_id = $6 AND version = $8 RETURNING version`;
 }
 
+/** How the append's own statement writes a read model's row: its times are those of the events stored. */
+function rowStatement(row: ReadModelRow, param: string): string {
+  const at = { first: 'first_event.created_at', last: 'last_event.created_at' };
+  return upsertRowStatement(row, param, {
+    expressions: Object.fromEntries(Object.entries(row.eventTimes).map(([column, which]) => [column, at[which]])),
+    // No event stored (the claim failed), no row.
+    from: ', (SELECT created_at FROM chain WHERE n = 1) first_event, (SELECT created_at FROM chain WHERE n = $3) last_event',
+  });
+}
+
 /**
  * The append in one statement: claim the versions, wake the live-log listeners of every
  * process (NOTIFY is delivered at commit, and only wakes them: they read the table), chain
- * each new event's hash to the one before it, insert. The previous hash is read in the
- * statement's snapshot; that is the stream's last event, because the claim only succeeds
- * for a writer that expected the version that snapshot shows.
+ * each new event's hash to the one before it, insert, and write the read model's row if one
+ * is given. The previous hash is read in the statement's snapshot; that is the stream's last
+ * event, because the claim only succeeds for a writer that expected the version that snapshot shows.
  */
-function appendStatement(expected: Claim): string {
+function appendStatement(expected: Claim, row: ReadModelRow | undefined): string {
+  const rowParam = `$${expected === 'NEW' ? 8 : 9}`;
   return `WITH RECURSIVE claim AS (${claimStatement(expected)}),
       wake AS (SELECT pg_notify('${EVENTS_CHANNEL}', $1 || '${expected === 'NEW' ? NEW_STREAM : ''}@${THIS_PROCESS}') AS sent),
       batch AS (SELECT e.value, e.ordinality::int AS n FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e),
@@ -50,7 +64,12 @@ function appendStatement(expected: Claim): string {
           flowledger_event_hash(c.hash, (b.value->>'eventId')::uuid, $6, $1, $2, c.version + 1, b.value->>'type',
             b.value->'data', $4::jsonb, now.at)
         FROM chain c JOIN batch b ON b.n = c.n + 1, LATERAL (SELECT clock_timestamp()::timestamptz(3) AS at) now
-      )
+      )${
+        row
+          ? `,
+      projected AS (${rowStatement(row, rowParam)})`
+          : ''
+      }
     INSERT INTO events (event_id, workspace_id, aggregate_type, aggregate_id, version, event_type, data, data_bytes, metadata, actor_id, created_at, hash)
     SELECT chain.event_id, $6, $1, $2, chain.version, chain.event_type, chain.data, chain.bytes, $4::jsonb,
       ($4::jsonb->>'actorId')::uuid, chain.created_at, chain.hash
@@ -59,10 +78,16 @@ function appendStatement(expected: Claim): string {
     RETURNING ${COLUMNS}`;
 }
 
+/** The name a connection prepares a variant of the append statement under. */
+const statementNameOf = (expected: Claim, row: ReadModelRow | undefined) =>
+  `${expected === 'NEW' ? 'append-new-stream' : 'append-next'}${row ? `+${row.table}` : ''}`;
+
 /**
  * Appends events to one stream in one transaction (EventStreams.append). A COMMIT whose answer
  * was lost with its connection may have committed: the same events are sent again, after a
- * pause. If they were stored, the retry finds them by their ids; if not, it stores them.
+ * pause. If they were stored, the retry finds them by their ids; if not, it stores them. The
+ * retries end within the time one try may take (a connection's, then a statement's), so a
+ * database that stalls costs a caller no more than that before it is told UNAVAILABLE.
  */
 export async function appendToStream(
   db: Database,
@@ -71,21 +96,29 @@ export async function appendToStream(
   options: AppendOptions,
 ): Promise<AppendResult> {
   if (events.length === 0) throw new Error('append needs at least one event');
+  const deadline = performance.now() + db.tryTimeoutMs;
   let ambiguous = false;
   for (let attempt = 0; ; attempt += 1) {
     try {
-      return await appendOnce(db, stream, events, options);
+      return await appendOnce(db, stream, events, options, ambiguous ? deadline - performance.now() : undefined);
     } catch (error) {
       if (!(error instanceof AmbiguousCommitError) && !(ambiguous && isUnavailable(error))) throw error;
       ambiguous = true;
-      if (attempt >= AMBIGUOUS_RETRY_MS.length) throw unavailable(true);
-      await sleep(AMBIGUOUS_RETRY_MS[attempt]);
+      const pause = AMBIGUOUS_RETRY_MS[attempt];
+      if (pause === undefined || performance.now() + pause + MIN_TRY_MS > deadline) throw unavailable(true);
+      await sleep(pause);
     }
   }
 }
 
-async function appendOnce(db: Database, stream: StreamId, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
-  const { expectedVersion, metadata } = options;
+async function appendOnce(
+  db: Database,
+  stream: StreamId,
+  events: readonly NewEvent[],
+  options: AppendOptions,
+  timeoutMs: number | undefined,
+): Promise<AppendResult> {
+  const { expectedVersion, metadata, row } = options;
   // Each event's data is serialized once, which also measures it.
   let bytes = 0;
   const batch = events.map(({ eventId, type, data, json: given }) => {
@@ -104,21 +137,34 @@ async function appendOnce(db: Database, stream: StreamId, events: readonly NewEv
     bytes,
   ];
   const own = { ...stream, workspaceId: metadata.workspaceId };
+  const stored = (rows: readonly EventRow[]) => rows.map(toEvent).sort((a, b) => a.version - b.version);
+  const direct = directClaim(expectedVersion);
   try {
+    if (direct !== undefined && !options.onAppended) {
+      // Nothing else to do in the transaction: the statement is the transaction.
+      if (direct !== 'NEW') params.push(direct);
+      if (row) params.push(JSON.stringify(row.values));
+      const name = statementNameOf(direct, row);
+      const { rows } = await db.write<EventRow>({ name, text: appendStatement(direct, row), values: params }, timeoutMs);
+      if (rows.length === 0) throw new VersionConflictError(expectedVersion, await streamVersion(db.pool, own));
+      const appended = stored(rows);
+      return { events: appended, version: appended.at(-1)!.version, alreadyStored: false };
+    }
+    if (row) throw new Error('a row is written by the append statement only: with a known expected version and no onAppended');
     return await db.transaction(async (tx) => {
       const claim = await claimable(tx, own, expectedVersion);
       if (claim !== 'NEW') params.push(claim);
       // Named, so each connection plans it once: planning it (and the hash function's body)
       // on every append cost more than the append itself (docs/benchmarks.md).
       const { rows } = await tx.query<EventRow>({
-        name: claim === 'NEW' ? 'append-new-stream' : 'append-next',
-        text: appendStatement(claim),
+        name: statementNameOf(claim, undefined),
+        text: appendStatement(claim, undefined),
         values: params,
       });
       if (rows.length === 0) throw new VersionConflictError(expectedVersion, await streamVersion(tx, own));
-      const stored = rows.map(toEvent).sort((a, b) => a.version - b.version);
-      await options.onAppended?.(tx, stored);
-      return { events: stored, version: stored.at(-1)!.version, alreadyStored: false };
+      const appended = stored(rows);
+      await options.onAppended?.(tx, appended);
+      return { events: appended, version: appended.at(-1)!.version, alreadyStored: false };
     });
   } catch (error) {
     const duplicate = (error as { code?: string }).code === UNIQUE_VIOLATION || error instanceof VersionConflictError;
@@ -137,13 +183,20 @@ async function appendOnce(db: Database, stream: StreamId, events: readonly NewEv
   }
 }
 
+/** The claim of an expected version that names one: a new stream, or the version after a known one. */
+function directClaim(expected: ExpectedVersion): Claim | undefined {
+  if (expected === 'ANY' || expected === 'STREAM_EXISTS') return undefined;
+  return expected === 'NO_STREAM' || expected === 0 ? 'NEW' : expected;
+}
+
 /**
  * How an append claims its versions. ANY and STREAM_EXISTS lock the stream first (ANY
  * creating it empty if need be, so that racing first writers queue on it) and append after
  * the version they find: the append's snapshot then holds the stream's last event.
  */
 async function claimable(tx: Queryable, stream: StreamId, expected: ExpectedVersion): Promise<Claim> {
-  if (expected !== 'ANY' && expected !== 'STREAM_EXISTS') return expected === 'NO_STREAM' || expected === 0 ? 'NEW' : expected;
+  const direct = directClaim(expected);
+  if (direct !== undefined) return direct;
   const key = [stream.type, stream.id, stream.workspaceId];
   if (expected === 'ANY') {
     await tx.query(

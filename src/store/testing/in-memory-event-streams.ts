@@ -10,6 +10,7 @@ import type {
   StreamId,
   StreamRange,
 } from '../event-store.ts';
+import type { ReadModelRow } from '../read-model-row.ts';
 
 /** A statement an append's projection sent, as the in-memory store's transaction saw it. */
 export interface Statement {
@@ -29,6 +30,8 @@ export class InMemoryEventStreams implements EventStreams {
   readonly #streams = new Map<string, StoredEvent[]>();
   readonly #byId = new Map<string, StoredEvent>();
   #position = 0n;
+  /** Rows written by appends' own statements (AppendOptions.row), in order. */
+  readonly rows: ReadModelRow[] = [];
   /** Statements the projections sent, in order. */
   readonly statements: Statement[] = [];
   /** What every projection statement answers: 0 stands for a fence or quota that refused. */
@@ -81,6 +84,7 @@ export class InMemoryEventStreams implements EventStreams {
       },
     };
     await options.onAppended?.(tx as unknown as pg.PoolClient, stored);
+    if (options.row) this.rows.push(options.row);
     this.#streams.set(keyOf(stream), [...current, ...stored]);
     for (const event of stored) this.#byId.set(event.eventId, event);
     return { events: stored, version: current.length + stored.length, alreadyStored: false };
