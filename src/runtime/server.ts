@@ -7,6 +7,7 @@ import { answer } from './answer.ts';
 import { limitBodies } from './limits.ts';
 import { cachedReads } from './cached-reads.ts';
 import { attachWebSocket } from './websocket.ts';
+import { listenWithAcceptors } from './acceptors.ts';
 import { graphiqlAssets } from './graphiql.ts';
 import { liveness, readiness } from '../ops/health.ts';
 import { createMetrics, type Metrics } from '../ops/metrics.ts';
@@ -58,10 +59,7 @@ export async function startServer(services: Services, port: number, host: string
     cache ? cachedReads(services, cache, yoga, metrics, yoga) : yoga,
   );
   const server = createServer(operational(services, metrics, graphiqlEnabled(services) ? graphiqlAssets(api) : api));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
+  const acceptors = await listenWithAcceptors(server, port, host);
   const websocket = attachWebSocket(server, yoga, services, metrics.countError);
   const address = server.address() as AddressInfo;
   const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
@@ -70,6 +68,7 @@ export async function startServer(services: Services, port: number, host: string
     server,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const acceptor of acceptors) acceptor.close();
       await websocket.close();
       server.closeIdleConnections();
       // Open SSE streams and keep-alive requests would hold close() forever.
