@@ -39,6 +39,12 @@ export function documentLimits(config: Config): Plugin[] {
 /** The media type a POST body must have, spelled as Yoga reads it. */
 const JSON_BODY = /^application\/json(;|$)/;
 
+/** A refusal as GraphQL clients read one. */
+export const graphqlRefusal = (_request: IncomingMessage, _status: number, code: string, message: string) => ({
+  type: 'application/json',
+  body: JSON.stringify({ errors: [{ message, extensions: { code } }] }),
+});
+
 /**
  * Request bodies past `maxBytes` are refused before anything reads them (413). A body must
  * say its length: one sent in chunks is refused (411), as its size could only be learnt by
@@ -50,12 +56,15 @@ export function limitBodies(
   maxBytes: number,
   countError: (code: string) => void,
   next: (request: IncomingMessage, response: ServerResponse) => void,
+  /** How a refusal reads on this request's path: a GraphQL error, or a problem for REST. */
+  refusal: (request: IncomingMessage, status: number, code: string, message: string) => { type: string; body: string } = graphqlRefusal,
 ) {
-  const refuse = (response: ServerResponse, status: number, code: string, message: string) => {
-    countError(code);
-    answer(response, status, 'application/json', JSON.stringify({ errors: [{ message, extensions: { code } }] }));
-  };
   return (request: IncomingMessage, response: ServerResponse) => {
+    const refuse = (response: ServerResponse, status: number, code: string, message: string) => {
+      countError(code);
+      const { type, body } = refusal(request, status, code, message);
+      answer(response, status, type, body);
+    };
     if (request.method === 'POST' && !JSON_BODY.test(request.headers['content-type'] ?? '')) {
       return refuse(response, 415, 'UNSUPPORTED_MEDIA_TYPE', 'a request body must be JSON: send "Content-Type: application/json"');
     }

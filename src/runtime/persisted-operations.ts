@@ -24,8 +24,10 @@ export class PersistedOperations {
     this.#documents = new Map(Object.entries(documents));
   }
 
-  static fromFile(path: string): PersistedOperations {
-    return new PersistedOperations(JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>);
+  /** The file's operations, and the service's own (`builtIn`: the REST routes' documents). */
+  static fromFile(path: string, builtIn: readonly string[] = []): PersistedOperations {
+    const own = Object.fromEntries(builtIn.map((document) => [createHash('sha256').update(document).digest('hex'), document]));
+    return new PersistedOperations({ ...(JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>), ...own });
   }
 
   get(hash: string): string | null {

@@ -7,6 +7,7 @@ import { answer } from './answer.ts';
 import { limitBodies } from './limits.ts';
 import { cachedReads } from './cached-reads.ts';
 import { attachWebSocket } from './websocket.ts';
+import { refusalOnPath, restApi } from '../rest/api.ts';
 import { listenWithAcceptors } from './acceptors.ts';
 import { graphiqlAssets } from './graphiql.ts';
 import { liveness, readiness } from '../ops/health.ts';
@@ -52,11 +53,14 @@ export async function startServer(services: Services, port: number, host: string
   const metrics = createMetrics(services);
   const yoga = createGraphQLHandler(services, metrics);
   // Persisted operations are Yoga's alone: it refuses any other document before admitting the caller.
-  const cache = services.persistedOperations ? null : services.responseCache;
+  const graphql = cachedReads(services, services.persistedOperations ? null : services.responseCache, yoga, metrics);
+  const rest = restApi(services, graphql.endpoint);
+  const overHttp = graphql.http(yoga);
   const api = limitBodies(
     services.config.maxBodyBytes,
     metrics.countError,
-    cache ? cachedReads(services, cache, yoga, metrics, yoga) : yoga,
+    (request, response) => rest(request, response, overHttp),
+    refusalOnPath,
   );
   const server = createServer(operational(services, metrics, graphiqlEnabled(services) ? graphiqlAssets(api) : api));
   const acceptors = await listenWithAcceptors(server, port, host);

@@ -26,6 +26,7 @@ import { DatabaseWatch } from './database-watch.ts';
 import { createBulkhead, type Bulkhead, type BulkheadStats } from './bulkhead.ts';
 import { log } from './log.ts';
 import { PersistedOperations } from './persisted-operations.ts';
+import { REST_DOCUMENTS } from '../rest/routes/index.ts';
 import { RateLimit } from './rate-limit.ts';
 import { SubscriptionQuota } from '../graphql/subscription-quota.ts';
 
@@ -169,7 +170,9 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     notifications,
     heavyReads,
     subscriptionQuota: new SubscriptionQuota(config.maxSubscriptionsPerKey, config.maxSubscriptionsPerWorkspace),
-    persistedOperations: config.persistedOperationsFile ? PersistedOperations.fromFile(config.persistedOperationsFile) : null,
+    persistedOperations: config.persistedOperationsFile
+      ? PersistedOperations.fromFile(config.persistedOperationsFile, REST_DOCUMENTS)
+      : null,
     rateLimit: config.rateLimitPerSecond > 0 ? new RateLimit(config.rateLimitPerSecond, config.rateLimitPerWorkspacePerSecond) : null,
     database,
     overdue,
