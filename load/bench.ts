@@ -10,7 +10,7 @@ import { openDatabase } from '../src/store/database.ts';
 import { PostgresEventStore } from '../src/store/events/postgres-event-store.ts';
 import { cursors } from '../src/graphql/connections.ts';
 import { appendLoad } from './append.ts';
-import { readMix } from './read-mix.ts';
+import { readMix, restMix } from './read-mix.ts';
 import { replayLoad } from './replay.ts';
 import { httpLoad } from './support/http-load.ts';
 import { loopFor } from './support/loops.ts';
@@ -181,6 +181,7 @@ try {
   results.growth = growth;
 
   const mix = (results.readMix = await measured(server, () => readMix(server, ids, phase)));
+  const rest = (results.restMix = await measured(server, () => restMix(server, ids, phase)));
   const framework = (results.frameworkCeiling = await measured(server, () => httpLoad(server, [{ body: body('{ __typename }') }], phase)));
   const database = (results.databaseCeiling = await databaseCeiling(server.databaseUrl, me.workspaceId, ids));
   // Not the long workflow: its replays are measured next.
@@ -191,6 +192,7 @@ try {
   const ratio = (part: number, whole: number) => Math.round((part / whole) * 100) / 100;
   results.ratios = {
     readMixToFrameworkCeiling: ratio(mix.requestsPerSecond, framework.requestsPerSecond),
+    restMixToReadMix: ratio(rest.requestsPerSecond, mix.requestsPerSecond),
     readMixToDatabaseCeiling: ratio(mix.requestsPerSecond, database.requestsPerSecond),
     appendsToAppendCeiling: ratio(written.committedPerSecond, writeCeiling.committedPerSecond),
   };

@@ -35,6 +35,20 @@ export function readMix(target: Target, ids: readonly string[], stages: readonly
   return httpLoad(target, [{ body: body(LIST) }, { body: body(LIST) }, { body: body(LIST) }, get, get, create], stages);
 }
 
+/** The same user over the REST routes: list (3), get (2), create (1), answered by the same GraphQL operations. */
+export function restMix(target: Target, ids: readonly string[], stages: readonly Stage[]): Promise<HttpLoadResult> {
+  const list = { method: 'GET' as const, path: '/api/agent-builder/workflows?limit=20' };
+  const get = {
+    method: 'GET' as const,
+    setupRequest: (request: object) => ({ ...request, path: `/api/agent-builder/workflows/${pick(ids)}` }),
+  };
+  const create = {
+    path: '/api/agent-builder/workflows',
+    setupRequest: (request: object) => ({ ...request, body: JSON.stringify({ name: `load ${Math.random()}`, definition: DEFINITION }) }),
+  };
+  return httpLoad(target, [list, list, list, get, get, create], stages);
+}
+
 /** Ramps to `connections` virtual users: a quarter of the time at a quarter, a quarter at half, the rest at all of them. */
 export function ramp(connections: number, seconds: number): Stage[] {
   return [

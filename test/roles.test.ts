@@ -5,19 +5,20 @@ import { schema } from '../src/graphql/schema/index.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { definition } from './support/definitions.ts';
 import { sse } from './support/sse.ts';
+import { ROUTES } from '../src/rest/routes/index.ts';
 import { wsClient } from './support/ws.ts';
 
 const ROLES = ['anonymous', 'viewer', 'editor', 'admin'] as const;
 type Role = (typeof ROLES)[number];
 type Outcome = 'ok' | string;
 
-/** docs/security.md's table: operation -> the roles that may run it. */
-function tableOfDocs(): Map<string, Set<Role>> {
-  const rows = readFileSync(new URL('../docs/security.md', import.meta.url), 'utf8')
+/** docs/security.md's tables: operation (or REST route) -> the roles that may run it. */
+function tableOfDocs(rows = /^\| (Query|Mutation|Subscription)\./): Map<string, Set<Role>> {
+  const lines = readFileSync(new URL('../docs/security.md', import.meta.url), 'utf8')
     .split('\n')
-    .filter((line) => /^\| (Query|Mutation|Subscription)\./.test(line));
+    .filter((line) => rows.test(line));
   return new Map(
-    rows.map((line) => {
+    lines.map((line) => {
       const [operation, ...cells] = line
         .split('|')
         .slice(1, -1)
@@ -176,4 +177,82 @@ describe('the role table of docs/security.md', () => {
       expect(mismatches).toEqual([]);
     });
   }
+});
+
+/** One request of each REST route, with what it needs made fresh for it (by an admin, over GraphQL). */
+const REST_REQUESTS: Record<string, () => Promise<{ path: string; body?: unknown; headers?: Record<string, string> }>> = {
+  'GET /api/agent-builder/workflows': async () => ({ path: '/api/agent-builder/workflows?limit=2' }),
+  'GET /api/agent-builder/workflows/{id}': async () => ({ path: `/api/agent-builder/workflows/${shared.workflowId}` }),
+  'POST /api/agent-builder/workflows': async () => ({
+    path: '/api/agent-builder/workflows',
+    body: { name: 'rest roles', definition: definition() },
+  }),
+  'PUT /api/agent-builder/workflows/{id}': async () => ({
+    path: `/api/agent-builder/workflows/${await freshWorkflow()}`,
+    body: { name: 'replaced', description: '', definition: definition() },
+    headers: { 'if-match': '"1"' },
+  }),
+  'PATCH /api/agent-builder/workflows/{id}': async () => ({
+    path: `/api/agent-builder/workflows/${await freshWorkflow()}`,
+    body: { name: 'renamed' },
+    headers: { 'if-match': '"1"' },
+  }),
+  'DELETE /api/agent-builder/workflows/{id}': async () => ({
+    path: `/api/agent-builder/workflows/${await freshWorkflow()}`,
+    headers: { 'if-match': '"1"' },
+  }),
+  'POST /api/agent-builder/workflows/{id}/execute': async () => ({
+    path: `/api/agent-builder/workflows/${shared.workflowId}/execute`,
+    body: {},
+  }),
+  'GET /api/agent-builder/executions': async () => ({ path: '/api/agent-builder/executions?limit=2' }),
+  'GET /api/agent-builder/executions/{id}': async () => ({ path: `/api/agent-builder/executions/${shared.executionId}` }),
+  'POST /api/agent-builder/executions/{id}/cancel': async () => ({
+    path: `/api/agent-builder/executions/${await freshExecution()}/cancel`,
+    body: {},
+  }),
+  'GET /api/events/aggregate/{aggregate_id}': async () => ({ path: `/api/events/aggregate/${shared.workflowId}?aggregate_type=Workflow` }),
+  'GET /api/events/replay/{aggregate_id}': async () => ({ path: `/api/events/replay/${shared.workflowId}?aggregate_type=Workflow` }),
+  'GET /api/events/audit': async () => ({ path: '/api/events/audit?limit=2' }),
+  'GET /api/events/stream': async () => ({ path: '/api/events/stream' }),
+};
+
+describe('the REST route table of docs/security.md', () => {
+  const table = tableOfDocs(/^\| (GET|POST|PUT|PATCH|DELETE) \//);
+
+  it('lists every route the server serves, and nothing else', () => {
+    const routes = [...ROUTES.map((route) => `${route.method} ${route.path}`), 'GET /api/events/stream'];
+    expect([...table.keys()].sort()).toEqual(routes.sort());
+    expect(Object.keys(REST_REQUESTS).sort()).toEqual(routes.sort());
+  });
+
+  it('holds for every route and role, and a refusal writes nothing', async () => {
+    const mismatches: string[] = [];
+    for (const [route, allowed] of table) {
+      const method = route.split(' ')[0]!;
+      for (const role of ROLES) {
+        const { path, body, headers } = await REST_REQUESTS[route]!();
+        const expected = allowed.has(role) ? 'ok' : role === 'anonymous' ? 401 : 403;
+        const before = expected === 'ok' ? undefined : await app.database.snapshot();
+        const abort = new AbortController();
+        const key = credential(role);
+        const response = await fetch(new URL(path, app.url), {
+          method,
+          headers: {
+            ...(key ? { authorization: `Bearer ${key}` } : {}),
+            ...(body ? { 'content-type': 'application/json' } : {}),
+            ...headers,
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: abort.signal,
+        });
+        abort.abort();
+        const outcome = response.status < 300 ? 'ok' : response.status;
+        if (outcome !== expected) mismatches.push(`${route} as ${role}: ${outcome}, expected ${expected}`);
+        if (before && JSON.stringify(await app.database.snapshot()) !== JSON.stringify(before))
+          mismatches.push(`${route} as ${role}: refused but wrote`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
 });

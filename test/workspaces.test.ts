@@ -4,6 +4,7 @@ import { definition } from './support/definitions.ts';
 import { createWorkflow, ended, execute } from './support/executions.ts';
 import { sse } from './support/sse.ts';
 import { wsClient } from './support/ws.ts';
+import { restClient } from './support/rest.ts';
 
 let app: TestApp;
 let other: Awaited<ReturnType<TestApp['createWorkspace']>>;
@@ -116,5 +117,48 @@ describe('another workspace', () => {
       await client.dispose();
       await ownWs.dispose();
     }
+  });
+
+  it('over REST: its ids answer as unknown ids do, its lists are empty, and nothing is written trying', async () => {
+    const before = await app.database.snapshot();
+    const rest = restClient(app.url, other.keys.admin);
+    const unknown = '0193a4f2-7c1e-7d2a-9b41-5f0e8c6d2a10';
+    const byId = (id: string, execution: string): [string, string, unknown?, Record<string, string>?][] => [
+      ['GET', `/api/agent-builder/workflows/${id}`],
+      ['PATCH', `/api/agent-builder/workflows/${id}`, { name: 'taken' }, { 'if-match': '"1"' }],
+      ['PUT', `/api/agent-builder/workflows/${id}`, { name: 'taken', description: '', definition: definition() }, { 'if-match': '"1"' }],
+      ['DELETE', `/api/agent-builder/workflows/${id}`, undefined, { 'if-match': '"1"' }],
+      ['POST', `/api/agent-builder/workflows/${id}/execute`, {}],
+      ['GET', `/api/agent-builder/executions/${execution}`],
+      ['POST', `/api/agent-builder/executions/${execution}/cancel`, {}],
+      ['GET', `/api/events/replay/${id}?aggregate_type=Workflow`],
+    ];
+    const theirs = byId(mine.workflowId, mine.executionId);
+    const none = byId(unknown, unknown);
+    for (const [i, [method, path, body, headers]] of theirs.entries()) {
+      const answer = await rest(method, path, { body, headers });
+      const [, unknownPath, unknownBody, unknownHeaders] = none[i]!;
+      const control = await rest(method, unknownPath, { body: unknownBody, headers: unknownHeaders });
+      expect([path, answer.status, answer.body.code]).toEqual([path, 404, 'NOT_FOUND']);
+      expect(answer.body.detail.replace(mine.workflowId, unknown).replace(mine.executionId, unknown)).toBe(control.body.detail);
+    }
+    const lists = [
+      '/api/agent-builder/workflows',
+      '/api/agent-builder/executions',
+      `/api/agent-builder/executions?workflow_id=${mine.workflowId}`,
+      `/api/events/aggregate/${mine.workflowId}?aggregate_type=Workflow`,
+      `/api/events/aggregate/${mine.executionId}?aggregate_type=Execution`,
+      `/api/events/audit?user_id=${app.userIds.editor}`,
+      '/api/events/audit',
+    ];
+    // Workspace B has workflows of its own by now: none of A's may be among them.
+    const ofA = new Set([mine.workflowId, mine.executionId, app.userIds.editor, app.userIds.admin, app.userIds.viewer]);
+    for (const path of lists) {
+      const answer = await rest('GET', path);
+      expect(answer.status).toBe(200);
+      const named = JSON.stringify(answer.body.items);
+      expect([path, [...ofA].filter((id) => named.includes(id))]).toEqual([path, []]);
+    }
+    expect(await app.database.snapshot()).toEqual(before);
   });
 });

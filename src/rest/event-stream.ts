@@ -3,7 +3,7 @@ import { admit } from '../graphql/context.ts';
 import type { AppServices } from '../runtime/services.ts';
 import type { GraphQLEndpoint } from './graphql-call.ts';
 import { refusalResponses } from './openapi.ts';
-import { problem, problemOfError, sendProblem } from './problem.ts';
+import { problem, problemOfError, problemOfThrown, sendProblem } from './problem.ts';
 import { graphqlAggregateType } from './route.ts';
 import { EVENT_EXAMPLE, STREAM_DOCUMENT } from './routes/events.ts';
 
@@ -104,7 +104,7 @@ export function eventStream(services: AppServices, endpoint: GraphQLEndpoint) {
   return (request: IncomingMessage, response: ServerResponse, url: URL) => {
     serve(request, response, url).catch((error: unknown) => {
       if (response.headersSent || response.destroyed) return response.end();
-      const { problem: refusal, headers } = problemOfError(error as { message: string; extensions?: Record<string, unknown> });
+      const { problem: refusal, headers } = problemOfThrown(error);
       sendProblem(response, refusal, headers);
     });
   };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { admit, type Principal } from '../graphql/context.ts';
 import type { AppServices } from '../runtime/services.ts';
 import type { GraphQLAnswer, GraphQLEndpoint } from './graphql-call.ts';
-import { problem, problemOfError, sendProblem, type Problem } from './problem.ts';
+import { problem, problemOfError, problemOfThrown, sendProblem, type Problem } from './problem.ts';
 import type { Route, RouteInput } from './route.ts';
 
 /** The headers of a REST request that its GraphQL request carries on. */
@@ -118,8 +118,8 @@ export function restRoutes(services: AppServices, endpoint: GraphQLEndpoint, rou
     try {
       principal = await admitted;
     } catch (error) {
-      const refusal = problemOfError(error as { message: string; extensions?: Record<string, unknown> });
-      throw new Refused(refusal.problem, refusal.headers);
+      const { problem: refusal, headers } = problemOfThrown(error);
+      throw new Refused(refusal, headers);
     }
     const input = await inputOf(request, route, path, url);
     const headers: Record<string, string> = {};
@@ -154,7 +154,7 @@ export function restRoutes(services: AppServices, endpoint: GraphQLEndpoint, rou
     serve(request, response, chosen.route, path, url).catch((error: unknown) => {
       if (response.headersSent || response.destroyed || request.socket.destroyed) return;
       if (error instanceof Refused) return sendProblem(response, error.refusal, error.headers);
-      const { problem: refusal, headers } = problemOfError({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+      const { problem: refusal, headers } = problemOfThrown(error);
       sendProblem(response, refusal, headers);
     });
     return true;

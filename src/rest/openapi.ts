@@ -4,8 +4,8 @@ import { TITLES } from './problem.ts';
 import type { Route } from './route.ts';
 import { rootFieldSchema, type JsonSchema } from './selection-schema.ts';
 
-/** Refusals every route may answer: a malformed request, no credential, too many, the database away. */
-const COMMON_REFUSALS = [400, 401, 429, 500, 503];
+/** Refusals every route may answer: a malformed request, no credential, content refused (a cursor not ours, an answer too large), too many, the database away. */
+const COMMON_REFUSALS = [400, 401, 422, 429, 500, 503];
 
 const PROBLEM: JsonSchema = {
   type: 'object',

@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import { toClientError } from '../graphql/errors.ts';
+import { describeError, log } from '../runtime/log.ts';
 
 /** What each of our stable codes answers over REST, when the refusal came from GraphQL. */
 const STATUS_OF_CODE: Readonly<Record<string, number>> = {
@@ -69,4 +71,9 @@ export function sendProblem(response: ServerResponse, refused: Problem, headers:
   const body = JSON.stringify(refused);
   response.writeHead(refused.status, { ...headers, 'content-type': 'application/problem+json', 'content-length': Buffer.byteLength(body) });
   response.end(body);
+}
+
+/** Something thrown while serving a route, as GraphQL would word it (a bug is masked, and logged). */
+export function problemOfThrown(error: unknown): { readonly problem: Problem; readonly headers: Record<string, string> } {
+  return problemOfError(toClientError(error, (cause) => log('error', 'unexpected error in a REST request', describeError(cause))));
 }

@@ -41,7 +41,7 @@ export interface Route {
   readonly status?: 200 | 201 | 202;
   /** Where the resource made lives, for 201 and 202 answers. */
   readonly location?: (answer: { readonly id: string }) => string;
-  /** Statuses of its refusals besides those every route has (400, 401, 429, 503). */
+  /** Statuses of its refusals besides those every route has (400, 401, 422, 429, 500, 503). */
   readonly refusals: readonly number[];
   readonly example: unknown;
 }

@@ -33,3 +33,38 @@ export function restClient(graphqlUrl: string, defaultKey: string) {
 }
 
 export type Rest = ReturnType<typeof restClient>;
+
+/** GET /api/events/stream, as an EventSource would read it: each event's id, type and data. */
+export async function* restStream(
+  graphqlUrl: string,
+  query: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): AsyncGenerator<{ id: string | undefined; event: string; data: any; status: number }> {
+  const response = await fetch(new URL(`/api/events/stream${query}`, graphqlUrl), {
+    headers: { accept: 'text/event-stream', ...headers },
+    signal,
+  });
+  if (!response.ok || !response.body) {
+    yield { id: undefined, event: 'http-error', data: await response.json(), status: response.status };
+    return;
+  }
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of response.body) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (data === undefined) continue;
+      yield {
+        id: /^id: (.*)$/m.exec(block)?.[1],
+        event: /^event: (.*)$/m.exec(block)?.[1] ?? 'message',
+        data: JSON.parse(data),
+        status: response.status,
+      };
+    }
+  }
+}

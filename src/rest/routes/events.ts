@@ -77,7 +77,7 @@ export const eventRoutes: readonly Route[] = [
       at: query.at,
     }),
     answer: 'one',
-    refusals: [422],
+    refusals: [404],
     example: {
       aggregateType: 'WORKFLOW',
       aggregateId: EVENT_EXAMPLE.aggregateId,
