@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JwtConfig } from '../src/config.ts';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { definition } from './support/definitions.ts';
+import { restClient } from './support/rest.ts';
 import { sse } from './support/sse.ts';
 import { wsClient } from './support/ws.ts';
 
@@ -97,6 +98,21 @@ describe('HS256 tokens', () => {
     // A name that is not readable text gives way to the subject.
     const nul = await app.gql('{ me { name } }', {}, await token({ sub: 'nul@example', name: 'A\u0000da' }));
     expect(nul.data!.me.name).toBe('nul@example');
+  });
+
+  it('work over REST as over GraphQL: the same subject, role and refusals', async () => {
+    const rest = restClient(app.url, await token({ sub: 'rest@example', name: 'Rest' }));
+    const created = await rest('POST', '/api/agent-builder/workflows', { body: { name: 'by token over REST', definition: definition() } });
+    expect(created.status).toBe(201);
+    const me = await app.gql('{ me { id } }', {}, await token({ sub: 'rest@example', name: 'Rest' }));
+    const byGraphql = await app.gql('query($id: ID!) { workflow(id: $id) { createdBy { id } } }', { id: created.body.id }, app.keys.admin);
+    expect(byGraphql.data!.workflow.createdBy.id).toBe(me.data!.me.id);
+    const viewer = await token({ sub: 'rest@example', role: 'viewer' });
+    const refused = await rest('POST', '/api/agent-builder/workflows', { key: viewer, body: { name: 'x', definition: definition() } });
+    expect([refused.status, refused.body.code]).toEqual([403, 'FORBIDDEN']);
+    const expired = await token({ sub: 'rest@example', expiresIn: -3600 });
+    const late = await rest('GET', '/api/agent-builder/workflows', { key: expired });
+    expect([late.status, late.body.code]).toEqual([401, 'UNAUTHENTICATED']);
   });
 
   it('are refused, writing nothing, when signed with another key, for another issuer or audience, expired, early, or unsigned', async () => {

@@ -5,6 +5,7 @@ import type { AppServices } from '../runtime/services.ts';
 import type { GraphQLAnswer, GraphQLEndpoint } from './graphql-call.ts';
 import { problem, problemOfError, problemOfThrown, sendProblem, type Problem } from './problem.ts';
 import type { Route, RouteInput } from './route.ts';
+import { readBody } from '../runtime/read-body.ts';
 
 /** The headers of a REST request that its GraphQL request carries on. */
 const CARRIED = ['x-request-id', 'x-correlation-id', 'flowledger-read-after', 'origin'];
@@ -49,15 +50,6 @@ function checked<T>(shape: z.ZodType<T>, value: unknown, where: string): T {
 function matcher(path: string): RegExp {
   const pattern = path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_, name: string) => `(?<${name}>[^/]{1,200})`);
   return new RegExp(`^${pattern}$`);
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString()));
-    request.on('error', reject);
-  });
 }
 
 /** A REST answer made from a GraphQL one: kept per answer, so a kept GraphQL answer is translated once. */

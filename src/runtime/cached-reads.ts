@@ -14,6 +14,7 @@ import type { GraphQLHandler } from './graphql-handler.ts';
 import type { Services } from './services.ts';
 import type { GraphQLCall, GraphQLEndpoint } from '../rest/graphql-call.ts';
 import { createHash } from 'node:crypto';
+import { readBody } from './read-body.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -69,15 +70,6 @@ function paramsOf(body: string): Params | string {
     // Yoga answers what it cannot parse, as it would without the cache.
   }
   return body;
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString()));
-    request.on('error', reject);
-  });
 }
 
 /** The answer a Response holds, with the headers that are about it rather than its request. */

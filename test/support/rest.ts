@@ -1,3 +1,5 @@
+import { sseEvents } from './sse.ts';
+
 export interface RestAnswer {
   readonly status: number;
   readonly headers: Headers;
@@ -49,22 +51,7 @@ export async function* restStream(
     yield { id: undefined, event: 'http-error', data: await response.json(), status: response.status };
     return;
   }
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of response.body) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (data === undefined) continue;
-      yield {
-        id: /^id: (.*)$/m.exec(block)?.[1],
-        event: /^event: (.*)$/m.exec(block)?.[1] ?? 'message',
-        data: JSON.parse(data),
-        status: response.status,
-      };
-    }
+  for await (const { id, event, data } of sseEvents(response.body)) {
+    if (data !== undefined) yield { id, event, data: JSON.parse(data), status: response.status };
   }
 }
