@@ -2,14 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { admit } from '../graphql/context.ts';
 import type { AppServices } from '../runtime/services.ts';
 import type { GraphQLEndpoint } from './graphql-call.ts';
-import { refusalResponses } from './openapi.ts';
-import { problem, problemOfError, problemOfThrown, sendProblem } from './problem.ts';
-import { graphqlAggregateType } from './route.ts';
-import { EVENT_EXAMPLE, STREAM_DOCUMENT } from './routes/events.ts';
+import { checkedQuery, Refused } from './handler.ts';
+import { queryParameters, refusalResponses } from './openapi.ts';
+import { problemOfError, problemOfThrown, sendProblem } from './problem.ts';
+import { EVENT_EXAMPLE, STREAM_DOCUMENT, STREAM_QUERY } from './routes/events.ts';
 
 export const STREAM_PATH = '/api/events/stream';
-const AGGREGATE_TYPES = new Set(['Workflow', 'Execution', 'WORKFLOW', 'EXECUTION']);
-const MAX_TYPES = 20;
 
 interface Item {
   readonly cursor: string;
@@ -56,24 +54,12 @@ export function eventStream(services: AppServices, endpoint: GraphQLEndpoint) {
   const serve = async (request: IncomingMessage, response: ServerResponse, url: URL) => {
     const admitted = admit(services, request.headers.authorization);
     const principal = await admitted;
-    const given = Object.fromEntries(url.searchParams);
-    const unknown = Object.keys(given).find((name) => !['after', 'aggregate_type', 'types'].includes(name));
-    if (unknown) return sendProblem(response, problem(400, 'BAD_USER_INPUT', `query parameter ${unknown}: not a parameter of this route`));
-    if (given.aggregate_type !== undefined && !AGGREGATE_TYPES.has(given.aggregate_type)) {
-      return sendProblem(
-        response,
-        problem(400, 'BAD_USER_INPUT', 'query parameter aggregate_type: one of Workflow, Execution, WORKFLOW, EXECUTION'),
-      );
-    }
-    const types = given.types?.split(',').filter((type) => type !== '');
-    if (types && types.length > MAX_TYPES) {
-      return sendProblem(response, problem(400, 'BAD_USER_INPUT', `query parameter types: at most ${MAX_TYPES} types`));
-    }
+    const query = checkedQuery(STREAM_QUERY, url);
     const lastEventId = request.headers['last-event-id'];
     const variables = {
-      after: typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : given.after,
-      aggregateType: given.aggregate_type === undefined ? undefined : graphqlAggregateType(given.aggregate_type),
-      types,
+      after: typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : query.after,
+      aggregateType: query.aggregate_type,
+      types: query.types,
     };
     const abort = new AbortController();
     response.on('close', () => abort.abort());
@@ -104,6 +90,7 @@ export function eventStream(services: AppServices, endpoint: GraphQLEndpoint) {
   return (request: IncomingMessage, response: ServerResponse, url: URL) => {
     serve(request, response, url).catch((error: unknown) => {
       if (response.headersSent || response.destroyed) return response.end();
+      if (error instanceof Refused) return sendProblem(response, error.refusal, error.headers);
       const { problem: refusal, headers } = problemOfThrown(error);
       sendProblem(response, refusal, headers);
     });
@@ -119,30 +106,7 @@ export const STREAM_OPERATION = {
       "The stored events after `after` (or after the Last-Event-ID header, which a reconnecting EventSource sends by itself) first, then one `caught-up` event, then each new event as it commits, in the order of GraphQL's eventLog, with no gap and no repeat. Each event's SSE id is its log cursor; its data is the event. Without `after`, only what happens from now on. A refusal after the stream began is an `error` event carrying a problem.\n\nRuns the GraphQL field `Subscription.events`, with its roles and limits (subscription slots).",
     tags: ['Events'],
     parameters: [
-      {
-        name: 'after',
-        in: 'query',
-        required: false,
-        description: 'A log cursor: the stream starts after it.',
-        schema: { type: 'string' },
-        example: EVENT_EXAMPLE.logCursor,
-      },
-      {
-        name: 'aggregate_type',
-        in: 'query',
-        required: false,
-        description: 'Only events of this aggregate type.',
-        schema: { type: 'string', enum: [...AGGREGATE_TYPES] },
-        example: 'Workflow',
-      },
-      {
-        name: 'types',
-        in: 'query',
-        required: false,
-        description: 'Only events of these types, comma-separated.',
-        schema: { type: 'string' },
-        example: 'WorkflowCreated,WorkflowUpdated',
-      },
+      ...queryParameters(STREAM_QUERY),
       {
         name: 'Last-Event-ID',
         in: 'header',

@@ -23,7 +23,8 @@ const VERSION_TAG = /^(?:W\/)?"?(\d{1,10})"?$/;
 const MAX_KEY_CHARS = 255;
 const NO_QUERY = z.strictObject({});
 
-class Refused extends Error {
+/** A request refused before it reached GraphQL, with the problem it is answered with. */
+export class Refused extends Error {
   readonly refusal: Problem;
   readonly headers: Record<string, string>;
 
@@ -77,14 +78,13 @@ export function restRoutes(services: AppServices, endpoint: GraphQLEndpoint, rou
       data?: Record<string, unknown> | null;
       errors?: { message: string; extensions?: Record<string, unknown> }[];
     };
-    const headers: Record<string, string> = {};
     if (errors?.length) {
       const { problem: refusal, headers: extra } = problemOfError(errors[0]!);
       // A stale version is a failed precondition only where the version came from If-Match.
       const fixed = refusal.code === 'VERSION_CONFLICT' && !route.ifMatch ? { ...refusal, status: 409, title: 'Conflict' } : refusal;
       return {
         status: fixed.status,
-        headers: { ...headers, ...extra, 'content-type': 'application/problem+json' },
+        headers: { ...extra, 'content-type': 'application/problem+json' },
         body: JSON.stringify(fixed),
       };
     }
@@ -95,10 +95,11 @@ export function restRoutes(services: AppServices, endpoint: GraphQLEndpoint, rou
         'NOT_FOUND',
         `nothing at ${route.path} with these parameters: an unknown id, another workspace's, or a deleted one`,
       );
-      return { status: 404, headers: { ...headers, 'content-type': 'application/problem+json' }, body: JSON.stringify(refusal) };
+      return { status: 404, headers: { 'content-type': 'application/problem+json' }, body: JSON.stringify(refusal) };
     }
     const body = route.answer === 'page' ? pageOf(field) : field;
     const etag = typeof field.version === 'number' && route.answer === 'one' ? `"${field.version}"` : undefined;
+    const headers: Record<string, string> = {};
     if (etag) headers.etag = etag;
     if (route.location) headers.location = route.location(field as { id: string });
     return { status: route.status ?? 200, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body), etag };
@@ -153,14 +154,19 @@ export function restRoutes(services: AppServices, endpoint: GraphQLEndpoint, rou
   };
 }
 
-/** The route's parameters, body and preconditions, as checked values; a refusal names what is wrong. */
-async function inputOf(request: IncomingMessage, route: Route, path: Record<string, string>, url: URL): Promise<RouteInput> {
+/** A query string checked against its schema: each parameter once, of its type, and no other. */
+export function checkedQuery(shape: z.ZodObject, url: URL): Record<string, unknown> {
   const given: Record<string, string> = {};
   for (const [name, value] of url.searchParams) {
     if (name in given) throw malformed(`query parameter ${name} is given twice`);
     given[name] = value;
   }
-  const query = checked(route.query ?? NO_QUERY, given, 'query parameter') as Record<string, unknown>;
+  return checked(shape, given, 'query parameter') as Record<string, unknown>;
+}
+
+/** The route's parameters, body and preconditions, as checked values; a refusal names what is wrong. */
+async function inputOf(request: IncomingMessage, route: Route, path: Record<string, string>, url: URL): Promise<RouteInput> {
+  const query = checkedQuery(route.query ?? NO_QUERY, url);
   let body: Record<string, unknown> = {};
   if (route.body) {
     if (!JSON_BODY.test(request.headers['content-type'] ?? '')) {

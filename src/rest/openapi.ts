@@ -79,6 +79,22 @@ const header = (name: string, description: string, required: boolean, example: s
   example,
 });
 
+/** A query string's parameters, described by its zod schema. */
+export function queryParameters(shape: z.ZodObject): unknown[] {
+  const query = inputSchema(shape) as {
+    properties: Record<string, JsonSchema & { description?: string; examples?: unknown[] }>;
+    required?: string[];
+  };
+  return Object.entries(query.properties).map(([name, { description, examples, ...schema }]) => ({
+    name,
+    in: 'query',
+    required: query.required?.includes(name) ?? false,
+    description,
+    schema,
+    example: examples?.[0],
+  }));
+}
+
 function operationOf(schema: GraphQLSchema, route: Route) {
   const parameters: unknown[] = Object.entries(route.pathParameters ?? {}).map(([name, description]) => ({
     name,
@@ -88,23 +104,7 @@ function operationOf(schema: GraphQLSchema, route: Route) {
     schema: { type: 'string', maxLength: 64 },
     example: '0193a4f2-7c1e-7d2a-9b41-5f0e8c6d2a10',
   }));
-  if (route.query) {
-    const query = inputSchema(route.query) as {
-      properties: Record<string, JsonSchema & { description?: string; examples?: unknown[] }>;
-      required?: string[];
-    };
-    for (const [name, property] of Object.entries(query.properties)) {
-      const { description, examples, ...rest } = property;
-      parameters.push({
-        name,
-        in: 'query',
-        required: query.required?.includes(name) ?? false,
-        description,
-        schema: rest,
-        example: examples?.[0],
-      });
-    }
-  }
+  if (route.query) parameters.push(...queryParameters(route.query));
   if (route.ifMatch) parameters.push(header('If-Match', 'The version this changes, as the ETag gave it: `"3"`.', true, '"1"'));
   if (route.idempotent) {
     parameters.push(

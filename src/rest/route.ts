@@ -55,12 +55,11 @@ export const integer = (min: number, max: number, description: string, example: 
     .max(max)
     .meta({ description, examples: [example] });
 
-/** `Workflow` and `Execution` as the old system spelled them, or WORKFLOW and EXECUTION as GraphQL does. */
+/** `Workflow` and `Execution` as the old system spelled them, or WORKFLOW and EXECUTION as GraphQL does: checked as GraphQL's. */
 export const aggregateType = z
   .enum(['Workflow', 'Execution', 'WORKFLOW', 'EXECUTION'])
-  .meta({ description: "The aggregate type, in the old spelling or in GraphQL's.", examples: ['Workflow'] });
-
-export const graphqlAggregateType = (type: unknown) => String(type).toUpperCase();
+  .meta({ description: "The aggregate type, in the old spelling or in GraphQL's.", examples: ['Workflow'] })
+  .transform((type) => type.toUpperCase());
 
 export const cursor = (description: string) =>
   z

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { aggregateType, cursor, graphqlAggregateType, integer, pageSize, type Route } from '../route.ts';
+import { aggregateType, cursor, integer, pageSize, type Route } from '../route.ts';
 
 /** An event as REST answers it: what GraphQL's Event holds, but the actor, named by metadata. */
 export const EVENT_FIELDS =
@@ -17,6 +17,19 @@ export const EVENT_EXAMPLE = {
   hash: '9f2c1e0d4b7a66b1d1a3f0c8e2b4d6f8a0c2e4f6b8d0a2c4e6f8b0d2f4a6c8e0',
   metadata: { actorId: '0193a4f2-0000-7000-8000-000000000001', requestId: 'req-1', correlationId: 'req-1', causationId: null },
 };
+/** GET /api/events/stream's parameters (rest/event-stream.ts). */
+export const STREAM_QUERY = z.strictObject({
+  after: cursor('A log cursor: the stream starts after it.').optional(),
+  aggregate_type: aggregateType.optional(),
+  types: z
+    .string()
+    .max(2000)
+    .meta({ description: 'Only events of these types, comma-separated (at most 20).', examples: ['WorkflowCreated,WorkflowUpdated'] })
+    .transform((types) => types.split(',').filter((type) => type !== ''))
+    .refine((types) => types.length <= 20, { message: 'at most 20 types' })
+    .optional(),
+});
+
 /** GET /api/events/stream's subscription (rest/event-stream.ts). */
 export const STREAM_DOCUMENT = `subscription($after: String, $aggregateType: AggregateType, $types: [String!]) {
   events(after: $after, aggregateType: $aggregateType, types: $types) { cursor caughtUp event { ${EVENT_FIELDS} } } }`;
@@ -43,7 +56,7 @@ export const eventRoutes: readonly Route[] = [
       after: cursor('The `nextCursor` of the page before.').optional(),
     }),
     variables: ({ path, query }) => ({
-      type: graphqlAggregateType(query.aggregate_type),
+      type: query.aggregate_type,
       id: path.aggregate_id,
       from: Math.max(1, Number(query.from_version)),
       first: query.limit,
@@ -71,7 +84,7 @@ export const eventRoutes: readonly Route[] = [
       at: instant('The instant to stop at: the state as it was then.').optional(),
     }),
     variables: ({ path, query }) => ({
-      type: graphqlAggregateType(query.aggregate_type),
+      type: query.aggregate_type,
       id: path.aggregate_id,
       to: query.to_version,
       at: query.at,
@@ -117,7 +130,7 @@ export const eventRoutes: readonly Route[] = [
     variables: ({ query }) => ({
       userId: query.user_id,
       eventType: query.event_type,
-      aggregateType: query.aggregate_type === undefined ? undefined : graphqlAggregateType(query.aggregate_type),
+      aggregateType: query.aggregate_type,
       from: query.from_date,
       to: query.to_date,
       first: query.limit,
