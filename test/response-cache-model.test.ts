@@ -112,7 +112,7 @@ async function call(on: ServerProcess, key: string, query: string, variables: Re
 }
 
 /** Runs the steps, a few at a time, and checks every answer against the model as it comes. */
-async function run({ processes, clients, writes, executions }: Cluster, steps: readonly Step[]): Promise<{ checked: number }> {
+async function run({ processes, clients, writes, executions, database }: Cluster, steps: readonly Step[]): Promise<{ checked: number }> {
   const ids = (workspace: number) => [...new Set(writes[workspace]!.map((write) => write.id))];
   const latest = (workspace: number, id: string) =>
     writes[workspace]!.filter((write) => write.id === id).reduce<Write | undefined>(
@@ -223,9 +223,16 @@ async function run({ processes, clients, writes, executions }: Cluster, steps: r
       s.kind === 'update'
         ? await call(on, client.key, UPDATE, { id, v: last.version, name })
         : await call(on, client.key, DELETE, { id, v: last.version });
-    // Another client may have written first: a conflict is an answer too, and writes nothing.
+    // Another client may have written first: a conflict is an answer too, and writes nothing;
+    // so is NOT_FOUND, when what it wrote first was a delete.
     if (answer.errors) {
-      expect(answer.errors[0]!.extensions.code).toBe('VERSION_CONFLICT');
+      const { code } = answer.errors[0]!.extensions;
+      if (code === 'NOT_FOUND') {
+        const { rows } = await database.db.pool.query('SELECT status FROM workflows WHERE id = $1', [id]);
+        expect(rows[0]?.status).toBe('DELETED');
+        return;
+      }
+      expect(code).toBe('VERSION_CONFLICT');
       return;
     }
     const data = s.kind === 'update' ? answer.data.updateWorkflow : answer.data.deleteWorkflow;
