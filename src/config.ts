@@ -31,6 +31,8 @@ export interface Config {
   readonly jwt: JwtConfig | undefined;
   /** The live log's fallback poll; also how often open subscriptions re-check their key. */
   readonly livePollIntervalMs: number;
+  /** How long a count of a workspace's workflows (its quota) is trusted with this process's creates added. */
+  readonly workflowCountTrustMs: number;
   /** Events one subscription may hold in memory before it reads the store at its own pace. */
   readonly liveBufferLimit: number;
   readonly liveBatchSize: number;
@@ -219,6 +221,7 @@ export function loadConfig(env: Env = process.env): Config {
     logRequests: flag(env, 'LOG_REQUESTS', false),
     jwt: jwtConfig(env),
     livePollIntervalMs: integer(env, 'LIVE_POLL_INTERVAL_MS', 1000, 10),
+    workflowCountTrustMs: integer(env, 'WORKFLOW_COUNT_TRUST_MS', 1000, 0),
     liveBufferLimit: integer(env, 'LIVE_BUFFER_LIMIT', 1000, 1),
     liveBatchSize: integer(env, 'LIVE_BATCH_SIZE', 500, 1),
     wsWriteWindowMs: integer(env, 'WS_WRITE_WINDOW_MS', 50),

@@ -4,9 +4,11 @@ import { DEFINITION } from './support/definitions.ts';
 
 let app: TestApp;
 beforeAll(async () => {
-  // No live-log poll, database check, sweep or engine: their background reads would land in the counts.
+  // No live-log poll, database check, sweep, engine or recount of the quota: their background
+  // reads would land in the counts.
   app = await startTestApp({
     livePollIntervalMs: 60_000,
+    workflowCountTrustMs: 600_000,
     databaseCheckIntervalMs: 60_000,
     executionSweepIntervalMs: 600_000,
     runExecutions: false,
@@ -118,7 +120,7 @@ describe('round trips of a command', () => {
   it('creates, then updates a stream this process wrote last, without reading it first: one statement appends and projects', async () => {
     const create = (name: string) =>
       commandStatements(`mutation { createWorkflow(input: { name: "${name}", definition: ${DEFINITION} }) { id } }`, {});
-    // The first create of a workspace in a second counts its workflows (the quota), once.
+    // The first create of a workspace counts its workflows (the quota), once.
     const first = await create('counts');
     const created = await create('trips');
     expect(first.statements).toBeLessThanOrEqual(2);

@@ -1,20 +1,20 @@
-/** How long a count of a workspace's workflows is trusted, with this process's creates added to it. */
-const COUNT_MS = 1000;
-
 /**
  * Whether a create must count its workspace's workflows in its own statement (the exact
  * quota check, projectWorkflow): only near the quota. Counting costs a scan of the
  * workspace's workflows, which on every create of a large workspace was most of what the
- * database did. Further away than `margin` a process counts at most once a second and adds its
- * own creates; so the quota can be passed only by a workspace that creates more than the
- * margin in that second on other processes.
+ * database did. Further away than `margin` a process counts at most once per `trustMs` (a second
+ * by default) and adds its own creates; so the quota can be passed only by a workspace that
+ * creates more than the margin in that time on other processes.
  */
 export class WorkflowQuota {
   readonly #count: (workspaceId: string) => Promise<number>;
+  readonly #trustMs: number;
   readonly #known = new Map<string, { count: number; at: number; counting?: Promise<number> }>();
 
-  constructor(count: (workspaceId: string) => Promise<number>) {
+  /** `trustMs`: how long a count is trusted, with this process's creates added to it. */
+  constructor(count: (workspaceId: string) => Promise<number>, trustMs = 1000) {
     this.#count = count;
+    this.#trustMs = trustMs;
   }
 
   /** The quota a create's statement must check: Infinity when the workspace is surely far below it. */
@@ -22,7 +22,7 @@ export class WorkflowQuota {
     if (quota === Infinity) return quota;
     const margin = Math.max(1000, quota / 10);
     let known = this.#known.get(workspaceId);
-    if (!known || performance.now() - known.at > COUNT_MS) {
+    if (!known || performance.now() - known.at > this.#trustMs) {
       if (this.#known.size > 10_000) this.#known.clear();
       const entry = known ?? { count: 0, at: 0 };
       entry.counting ??= this.#count(workspaceId).then(

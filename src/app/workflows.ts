@@ -43,12 +43,18 @@ export class WorkflowService {
   readonly #limits: Limits;
   readonly #quota: WorkflowQuota;
 
-  constructor(commands: CommandHandler, rules: Omit<DefinitionRules, 'maxSteps'>, rows: WorkflowRows, limits: Limits) {
+  constructor(
+    commands: CommandHandler,
+    rules: Omit<DefinitionRules, 'maxSteps'>,
+    rows: WorkflowRows,
+    limits: Limits,
+    quotaCountTrustMs?: number,
+  ) {
     this.#commands = commands;
     this.#rules = rules;
     this.#rows = rows;
     this.#limits = limits;
-    this.#quota = new WorkflowQuota((workspaceId) => rows.count({ workspaceId }));
+    this.#quota = new WorkflowQuota((workspaceId) => rows.count({ workspaceId }), quotaCountTrustMs);
   }
 
   /** An active workflow of the caller's workspace, or null (a malformed id names none). */

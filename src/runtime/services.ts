@@ -149,6 +149,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     { maxBytes: config.maxDefinitionBytes, actions: new Set(ACTIONS.keys()) },
     new WorkflowRows(db),
     limits,
+    config.workflowCountTrustMs,
   );
   return {
     config,
