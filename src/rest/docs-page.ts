@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
+import { contentSecurityPolicy, CSS, JAVASCRIPT, staticAssets, type Asset } from '../runtime/static-assets.ts';
 
 // Swagger UI, from the swagger-ui-dist package, served by the server itself: no CDN, and a
 // Content-Security-Policy that lets the page reach this origin only.
@@ -32,48 +33,25 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
-const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+const CSP = contentSecurityPolicy(["style-src 'self' 'unsafe-inline'"]);
+const HEADERS = { 'content-security-policy': CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
 
-interface Asset {
-  readonly type: string;
-  readonly body: () => string | Buffer;
-}
+const assets = staticAssets(
+  ASSETS,
+  new Map<string, Asset>([
+    ['swagger-ui.css', { type: CSS, body: () => readFileSync(join(DIST, 'swagger-ui.css')) }],
+    ['swagger-ui-bundle.js', { type: JAVASCRIPT, body: () => readFileSync(join(DIST, 'swagger-ui-bundle.js')) }],
+    ['init.js', { type: JAVASCRIPT, body: () => INIT }],
+  ]),
+  HEADERS,
+);
 
-const FILES = new Map<string, Asset>([
-  ['swagger-ui.css', { type: 'text/css; charset=utf-8', body: () => readFileSync(join(DIST, 'swagger-ui.css')) }],
-  ['swagger-ui-bundle.js', { type: 'text/javascript; charset=utf-8', body: () => readFileSync(join(DIST, 'swagger-ui-bundle.js')) }],
-  ['init.js', { type: 'text/javascript; charset=utf-8', body: () => INIT }],
-]);
-const read = new Map<string, Buffer>();
-
-/** Answers the docs page and its assets; false for any other path. Assets name the package's version, so they are kept for good. */
+/** Answers the docs page and its assets; false for any other path. */
 export function docsPage(pathname: string, response: ServerResponse): boolean {
-  const headers = { 'content-security-policy': CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
   if (pathname === DOCS_PATH || pathname === `${DOCS_PATH}/`) {
-    response.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
+    response.writeHead(200, { ...HEADERS, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
     response.end(PAGE);
     return true;
   }
-  const asset = pathname.startsWith(`${ASSETS}/`) ? FILES.get(pathname.slice(ASSETS.length + 1)) : undefined;
-  if (!asset) return false;
-  const name = pathname.slice(ASSETS.length + 1);
-  let body = read.get(name);
-  if (!body) read.set(name, (body = Buffer.from(asset.body())));
-  response.writeHead(200, {
-    ...headers,
-    'content-type': asset.type,
-    'cache-control': 'public, max-age=31536000, immutable',
-    'content-length': body.length,
-  });
-  response.end(body);
-  return true;
+  return assets(pathname, response);
 }

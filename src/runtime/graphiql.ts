@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { css, editorWorkerService, favicon, graphqlWorker, js, jsonWorker } from '@graphql-yoga/render-graphiql/graphiql';
 import type { GraphiQLOptions } from 'graphql-yoga';
+import { contentSecurityPolicy, CSS, JAVASCRIPT, staticAssets, type Asset } from './static-assets.ts';
 
 // GraphiQL served from the server itself, from the npm package's bundle: Yoga's own page loads
 // its script from a CDN, which many networks block. The page is small; the bundle is served
@@ -28,37 +29,22 @@ export const GRAPHIQL_ASSETS = `/graphiql/${version}-${createHash('sha256').upda
 
 const script = () => `${before(GRAPHIQL_ASSETS)}${js}${AFTER}`;
 
-interface Asset {
-  readonly type: string;
-  readonly body: () => string | Buffer;
-}
-
-const JAVASCRIPT = 'text/javascript; charset=utf-8';
-
-const ASSETS = new Map<string, Asset>([
-  ['graphiql.js', { type: JAVASCRIPT, body: script }],
-  ['graphiql.css', { type: 'text/css; charset=utf-8', body: () => css }],
-  ['favicon.ico', { type: 'image/x-icon', body: () => Buffer.from(favicon.slice(favicon.indexOf(',') + 1), 'base64') }],
-  [WORKERS.editorWorkerService, { type: JAVASCRIPT, body: () => editorWorkerService }],
-  [WORKERS.json, { type: JAVASCRIPT, body: () => jsonWorker }],
-  [WORKERS.graphql, { type: JAVASCRIPT, body: () => graphqlWorker }],
-]);
-/** Each asset's bytes, made on first request. */
-const made = new Map<string, Buffer>();
-
 /** The page's Content-Security-Policy, and its workers': nothing but this origin (styles inline, as Monaco sets them). */
-export const GRAPHIQL_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "worker-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const GRAPHIQL_CSP = contentSecurityPolicy(["worker-src 'self'", "style-src 'self' 'unsafe-inline'", "font-src 'self' data:"]);
+
+const assets = staticAssets(
+  GRAPHIQL_ASSETS,
+  new Map<string, Asset>([
+    ['graphiql.js', { type: JAVASCRIPT, body: script }],
+    ['graphiql.css', { type: CSS, body: () => css }],
+    ['favicon.ico', { type: 'image/x-icon', body: () => Buffer.from(favicon.slice(favicon.indexOf(',') + 1), 'base64') }],
+    [WORKERS.editorWorkerService, { type: JAVASCRIPT, body: () => editorWorkerService }],
+    [WORKERS.json, { type: JAVASCRIPT, body: () => jsonWorker }],
+    [WORKERS.graphql, { type: JAVASCRIPT, body: () => graphqlWorker }],
+  ]),
+  // A worker takes its CSP from its own script's response.
+  { 'content-security-policy': GRAPHIQL_CSP },
+);
 
 const DEFAULT_QUERY = `# Every request needs an API key or a token:
 # in Headers below, put yours in place of
@@ -107,21 +93,7 @@ export function renderGraphiQL(options: GraphiQLOptions): string {
 
 /** Serves GraphiQL's assets at GRAPHIQL_ASSETS; any other request goes on to `next`. */
 export function graphiqlAssets(next: (request: IncomingMessage, response: ServerResponse) => void) {
-  const prefix = `${GRAPHIQL_ASSETS}/`;
   return (request: IncomingMessage, response: ServerResponse) => {
-    const path = request.url?.split('?')[0] ?? '';
-    const asset = request.method === 'GET' && path.startsWith(prefix) ? ASSETS.get(path.slice(prefix.length)) : undefined;
-    if (!asset) return next(request, response);
-    let body = made.get(path);
-    if (!body) made.set(path, (body = Buffer.from(asset.body())));
-    response.writeHead(200, {
-      'content-type': asset.type,
-      'content-length': body.length,
-      'cache-control': 'public, max-age=31536000, immutable',
-      'x-content-type-options': 'nosniff',
-      // A worker takes its CSP from its own script's response.
-      'content-security-policy': GRAPHIQL_CSP,
-    });
-    response.end(body);
+    if (request.method !== 'GET' || !assets(request.url?.split('?')[0] ?? '', response)) next(request, response);
   };
 }

@@ -10,6 +10,7 @@ import { attachWebSocket } from './websocket.ts';
 import { refusalOnPath, restApi } from '../rest/api.ts';
 import { listenWithAcceptors } from './acceptors.ts';
 import { graphiqlAssets } from './graphiql.ts';
+import { dashboard } from '../dashboard/serve.ts';
 import { liveness, readiness } from '../ops/health.ts';
 import { createMetrics, type Metrics } from '../ops/metrics.ts';
 
@@ -62,7 +63,7 @@ export async function startServer(services: Services, port: number, host: string
     (request, response) => rest(request, response, overHttp),
     refusalOnPath,
   );
-  const server = createServer(operational(services, metrics, graphiqlEnabled(services) ? graphiqlAssets(api) : api));
+  const server = createServer(operational(services, metrics, dashboard(graphiqlEnabled(services) ? graphiqlAssets(api) : api)));
   const acceptors = await listenWithAcceptors(server, port, host);
   const websocket = attachWebSocket(server, yoga, services, metrics.countError);
   const address = server.address() as AddressInfo;

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 /**
  * Chromium for the page tests: CHROMIUM_PATH, else a system Chromium (Debian's `chromium`
@@ -41,4 +41,12 @@ export function recordRequests(context: BrowserContext): string[] {
 export function otherHosts(urls: readonly string[], origin: string): string[] {
   const own = new URL(origin).host;
   return [...new Set(urls.filter((url) => /^(https?|wss?):/.test(url)).map((url) => new URL(url).host))].filter((host) => host !== own);
+}
+
+/** Opens the dashboard at `origin` in `page` and signs in with `key`, as a person would. */
+export async function openDashboard(page: Page, origin: string, key: string): Promise<void> {
+  await page.goto(`${origin}/dashboard`);
+  await page.getByLabel('API key or token').fill(key);
+  await page.getByRole('button', { name: 'Open' }).click();
+  await page.getByTestId('who').waitFor();
 }
