@@ -4,6 +4,7 @@ import { openDatabase } from '../store/database.ts';
 import { applyMigrations } from '../store/migrations.ts';
 import { resolveDatabase } from './database-url.ts';
 import { describeError, log } from './log.ts';
+import { DASHBOARD_PATH } from '../dashboard/serve.ts';
 import { startServer } from './server.ts';
 import { startServices, type Services } from './services.ts';
 import { VERSION } from '../version.ts';
@@ -52,6 +53,7 @@ export async function startApp(config: Config, { serve = true } = {}): Promise<R
     log('info', 'serving GraphQL', {
       version: VERSION,
       url: server.url,
+      dashboard: new URL(DASHBOARD_PATH, server.url).href,
       pid: process.pid,
       embeddedDatabase: !config.databaseUrl,
       runsExecutions: config.runExecutions,
