@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startTestApp, type TestApp } from './support/app.ts';
 import { browserSuite, CHROMIUM, launchBrowser, openDashboard, otherHosts, recordRequests } from './support/browser.ts';
@@ -11,8 +11,9 @@ let browser: Browser;
 let proxy: TcpProxy;
 let origin: string;
 const contexts: BrowserContext[] = [];
-/** Each context's requested URLs, and the page errors it threw. */
+/** Each context's requested URLs; the WebSockets' URLs and the frames sent on them; the pages' errors (console and CSP included). */
 const requested: string[][] = [];
+const sockets: { url: string; sent: string[] }[] = [];
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
@@ -22,19 +23,39 @@ beforeAll(async () => {
   proxy = await startTcpProxy(origin);
   if (CHROMIUM) browser = await launchBrowser();
 });
+// A closed tab ends its subscriptions: each test counts only its own.
+afterEach(async () => {
+  await Promise.all(contexts.splice(0).map((context) => context.close()));
+});
 afterAll(async () => {
   await browser?.close();
   await proxy?.close();
   await app?.close();
 });
 
-/** A new tab on the dashboard, signed in with `key`; every URL it asks for is kept. */
-async function open(key: string, base = origin): Promise<Page> {
+/** A new tab on the dashboard, not signed in; what it asks for and sends is kept. */
+async function tab(base = origin): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1400, height: 1600 } });
   contexts.push(context);
   requested.push(recordRequests(context));
   const page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(error.message));
+  // Console errors include CSP violations; a refused request (a test's bad key) is an answer, not a page error.
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) pageErrors.push(message.text());
+  });
+  page.on('websocket', (socket) => {
+    const seen = { url: socket.url(), sent: [] as string[] };
+    sockets.push(seen);
+    socket.on('framesent', ({ payload }) => seen.sent.push(String(payload)));
+  });
+  await page.goto(`${base}/dashboard`);
+  return page;
+}
+
+/** A new tab on the dashboard, signed in with `key`. */
+async function open(key: string, base = origin): Promise<Page> {
+  const page = await tab(base);
   await openDashboard(page, base, key);
   return page;
 }
@@ -56,21 +77,33 @@ async function eventIdsAfter(cursor: string | null): Promise<string[]> {
 const caughtUp = (page: Page) => page.locator('[data-marker="caught-up"]').first().waitFor();
 
 describe.skipIf(!CHROMIUM)(browserSuite('the dashboard in a browser'), () => {
-  it('keeps the key for the tab only: not in the URL, sent as a bearer token on HTTP and WebSocket; a bad key is refused with its code', async () => {
+  it('keeps the key for the tab only: not in any URL, sent as a bearer token on HTTP and in the WebSocket init; a bad key is refused', async () => {
     const page = await open(app.keys.viewer);
     expect(page.url()).toBe(`${origin}/dashboard`);
     expect(await page.evaluate(() => sessionStorage.getItem('flowledger.key'))).toBe(app.keys.viewer);
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
     await caughtUp(page);
     expect(requested.flat().filter((url) => url.includes(app.keys.viewer))).toEqual([]);
-    const context = await browser.newContext();
-    contexts.push(context);
-    const other = await context.newPage();
-    await other.goto(`${origin}/dashboard`);
+    const socket = sockets.at(-1)!;
+    expect(socket.url).toBe(`${origin.replace('http', 'ws')}/graphql`);
+    expect(JSON.parse(socket.sent[0]!)).toEqual({ type: 'connection_init', payload: { authorization: `Bearer ${app.keys.viewer}` } });
+    const other = await tab();
     await other.getByLabel('API key or token').fill('fl_not-a-key');
     await other.getByRole('button', { name: 'Open' }).click();
     await expect.poll(() => other.getByRole('alert').textContent()).toMatch(/key/i);
-    expect(await other.evaluate(() => sessionStorage.getItem('flowledger.key'))).toBeNull();
+    expect(await other.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
+  it('signs out, forgetting the key and the cursor, when the key is revoked during the session', async () => {
+    const issued = await app.services.identity.createUser(app.workspaceId, 'short-lived', 'VIEWER');
+    const page = await open(issued.apiKey);
+    await caughtUp(page);
+    expect(await page.evaluate(() => sessionStorage.getItem('flowledger.cursor'))).not.toBeNull();
+    await app.services.identity.revokeKey(issued.keyId);
+    // The open subscription ends at its next check of the key, and the page goes back to sign-in.
+    await page.getByLabel('API key or token').waitFor({ timeout: 15_000 });
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^Signed out/);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
   });
 
   it('shows an event created through the API within two seconds', async () => {
@@ -134,17 +167,21 @@ describe.skipIf(!CHROMIUM)(browserSuite('the dashboard in a browser'), () => {
     const started = await execute(app.gql, workflow.id);
     await page.getByRole('button', { name: 'flaky run' }).first().click();
     const timeline = page.locator(`[data-execution-id="${started.id}"]`).last();
-    const seen = new Set<string>();
-    for (;;) {
-      const status = await timeline.getByTestId('execution-status').textContent();
-      for (const text of await timeline.locator('[data-field="status"]').allTextContents()) seen.add(text);
-      if (status && !['PENDING', 'RUNNING'].includes(status)) break;
-      await page.waitForTimeout(50);
-    }
+    await timeline.getByTestId('execution-status').waitFor();
+    // Every status a step showed, recorded in the page as the DOM changes: nothing is missed between two looks.
+    await timeline.evaluate((element) => {
+      const seen = new Set<string>();
+      (window as unknown as { seen: Set<string> }).seen = seen;
+      const look = () => element.querySelectorAll('[data-field="status"]').forEach((cell) => seen.add(cell.textContent ?? ''));
+      look();
+      new MutationObserver(look).observe(element, { subtree: true, childList: true, characterData: true });
+    });
+    const final = await ended(app.gql, started.id);
+    await timeline.getByTestId('execution-status').filter({ hasText: 'FAILED' }).waitFor();
     // It showed steps running and waiting for a retry before the end.
+    const seen = await page.evaluate(() => [...(window as unknown as { seen: Set<string> }).seen]);
     expect(seen).toContain('RUNNING');
     expect(seen).toContain('RETRY_SCHEDULED');
-    const final = await ended(app.gql, started.id);
     expect(final.status).toBe('FAILED');
     await expect
       .poll(() =>
@@ -171,8 +208,9 @@ describe.skipIf(!CHROMIUM)(browserSuite('the dashboard in a browser'), () => {
         })),
       );
     await expect.poll(() => timeline.getByTestId('execution-error').textContent()).toBe('Boom: it broke (at Flaky)');
-    const retries = await timeline.locator('tr[data-step-id^="Flaky"] [data-field="retries"]').textContent();
-    expect(retries).toBe('attempt 2 after 500 ms (Boom)attempt 3 after 500 ms (Boom)');
+    await expect
+      .poll(() => timeline.locator('tr[data-step-id^="Flaky"] [data-field="retries"]').textContent())
+      .toBe('attempt 2 after 500 ms (Boom)attempt 3 after 500 ms (Boom)');
     const { data } = await app.gql(`query($id: ID!) { execution(id: $id) { ${EXECUTION_FIELDS} } }`, { id: started.id });
     expect(data!.execution).toEqual(final);
   });
@@ -292,33 +330,89 @@ describe.skipIf(!CHROMIUM)(browserSuite('the dashboard in a browser'), () => {
     expect(await admin.getByTestId('system').textContent()).toMatch(/Engine \(your workspace\)active\d+ of \d+/);
   });
 
-  it('labels every control and reaches each by keyboard', async () => {
+  it('labels every control, and reaches each by keyboard', async () => {
+    const id = await createNamed('by keyboard');
     const page = await open(app.keys.admin);
-    for (const tab of ['Live log', 'Executions', 'Time travel', 'Audit', 'System']) {
-      await page.getByRole('tab', { name: tab }).click();
-      await page.getByRole('heading', { name: tab }).waitFor();
-      const unlabelled = await page.locator('button, input, select, textarea, [tabindex]').evaluateAll((controls) =>
-        controls
-          .filter((control) => {
-            const element = control as HTMLInputElement;
-            const named = element.labels?.length || control.getAttribute('aria-label') || control.getAttribute('aria-labelledby');
-            return !named && !control.textContent?.trim();
+    // Each panel with the controls that appear once it is used.
+    const panels: [string, () => Promise<void>][] = [
+      ['Live log', async () => {}],
+      ['Executions', async () => {}],
+      [
+        'Time travel',
+        async () => {
+          await page.getByRole('form', { name: 'Pick an aggregate' }).getByLabel('Id').fill(id);
+          await page.getByRole('button', { name: 'Load' }).click();
+          await page.getByRole('slider').waitFor();
+        },
+      ],
+      [
+        'Audit',
+        async () => {
+          await page.getByRole('form', { name: 'Filter the audit log' }).getByRole('button', { name: 'Show' }).click();
+          await page.locator('.audit tbody tr').first().waitFor();
+        },
+      ],
+      ['System', () => page.getByText('Live subscriptions').waitFor()],
+    ];
+    for (const [name, use] of panels) {
+      await page.getByRole('tab', { name }).click();
+      await page.getByRole('heading', { name }).waitFor();
+      await use();
+      const controls = page.locator('button, input, select, textarea, [tabindex="0"]').filter({ visible: true });
+      const unlabelled = await controls.evaluateAll((elements) =>
+        elements
+          .filter((element) => {
+            const named = element.getAttribute('aria-label') || element.getAttribute('aria-labelledby');
+            if (element instanceof HTMLButtonElement) return !named && !element.textContent?.trim();
+            return !named && !(element as HTMLInputElement).labels?.length;
           })
-          .map((control) => control.outerHTML.slice(0, 80)),
+          .map((element) => element.outerHTML.slice(0, 80)),
       );
-      expect(unlabelled, tab).toEqual([]);
+      expect(unlabelled, name).toEqual([]);
+      // Tab from the panel's tab: every control is reached (the other tabs are reached with the arrow keys).
+      const count = await controls.evaluateAll((elements) => {
+        elements.forEach((element, index) => element.setAttribute('data-probe', String(index)));
+        return elements.filter((element) => (element as HTMLElement).tabIndex >= 0).length;
+      });
+      await page.getByRole('tab', { name }).focus();
+      const reached = new Set<string>();
+      // A date-and-time input takes a Tab for each of its fields.
+      for (let press = 0; press < count + 20 && reached.size < count; press += 1) {
+        await page.keyboard.press('Tab');
+        const probe = await page.evaluate(() => document.activeElement?.getAttribute('data-probe'));
+        if (probe) reached.add(probe);
+      }
+      expect(reached.size, name).toBe(count);
     }
-    // Tabs move with the arrow keys; Tab reaches the live log's list, whose rows move with the arrows.
+    // The tabs move with the arrow keys; in the live log, the arrows and End move through the rows.
     await page.getByRole('tab', { name: 'System' }).focus();
     await page.keyboard.press('ArrowRight');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Live log');
     await page.keyboard.press('Enter');
-    await createNamed('by keyboard');
+    await createNamed('by keyboard, live');
     const list = page.getByRole('listbox', { name: 'Events as they commit' });
     await list.locator('[data-event-id]').first().waitFor();
     await list.focus();
     await page.keyboard.press('End');
     await expect.poll(() => page.getByRole('complementary', { name: 'Selected event' }).textContent()).toContain('WorkflowCreated');
+  });
+
+  it('serves the page with a policy that allows this origin only, its assets for good, and nothing under another hash', async () => {
+    const answer = await fetch(`${origin}/dashboard`);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('content-security-policy')).toMatch(/default-src 'none'.*script-src 'self'.*connect-src 'self'/);
+    expect(answer.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(answer.headers.get('cache-control')).toBe('no-cache');
+    const html = await answer.text();
+    const script = /src="([^"]+\/app\.js)"/.exec(html)![1]!;
+    const asset = await fetch(`${origin}${script}`);
+    expect(asset.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect((await asset.text()).length).toBeGreaterThan(10_000);
+    expect((await fetch(`${origin}/dashboard`, { method: 'HEAD' })).status).toBe(200);
+    expect((await fetch(`${origin}/dashboard/0000000000000000/app.js`)).status).toBe(404);
+    expect((await fetch(`${origin}${script.replace('app.js', '..%2Fserve.ts')}`)).status).toBe(404);
+    expect((await fetch(`${origin}/dashboardx`)).status).toBe(404);
   });
 
   it('asked no other host, and threw no error, in any of these tests', () => {

@@ -36,7 +36,8 @@ export function staticAssets(prefix: string, assets: ReadonlyMap<string, Asset>,
     const asset = name === undefined ? undefined : assets.get(name);
     if (!asset) return false;
     let body = made.get(name!);
-    if (!body) made.set(name!, (body = Promise.resolve(asset.body()).then((made) => Buffer.from(made))));
+    // The executor catches a body that throws as it is made, as well as one that rejects.
+    if (!body) made.set(name!, (body = new Promise<string | Buffer>((resolve) => resolve(asset.body())).then((made) => Buffer.from(made))));
     body.then(
       (bytes) => {
         response.writeHead(200, {

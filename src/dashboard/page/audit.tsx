@@ -84,26 +84,37 @@ function Verify({ api }: { api: Api }) {
   );
 }
 
+/** Entries the page holds at most: past them, narrower filters. */
+const MAX_ENTRIES = 500;
+
+type Filters = { readonly userId: string; readonly eventType: string; readonly from: string; readonly to: string };
+
 export function Audit({ api }: { api: Api }) {
-  const [filters, setFilters] = useState({ userId: '', eventType: '', from: '', to: '' });
+  const [filters, setFilters] = useState<Filters>({ userId: '', eventType: '', from: '', to: '' });
   const [entries, setEntries] = useState<readonly Entry[]>([]);
-  const [next, setNext] = useState<string | null>(null);
+  // The next page: its cursor with the filters it belongs to.
+  const [next, setNext] = useState<{ after: string; filters: Filters } | null>(null);
+  const [loading, setLoading] = useState(false);
   const [problem, setProblem] = useState<string>();
-  const read = async (after: string | null) => {
+  const read = async (applied: Filters, after: string | null) => {
     setProblem(undefined);
+    setLoading(true);
     try {
       const { auditLog } = await api.query<Page>(LOG, {
-        userId: filters.userId.trim() || null,
-        eventType: filters.eventType.trim() || null,
-        from: instant(filters.from) ?? null,
-        to: instant(filters.to) ?? null,
+        userId: applied.userId.trim() || null,
+        eventType: applied.eventType.trim() || null,
+        from: instant(applied.from) ?? null,
+        to: instant(applied.to) ?? null,
         after,
       });
       const page = auditLog.edges.map(({ node }) => node);
-      setEntries(after ? [...entries, ...page] : page);
-      setNext(auditLog.pageInfo.hasNextPage ? auditLog.pageInfo.endCursor : null);
+      setEntries((held) => (after ? [...held, ...page] : page));
+      const more = auditLog.pageInfo.hasNextPage && auditLog.pageInfo.endCursor;
+      setNext(more ? { after: more, filters: applied } : null);
     } catch (error) {
       setProblem(messageOf(error));
+    } finally {
+      setLoading(false);
     }
   };
   const field = (name: keyof typeof filters, label: string, isInstant = false) => {
@@ -128,14 +139,16 @@ export function Audit({ api }: { api: Api }) {
         aria-label="Filter the audit log"
         onSubmit={(event) => {
           event.preventDefault();
-          void read(null);
+          void read(filters, null);
         }}
       >
         {field('userId', 'User id')}
         {field('eventType', 'Event type')}
         {field('from', 'From', true)}
         {field('to', 'To', true)}
-        <button type="submit">Show</button>
+        <button type="submit" disabled={loading}>
+          Show
+        </button>
       </form>
       {problem && (
         <p class="error" role="alert">
@@ -166,11 +179,12 @@ export function Audit({ api }: { api: Api }) {
           ))}
         </tbody>
       </table>
-      {next && (
-        <button type="button" onClick={() => void read(next)}>
+      {next && entries.length < MAX_ENTRIES && (
+        <button type="button" disabled={loading} onClick={() => void read(next.filters, next.after)}>
           Older
         </button>
       )}
+      {next && entries.length >= MAX_ENTRIES && <p class="muted">The first {MAX_ENTRIES} are shown: narrow the filters for the rest.</p>}
     </section>
   );
 }

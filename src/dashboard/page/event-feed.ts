@@ -1,12 +1,12 @@
 import type { Api } from './api.ts';
 import { resumable, type ResumableState } from './resumable.ts';
+import { keep, kept } from './session.ts';
 
 // The workspace's live log, shared by the panels: one `events` subscription, resumed from its
 // last cursor after a drop (and after a reload of the tab), so no event is missed or shown twice.
 // The page keeps the newest MAX_ROWS rows; older ones leave memory.
 
 export const MAX_ROWS = 2000;
-const CURSOR = 'flowledger.cursor';
 
 export interface LogEvent {
   readonly id: string;
@@ -51,9 +51,9 @@ export class EventFeed {
 
   constructor(api: Api) {
     this.#stop = resumable<Item>(api, SUBSCRIPTION, {
-      variables: () => ({ after: sessionStorage.getItem(CURSOR) }),
+      variables: () => ({ after: kept('cursor') }),
       next: ({ events: item }) => {
-        sessionStorage.setItem(CURSOR, item.cursor);
+        keep('cursor', item.cursor);
         if (item.event) {
           this.#add({ key: item.event.id, kind: 'event', event: item.event });
           for (const listener of this.#events) listener(item.event);
@@ -112,6 +112,3 @@ export class EventFeed {
     });
   }
 }
-
-/** Forgets where the log got to, with the key. */
-export const forgetCursor = (): void => sessionStorage.removeItem(CURSOR);

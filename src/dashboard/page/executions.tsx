@@ -71,7 +71,11 @@ function RunForm({ api, onStarted }: { api: Api; onStarted: (id: string) => void
         <input value={input} onInput={(event) => setInput(event.currentTarget.value)} spellcheck={false} />
       </label>
       <button type="submit">Run</button>
-      {problem && <span class="error">{problem}</span>}
+      {problem && (
+        <span class="error" role="alert">
+          {problem}
+        </span>
+      )}
     </form>
   );
 }
@@ -117,7 +121,11 @@ export function Executions({ api, feed, canRun }: { api: Api; feed: EventFeed; c
             ))}
           </select>
         </label>
-        {problem && <span class="error">{problem}</span>}
+        {problem && (
+          <span class="error" role="alert">
+            {problem}
+          </span>
+        )}
       </div>
       <div class="stack">
         <table class="executions">

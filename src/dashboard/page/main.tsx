@@ -1,12 +1,12 @@
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { Api } from './api.ts';
+import { Api, ApiError } from './api.ts';
 import { Audit } from './audit.tsx';
-import { EventFeed, forgetCursor } from './event-feed.ts';
+import { EventFeed } from './event-feed.ts';
 import { Executions } from './executions.tsx';
 import { messageOf } from './format.ts';
 import { LiveLog, StateBadge } from './live-log.tsx';
-import { forgetKey, storedKey, storeKey } from './session.ts';
+import { forgetSession, keep, kept } from './session.ts';
 import { System } from './system.tsx';
 import { TimeTravel } from './time-travel.tsx';
 
@@ -132,41 +132,60 @@ function Dashboard({ api, me, onSignOut }: { api: Api; me: Me; onSignOut: () => 
 }
 
 function App() {
-  const [key, setKey] = useState(storedKey());
+  const [key, setKey] = useState(kept('key'));
   const [me, setMe] = useState<Me>();
   const [problem, setProblem] = useState<string>();
-  const api = useMemo(() => (key ? new Api(key) : undefined), [key]);
-  useEffect(() => {
-    if (!api) return;
-    api.query<{ me: Me }>('{ me { name role workspaceId } }').then(
-      ({ me }) => setMe(me),
-      (error: unknown) => {
-        forgetKey();
-        setKey(null);
-        setProblem(messageOf(error));
-      },
-    );
-    return () => api.dispose();
-  }, [api]);
-  const signOut = () => {
-    forgetKey();
-    forgetCursor();
+  const [attempt, setAttempt] = useState(0);
+  const signOut = (reason?: string) => {
+    forgetSession();
     setMe(undefined);
     setKey(null);
+    setProblem(reason);
   };
+  const api = useMemo(() => (key ? new Api(key, (reason) => signOut(`Signed out: ${reason}`)) : undefined), [key]);
+  useEffect(() => {
+    if (!api) return;
+    setProblem(undefined);
+    api.query<{ me: Me }>('{ me { name role workspaceId } }').then(
+      ({ me }) => setMe(me),
+      // A refused key signs out (through the Api); anything else (the service away) keeps it, to try again.
+      (error: unknown) => {
+        if (!(error instanceof ApiError && error.code === 'UNAUTHENTICATED')) setProblem(messageOf(error));
+      },
+    );
+  }, [api, attempt]);
+  useEffect(() => () => api?.dispose(), [api]);
   if (!api)
     return (
       <SignIn
         problem={problem}
         onKey={(next) => {
-          storeKey(next);
-          setProblem(undefined);
+          forgetSession();
+          keep('key', next);
           setKey(next);
         }}
       />
     );
-  if (!me) return <p class="muted">Checking the key…</p>;
-  return <Dashboard api={api} me={me} onSignOut={signOut} />;
+  if (!me)
+    return (
+      <main class="sign-in">
+        <p class="muted">Checking the key…</p>
+        {problem && (
+          <>
+            <p class="error" role="alert">
+              {problem}
+            </p>
+            <button type="button" onClick={() => setAttempt(attempt + 1)}>
+              Try again
+            </button>
+            <button type="button" onClick={() => signOut()}>
+              Forget key
+            </button>
+          </>
+        )}
+      </main>
+    );
+  return <Dashboard api={api} me={me} onSignOut={() => signOut()} />;
 }
 
 render(<App />, document.getElementById('app')!);

@@ -2,12 +2,14 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, type Api } from './api.ts';
 import { messageOf } from './format.ts';
 import { byState, parseMetrics, type Sample } from './metrics-text.ts';
+import { keep, kept } from './session.ts';
 
 // The process this page talks to: its engine as the workspace sees it (`systemStatus`), and
-// its /metrics (pool, bulkheads, subscriptions, cache, breakers), read every two seconds.
+// its /metrics (pool, bulkheads, subscriptions, cache, breakers), read two seconds after the
+// last read ended, each read given up after five.
 
 const EVERY_MS = 2000;
-const TOKEN = 'flowledger.metricsToken';
+const WAIT_MS = 5000;
 
 interface Status {
   readonly systemStatus: {
@@ -64,14 +66,17 @@ export function System({ api }: { api: Api }) {
   const [samples, setSamples] = useState<Sample[]>();
   const [problem, setProblem] = useState<string>();
   const [needsToken, setNeedsToken] = useState(false);
-  const [token, setToken] = useState(sessionStorage.getItem(TOKEN) ?? '');
+  const [token, setToken] = useState(kept('metricsToken') ?? '');
+  const [applied, setApplied] = useState(token);
   useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
     let current = true;
     const read = async () => {
+      const signal = AbortSignal.timeout(WAIT_MS);
       try {
         const [next, text] = await Promise.all([
-          api.query<Status>(STATUS),
-          api.metrics(sessionStorage.getItem(TOKEN)).catch((error: unknown) => {
+          api.query<Status>(STATUS, {}, signal),
+          api.metrics(applied || null, signal).catch((error: unknown) => {
             if (error instanceof ApiError && error.code === 'METRICS_TOKEN_REQUIRED') return null;
             throw error;
           }),
@@ -84,14 +89,14 @@ export function System({ api }: { api: Api }) {
       } catch (error) {
         if (current) setProblem(messageOf(error));
       }
+      if (current) timer = setTimeout(read, EVERY_MS);
     };
     void read();
-    const timer = setInterval(read, EVERY_MS);
     return () => {
       current = false;
-      clearInterval(timer);
+      clearTimeout(timer);
     };
-  }, [api, token]);
+  }, [api, applied]);
   const engine = status?.engine;
   const up = samples?.find((sample) => sample.name === 'flowledger_database_up');
   return (
@@ -108,8 +113,8 @@ export function System({ api }: { api: Api }) {
           aria-label="Metrics token"
           onSubmit={(event) => {
             event.preventDefault();
-            sessionStorage.setItem(TOKEN, token);
-            setToken(token);
+            keep('metricsToken', token);
+            setApplied(token);
           }}
         >
           <label>

@@ -96,31 +96,47 @@ export function Timeline({ api, id, canCancel }: { api: Api; id: string; canCanc
   useEffect(() => {
     setExecution(undefined);
     setRetries(new Map());
+    setProblem(undefined);
+    // Reads still under way when another execution is picked must not paint it.
+    let live = true;
     const known = new Map<string, Retry[]>();
     const failed = new Map<string, ExecutionError>();
     let read = 0;
     let reading = Promise.resolve();
-    return resumable<{ executionUpdated: Execution }>(api, SUBSCRIPTION, {
+    const stop = resumable<{ executionUpdated: Execution }>(api, SUBSCRIPTION, {
       variables: () => ({ id }),
       next: ({ executionUpdated }) => {
         setExecution(executionUpdated);
         const to = executionUpdated.version;
         reading = reading
           .then(async () => {
-            if (to <= read) return;
+            if (!live || to <= read) return;
             // The read may go past `to`: events committed since this update was sent.
             read = await readRetries(api, id, read + 1, known, failed);
-            setRetries(new Map(known));
+            if (live) setRetries(new Map(known));
           })
-          .catch((error: unknown) => setProblem(messageOf(error)));
+          .catch((error: unknown) => {
+            if (live) setProblem(messageOf(error));
+          });
       },
       state: (next, detail) => {
         setState(next);
         if (detail) setProblem(detail);
       },
     });
+    return () => {
+      live = false;
+      stop();
+    };
   }, [api, id]);
-  if (!execution) return <p class="muted">{problem ?? 'Loading the execution…'}</p>;
+  if (!execution)
+    return problem ? (
+      <p class="error" role="alert">
+        {problem}
+      </p>
+    ) : (
+      <p class="muted">Loading the execution…</p>
+    );
   const start = Date.parse(execution.createdAt);
   const end = execution.endedAt ? Date.parse(execution.endedAt) : Date.now();
   const span = Math.max(1, end - start);
@@ -152,7 +168,11 @@ export function Timeline({ api, id, canCancel }: { api: Api; id: string; canCanc
           {execution.error.node && ` (at ${execution.error.node})`}
         </p>
       )}
-      {problem && <p class="error">{problem}</p>}
+      {problem && (
+        <p class="error" role="alert">
+          {problem}
+        </p>
+      )}
       {canCancel && !ENDED.has(execution.status) && (
         <button type="button" onClick={cancel}>
           Cancel execution

@@ -50,7 +50,8 @@ export function VirtualList<T>({ label, items, rowHeight, keyOf, row, active, on
     Home: () => move(0),
     End: () => move(items.length - 1),
   };
-  const activeItem = items[active];
+  // Only a rendered row may be the active descendant.
+  const activeItem = active >= first && active < last ? items[active] : undefined;
   return (
     <div
       ref={box}
