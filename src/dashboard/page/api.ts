@@ -70,8 +70,9 @@ export class Api {
           const code = (event as { code?: number } | undefined)?.code;
           if (code !== undefined && KEY_REFUSED.has(code)) return this.#refuse(`the service closed the connection (${code})`);
           // graphql-ws resubscribes by itself after a normal close (1000), with each subscription's
-          // first variables: end them here instead, so that each resumes from where it got to.
-          if (code === 1000) for (const end of [...this.#open]) end(event);
+          // first variables: end them here instead, so that each resumes from where it got to. A
+          // copy, because an ended subscription that resubscribes at once joins the set.
+          if (code === 1000) for (const end of Array.from(this.#open)) end(event);
         },
       },
     });
