@@ -73,6 +73,94 @@ describe('CLUSTER_WORKERS', () => {
     for (const pid of servingPids(started.output())) expect(() => process.kill(pid, 0)).toThrow();
   });
 
+  it('answers /metrics for the whole cluster from any process, each series under a worker slot a replacement keeps', async () => {
+    const database = await createEmptyDatabase();
+    databases.push(database);
+    const port = await freePort();
+    const origin = `http://127.0.0.1:${port}`;
+    const started = await startProcess(
+      process.execPath,
+      ['src/main.ts'],
+      { DATABASE_URL: database.url, HOST: '127.0.0.1', PORT: String(port), CLUSTER_WORKERS: '2' },
+      /flk_[\w-]{43}\n/,
+    );
+    try {
+      const key = /flk_[\w-]{43}/.exec(started.output())![0];
+      await until(() => servingPids(started.output()).length === 2, 'two server processes');
+      const close = { connection: 'close' };
+      const ask = () =>
+        fetch(`${origin}/graphql`, {
+          method: 'POST',
+          headers: { ...close, 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify({ query: '{ me { role } }' }),
+        }).then((response) => response.json());
+      // Requests answered, by worker slot, as one scrape of any process shows them.
+      const scrape = async () => {
+        const text = await (await fetch(`${origin}/metrics`, { headers: close })).text();
+        const counts = new Map<string, number>();
+        for (const [, labels, value] of text.matchAll(/^flowledger_graphql_request_duration_seconds_count\{([^}]*)\} (\S+)$/gm)) {
+          if (!labels!.includes('operation="Query.me"')) continue;
+          const worker = /worker="(\d+)"/.exec(labels!)![1]!;
+          counts.set(worker, (counts.get(worker) ?? 0) + Number(value));
+        }
+        return { text, counts, total: [...counts.values()].reduce((sum, count) => sum + count, 0) };
+      };
+      for (let i = 0; i < 20; i += 1) await ask();
+      // Each scrape lands on either process (a connection each) and shows both: the same sums every time.
+      for (let i = 0; i < 4; i += 1) {
+        const { text, counts, total } = await scrape();
+        expect(total).toBe(20);
+        expect([...counts.keys()].sort()).toEqual(['1', '2']);
+        for (const count of counts.values()) expect(count).toBeGreaterThan(0);
+        expect(text).toMatch(/^flowledger_cluster_workers\{state="reporting"\} 2$/m);
+        expect(text).toMatch(/^flowledger_cluster_workers\{state="silent"\} 0$/m);
+        // Every series is one process's: the pid beside the slot, and one HELP line per metric.
+        expect(new Set(text.match(/worker="\d+",pid="\d+"|pid="\d+",worker="\d+"/g)).size).toBeGreaterThanOrEqual(2);
+        expect(text.match(/^# HELP flowledger_graphql_request_duration_seconds /gm)).toHaveLength(1);
+        expect(text).toMatch(/^flowledger_process_start_time_seconds\{.*worker="2".*\} \d+/m);
+      }
+
+      // A process that cannot answer (stopped here) is left out after 2 s, and the scrape says so.
+      const stopped = servingPids(started.output())[1]!;
+      process.kill(stopped, 'SIGSTOP');
+      try {
+        let text = '';
+        // The stopped process may be handed this scrape's connection: try again, on another.
+        for (let attempt = 0; !text && attempt < 6; attempt += 1)
+          text = await fetch(`${origin}/metrics`, { headers: close, signal: AbortSignal.timeout(4000) }).then(
+            (response) => response.text(),
+            () => '',
+          );
+        expect(text).toMatch(/^flowledger_cluster_workers\{state="silent"\} 1$/m);
+        expect(text).not.toContain(`pid="${stopped}"`);
+      } finally {
+        process.kill(stopped, 'SIGCONT');
+      }
+
+      const before = (await scrape()).counts;
+      const pids = servingPids(started.output());
+      const slotOf = new Map<number, string>();
+      for (const [, labels] of (await scrape()).text.matchAll(/^flowledger_build_info\{([^}]*)\} 1$/gm))
+        slotOf.set(Number(/pid="(\d+)"/.exec(labels!)![1]), /worker="(\d+)"/.exec(labels!)![1]!);
+      const killed = pids[0]!;
+      const slot = slotOf.get(killed)!;
+      process.kill(killed, 'SIGKILL');
+      await until(() => servingPids(started.output()).length === 3, 'a replacement process');
+      const after = await scrape();
+      // The replacement counts from nothing under the same slot (a counter reset, to Prometheus); the survivor keeps its count.
+      const other = slot === '1' ? '2' : '1';
+      expect(after.counts).toEqual(new Map([[other, before.get(other)]]));
+      const replacement = servingPids(started.output())[2]!;
+      expect(after.text).toMatch(new RegExp(`^flowledger_build_info\\{(?=.*pid="${replacement}")(?=.*worker="${slot}").*\\} 1$`, 'm'));
+      await ask();
+      await ask();
+      expect((await scrape()).total).toBe(before.get(other)! + 2);
+    } finally {
+      started.child.kill('SIGTERM');
+      expect(await started.exited).toBe(0);
+    }
+  });
+
   it('stops, exiting 1, when its processes keep dying as they start', async () => {
     const database = await createEmptyDatabase();
     databases.push(database);

@@ -1,7 +1,9 @@
+import cluster from 'node:cluster';
 import { getOperationAST, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Services } from '../runtime/services.ts';
+import { reportToCluster, scrapeCluster } from './cluster-metrics.ts';
 import { VERSION } from '../version.ts';
 
 /** One HTTP (or SSE) request, as it was answered. */
@@ -20,7 +22,9 @@ export interface Metrics {
   observe(operation: string, durationMs: number): void;
   /** An error as the client gets it, by its code: called by the error masks of every transport. */
   countError(code: unknown): void;
+  /** This process's figures; in a cluster worker, every process's, each labelled with its worker slot. */
   render(): Promise<string>;
+  close(): void;
 }
 
 /** `Query.workflows`: a label bounded by the schema (operation names are the client's, and unbounded). */
@@ -39,7 +43,6 @@ export function operationLabel(document: DocumentNode, operationName: string | n
  */
 export function createMetrics(services: Services): Metrics {
   const registry = new Registry();
-  // With CLUSTER_WORKERS each process answers /metrics for itself: its series carry its pid.
   registry.setDefaultLabels({ pid: String(process.pid) });
   collectDefaultMetrics({ register: registry, prefix: 'flowledger_' });
   const registers = [registry];
@@ -155,6 +158,12 @@ export function createMetrics(services: Services): Metrics {
     for (const [state, count] of counts) set({ state }, count);
   });
 
+  const collect = () => {
+    engine = services.engine?.stats();
+    return registry.getMetricsAsJSON();
+  };
+  const stopReporting = cluster.isWorker ? reportToCluster(collect) : () => {};
+
   const started = new WeakMap<Request, { at: number; operation: string }>();
   // Queries and mutations are executed, subscriptions subscribed: either names the request's operation.
   const named = ({ args }: { args: { contextValue: unknown; document: DocumentNode; operationName?: string | null } }) => {
@@ -180,8 +189,10 @@ export function createMetrics(services: Services): Metrics {
     observe: (operation, durationMs) => duration.observe({ operation }, durationMs / 1000),
     countError: (code) => errors.inc({ code: typeof code === 'string' ? code : 'NO_CODE' }),
     render: () => {
+      if (cluster.isWorker) return scrapeCluster();
       engine = services.engine?.stats();
       return registry.metrics();
     },
+    close: stopReporting,
   };
 }

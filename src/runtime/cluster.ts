@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config.ts';
 import { IdentityService } from '../app/identity.ts';
+import { relayClusterScrapes } from '../ops/cluster-metrics.ts';
 import { openDatabase } from '../store/database.ts';
 import { applyMigrations } from '../store/migrations.ts';
 import { resolveDatabase } from './database-url.ts';
@@ -34,9 +35,15 @@ export async function runPrimary(config: Config): Promise<void> {
   // after a growing delay, and past QUICK_DEATHS in a row the whole cluster exits non-zero,
   // so that its supervisor sees it.
   let quickDeaths = 0;
-  const fork = (): Worker => {
+  // Each process has a slot, 1 to CLUSTER_WORKERS, that its replacement takes over: /metrics labels its series with it.
+  const slots = new Map<Worker, number>();
+  relayClusterScrapes((worker) => slots.get(worker));
+  const fork = (slot: number): Worker => {
     const started = Date.now();
-    return cluster.fork(env).on('exit', (code, signal) => {
+    const worker = cluster.fork(env);
+    slots.set(worker, slot);
+    return worker.on('exit', (code, signal) => {
+      slots.delete(worker);
       if (stopping) return;
       quickDeaths = Date.now() - started < STABLE_MS ? quickDeaths + 1 : 0;
       if (quickDeaths > QUICK_DEATHS) {
@@ -47,11 +54,11 @@ export async function runPrimary(config: Config): Promise<void> {
       }
       const delay = quickDeaths === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** quickDeaths);
       log('error', 'a server process died; starting another', { code, signal, delayMs: delay });
-      setTimeout(fork, delay);
+      setTimeout(() => fork(slot), delay);
     });
   };
   let exitCode = 0;
-  for (let i = 0; i < config.clusterWorkers; i += 1) fork();
+  for (let slot = 1; slot <= config.clusterWorkers; slot += 1) fork(slot);
   log('info', 'cluster started', { workers: config.clusterWorkers, embeddedDatabase: !config.databaseUrl });
 
   exitOnSignals('shutting down the cluster', async () => {

@@ -75,6 +75,7 @@ export async function startServer(services: Services, port: number, host: string
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const acceptor of acceptors) acceptor.close();
       await websocket.close();
+      metrics.close();
       server.closeIdleConnections();
       // Open SSE streams and keep-alive requests would hold close() forever.
       setTimeout(() => server.closeAllConnections(), 1000).unref();
