@@ -29,6 +29,8 @@ export interface Config {
   readonly metricsToken: string | undefined;
   /** JWT bearer tokens, when a key to verify them is configured (docs/security.md). */
   readonly jwt: JwtConfig | undefined;
+  /** OpenTelemetry traces (the standard OTEL_* variables); undefined: off, the default. */
+  readonly tracing: TracingConfig | undefined;
   /** The live log's fallback poll; also how often open subscriptions re-check their key. */
   readonly livePollIntervalMs: number;
   /** How long a count of a workspace's workflows (its quota) is trusted with this process's creates added. */
@@ -115,6 +117,70 @@ function limits(env: Env): WorkspaceLimits {
       return [name, value];
     }),
   ) as unknown as WorkspaceLimits;
+}
+
+export interface TracingConfig {
+  /** Where spans are POSTed (OTLP over HTTP, JSON). Its headers, timeout and compression are the exporter's OTEL_EXPORTER_OTLP_* variables. */
+  readonly endpoint: string;
+  readonly serviceName: string;
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+  readonly sampler: (typeof SAMPLERS)[number];
+  readonly samplerRatio: number;
+  /** How long spans wait to be sent in a batch (OTEL_BSP_SCHEDULE_DELAY). */
+  readonly exportDelayMs: number;
+}
+
+const SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+
+/** `key=value,key=value`, values percent-encoded: OTEL_RESOURCE_ATTRIBUTES. */
+function keyValues(raw: string | undefined): Record<string, string> {
+  const pairs: Record<string, string> = {};
+  for (const part of (raw ?? '').split(',')) {
+    const at = part.indexOf('=');
+    if (at > 0) pairs[part.slice(0, at).trim()] = decodeURIComponent(part.slice(at + 1).trim());
+  }
+  return pairs;
+}
+
+/**
+ * Off unless a collector is named (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)
+ * or OTEL_TRACES_EXPORTER=otlp asks for the default one; OTEL_SDK_DISABLED=true and
+ * OTEL_TRACES_EXPORTER=none turn it off. Only OTLP over HTTP with JSON is spoken: another
+ * protocol asked for is refused at start rather than sent in the wrong format.
+ */
+function tracingConfig(env: Env): TracingConfig | undefined {
+  if (env.OTEL_SDK_DISABLED === 'true') return undefined;
+  const exporter = env.OTEL_TRACES_EXPORTER || undefined;
+  if (exporter !== undefined && exporter !== 'otlp' && exporter !== 'none')
+    throw new Error(`OTEL_TRACES_EXPORTER must be otlp or none, got "${exporter}"`);
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined;
+  const signal = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || undefined;
+  if (exporter === 'none' || (exporter === undefined && !base && !signal)) return undefined;
+  const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/json';
+  if (protocol !== 'http/json') throw new Error(`only OTLP over http/json is supported, got OTEL_EXPORTER_OTLP_PROTOCOL "${protocol}"`);
+  const endpoint = signal ?? `${(base ?? 'http://localhost:4318').replace(/\/+$/, '')}/v1/traces`;
+  if (!URL.canParse(endpoint)) throw new Error(`the OTLP traces endpoint must be a URL, got "${endpoint}"`);
+  const sampler = env.OTEL_TRACES_SAMPLER || 'parentbased_always_on';
+  if (!(SAMPLERS as readonly string[]).includes(sampler))
+    throw new Error(`OTEL_TRACES_SAMPLER must be one of ${SAMPLERS.join(', ')}, got "${sampler}"`);
+  const ratio = env.OTEL_TRACES_SAMPLER_ARG ? Number(env.OTEL_TRACES_SAMPLER_ARG) : 1;
+  if (!(ratio >= 0 && ratio <= 1)) throw new Error(`OTEL_TRACES_SAMPLER_ARG must be between 0 and 1, got "${env.OTEL_TRACES_SAMPLER_ARG}"`);
+  const resourceAttributes = keyValues(env.OTEL_RESOURCE_ATTRIBUTES);
+  return {
+    endpoint,
+    serviceName: env.OTEL_SERVICE_NAME || resourceAttributes['service.name'] || 'flowledger',
+    resourceAttributes,
+    sampler: sampler as TracingConfig['sampler'],
+    samplerRatio: ratio,
+    exportDelayMs: integer(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, 1),
+  };
 }
 
 export interface JwtConfig {
@@ -220,6 +286,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken: env.METRICS_TOKEN || undefined,
     logRequests: flag(env, 'LOG_REQUESTS', false),
     jwt: jwtConfig(env),
+    tracing: tracingConfig(env),
     livePollIntervalMs: integer(env, 'LIVE_POLL_INTERVAL_MS', 1000, 10),
     workflowCountTrustMs: integer(env, 'WORKFLOW_COUNT_TRUST_MS', 1000, 0),
     liveBufferLimit: integer(env, 'LIVE_BUFFER_LIMIT', 1000, 1),

@@ -1,3 +1,4 @@
+import type { Attributes } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Execution } from '../domain/executions/execution.ts';
@@ -48,7 +49,13 @@ export interface EngineOptions {
   /** Hosts (host or host:port) http.request may call, local addresses included; empty: any public host. */
   readonly allowedHosts: readonly string[];
   readonly log: (level: 'info' | 'error', message: string, fields: Record<string, unknown>) => void;
+  /** Runs are traces of their own, their steps spans of them; absent: no tracing. */
+  readonly trace?: Traced;
 }
+
+/** Runs `work` as a span, a trace's first with `root`. */
+export type Traced = <T>(name: string, attributes: Attributes, work: () => Promise<T>, root?: boolean) => Promise<T>;
+const untraced: Traced = (_name, _attributes, work) => work();
 
 export interface EngineStats {
   readonly active: number;
@@ -282,7 +289,13 @@ export class Engine {
   }
 
   async #run(job: Claimed, stop: AbortController): Promise<void> {
-    const outcome = await runClaimed(this.#context, job, stop).catch((failure: unknown) => ({
+    // A run is not part of whichever request woke the engine: its trace is its own, named by the execution.
+    const outcome = await (this.#options.trace ?? untraced)(
+      'execution run',
+      { 'flowledger.execution.id': job.id, 'flowledger.workspace.id': job.workspaceId },
+      () => runClaimed(this.#context, job, stop),
+      true,
+    ).catch((failure: unknown) => ({
       failure,
       workspaceId: job.workspaceId,
       stored: null,
@@ -329,7 +342,10 @@ export class Engine {
       act: (execution, name, input, timeoutMs, signal, step) =>
         this.#steps.run(
           execution.workspaceId,
-          () => runStep(this.#tools, execution, name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal, step),
+          () =>
+            (this.#options.trace ?? untraced)(`step ${name}`, { 'flowledger.execution.id': execution.id, 'flowledger.step': step }, () =>
+              runStep(this.#tools, execution, name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal, step),
+            ),
           signal,
         ),
       paceStep: async (workspaceId, writtenBytes, signal) => {

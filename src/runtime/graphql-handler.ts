@@ -9,6 +9,7 @@ import type { Metrics, RequestDone } from '../ops/metrics.ts';
 import { GRAPHIQL_CSP, GRAPHIQL_OPTIONS, renderGraphiQL } from './graphiql.ts';
 import { documentLimits } from './limits.ts';
 import { describeError, log, logRequest } from './log.ts';
+import { tracingPlugin } from './tracing.ts';
 import type { Services } from './services.ts';
 
 const requestIds = new WeakMap<Request, string>();
@@ -135,6 +136,8 @@ export function createGraphQLHandler(services: Services, metrics: Metrics) {
       ...(persisted ? [persisted.plugin()] : []),
       ...documentLimits(services.config),
       ...(services.config.introspection ? [] : [useDisableIntrospection()]),
+      // Last, so that its span holds the execution as the plugins before it have shaped it.
+      ...(services.tracing ? [tracingPlugin(services.tracing)] : []),
     ],
   });
 }

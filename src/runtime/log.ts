@@ -1,7 +1,17 @@
+import { context, trace } from '@opentelemetry/api';
+
+/** The trace and span a line is written in, when it is one that is exported (sampled). */
+function traceFields(): { traceId?: string; spanId?: string } {
+  const span = trace.getSpan(context.active());
+  if (!span) return {};
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  return traceFlags & 1 ? { traceId, spanId } : {};
+}
+
 // One JSON object per line on stderr: what log shippers expect, and stdout stays for output.
 // The line's own fields come first and cannot be replaced by `fields`.
 export function log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void {
-  const own = { time: new Date().toISOString(), level, message };
+  const own = { time: new Date().toISOString(), level, message, ...traceFields() };
   process.stderr.write(`${JSON.stringify(Object.assign({ ...own }, fields, own))}\n`);
 }
 

@@ -12,6 +12,7 @@ import { listenWithAcceptors } from './acceptors.ts';
 import { graphiqlAssets } from './graphiql.ts';
 import { dashboard } from '../dashboard/serve.ts';
 import { liveness, readiness } from '../ops/health.ts';
+import { tracedRequests } from './tracing.ts';
 import { createMetrics, type Metrics } from '../ops/metrics.ts';
 
 export interface RunningServer {
@@ -63,7 +64,8 @@ export async function startServer(services: Services, port: number, host: string
     (request, response) => rest(request, response, overHttp),
     refusalOnPath,
   );
-  const server = createServer(operational(services, metrics, dashboard(graphiqlEnabled(services) ? graphiqlAssets(api) : api)));
+  const handler = operational(services, metrics, dashboard(graphiqlEnabled(services) ? graphiqlAssets(api) : api));
+  const server = createServer(services.tracing ? tracedRequests(services.tracing, handler) : handler);
   const acceptors = await listenWithAcceptors(server, port, host);
   const websocket = attachWebSocket(server, yoga, services, metrics.countError);
   const address = server.address() as AddressInfo;

@@ -1,3 +1,4 @@
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Config } from '../config.ts';
 import { CommandHandler } from '../app/command-handler.ts';
 import { History } from '../app/history.ts';
@@ -25,6 +26,7 @@ import { AppendNotifications } from '../store/notifications.ts';
 import { DatabaseWatch } from './database-watch.ts';
 import { createBulkhead, type Bulkhead, type BulkheadStats } from './bulkhead.ts';
 import { log } from './log.ts';
+import { startTracing, type Tracing } from '../ops/tracing.ts';
 import { PersistedOperations } from './persisted-operations.ts';
 import { REST_DOCUMENTS } from '../rest/routes/index.ts';
 import { RateLimit } from './rate-limit.ts';
@@ -61,6 +63,8 @@ export interface Services {
   readonly overdue: OverdueSweeper;
   /** Answers kept until the log says they changed; null when RESPONSE_CACHE_BYTES is 0. */
   readonly responseCache: ResponseCache | null;
+  /** null unless OpenTelemetry traces are configured (OTEL_*). */
+  readonly tracing: Tracing | null;
   /** Stops the engine, the live log and its listener; the database stays open. */
   stop(): Promise<void>;
 }
@@ -89,6 +93,8 @@ export type AppServices = Pick<
 export async function startServices(config: Config, db: Database): Promise<Services> {
   // First, as it reads key files: a bad one stops the start before anything runs.
   const tokens = config.jwt ? await TokenVerifier.create(config.jwt) : null;
+  const tracing = config.tracing ? startTracing(config.tracing) : null;
+  if (tracing) db.traceStatements(tracing.tracer);
   const responseCache = config.responseCacheBytes > 0 ? new ResponseCache({ maxBytes: config.responseCacheBytes }) : null;
   const invalidation = responseCache ? new CacheInvalidation(responseCache) : null;
   const store = new PostgresEventStore(db, invalidation ? (events) => invalidation.committed(events) : undefined);
@@ -125,6 +131,9 @@ export async function startServices(config: Config, db: Database): Promise<Servi
         breakers: { failures: config.breakerFailures, halfOpenAfterMs: config.breakerHalfOpenMs },
         allowedHosts: config.httpAllowedHosts,
         log,
+        trace: tracing
+          ? (name, attributes, work, root) => tracing.span(name, attributes, work, root ? { parent: ROOT_CONTEXT } : {})
+          : undefined,
       })
     : null;
   const database = new DatabaseWatch(db, log, config.databaseCheckIntervalMs);
@@ -178,12 +187,14 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     database,
     overdue,
     responseCache,
+    tracing,
     async stop() {
       await overdue.stop();
       await engine?.stop();
       await notifications.stop();
       await live.stop();
       await database.stop();
+      await tracing?.shutdown();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
@@ -15,6 +16,8 @@ export interface Database {
   readonly prisma: PrismaClient;
   /** Statements sent to PostgreSQL by this process (ours and Prisma's). */
   statementCount(): number;
+  /** From now on, each statement sent within a trace is a span of it. */
+  traceStatements(tracer: Tracer): void;
   /**
    * BEGIN, `work`, COMMIT. A COMMIT whose connection is lost before it answers throws
    * AmbiguousCommitError: the work may have committed.
@@ -48,11 +51,41 @@ export interface DatabaseOptions {
   readonly statementTimeoutMs?: number;
 }
 
+const MAX_STATEMENT_CHARS = 2000;
+
+/** A statement as a span: its text (parameters stay out of it), ended when its answer or its error arrives. */
+function traced(tracer: Tracer, query: (...args: unknown[]) => unknown, args: unknown[]): unknown {
+  const [first] = args;
+  const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
+  const span = tracer.startSpan(`SQL ${/^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? 'statement'}`, {
+    kind: SpanKind.CLIENT,
+    attributes: { 'db.system.name': 'postgresql', 'db.query.text': text.slice(0, MAX_STATEMENT_CHARS) },
+  });
+  const end = (error?: unknown) => {
+    if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    span.end();
+  };
+  // pg answers by callback (the pool's own queries) or by promise.
+  const last = args.at(-1);
+  if (typeof last === 'function') {
+    const callback = last as (error: unknown, result: unknown) => void;
+    return query(...args.slice(0, -1), (error: unknown, result: unknown) => {
+      end(error);
+      callback(error, result);
+    });
+  }
+  const answer = query(...args);
+  if (answer instanceof Promise) answer.then(() => end(), end);
+  else end();
+  return answer;
+}
+
 export function openDatabase(
   connectionString: string,
   { poolSize = 20, writePoolSize = Math.ceil(poolSize / 2), connectTimeoutMs = 5000, statementTimeoutMs = 30_000 }: DatabaseOptions = {},
 ): Database {
   let statements = 0;
+  let tracer: Tracer | undefined;
   const queryTimeoutMs = statementTimeoutMs + 2000;
   /** Clients whose connection failed: destroyed when they are released, never reused. */
   const broken = new WeakSet<pg.PoolClient>();
@@ -73,7 +106,7 @@ export function openDatabase(
       const query = client.query.bind(client) as (...args: unknown[]) => unknown;
       (client as { query: unknown }).query = (...args: unknown[]) => {
         statements += 1;
-        return query(...args);
+        return tracer && trace.getSpan(context.active()) ? traced(tracer, query, args) : query(...args);
       };
       // The pool listens for errors of idle clients only. One that loses its server while it is
       // checked out (between two statements of a transaction) would otherwise emit an 'error'
@@ -94,6 +127,9 @@ export function openDatabase(
     writers,
     prisma,
     statementCount: () => statements,
+    traceStatements(using) {
+      tracer = using;
+    },
     tryTimeoutMs: connectTimeoutMs + queryTimeoutMs,
     async write(query, timeoutMs) {
       const client = await writers.connect();

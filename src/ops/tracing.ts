@@ -1,0 +1,83 @@
+import { context, propagation, SpanKind, SpanStatusCode, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+  type Sampler,
+} from '@opentelemetry/sdk-trace';
+import type { TracingConfig } from '../config.ts';
+import { VERSION } from '../version.ts';
+
+export interface Tracing {
+  readonly tracer: Tracer;
+  /**
+   * Runs `work` in a span that is the current one for whatever `work` starts (the context is
+   * carried across awaits), and ends it when `work` settles; a throw marks it failed.
+   */
+  span<T>(
+    name: string,
+    attributes: Attributes,
+    work: (span: Span) => Promise<T>,
+    options?: { kind?: SpanKind; parent?: Context },
+  ): Promise<T>;
+  /** Sends what is still buffered, then stops. */
+  shutdown(): Promise<void>;
+}
+
+function sampler({ sampler, samplerRatio }: TracingConfig): Sampler {
+  const root = {
+    always_on: new AlwaysOnSampler(),
+    always_off: new AlwaysOffSampler(),
+    traceidratio: new TraceIdRatioBasedSampler(samplerRatio),
+  }[sampler.replace(/^parentbased_/, '') as 'always_on' | 'always_off' | 'traceidratio'];
+  return sampler.startsWith('parentbased_') ? new ParentBasedSampler({ root }) : root;
+}
+
+let contextInstalled = false;
+
+/**
+ * Traces to an OTLP/HTTP (JSON) collector. The context manager and the W3C propagator are the
+ * process's (OpenTelemetry keeps them global, and the log lines read the current span through
+ * them); the tracer provider is this one's, handed to whoever makes spans, so that a process
+ * may run with tracing off, or a test with its own collector.
+ */
+export function startTracing(config: TracingConfig): Tracing {
+  if (!contextInstalled) {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    contextInstalled = true;
+  }
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({ ...config.resourceAttributes, 'service.name': config.serviceName, 'service.version': VERSION }),
+    sampler: sampler(config),
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter: new OTLPTraceExporter({ url: config.endpoint }),
+        scheduledDelayMillis: config.exportDelayMs,
+      }),
+    ],
+  });
+  const tracer = provider.getTracer('flowledger', VERSION);
+  return {
+    tracer,
+    span: (name, attributes, work, { kind = SpanKind.INTERNAL, parent = context.active() } = {}) =>
+      tracer.startActiveSpan(name, { kind, attributes }, parent, async (span) => {
+        try {
+          return await work(span);
+        } catch (error) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+          throw error;
+        } finally {
+          span.end();
+        }
+      }),
+    shutdown: () => provider.shutdown(),
+  };
+}
