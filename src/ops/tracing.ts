@@ -1,17 +1,5 @@
 import { context, propagation, SpanKind, SpanStatusCode, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  TracerProvider,
-  type Sampler,
-} from '@opentelemetry/sdk-trace';
+import type { Sampler } from '@opentelemetry/sdk-trace';
 import type { TracingConfig } from '../config.ts';
 import { VERSION } from '../version.ts';
 
@@ -31,13 +19,15 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-function sampler({ sampler, samplerRatio }: TracingConfig): Sampler {
+type Sdk = typeof import('@opentelemetry/sdk-trace');
+
+function sampler(sdk: Sdk, { sampler, samplerRatio }: TracingConfig): Sampler {
   const root = {
-    always_on: new AlwaysOnSampler(),
-    always_off: new AlwaysOffSampler(),
-    traceidratio: new TraceIdRatioBasedSampler(samplerRatio),
-  }[sampler.replace(/^parentbased_/, '') as 'always_on' | 'always_off' | 'traceidratio'];
-  return sampler.startsWith('parentbased_') ? new ParentBasedSampler({ root }) : root;
+    always_on: () => new sdk.AlwaysOnSampler(),
+    always_off: () => new sdk.AlwaysOffSampler(),
+    traceidratio: () => new sdk.TraceIdRatioBasedSampler(samplerRatio),
+  }[sampler.replace(/^parentbased_/, '') as 'always_on' | 'always_off' | 'traceidratio']();
+  return sampler.startsWith('parentbased_') ? new sdk.ParentBasedSampler({ root }) : root;
 }
 
 let contextInstalled = false;
@@ -48,17 +38,27 @@ let contextInstalled = false;
  * them); the tracer provider is this one's, handed to whoever makes spans, so that a process
  * may run with tracing off, or a test with its own collector.
  */
-export function startTracing(config: TracingConfig): Tracing {
+export async function startTracing(config: TracingConfig): Promise<Tracing> {
+  // Loaded only when tracing is on: the SDK and the exporter would otherwise sit in every
+  // process's heap for nothing.
+  const [sdk, { AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, { OTLPTraceExporter }, { resourceFromAttributes }] =
+    await Promise.all([
+      import('@opentelemetry/sdk-trace'),
+      import('@opentelemetry/context-async-hooks'),
+      import('@opentelemetry/core'),
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/resources'),
+    ]);
   if (!contextInstalled) {
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     contextInstalled = true;
   }
-  const provider = new TracerProvider({
+  const provider = new sdk.TracerProvider({
     resource: resourceFromAttributes({ ...config.resourceAttributes, 'service.name': config.serviceName, 'service.version': VERSION }),
-    sampler: sampler(config),
+    sampler: sampler(sdk, config),
     spanProcessors: [
-      new BatchSpanProcessor({
+      new sdk.BatchSpanProcessor({
         exporter: new OTLPTraceExporter({ url: config.endpoint }),
         scheduledDelayMillis: config.exportDelayMs,
       }),

@@ -93,7 +93,7 @@ export type AppServices = Pick<
 export async function startServices(config: Config, db: Database): Promise<Services> {
   // First, as it reads key files: a bad one stops the start before anything runs.
   const tokens = config.jwt ? await TokenVerifier.create(config.jwt) : null;
-  const tracing = config.tracing ? startTracing(config.tracing) : null;
+  const tracing = config.tracing ? await startTracing(config.tracing) : null;
   if (tracing) db.traceStatements(tracing.tracer);
   const responseCache = config.responseCacheBytes > 0 ? new ResponseCache({ maxBytes: config.responseCacheBytes }) : null;
   const invalidation = responseCache ? new CacheInvalidation(responseCache) : null;
