@@ -1,6 +1,7 @@
 import type { EngineStats } from '../../engine/engine.ts';
 import { MAX_HOSTS, type BreakerState } from '../../engine/breakers.ts';
 import type { WorkspaceLimits } from '../../domain/workspaces/limits.ts';
+import { VERSION } from '../../version.ts';
 import { builder } from '../builder.ts';
 
 const BreakerStateEnum = builder.enumType('CircuitBreakerState', {
@@ -70,6 +71,7 @@ const LimitsRef = builder.objectRef<WorkspaceLimits>('WorkspaceLimits').implemen
 const SystemStatusRef = builder.objectRef<{ engine: EngineStats | null; limits: WorkspaceLimits }>('SystemStatus').implement({
   description: 'The process that answers this query.',
   fields: (t) => ({
+    version: t.string({ description: "The release this process runs: package.json's version.", resolve: () => VERSION }),
     limits: t.field({ type: LimitsRef, resolve: (status) => status.limits }),
     engine: t.field({
       type: EngineStatsRef,
