@@ -128,6 +128,12 @@ export interface TracingConfig {
   readonly samplerRatio: number;
   /** How long spans wait to be sent in a batch (OTEL_BSP_SCHEDULE_DELAY). */
   readonly exportDelayMs: number;
+  /**
+   * A caller's `traceparent` (TRACE_CALLER_CONTEXT): `continue` its trace, sampled as it says;
+   * or `link` to it from a trace of ours, sampled by our sampler, so that callers can neither
+   * force tracing nor hide from it.
+   */
+  readonly callerContext: 'continue' | 'link';
 }
 
 const SAMPLERS = [
@@ -140,11 +146,16 @@ const SAMPLERS = [
 ] as const;
 
 /** `key=value,key=value`, values percent-encoded: OTEL_RESOURCE_ATTRIBUTES. */
-function keyValues(raw: string | undefined): Record<string, string> {
+function keyValues(env: Env, name: string): Record<string, string> {
   const pairs: Record<string, string> = {};
-  for (const part of (raw ?? '').split(',')) {
+  for (const part of (env[name] ?? '').split(',')) {
     const at = part.indexOf('=');
-    if (at > 0) pairs[part.slice(0, at).trim()] = decodeURIComponent(part.slice(at + 1).trim());
+    if (at <= 0) continue;
+    try {
+      pairs[part.slice(0, at).trim()] = decodeURIComponent(part.slice(at + 1).trim());
+    } catch {
+      throw new Error(`${name} must be key=value pairs with percent-encoded values, got "${part}"`);
+    }
   }
   return pairs;
 }
@@ -166,13 +177,18 @@ function tracingConfig(env: Env): TracingConfig | undefined {
   const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/json';
   if (protocol !== 'http/json') throw new Error(`only OTLP over http/json is supported, got OTEL_EXPORTER_OTLP_PROTOCOL "${protocol}"`);
   const endpoint = signal ?? `${(base ?? 'http://localhost:4318').replace(/\/+$/, '')}/v1/traces`;
-  if (!URL.canParse(endpoint)) throw new Error(`the OTLP traces endpoint must be a URL, got "${endpoint}"`);
+  if (!/^https?:$/.test(URL.parse(endpoint)?.protocol ?? ''))
+    throw new Error(`the OTLP traces endpoint must be an http(s) URL, got "${endpoint}"`);
   const sampler = env.OTEL_TRACES_SAMPLER || 'parentbased_always_on';
   if (!(SAMPLERS as readonly string[]).includes(sampler))
     throw new Error(`OTEL_TRACES_SAMPLER must be one of ${SAMPLERS.join(', ')}, got "${sampler}"`);
-  const ratio = env.OTEL_TRACES_SAMPLER_ARG ? Number(env.OTEL_TRACES_SAMPLER_ARG) : 1;
-  if (!(ratio >= 0 && ratio <= 1)) throw new Error(`OTEL_TRACES_SAMPLER_ARG must be between 0 and 1, got "${env.OTEL_TRACES_SAMPLER_ARG}"`);
-  const resourceAttributes = keyValues(env.OTEL_RESOURCE_ATTRIBUTES);
+  const arg = env.OTEL_TRACES_SAMPLER_ARG ?? '';
+  const ratio = arg === '' ? 1 : /^(0|1)?(\.\d+)?$/.test(arg.trim()) && arg.trim() !== '' ? Number(arg) : NaN;
+  if (!(ratio >= 0 && ratio <= 1)) throw new Error(`OTEL_TRACES_SAMPLER_ARG must be a number between 0 and 1, got "${arg}"`);
+  const callerContext = env.TRACE_CALLER_CONTEXT || 'continue';
+  if (callerContext !== 'continue' && callerContext !== 'link')
+    throw new Error(`TRACE_CALLER_CONTEXT must be continue or link, got "${callerContext}"`);
+  const resourceAttributes = keyValues(env, 'OTEL_RESOURCE_ATTRIBUTES');
   return {
     endpoint,
     serviceName: env.OTEL_SERVICE_NAME || resourceAttributes['service.name'] || 'flowledger',
@@ -180,6 +196,7 @@ function tracingConfig(env: Env): TracingConfig | undefined {
     sampler: sampler as TracingConfig['sampler'],
     samplerRatio: ratio,
     exportDelayMs: integer(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, 1),
+    callerContext,
   };
 }
 

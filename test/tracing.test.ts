@@ -17,6 +17,9 @@ interface ReceivedSpan {
   readonly kind: number;
   readonly attributes: Record<string, unknown>;
   readonly status?: { code?: number; message?: string };
+  readonly links?: { traceId: string; spanId: string }[];
+  readonly startTimeUnixNano: string;
+  readonly endTimeUnixNano: string;
   readonly service: Record<string, unknown>;
 }
 
@@ -82,7 +85,8 @@ beforeAll(async () => {
     OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test',
     OTEL_BSP_SCHEDULE_DELAY: '50',
   }).tracing;
-  app = await startTestApp({ tracing, logRequests: true });
+  // http.request may call this process's own collector: the step that fails against it is what the secrets test wants.
+  app = await startTestApp({ tracing, logRequests: true, httpAllowedHosts: ['127.0.0.1'] });
   // The JSON log lines of this process, kept to find a request's.
   process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
     lines.push(String(chunk));
@@ -159,12 +163,64 @@ describe('OpenTelemetry traces', () => {
     const traceId = response.headers.get('x-trace-id')!;
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(traceId).not.toBe(created.headers.get('x-trace-id'));
-    const [graphql] = await collector
-      .trace(traceId, (of) => of.some((span) => span.name === 'GraphQL Mutation.updateWorkflow'))
-      .then((of) => of.filter((span) => span.name === 'GraphQL Mutation.updateWorkflow'));
-    expect(graphql!.status).toMatchObject({ code: 2 }); // ERROR
-    expect(graphql!.attributes['flowledger.error.codes']).toEqual(['VERSION_CONFLICT']);
-    expect(spans(traceId).find((span) => span.name === 'POST')!.parentSpanId).toBeFalsy();
+    const trace = await collector.trace(traceId, (of) =>
+      ['GraphQL Mutation.updateWorkflow', 'POST'].every((name) => of.some((span) => span.name === name)),
+    );
+    const graphql = trace.find((span) => span.name === 'GraphQL Mutation.updateWorkflow')!;
+    // The code, never the message: a message may quote what the caller sent.
+    expect(graphql.status).toEqual({ code: 2, message: 'VERSION_CONFLICT' }); // ERROR
+    expect(graphql.attributes['flowledger.error.codes']).toEqual(['VERSION_CONFLICT']);
+    expect(trace.find((span) => span.name === 'POST')!.parentSpanId).toBeFalsy();
+  });
+
+  it('adds nothing to a trace once its request has ended, though the engine it woke goes on', async () => {
+    const workflow = await createWorkflow(app.gql, definition());
+    const response = await post({
+      query: 'mutation($id: ID!) { executeWorkflow(input: { workflowId: $id }) { id } }',
+      variables: { id: workflow.id },
+    });
+    const traceId = response.headers.get('x-trace-id')!;
+    const { data } = (await response.json()) as { data: { executeWorkflow: { id: string } } };
+    await ended(app.gql, data.executeWorkflow.id);
+    const http = (await collector.trace(traceId, (of) => of.some((span) => span.name === 'POST'))).find((span) => span.name === 'POST')!;
+    // Later batches would bring what was added late.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const span of spans(traceId)) expect(BigInt(span.endTimeUnixNano), span.name).toBeLessThanOrEqual(BigInt(http.endTimeUnixNano));
+    const run = await waitFor(() =>
+      collector.spans.find(
+        (span) => span.name === 'execution run' && span.attributes['flowledger.execution.id'] === data.executeWorkflow.id,
+      ),
+    );
+    expect(run.traceId).not.toBe(traceId);
+  });
+
+  it('exports no secret of a failed step: a span says what kind of error, not its message', async () => {
+    const secretUrl = `http://user:hunter2@127.0.0.1:${new URL(collector.endpoint).port}/hook?api_key=SECRET123`;
+    const workflow = await createWorkflow(app.gql, {
+      startAt: 'Call',
+      nodes: { Call: { type: 'task', action: 'http.request', input: { url: secretUrl }, end: true } },
+    });
+    const started = await execute(app.gql, workflow.id);
+    expect((await ended(app.gql, started.id)).status).toBe('FAILED');
+    const run = await waitFor(() =>
+      collector.spans.find((span) => span.name === 'execution run' && span.attributes['flowledger.execution.id'] === started.id),
+    );
+    const trace = await collector.trace(run.traceId, (of) => of.some((span) => span.name === 'step http.request'));
+    const step = trace.find((span) => span.name === 'step http.request')!;
+    expect(step.status?.code).toBe(2);
+    expect(step.status?.message).toMatch(/^\w+$/);
+    const exported = JSON.stringify(collector.spans);
+    expect(exported).not.toContain('hunter2');
+    expect(exported).not.toContain('SECRET123');
+  });
+
+  it('leaves probes and scrapes out of traces', async () => {
+    const origin = new URL(app.url).origin;
+    for (const path of ['/healthz', '/readyz', '/metrics']) {
+      const response = await fetch(`${origin}${path}`, { headers: { traceparent: `00-${hex(16)}-${hex(8)}-01` } });
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get('x-trace-id'), path).toBeNull();
+    }
   });
 
   it('traces an execution run as a trace of its own, its steps as spans of it', async () => {
@@ -224,8 +280,49 @@ describe('tracing settings', () => {
     expect(() => loadConfig({ ...named, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/only OTLP over http\/json/);
     expect(() => loadConfig({ ...named, OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(/OTEL_TRACES_EXPORTER must be otlp or none/);
     expect(() => loadConfig({ ...named, OTEL_TRACES_SAMPLER: 'sometimes' })).toThrow(/OTEL_TRACES_SAMPLER must be one of/);
-    expect(() => loadConfig({ ...named, OTEL_TRACES_SAMPLER_ARG: '2' })).toThrow(/OTEL_TRACES_SAMPLER_ARG must be between 0 and 1/);
-    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' })).toThrow(/must be a URL/);
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' })).toThrow(/must be an http\(s\) URL/);
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'ftp://collector/v1/traces' })).toThrow(/must be an http\(s\) URL/);
+    for (const arg of [' ', '0x1', '1.5', '-0.1'])
+      expect(() => loadConfig({ ...named, OTEL_TRACES_SAMPLER_ARG: arg }), arg).toThrow(
+        /OTEL_TRACES_SAMPLER_ARG must be a number between 0 and 1/,
+      );
+    expect(() => loadConfig({ ...named, OTEL_RESOURCE_ATTRIBUTES: 'team=a%' })).toThrow(/OTEL_RESOURCE_ATTRIBUTES must be key=value pairs/);
+    expect(() => loadConfig({ ...named, TRACE_CALLER_CONTEXT: 'trust' })).toThrow(/TRACE_CALLER_CONTEXT must be continue or link/);
+  });
+
+  it("with TRACE_CALLER_CONTEXT=link, links to a caller's trace from one of its own, sampled by its own sampler", async () => {
+    const settings = {
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: collector.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+      TRACE_CALLER_CONTEXT: 'link',
+    };
+    const never = await startTestApp({
+      tracing: loadConfig({ ...settings, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' }).tracing,
+    });
+    const always = await startTestApp({ tracing: loadConfig(settings).tracing });
+    try {
+      const ask = (target: TestApp, traceparent: string) =>
+        fetch(target.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${target.keys.viewer}`, traceparent },
+          body: JSON.stringify({ query: '{ me { role } }' }),
+        });
+      // A caller that asks to be sampled is not, at a ratio of 0, whatever its trace id.
+      const forcedTrace = `${'0'.repeat(31)}1`;
+      expect((await ask(never, `00-${forcedTrace}-${hex(8)}-01`)).headers.get('x-trace-id')).toBeNull();
+      const callerTrace = hex(16);
+      const callerSpan = hex(8);
+      const traceId = (await ask(always, `00-${callerTrace}-${callerSpan}-00`)).headers.get('x-trace-id')!;
+      expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(traceId).not.toBe(callerTrace);
+      const http = (await collector.trace(traceId, (of) => of.some((span) => span.name === 'POST'))).find((span) => span.name === 'POST')!;
+      expect(http.parentSpanId).toBeFalsy();
+      expect(http.links).toEqual([expect.objectContaining({ traceId: callerTrace, spanId: callerSpan })]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(spans(forcedTrace)).toEqual([]);
+    } finally {
+      await Promise.all([never.close(), always.close()]);
+    }
   });
 
   it('sends no trace header and keeps no trace ids in the log when off', async () => {

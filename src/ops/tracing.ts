@@ -5,6 +5,7 @@ import { VERSION } from '../version.ts';
 
 export interface Tracing {
   readonly tracer: Tracer;
+  readonly callerContext: TracingConfig['callerContext'];
   /**
    * Runs `work` in a span that is the current one for whatever `work` starts (the context is
    * carried across awaits), and ends it when `work` settles; a throw marks it failed.
@@ -28,6 +29,17 @@ function sampler(sdk: Sdk, { sampler, samplerRatio }: TracingConfig): Sampler {
     traceidratio: () => new sdk.TraceIdRatioBasedSampler(samplerRatio),
   }[sampler.replace(/^parentbased_/, '') as 'always_on' | 'always_off' | 'traceidratio']();
   return sampler.startsWith('parentbased_') ? new sdk.ParentBasedSampler({ root }) : root;
+}
+
+const MAX_ATTRIBUTE_CHARS = 2048;
+
+/**
+ * What a failed span says of its error: its code (AppError) or its name (ActionError: `HttpError`,
+ * `Timeout`...), never its message, which may quote a URL with credentials or a value.
+ */
+function errorKind(error: unknown): string {
+  const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
+  return typeof code === 'string' ? code : typeof name === 'string' ? name : 'Error';
 }
 
 let contextInstalled = false;
@@ -57,6 +69,8 @@ export async function startTracing(config: TracingConfig): Promise<Tracing> {
   const provider = new sdk.TracerProvider({
     resource: resourceFromAttributes({ ...config.resourceAttributes, 'service.name': config.serviceName, 'service.version': VERSION }),
     sampler: sampler(sdk, config),
+    // What a client sends (an operation's name, a path) is cut, so that no span grows with a request.
+    spanLimits: { attributeValueLengthLimit: MAX_ATTRIBUTE_CHARS },
     spanProcessors: [
       new sdk.BatchSpanProcessor({
         exporter: new OTLPTraceExporter({ url: config.endpoint }),
@@ -67,12 +81,13 @@ export async function startTracing(config: TracingConfig): Promise<Tracing> {
   const tracer = provider.getTracer('flowledger', VERSION);
   return {
     tracer,
+    callerContext: config.callerContext,
     span: (name, attributes, work, { kind = SpanKind.INTERNAL, parent = context.active() } = {}) =>
       tracer.startActiveSpan(name, { kind, attributes }, parent, async (span) => {
         try {
           return await work(span);
         } catch (error) {
-          span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+          span.setStatus({ code: SpanStatusCode.ERROR, message: errorKind(error) });
           throw error;
         } finally {
           span.end();

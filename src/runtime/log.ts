@@ -1,11 +1,14 @@
 import { context, trace } from '@opentelemetry/api';
 
-/** The trace and span a line is written in, when it is one that is exported (sampled). */
+/**
+ * The trace and span a line is written in, while that span is open and exported (a timer a
+ * request left behind is not part of it).
+ */
 function traceFields(): { traceId?: string; spanId?: string } {
   const span = trace.getSpan(context.active());
-  if (!span) return {};
-  const { traceId, spanId, traceFlags } = span.spanContext();
-  return traceFlags & 1 ? { traceId, spanId } : {};
+  if (!span?.isRecording()) return {};
+  const { traceId, spanId } = span.spanContext();
+  return { traceId, spanId };
 }
 
 // One JSON object per line on stderr: what log shippers expect, and stdout stays for output.

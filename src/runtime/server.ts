@@ -64,8 +64,9 @@ export async function startServer(services: Services, port: number, host: string
     (request, response) => rest(request, response, overHttp),
     refusalOnPath,
   );
-  const handler = operational(services, metrics, dashboard(graphiqlEnabled(services) ? graphiqlAssets(api) : api));
-  const server = createServer(services.tracing ? tracedRequests(services.tracing, handler) : handler);
+  const pages = dashboard(graphiqlEnabled(services) ? graphiqlAssets(api) : api);
+  // Probes and scrapes come every few seconds and say nothing of a request: they are not traced.
+  const server = createServer(operational(services, metrics, services.tracing ? tracedRequests(services.tracing, pages) : pages));
   const acceptors = await listenWithAcceptors(server, port, host);
   const websocket = attachWebSocket(server, yoga, services, metrics.countError);
   const address = server.address() as AddressInfo;

@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Config } from '../config.ts';
 import { CommandHandler } from '../app/command-handler.ts';
 import { History } from '../app/history.ts';
@@ -166,7 +166,8 @@ export async function startServices(config: Config, db: Database): Promise<Servi
     store,
     workflows,
     executions: new ExecutionService(commands, workflows, jobs, new ExecutionRows(db), limits, config.maxExecutionInputBytes, {
-      started: () => engine?.poke(),
+      // The engine's claim is its own work, not part of the request that woke it (nor of its trace).
+      started: () => context.with(ROOT_CONTEXT, () => engine?.poke()),
       cancelled: (id) => engine?.interrupt(id),
     }),
     engine,

@@ -12,18 +12,23 @@ type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 export const TRACE_HEADER = 'x-trace-id';
 
 /**
- * Each HTTP request as a server span, continuing the caller's trace when it sends a W3C
- * `traceparent`. What the request does (GraphQL, SQL) runs in its context, and so becomes part
- * of the same trace. A sampled trace's id is sent back in `x-trace-id`.
+ * Each HTTP request as a server span, in the caller's trace when it sends a W3C `traceparent`
+ * (or, with TRACE_CALLER_CONTEXT=link, in a trace of ours linked to it). What the request does
+ * (GraphQL, SQL) runs in its context, and so becomes part of the same trace. A sampled trace's
+ * id is sent back in `x-trace-id`.
  */
 export function tracedRequests(tracing: Tracing, next: Handler): Handler {
   return (request, response) => {
-    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+    const remote = propagation.extract(ROOT_CONTEXT, request.headers);
+    const caller = trace.getSpanContext(remote);
+    const link = tracing.callerContext === 'link';
+    const parent = link ? ROOT_CONTEXT : remote;
     const span = tracing.tracer.startSpan(
       request.method ?? 'HTTP',
       {
         kind: SpanKind.SERVER,
         attributes: { 'http.request.method': request.method ?? '', 'url.path': request.url?.split('?')[0] ?? '' },
+        links: link && caller ? [{ context: caller }] : [],
       },
       parent,
     );

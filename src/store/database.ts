@@ -1,4 +1,5 @@
 import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import type { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
@@ -53,7 +54,10 @@ export interface DatabaseOptions {
 
 const MAX_STATEMENT_CHARS = 2000;
 
-/** A statement as a span: its text (parameters stay out of it), ended when its answer or its error arrives. */
+/**
+ * A statement as a span: its text (parameters stay out of it), ended when its answer or its
+ * error arrives. A failed one says its SQLSTATE, not its message, which may quote a value.
+ */
 function traced(tracer: Tracer, query: (...args: unknown[]) => unknown, args: unknown[]): unknown {
   const [first] = args;
   const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '');
@@ -62,22 +66,33 @@ function traced(tracer: Tracer, query: (...args: unknown[]) => unknown, args: un
     attributes: { 'db.system.name': 'postgresql', 'db.query.text': text.slice(0, MAX_STATEMENT_CHARS) },
   });
   const end = (error?: unknown) => {
-    if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    if (error) {
+      const code = (error as { code?: unknown }).code;
+      span.setStatus({ code: SpanStatusCode.ERROR, message: typeof code === 'string' ? code : 'Error' });
+      if (typeof code === 'string') span.setAttribute('db.response.status_code', code);
+    }
     span.end();
   };
-  // pg answers by callback (the pool's own queries) or by promise.
-  const last = args.at(-1);
-  if (typeof last === 'function') {
-    const callback = last as (error: unknown, result: unknown) => void;
-    return query(...args.slice(0, -1), (error: unknown, result: unknown) => {
-      end(error);
-      callback(error, result);
-    });
+  try {
+    // pg answers by callback (the pool's own queries), by promise, or (a cursor) by events.
+    const last = args.at(-1);
+    if (typeof last === 'function') {
+      const callback = last as (error: unknown, result: unknown) => void;
+      return query(...args.slice(0, -1), (error: unknown, result: unknown) => {
+        end(error);
+        callback(error, result);
+      });
+    }
+    const answer = query(...args);
+    if (answer instanceof Promise) answer.then(() => end(), end);
+    else if (answer && typeof (answer as EventEmitter).once === 'function')
+      (answer as EventEmitter).once('end', () => end()).once('error', end);
+    else end();
+    return answer;
+  } catch (error) {
+    end(error);
+    throw error;
   }
-  const answer = query(...args);
-  if (answer instanceof Promise) answer.then(() => end(), end);
-  else end();
-  return answer;
 }
 
 export function openDatabase(
@@ -106,7 +121,8 @@ export function openDatabase(
       const query = client.query.bind(client) as (...args: unknown[]) => unknown;
       (client as { query: unknown }).query = (...args: unknown[]) => {
         statements += 1;
-        return tracer && trace.getSpan(context.active()) ? traced(tracer, query, args) : query(...args);
+        // Only within a span still open: work a request left behind (a timer, a shared read) adds nothing to its trace.
+        return tracer && trace.getSpan(context.active())?.isRecording() ? traced(tracer, query, args) : query(...args);
       };
       // The pool listens for errors of idle clients only. One that loses its server while it is
       // checked out (between two statements of a transaction) would otherwise emit an 'error'
