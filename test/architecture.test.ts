@@ -20,7 +20,14 @@ function importsBetweenFolders(): Set<string> {
     .filter((file) => /\.tsx?$/.test(file) && !file.endsWith('.spec.ts') && !file.startsWith(`generated${sep}`))
     .map((file) => join(SRC, file));
   for (const file of files) {
-    for (const [, target] of readFileSync(file, 'utf8').matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.[^']+)'/gms)) {
+    // `import x from`, `export … from`, `import './side-effect'` and `import('./lazy')`, either quote.
+    const text = readFileSync(file, 'utf8');
+    const targets = [
+      ...text.matchAll(/^(?:import|export)\s[^;]*?from\s+['"](\.[^'"]+)['"]/gms),
+      ...text.matchAll(/^import\s+['"](\.[^'"]+)['"]/gm),
+      ...text.matchAll(/\bimport\(\s*['"](\.[^'"]+)['"]\s*\)/g),
+    ];
+    for (const [, target] of targets) {
       const to = resolve(dirname(file), target!);
       if (!to.startsWith(SRC + sep)) continue;
       const [a, b] = [folderOf(file), folderOf(to)];

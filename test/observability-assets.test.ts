@@ -141,17 +141,18 @@ const panelQueries = () =>
 const variableQuery = (variable: Variable) => (typeof variable.query === 'string' ? variable.query : variable.query.query);
 
 describe('the scrape', () => {
-  it('has what the checks read: histogram buckets with le, errors by code, states, pid on every series', () => {
+  it('has what the checks read: histogram buckets with le, errors by code, states, the pid on build_info alone', () => {
     const labelsOf = (name: string) => [...(exported.get(name)?.keys() ?? [])].sort();
-    expect(labelsOf('flowledger_graphql_request_duration_seconds_bucket')).toEqual(['le', 'operation', 'pid']);
-    expect(labelsOf('flowledger_graphql_request_duration_seconds_count')).toEqual(['operation', 'pid']);
-    expect(labelsOf('flowledger_graphql_errors_total')).toEqual(['code', 'pid']);
+    expect(labelsOf('flowledger_graphql_request_duration_seconds_bucket')).toEqual(['le', 'operation']);
+    expect(labelsOf('flowledger_graphql_request_duration_seconds_count')).toEqual(['operation']);
+    expect(labelsOf('flowledger_graphql_errors_total')).toEqual(['code']);
     expect(exported.get('flowledger_graphql_errors_total')!.get('code')).toContain('BAD_USER_INPUT');
     expect(exported.get('flowledger_db_pool_connections')!.get('state')).toEqual(
       new Set(['total', 'idle', 'waiting_clients', 'write_total', 'write_idle', 'write_waiting_clients']),
     );
-    expect(labelsOf('flowledger_database_up')).toEqual(['pid']);
-    expect(labelsOf('flowledger_nodejs_gc_duration_seconds_sum')).toEqual(['kind', 'pid']);
+    expect(labelsOf('flowledger_database_up')).toEqual([]);
+    expect(labelsOf('flowledger_nodejs_gc_duration_seconds_sum')).toEqual(['kind']);
+    expect(labelsOf('flowledger_build_info')).toEqual(['pid', 'version']);
     expect(documentedCodes()).toContain('INTERNAL_SERVER_ERROR');
   });
 });
@@ -317,7 +318,7 @@ describe('the checker', () => {
   it('skips functions, keywords, durations, strings, numbers and Grafana variables', () => {
     const expr = `
       # a comment naming flowledger_nothing
-      sum without (pid) (rate(flowledger_steps{state="in_flight", job=~"$job"}[$__rate_interval] offset 1h30m))
+      sum by (job, instance, state) (rate(flowledger_steps{state="in_flight", job=~"$job"}[$__rate_interval] offset 1h30m))
         > bool on (job, instance, state) group_left (version)
       2 * max by (job, instance, state, version) (label_replace(flowledger_build_info @ end(), "state", "in_flight", "", ""))
       or vector(0x1F) unless ignoring (state) -flowledger_steps ^ 2 % 1e3 atan2 Inf
@@ -325,7 +326,7 @@ describe('the checker', () => {
     const analysis = analysePromQL(expr, schema);
     expect(analysis.problems).toEqual([]);
     expect([...analysis.metrics].sort()).toEqual(['flowledger_build_info', 'flowledger_graphql_errors_total', 'flowledger_steps']);
-    expect([...analysis.labels].sort()).toEqual(['code', 'instance', 'job', 'pid', 'state', 'version']);
+    expect([...analysis.labels].sort()).toEqual(['code', 'instance', 'job', 'state', 'version']);
     // label_replace's label counts as the series' own; count_values's too.
     expect(problems('sum by (host) (label_replace(flowledger_build_info, "host", "$1", "instance", "([^:]+):.*"))')).toEqual([]);
     expect(analysePromQL('count_values("value", flowledger_database_up)', schema).output).toEqual(new Set(['value']));

@@ -15,13 +15,17 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 const get = (path: string, headers: Record<string, string> = {}) => fetch(app.url.replace('/graphql', path), { headers });
-/** The value of the sample of `name` with these labels (and this process's pid), or undefined. */
+/** The value of the sample of `name` with these labels, or undefined. */
 const sample = (text: string, series: string) => {
   const [, name, labels = ''] = /^([^{]+)(?:\{(.*)\})?$/.exec(series)!;
-  const wanted = [...labels.split(',').filter(Boolean), `pid="${process.pid}"`];
+  const wanted = labels.split(',').filter(Boolean);
   return text
     .split('\n')
-    .find((line) => line.startsWith(`${name}{`) && wanted.every((label) => line.slice(0, line.lastIndexOf(' ')).includes(label)))
+    .find(
+      (line) =>
+        (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) &&
+        wanted.every((label) => line.slice(0, line.lastIndexOf(' ')).includes(label)),
+    )
     ?.split(' ')
     .at(-1);
 };

@@ -17,17 +17,27 @@ const ANSWER = 'flowledger:metrics:answer';
 /** A process that does not report within this is left out of the scrape, and counted as silent. */
 const REPORT_TIMEOUT_MS = 2_000;
 const ANSWER_TIMEOUT_MS = 5_000;
+/**
+ * A round's figures answer every scrape that asks within this of its end. Collecting resets
+ * Node's event-loop histogram, so rounds close together would each see a sliver of it (NaN
+ * within a few milliseconds); and however many scrapes come, the primary runs one round at a time.
+ */
+const ROUND_REUSE_MS = 1_000;
 
 type Figures = MetricObjectWithValues<MetricValue<string>>[];
 interface Report {
   readonly worker: number;
   readonly metrics: Figures | null;
 }
-interface Message {
+interface Round {
+  readonly reports: Report[];
+  /** Processes the cluster runs when all are up: one dead and not yet replaced is in neither count. */
+  readonly expected: number;
+}
+interface Message extends Partial<Round> {
   readonly type: string;
   readonly id: string;
   readonly metrics?: Figures;
-  readonly reports?: Report[];
 }
 
 const isMessage = (message: unknown, type: string): message is Message =>
@@ -51,16 +61,31 @@ function reportOf(worker: Worker, id: string): Promise<Figures | null> {
 }
 
 /** The primary's part: answers each worker's ASK with every live worker's figures, by slot. */
-export function relayClusterScrapes(slotOf: (worker: Worker) => number | undefined): void {
+export function relayClusterScrapes(slotOf: (worker: Worker) => number | undefined, expected: number): void {
+  let round: Promise<Round> | undefined;
+  let endedAt = 0;
+  let last: Round | undefined;
+  const collect = async (): Promise<Round> => {
+    const id = randomUUID();
+    const live = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker?.isConnected() === true);
+    const slotted = live.flatMap((worker) => {
+      const slot = slotOf(worker);
+      return slot === undefined ? [] : [{ worker, slot }];
+    });
+    const reports = await Promise.all(slotted.map(async ({ worker, slot }) => ({ worker: slot, metrics: await reportOf(worker, id) })));
+    return { reports, expected };
+  };
   cluster.on('message', (asker, message: unknown) => {
     if (!isMessage(message, ASK)) return;
-    const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker?.isConnected() === true);
-    const id = randomUUID();
-    void Promise.all(workers.map(async (worker) => ({ worker: slotOf(worker) ?? 0, metrics: await reportOf(worker, id) }))).then(
-      (reports) => {
-        if (asker.isConnected()) asker.send({ type: ANSWER, id: message.id, reports });
-      },
-    );
+    const answer = (done: Round) => {
+      if (asker.isConnected()) asker.send({ type: ANSWER, id: message.id, ...done });
+    };
+    if (last && Date.now() - endedAt < ROUND_REUSE_MS) return answer(last);
+    round ??= collect().then((done) => {
+      [round, last, endedAt] = [undefined, done, Date.now()];
+      return done;
+    });
+    void round.then(answer);
   });
 }
 
@@ -78,7 +103,7 @@ export function reportToCluster(collect: () => Promise<Figures>): () => void {
   return () => process.off('message', collecting);
 }
 
-function render(reports: Report[]): Promise<string> {
+function render({ reports, expected }: Round): Promise<string> {
   const labelled = reports.flatMap(({ worker, metrics }) =>
     metrics
       ? [
@@ -95,10 +120,11 @@ function render(reports: Report[]): Promise<string> {
   const registry = AggregatorRegistry.aggregate(labelled);
   const workers = new Gauge({
     name: 'flowledger_cluster_workers',
-    help: 'Server processes of this scrape: those that reported, and those that did not in time',
+    help: 'Server processes: those the cluster runs when all are up, those that reported to this scrape, and those that did not in time',
     labelNames: ['state'],
     registers: [registry],
   });
+  workers.set({ state: 'expected' }, expected);
   workers.set({ state: 'reporting' }, labelled.length);
   workers.set({ state: 'silent' }, reports.length - labelled.length);
   return registry.metrics();
@@ -118,7 +144,7 @@ export function scrapeCluster(): Promise<string> {
     const answered = (message: unknown) => {
       if (!isMessage(message, ANSWER) || message.id !== id) return;
       finish();
-      render(message.reports ?? []).then(resolve, reject);
+      render({ reports: message.reports ?? [], expected: message.expected ?? 0 }).then(resolve, reject);
     };
     const timer = setTimeout(() => {
       finish();

@@ -43,7 +43,6 @@ export function operationLabel(document: DocumentNode, operationName: string | n
  */
 export function createMetrics(services: Services): Metrics {
   const registry = new Registry();
-  registry.setDefaultLabels({ pid: String(process.pid) });
   collectDefaultMetrics({ register: registry, prefix: 'flowledger_' });
   const registers = [registry];
   const duration = new Histogram({
@@ -53,12 +52,14 @@ export function createMetrics(services: Services): Metrics {
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5],
     registers,
   });
+  // The pid is here only: on every series it would start new ones at each restart, where a
+  // counter reset under the same series is what rate() and a cluster's worker slots expect.
   new Gauge({
     name: 'flowledger_build_info',
-    help: 'The release this process runs: always 1, the version in its label',
-    labelNames: ['version'],
+    help: 'The process: always 1, its release and pid in its labels',
+    labelNames: ['version', 'pid'],
     registers,
-  }).set({ version: VERSION }, 1);
+  }).set({ version: VERSION, pid: String(process.pid) }, 1);
   const errors = new Counter({
     name: 'flowledger_graphql_errors_total',
     help: 'Errors sent to clients, by code, on every transport',

@@ -37,7 +37,7 @@ export async function runPrimary(config: Config): Promise<void> {
   let quickDeaths = 0;
   // Each process has a slot, 1 to CLUSTER_WORKERS, that its replacement takes over: /metrics labels its series with it.
   const slots = new Map<Worker, number>();
-  relayClusterScrapes((worker) => slots.get(worker));
+  relayClusterScrapes((worker) => slots.get(worker), config.clusterWorkers);
   const fork = (slot: number): Worker => {
     const started = Date.now();
     const worker = cluster.fork(env);
