@@ -128,6 +128,9 @@ export interface TracingConfig {
   readonly samplerRatio: number;
   /** How long spans wait to be sent in a batch (OTEL_BSP_SCHEDULE_DELAY). */
   readonly exportDelayMs: number;
+  /** Spans waiting to be sent, past which new ones are dropped (OTEL_BSP_MAX_QUEUE_SIZE), and per batch (OTEL_BSP_MAX_EXPORT_BATCH_SIZE). */
+  readonly maxQueuedSpans: number;
+  readonly maxSpansPerBatch: number;
   /**
    * A caller's `traceparent` (TRACE_CALLER_CONTEXT): `continue` its trace, sampled as it says;
    * or `link` to it from a trace of ours, sampled by our sampler, so that callers can neither
@@ -189,6 +192,7 @@ function tracingConfig(env: Env): TracingConfig | undefined {
   if (callerContext !== 'continue' && callerContext !== 'link')
     throw new Error(`TRACE_CALLER_CONTEXT must be continue or link, got "${callerContext}"`);
   const resourceAttributes = keyValues(env, 'OTEL_RESOURCE_ATTRIBUTES');
+  const maxQueuedSpans = integer(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048, 1);
   return {
     endpoint,
     serviceName: env.OTEL_SERVICE_NAME || resourceAttributes['service.name'] || 'flowledger',
@@ -196,6 +200,8 @@ function tracingConfig(env: Env): TracingConfig | undefined {
     sampler: sampler as TracingConfig['sampler'],
     samplerRatio: ratio,
     exportDelayMs: integer(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, 1),
+    maxQueuedSpans,
+    maxSpansPerBatch: Math.min(maxQueuedSpans, integer(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, 1)),
     callerContext,
   };
 }

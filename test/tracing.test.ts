@@ -254,6 +254,9 @@ async function waitFor<T>(find: () => T | undefined): Promise<T> {
   }
 }
 
+/** A collector named: tracing on. */
+const named = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
+
 describe('tracing settings', () => {
   it('is off unless a collector is named, and takes the standard OTEL_* variables', () => {
     expect(loadConfig({}).tracing).toBeUndefined();
@@ -261,9 +264,14 @@ describe('tracing settings', () => {
       endpoint: 'http://collector:4318/v1/traces',
       serviceName: 'flowledger',
       sampler: 'parentbased_always_on',
+      maxQueuedSpans: 2048,
+      maxSpansPerBatch: 512,
+    });
+    expect(loadConfig({ ...named, OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '500' }).tracing).toMatchObject({
+      maxQueuedSpans: 100,
+      maxSpansPerBatch: 100,
     });
     expect(loadConfig({ OTEL_TRACES_EXPORTER: 'otlp' }).tracing?.endpoint).toBe('http://localhost:4318/v1/traces');
-    const named = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
     expect(loadConfig({ ...named, OTEL_SDK_DISABLED: 'true' }).tracing).toBeUndefined();
     expect(loadConfig({ ...named, OTEL_TRACES_EXPORTER: 'none' }).tracing).toBeUndefined();
     expect(loadConfig({ ...named, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }).tracing).toMatchObject({
@@ -276,7 +284,6 @@ describe('tracing settings', () => {
   });
 
   it('refuses what it cannot do at start, naming the variable', () => {
-    const named = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
     expect(() => loadConfig({ ...named, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/only OTLP over http\/json/);
     expect(() => loadConfig({ ...named, OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(/OTEL_TRACES_EXPORTER must be otlp or none/);
     expect(() => loadConfig({ ...named, OTEL_TRACES_SAMPLER: 'sometimes' })).toThrow(/OTEL_TRACES_SAMPLER must be one of/);

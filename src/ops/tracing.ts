@@ -75,6 +75,8 @@ export async function startTracing(config: TracingConfig): Promise<Tracing> {
       new sdk.BatchSpanProcessor({
         exporter: new OTLPTraceExporter({ url: config.endpoint }),
         scheduledDelayMillis: config.exportDelayMs,
+        maxQueueSize: config.maxQueuedSpans,
+        maxExportBatchSize: config.maxSpansPerBatch,
       }),
     ],
   });
