@@ -5,6 +5,7 @@ import { browserSuite, CHROMIUM, launchBrowser, openDashboard, otherHosts, recor
 import { definition } from './support/definitions.ts';
 import { createWorkflow, ended, execute, EXECUTION_FIELDS } from './support/executions.ts';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
+import { VERSION } from '../src/version.ts';
 
 let app: TestApp;
 let browser: Browser;
@@ -328,6 +329,9 @@ describe.skipIf(!CHROMIUM)(browserSuite('the dashboard in a browser'), () => {
     await admin.getByRole('tab', { name: 'System' }).click();
     await expect.poll(() => admin.getByTestId('system').textContent()).toMatch(/Live subscriptionsopen[1-9]/);
     expect(await admin.getByTestId('system').textContent()).toMatch(/Engine \(your workspace\)active\d+ of \d+/);
+    await expect
+      .poll(() => admin.getByText(/^Flowledger \d/).textContent())
+      .toBe(`Flowledger ${VERSION}, the release of the process that answers`);
   });
 
   it('labels every control, and reaches each by keyboard', async () => {

@@ -13,6 +13,7 @@ const WAIT_MS = 5000;
 
 interface Status {
   readonly systemStatus: {
+    readonly version: string;
     readonly engine: {
       readonly active: number;
       readonly queued: number;
@@ -30,7 +31,7 @@ interface Status {
   };
 }
 
-const STATUS = `{ systemStatus { engine {
+const STATUS = `{ systemStatus { version engine {
   active queued parked succeeded failed cancelled timedOut stepsInFlight stepsQueued maxStepsInFlight maxExecutions
   circuitBreakers { host state }
 } } }`;
@@ -102,6 +103,7 @@ export function System({ api }: { api: Api }) {
   return (
     <section aria-labelledby="system-title" class="panel">
       <h2 id="system-title">System</h2>
+      {status && <p class="muted">Flowledger {status.version}, the release of the process that answers</p>}
       {problem && (
         <p class="error" role="alert">
           {problem}
