@@ -214,6 +214,46 @@ describe('OpenTelemetry traces', () => {
     expect(exported).not.toContain('SECRET123');
   });
 
+  it('traces a REST call as one trace too: its HTTP span, then the GraphQL operation it is answered by', async () => {
+    const callerTrace = hex(16);
+    const response = await fetch(new URL('/api/agent-builder/workflows?limit=5', app.url), {
+      headers: { authorization: `Bearer ${app.keys.viewer}`, traceparent: `00-${callerTrace}-${hex(8)}-01` },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-trace-id')).toBe(callerTrace);
+    const trace = await collector.trace(callerTrace, (of) =>
+      ['GET', 'GraphQL Query.workflows'].every((name) => of.some((span) => span.name === name)),
+    );
+    const http = trace.find((span) => span.name === 'GET')!;
+    expect(http.attributes['url.path']).toBe('/api/agent-builder/workflows');
+    expect(trace.find((span) => span.name === 'GraphQL Query.workflows')!.parentSpanId).toBe(http.spanId);
+  });
+
+  it('lets browsers on ALLOWED_ORIGINS send a traceparent and read x-trace-id', async () => {
+    const origin = 'https://app.example';
+    const browserApp = await startTestApp({ tracing: app.services.config.tracing, allowedOrigins: [origin] });
+    try {
+      const preflight = await fetch(browserApp.url, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization, content-type, traceparent',
+        },
+      });
+      expect(preflight.headers.get('access-control-allow-headers')).toMatch(/traceparent/);
+      const response = await fetch(browserApp.url, {
+        method: 'POST',
+        headers: { origin, 'content-type': 'application/json', authorization: `Bearer ${browserApp.keys.viewer}` },
+        body: JSON.stringify({ query: '{ me { role } }' }),
+      });
+      expect(response.headers.get('access-control-expose-headers')).toMatch(/x-trace-id/);
+      expect(response.headers.get('x-trace-id')).toMatch(/^[0-9a-f]{32}$/);
+    } finally {
+      await browserApp.close();
+    }
+  });
+
   it('leaves probes and scrapes out of traces', async () => {
     const origin = new URL(app.url).origin;
     for (const path of ['/healthz', '/readyz', '/metrics']) {

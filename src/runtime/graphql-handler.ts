@@ -9,7 +9,7 @@ import type { Metrics, RequestDone } from '../ops/metrics.ts';
 import { GRAPHIQL_CSP, GRAPHIQL_OPTIONS, renderGraphiQL } from './graphiql.ts';
 import { documentLimits } from './limits.ts';
 import { describeError, log, logRequest } from './log.ts';
-import { tracingPlugin } from './tracing.ts';
+import { TRACE_HEADER, tracingPlugin } from './tracing.ts';
 import type { Services } from './services.ts';
 
 const requestIds = new WeakMap<Request, string>();
@@ -104,8 +104,17 @@ export function createGraphQLHandler(services: Services, metrics: Metrics) {
       services.config.allowedOrigins.length > 0
         ? {
             origin: [...services.config.allowedOrigins],
-            allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'x-correlation-id', READ_AFTER_HEADER, 'if-none-match'],
-            exposedHeaders: ['x-request-id', POSITION_HEADER, 'etag', 'flowledger-cache'],
+            allowedHeaders: [
+              'authorization',
+              'content-type',
+              'x-request-id',
+              'x-correlation-id',
+              READ_AFTER_HEADER,
+              'if-none-match',
+              'traceparent',
+              'tracestate',
+            ],
+            exposedHeaders: ['x-request-id', POSITION_HEADER, 'etag', 'flowledger-cache', TRACE_HEADER],
           }
         : false,
     // Client errors are answered, not logged; unexpected ones are logged by maskError.
