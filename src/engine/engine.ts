@@ -102,6 +102,7 @@ export class Engine {
   readonly #conditions: Conditions;
   readonly #outbound: OutboundPolicy;
   readonly #tools: StepTools;
+  readonly #trace: Traced;
   readonly #steps: FairLimit;
   /** Each workspace's steps per second (maxStepsPerSecond): past it, its steps wait. */
   readonly #stepPace = new Pace('steps per second (maxStepsPerSecond)', Infinity);
@@ -132,6 +133,7 @@ export class Engine {
     this.#conditions = new Conditions(options.conditionTimeoutMs, options.conditionWorkers);
     this.#outbound = new OutboundPolicy(options.allowedHosts);
     this.#tools = { breakers: this.#breakers, outbound: this.#outbound, maxOutputBytes: options.maxOutputBytes, log: options.log };
+    this.#trace = options.trace ?? untraced;
     this.#steps = new FairLimit(options.maxStepsInFlight, options.maxStepsPerWorkspace);
     this.#context = this.#runContext();
   }
@@ -290,7 +292,7 @@ export class Engine {
 
   async #run(job: Claimed, stop: AbortController): Promise<void> {
     // A run is not part of whichever request woke the engine: its trace is its own, named by the execution.
-    const outcome = await (this.#options.trace ?? untraced)(
+    const outcome = await this.#trace(
       'execution run',
       { 'flowledger.execution.id': job.id, 'flowledger.workspace.id': job.workspaceId },
       () => runClaimed(this.#context, job, stop),
@@ -343,7 +345,7 @@ export class Engine {
         this.#steps.run(
           execution.workspaceId,
           () =>
-            (this.#options.trace ?? untraced)(`step ${name}`, { 'flowledger.execution.id': execution.id, 'flowledger.step': step }, () =>
+            this.#trace(`step ${name}`, { 'flowledger.execution.id': execution.id, 'flowledger.step': step }, () =>
               runStep(this.#tools, execution, name, input, timeoutMs ?? this.#options.defaultStepTimeoutMs, signal, step),
             ),
           signal,

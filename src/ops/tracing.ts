@@ -1,4 +1,4 @@
-import { context, propagation, SpanKind, SpanStatusCode, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanStatusCode, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
 import type { Sampler } from '@opentelemetry/sdk-trace';
 import type { TracingConfig } from '../config.ts';
 import { VERSION } from '../version.ts';
@@ -8,14 +8,10 @@ export interface Tracing {
   readonly callerContext: TracingConfig['callerContext'];
   /**
    * Runs `work` in a span that is the current one for whatever `work` starts (the context is
-   * carried across awaits), and ends it when `work` settles; a throw marks it failed.
+   * carried across awaits), and ends it when `work` settles; a throw marks it failed. With
+   * `root`, the span starts a trace of its own rather than join the current one.
    */
-  span<T>(
-    name: string,
-    attributes: Attributes,
-    work: (span: Span) => Promise<T>,
-    options?: { kind?: SpanKind; parent?: Context },
-  ): Promise<T>;
+  span<T>(name: string, attributes: Attributes, work: (span: Span) => Promise<T>, root?: boolean): Promise<T>;
   /** Sends what is still buffered, then stops. */
   shutdown(): Promise<void>;
 }
@@ -84,8 +80,8 @@ export async function startTracing(config: TracingConfig): Promise<Tracing> {
   return {
     tracer,
     callerContext: config.callerContext,
-    span: (name, attributes, work, { kind = SpanKind.INTERNAL, parent = context.active() } = {}) =>
-      tracer.startActiveSpan(name, { kind, attributes }, parent, async (span) => {
+    span: (name, attributes, work, root = false) =>
+      tracer.startActiveSpan(name, { attributes }, root ? ROOT_CONTEXT : context.active(), async (span) => {
         try {
           return await work(span);
         } catch (error) {

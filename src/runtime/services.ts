@@ -131,9 +131,7 @@ export async function startServices(config: Config, db: Database): Promise<Servi
         breakers: { failures: config.breakerFailures, halfOpenAfterMs: config.breakerHalfOpenMs },
         allowedHosts: config.httpAllowedHosts,
         log,
-        trace: tracing
-          ? (name, attributes, work, root) => tracing.span(name, attributes, work, root ? { parent: ROOT_CONTEXT } : {})
-          : undefined,
+        trace: tracing?.span,
       })
     : null;
   const database = new DatabaseWatch(db, log, config.databaseCheckIntervalMs);
